@@ -1,0 +1,1 @@
+"""scanning package."""
