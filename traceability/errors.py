@@ -1,0 +1,105 @@
+"""Domain errors, one hierarchy for the API and the CLI.
+
+Every error the system raises on purpose derives from :class:`TraceabilityError`, which carries the HTTP status it
+maps to. The API renders them once (RFC 9457 problem details); the CLI prints the same message and exits non-zero.
+
+    TraceabilityError
+    ├── NotFound (404)
+    ├── Conflict (409)
+    ├── InvalidInput (422)
+    │   └── ValidationFailed (422, with a list of problems: path and reason)
+    ├── Unauthenticated (401)
+    └── Forbidden (403)
+
+Domain packages subclass these in their own ``errors.py`` (``codes.errors.ForgedCode`` is an ``InvalidInput``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "Problem",
+    "TraceabilityError",
+    "Unauthenticated",
+    "ValidationFailed",
+]
+
+
+class TraceabilityError(Exception):
+    """Base of every deliberate error; carries its HTTP status and a machine-readable code."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_problem(self) -> dict[str, Any]:
+        """Render as an RFC 9457 problem-details body."""
+        body: dict[str, Any] = {
+            "type": f"urn:traceability:error:{self.code}",
+            "title": self.code.replace("_", " "),
+            "status": self.status_code,
+            "detail": self.message,
+            "error": self.code,
+        }
+        body.update(self.detail)
+        return body
+
+
+class NotFound(TraceabilityError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(TraceabilityError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(TraceabilityError):
+    status_code = 422
+    code = "invalid_input"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in an input document: where (a JSON-pointer-like path) and why."""
+
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+class ValidationFailed(InvalidInput):
+    """A document was rejected whole; ``problems`` lists every reason, not just the first."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message, problems=[p.as_dict() for p in problems])
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [self.message] + [f"  {p.path}: {p.reason}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class Unauthenticated(TraceabilityError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(TraceabilityError):
+    status_code = 403
+    code = "forbidden"
