@@ -1,0 +1,64 @@
+"""The FastAPI app factory: one engine, the domain routers, and one renderer for every domain error."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from traceability.database import make_engine, migrate
+from traceability.errors import Problem, TraceabilityError, ValidationFailed
+from traceability.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TraceabilityError)
+    return JSONResponse(exc.to_problem(), status_code=exc.status_code, media_type=PROBLEM_JSON)
+
+
+async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        Problem(path="/" + "/".join(str(p) for p in err.get("loc", ())), reason=str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    error = ValidationFailed("request is invalid", problems)
+    return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON)
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, run_migrations: bool = True
+) -> FastAPI:
+    """Build the app; tests pass their own engine, production builds one from settings."""
+    from codes.routes import router as codes_router
+
+    from traceability.auth.routes import router as apikeys_router
+    from traceability.masterdata.routes import router as masterdata_router
+
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.db)
+    if run_migrations:
+        migrate(engine)
+
+    app = FastAPI(
+        title="Traceability",
+        version="0.1.0",
+        description="One item, one code: signed serialization, EPCIS capture and channel-diversion detection.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.add_exception_handler(TraceabilityError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (masterdata_router, apikeys_router, codes_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,110 @@
+"""API keys: issued once in clear, stored as a hash, resolved to a principal (role + party) per request."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from traceability.errors import NotFound, Unauthenticated
+from traceability.models import ApiKey, Party, Role
+from traceability.models.base import utcnow
+
+__all__ = [
+    "FULL_VIEW_ROLES",
+    "IssuedKey",
+    "Principal",
+    "authenticate",
+    "create_api_key",
+    "list_api_keys",
+    "revoke_api_key",
+    "scope_to_party",
+]
+
+FULL_VIEW_ROLES = frozenset({Role.auditor, Role.finance, Role.admin})
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a role bound to a party. Auditors, finance and admins see every party."""
+
+    role: Role
+    party_id: str
+    api_key_id: int | None = None
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role in FULL_VIEW_ROLES
+
+    def may_see_party(self, party_id: str | None) -> bool:
+        return self.sees_all or party_id == self.party_id
+
+
+def scope_to_party(stmt: SelectOfScalar[_T], column: Any, principal: Principal) -> SelectOfScalar[_T]:
+    """Restrict a query to the rows the principal's party may see; the one place party scoping happens."""
+    if principal.sees_all:
+        return stmt
+    condition: ColumnElement[bool] = col(column) == principal.party_id
+    return stmt.where(condition)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A new key; ``token`` is shown once and never stored."""
+
+    id: int
+    token: str
+    role: Role
+    party_id: str
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough; no password stretching needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(*, session: Session, role: Role, party_id: str, name: str = "") -> IssuedKey:
+    """Issue a key for a party; the clear token is returned once."""
+    if session.get(Party, party_id) is None:
+        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    row = ApiKey(prefix=prefix, secret_hash=_hash(secret), role=role, party_id=party_id, name=name)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return IssuedKey(id=row.id, token=f"trc_{prefix}_{secret}", role=role, party_id=party_id)
+
+
+def authenticate(*, session: Session, token: str) -> Principal:
+    """Resolve a bearer token to its principal, or refuse without saying which part was wrong."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "trc":
+        raise Unauthenticated("malformed API key; expected trc_<prefix>_<secret>")
+    row = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1])).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+        raise Unauthenticated("unknown or revoked API key")
+    assert row.id is not None
+    return Principal(role=Role(row.role), party_id=row.party_id, api_key_id=row.id)
+
+
+def list_api_keys(*, session: Session) -> list[ApiKey]:
+    """Every key, without secrets (only hashes are stored)."""
+    return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+
+def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
+    """Revoke a key; later requests with it are refused."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"unknown API key {key_id}")
+    row.revoked_at = row.revoked_at or utcnow()
+    session.add(row)
+    return row

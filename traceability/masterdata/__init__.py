@@ -1,0 +1,1 @@
+"""Master data: territories, parties and products, imported as one JSON document."""

@@ -1,0 +1,28 @@
+"""Every table of the system, in one place so that Alembic sees them all."""
+
+from traceability.models.api_key import ApiKey, Role
+from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
+from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
+from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
+from traceability.models.product import Product
+from traceability.models.territory import Territory
+
+__all__ = [
+    "AggregationAction",
+    "AggregationLog",
+    "ApiKey",
+    "Code",
+    "CodeBatch",
+    "CodeLevel",
+    "CodeStatus",
+    "KeyAlgorithm",
+    "KeyStatus",
+    "Party",
+    "PartyKind",
+    "PartyTerritory",
+    "Product",
+    "Role",
+    "SigningKey",
+    "StoreSupplier",
+    "Territory",
+]

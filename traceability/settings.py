@@ -1,0 +1,61 @@
+"""One settings object for the whole system, read from the environment (``TRACEABILITY_*``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DB_URL", "Settings", "get_settings"]
+
+DEFAULT_DB_URL = "sqlite:///traceability.db"
+
+
+class Settings(BaseSettings):
+    """Where the data lives and how codes are rendered; every field has a zero-set-up default."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACEABILITY_", env_file=".env", extra="ignore")
+
+    db: str = DEFAULT_DB_URL
+    """SQLAlchemy URL; ``--db`` overrides it. The default is a SQLite file in the working directory."""
+
+    key_dir: Path = Path("keys")
+    """Directory of private key files. Never inside the database."""
+
+    key_passphrase: SecretStr | None = None
+    """Encrypts new private key files and decrypts existing ones when set."""
+
+    resolver: str = "https://id.example.com"
+    """Host of the GS1 Digital Link URIs printed in QR codes."""
+
+    company_prefix_length: int = 7
+    """GS1 company prefix length used when exporting SGTIN / SGLN URNs."""
+
+    @field_validator("db")
+    @classmethod
+    def _normalise_db(cls, value: str) -> str:
+        # Accept the plain PostgreSQL form that psql users paste; we drive it through psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("resolver")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("key_passphrase")
+    @classmethod
+    def _reject_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().lower() in {"changeme", "change-me", "secret", ""}:
+            raise ValueError("TRACEABILITY_KEY_PASSPHRASE is a placeholder; set a real passphrase or unset it")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()
