@@ -1,0 +1,1 @@
+"""The ``traceability`` command: one tree, a group per domain."""

@@ -1,0 +1,234 @@
+"""``traceability codes``: keys, generation, offline verification, aggregation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+import typer
+from codes.render import parse_code
+from codes.signing import Keyring, verify
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cli.context import err_console, out_console, print_json, state
+from codes import service
+from codes.keyfiles import public_key_from_raw, public_key_to_pem
+from traceability.models import CodeLevel, KeyAlgorithm
+
+app = typer.Typer(help="Signed codes: keys, generation, verification, aggregation.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys (private halves stay in key files).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    key_id: str | None = typer.Option(None, help="Key id (default: K1, K2, …)."),
+    hmac: bool = typer.Option(False, "--hmac", help="A compact-mode HMAC secret instead of an Ed25519 key."),
+) -> None:
+    """Create the first signing key."""
+    st = state(ctx)
+    algorithm = KeyAlgorithm.hmac if hmac else KeyAlgorithm.ed25519
+    with st.session() as session:
+        row = service.create_key(session=session, store=service.key_store(st.settings), key_id=key_id,
+                                 algorithm=algorithm)  # fmt: skip
+    typer.echo(f"created {algorithm.value} key {row.key_id} in {st.settings.key_dir}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    ctx: typer.Context,
+    key_id: str | None = typer.Option(None, help="Id of the new key."),
+    hmac: bool = typer.Option(False, "--hmac", help="Rotate the compact-mode HMAC secret."),
+) -> None:
+    """Make a new key active; the old one retires and its codes keep verifying."""
+    st = state(ctx)
+    algorithm = KeyAlgorithm.hmac if hmac else KeyAlgorithm.ed25519
+    with st.session() as session:
+        row = service.rotate_key(session=session, store=service.key_store(st.settings), key_id=key_id,
+                                 algorithm=algorithm)  # fmt: skip
+    typer.echo(f"rotated: {row.key_id} is now the active {algorithm.value} key")
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: str, reason: str = typer.Option(..., help="Why (kept on record).")) -> None:
+    """Revoke a key: codes it signed fail verification from now on."""
+    with state(ctx).session() as session:
+        service.revoke_key(session=session, key_id=key_id, reason=reason)
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
+    """List keys and their status."""
+    with state(ctx).session() as session:
+        rows = service.list_keys(session=session)
+    if fmt == "json":
+        print_json([r.model_dump(exclude={"public_key"}) for r in rows])
+        return
+    table = Table("key id", "algorithm", "status", "created", "revoked reason")
+    for r in rows:
+        table.add_row(r.key_id, r.algorithm, r.status, f"{r.created_at:%Y-%m-%d %H:%M}", r.revoked_reason or "")
+    out_console.print(table)
+
+
+@keys_app.command("export-public")
+def keys_export_public(
+    ctx: typer.Context,
+    out: Path | None = typer.Option(None, "--out", help="File to write (default: standard output)."),
+    pem: str | None = typer.Option(None, "--pem", metavar="KEY_ID", help="Export one key as PEM instead."),
+) -> None:
+    """Export the public keyring (JSON, with key status) for offline verification."""
+    with state(ctx).session() as session:
+        ring = service.keyring(session=session)
+    if pem is not None:
+        info = ring.get(pem)
+        if info is None:
+            raise typer.BadParameter(f"no Ed25519 key {pem!r}")
+        text = public_key_to_pem(public_key_from_raw(info.public_key)).decode()
+    else:
+        text = ring.to_json()
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out}")
+
+
+@app.command("generate")
+def generate(
+    ctx: typer.Context,
+    gtin: str = typer.Option(..., help="GTIN-14 of the product (or case GTIN with --level case)."),
+    lot: str | None = typer.Option(None, help="Lot / batch (AI 10)."),
+    expiry: str | None = typer.Option(None, help="Expiry date YYMMDD (AI 17)."),
+    count: int = typer.Option(..., min=1, help="How many codes."),
+    out: Path = typer.Option(..., "--out", help="File to write, one code per line."),
+    fmt: str = typer.Option("dl", "--format", help="dl (Digital Link), gs1, gs1-human or csv."),
+    level: CodeLevel = typer.Option(CodeLevel.unit, help="unit or case."),
+    party: str | None = typer.Option(None, help="Party that holds the new codes (e.g. the plant)."),
+    workers: int = typer.Option(1, min=1, help="Processes that sign in parallel."),
+    chunk: int = typer.Option(5000, min=1, help="Codes per database write."),
+) -> None:
+    """Generate signed codes, streamed to a file and recorded in the database in bulk."""
+    if fmt not in ("dl", "gs1", "gs1-human", "csv"):
+        raise typer.BadParameter("--format must be dl, gs1, gs1-human or csv")
+    st = state(ctx)
+    store = service.key_store(st.settings)
+    with st.session() as session, out.open("w", encoding="utf-8", newline="\n") as fh:
+        signer = service.load_signer(session=session, store=store)
+        columns = (TextColumn("signing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=False) as bar:
+            task = bar.add_task("codes", total=count)
+            result = service.generate_codes(
+                session=session, signer=signer, gtin=gtin, lot=lot, expiry=expiry, count=count, out=fh,
+                fmt=fmt,  # type: ignore[arg-type]
+                resolver=st.settings.resolver, level=level, party_id=party, chunk_size=chunk, workers=workers,
+                key_dir=st.settings.key_dir, passphrase=service.passphrase(st.settings),
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+    err_console.print(f"issued {result.issued} codes under key {result.key_id} (batch {result.batch_id}) → {out}")
+
+
+def _offline_keyring(path: Path) -> Keyring:
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return Keyring.from_public_pem(data)
+    return Keyring.from_json(data.decode("utf-8"))
+
+
+@app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    code: str = typer.Argument(..., help="The scanned text: Digital Link, element string or bare code."),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", exists=True, dir_okay=False, help="Keyring JSON or PEM: verify offline, no database."
+    ),
+    fmt: Literal["text", "json"] = typer.Option("text", "--format"),
+) -> None:
+    """Verify a code's signature; offline with --public-key, else against the database, with the code's state."""
+    st = state(ctx)
+    parsed = parse_code(code)
+    status: str | None = None
+    issued: bool | None = None
+    if public_key is not None:
+        result = verify(parsed, _offline_keyring(public_key))
+    else:
+        with st.session() as session:
+            check = service.verify_text(session=session, text=code, store=service.key_store(st.settings))
+        result = check.verification
+        issued = check.issued
+        status = str(check.record.status) if check.record is not None else None
+    ident = parsed.identity
+    report = {
+        "ok": result.ok, "reason": result.reason, "message": result.message, "key_id": parsed.key_id,
+        "gtin": ident.gtin, "serial": ident.serial, "lot": ident.lot, "expiry": ident.expiry,
+        "issued": issued, "status": status,
+    }  # fmt: skip
+    if fmt == "json":
+        print_json(report)
+    else:
+        mark = "[green]GENUINE[/]" if result.ok else "[red]NOT VERIFIED[/]"
+        out_console.print(f"{mark} {result.message}")
+        out_console.print(f"GTIN {ident.gtin}  serial {ident.serial}  lot {ident.lot or '-'}  expiry "
+                          f"{ident.expiry or '-'}  key {parsed.key_id}", highlight=False)  # fmt: skip
+        if issued is not None:
+            out_console.print(f"issued: {'yes' if issued else 'NO, never issued by us'}; status: {status or '-'}")
+    if not result.ok or issued is False:
+        raise typer.Exit(1)
+
+
+@app.command("sscc")
+def sscc(
+    ctx: typer.Context,
+    company_prefix: str = typer.Option(..., help="GS1 company prefix."),
+    count: int = typer.Option(1, min=1),
+    level: CodeLevel = typer.Option(CodeLevel.case),
+    party: str | None = typer.Option(None),
+) -> None:
+    """Allocate SSCCs for cases or pallets."""
+    with state(ctx).session() as session:
+        rows = service.allocate_ssccs(session=session, company_prefix=company_prefix, count=count, level=level,
+                                      party_id=party)  # fmt: skip
+        for r in rows:
+            typer.echo(r.sscc)
+
+
+@app.command("aggregate")
+def aggregate(
+    ctx: typer.Context,
+    parent: str = typer.Argument(..., help="Case or pallet: SSCC or signed case code."),
+    children: list[str] = typer.Argument(None, help="Child codes; or give --from-file."),
+    from_file: Path | None = typer.Option(None, "--from-file", exists=True, help="One child code per line."),
+    party: str | None = typer.Option(None),
+) -> None:
+    """Pack children into a parent."""
+    items = list(children or []) + (_lines(from_file) if from_file else [])
+    if not items:
+        raise typer.BadParameter("give child codes or --from-file")
+    with state(ctx).session() as session:
+        service.aggregate(session=session, parent=parent, children=items, party_id=party)
+    typer.echo(f"packed {len(items)} item(s) into {parent}")
+
+
+@app.command("disaggregate")
+def disaggregate(
+    ctx: typer.Context,
+    parent: str = typer.Argument(...),
+    children: list[str] = typer.Argument(None, help="Children to unpack (default: all)."),
+    party: str | None = typer.Option(None),
+) -> None:
+    """Unpack children from a parent."""
+    with state(ctx).session() as session:
+        rows = service.disaggregate(session=session, parent=parent, children=list(children) if children else None,
+                                    party_id=party)  # fmt: skip
+    typer.echo(f"unpacked {len(rows)} item(s) from {parent}")
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+__all__ = ["app", "json"]

@@ -1,0 +1,82 @@
+"""Root of the ``traceability`` command tree."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from cli import apikeys, masterdata
+from cli.context import CliState, err_console
+from traceability.errors import TraceabilityError, ValidationFailed
+from traceability.settings import Settings
+
+app = typer.Typer(
+    help="One item, one code: signed codes, scans, diversion alerts and settlement.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None, "--db", envvar="TRACEABILITY_DB", help="Database URL (default: SQLite file traceability.db here)."
+    ),
+) -> None:
+    overrides = {"db": db} if db else {}
+    ctx.obj = CliState(settings=Settings(**overrides))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """Serve the web API (and pages) with uvicorn."""
+    import uvicorn
+
+    from cli.context import state
+    from traceability.app import create_app
+
+    st = state(ctx)
+    uvicorn.run(create_app(st.settings, engine=st.engine), host=host, port=port)
+
+
+app.add_typer(masterdata.app, name="masterdata")
+app.add_typer(apikeys.app, name="apikeys")
+
+
+def _register_domains() -> None:
+    from cli import codes
+
+    app.add_typer(codes.app, name="codes")
+
+
+_register_domains()
+
+
+def main() -> None:
+    """Entry point: domain errors print their message and exit 1, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except TraceabilityError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        if isinstance(exc, ValidationFailed):
+            for p in exc.problems:
+                err_console.print(f"  {p.path}: {p.reason}", highlight=False, markup=False)
+        sys.exit(1)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,529 @@
+"""Codes service: key records, bulk generation of signed codes, verification with state, aggregation.
+
+Private keys stay in key files (``codes.keyfiles``); the database holds only public keys and key status.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+from urllib.parse import quote
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from codes.errors import AggregationError, CodeNotFound, KeyStateError, MalformedCode
+from codes.identity import CodeIdentity, new_serial
+from codes.keyfiles import KeyFileStore, public_key_raw
+from codes.render import parse_code, to_element_string
+from codes.signing import KeyInfo, Keyring, SignedCode, Signer, Verification, verify
+from traceability.auth.service import Principal, scope_to_party
+from traceability.errors import NotFound
+from traceability.gs1 import is_valid_sscc, with_check_digit
+from traceability.models import (
+    AggregationAction,
+    AggregationLog,
+    Code,
+    CodeBatch,
+    CodeLevel,
+    CodeStatus,
+    KeyAlgorithm,
+    KeyStatus,
+    Party,
+    Product,
+    SigningKey,
+)
+from traceability.models.base import utcnow
+from traceability.settings import Settings
+
+__all__ = [
+    "CodeCheck",
+    "GenerationResult",
+    "OutputFormat",
+    "aggregate",
+    "allocate_ssccs",
+    "create_key",
+    "disaggregate",
+    "generate_codes",
+    "get_code",
+    "key_store",
+    "keyring",
+    "passphrase",
+    "list_keys",
+    "load_signer",
+    "resolve_code",
+    "revoke_key",
+    "rotate_key",
+    "verify_text",
+]
+
+OutputFormat = Literal["dl", "gs1", "gs1-human", "csv"]
+ProgressFn = Callable[[int], None]
+
+
+def key_store(settings: Settings) -> KeyFileStore:
+    """The key-file directory the settings point at, unlocked with the configured passphrase."""
+    return KeyFileStore(settings.key_dir, passphrase(settings))
+
+
+def passphrase(settings: Settings) -> bytes | None:
+    return settings.key_passphrase.get_secret_value().encode() if settings.key_passphrase else None
+
+
+# --- keys -------------------------------------------------------------------------------------------------------
+
+
+def _next_key_id(session: Session, prefix: str) -> str:
+    # Short ids keep printed payloads small; key ids are public, so a counter is fine.
+    n = session.exec(select(func.count()).select_from(SigningKey)).one()
+    while session.get(SigningKey, f"{prefix}{n + 1}") is not None:
+        n += 1
+    return f"{prefix}{n + 1}"
+
+
+def create_key(
+    *, session: Session, store: KeyFileStore, key_id: str | None = None, algorithm: KeyAlgorithm = KeyAlgorithm.ed25519
+) -> SigningKey:
+    """Create the first active key of an algorithm: a key file on disk and a public record in the database."""
+    active = _active_key(session, algorithm)
+    if active is not None:
+        raise KeyStateError(
+            f"key {active.key_id} is already active for {algorithm.value}; use `codes keys rotate` to replace it"
+        )
+    return _new_key(session=session, store=store, key_id=key_id, algorithm=algorithm)
+
+
+def _new_key(*, session: Session, store: KeyFileStore, key_id: str | None, algorithm: KeyAlgorithm) -> SigningKey:
+    key_id = key_id or _next_key_id(session, "K" if algorithm is KeyAlgorithm.ed25519 else "H")
+    if session.get(SigningKey, key_id) is not None:
+        raise KeyStateError(f"key id {key_id!r} is already taken")
+    public: bytes | None = None
+    if algorithm is KeyAlgorithm.ed25519:
+        public = public_key_raw(store.create_ed25519(key_id))
+    else:
+        store.create_hmac_secret(key_id)
+    row = SigningKey(key_id=key_id, algorithm=algorithm, public_key=public, status=KeyStatus.active)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _active_key(session: Session, algorithm: KeyAlgorithm) -> SigningKey | None:
+    stmt = select(SigningKey).where(SigningKey.algorithm == algorithm, SigningKey.status == KeyStatus.active)
+    return session.exec(stmt).first()
+
+
+def rotate_key(
+    *, session: Session, store: KeyFileStore, key_id: str | None = None, algorithm: KeyAlgorithm = KeyAlgorithm.ed25519
+) -> SigningKey:
+    """Make a new key active; the old one is retired, and codes it signed keep verifying."""
+    old = _active_key(session, algorithm)
+    new = _new_key(session=session, store=store, key_id=key_id, algorithm=algorithm)
+    if old is not None:
+        old.status = KeyStatus.retired
+        old.retired_at = utcnow()
+        session.add(old)
+        session.flush()
+    return new
+
+
+def revoke_key(*, session: Session, key_id: str, reason: str) -> SigningKey:
+    """Revoke a key: every code it signed now fails verification, naming the key and the reason."""
+    row = session.get(SigningKey, key_id)
+    if row is None:
+        raise NotFound(f"no signing key {key_id!r}", key_id=key_id)
+    if not reason.strip():
+        raise KeyStateError("a revocation needs a reason")
+    row.status = KeyStatus.revoked
+    row.revoked_at = utcnow()
+    row.revoked_reason = reason.strip()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_keys(*, session: Session) -> list[SigningKey]:
+    """Every key record, oldest first."""
+    return list(session.exec(select(SigningKey).order_by(col(SigningKey.created_at))).all())
+
+
+def keyring(*, session: Session) -> Keyring:
+    """The public keyring (Ed25519 keys with status) that offline scanners verify against."""
+    infos = [
+        KeyInfo(key_id=k.key_id, public_key=k.public_key, status=k.status.value if isinstance(k.status, KeyStatus)
+                else str(k.status), revoked_reason=k.revoked_reason)
+        for k in list_keys(session=session)
+        if k.algorithm == KeyAlgorithm.ed25519 and k.public_key is not None
+    ]  # fmt: skip
+    return Keyring(infos)
+
+
+def load_signer(*, session: Session, store: KeyFileStore) -> Signer:
+    """The signer of the active Ed25519 key, its private half read from its key file."""
+    active = _active_key(session, KeyAlgorithm.ed25519)
+    if active is None:
+        raise KeyStateError("no active signing key; create one with `traceability codes keys create`")
+    return Signer(active.key_id, store.load_private(active.key_id))
+
+
+def _hmac_secrets(session: Session, store: KeyFileStore) -> dict[str, bytes]:
+    rows = session.exec(
+        select(SigningKey).where(SigningKey.algorithm == KeyAlgorithm.hmac, SigningKey.status != KeyStatus.revoked)
+    ).all()
+    return {r.key_id: store.load_hmac_secret(r.key_id) for r in rows}
+
+
+# --- generation -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    batch_id: int
+    issued: int
+    key_id: str
+    collisions_retried: int
+
+
+def _b64(sig: bytes) -> str:
+    return base64.urlsafe_b64encode(sig).rstrip(b"=").decode("ascii")
+
+
+class _Formatter:
+    """Renders one code per output line; the per-batch parts are formatted once, not a million times."""
+
+    def __init__(self, fmt: OutputFormat, template: SignedCode, resolver: str) -> None:
+        self.fmt = fmt
+        self.template = template
+        ident = template.identity
+        if fmt == "dl":
+            # Serials (Crockford base32) and base64url signatures need no percent-encoding; checked by a test
+            # against codes.render.to_digital_link.
+            query = []
+            if ident.lot is not None:
+                query.append(f"10={quote(ident.lot, safe='')}")
+            if ident.expiry is not None:
+                query.append(f"17={ident.expiry}")
+            query.append(f"91={template.key_id}")
+            self.head = f"{resolver}/01/{ident.gtin}/21/"
+            self.mid = "?" + "&".join(query) + "&92="
+
+    def line(self, serial: str, signature: bytes) -> str:
+        if self.fmt == "dl":
+            return f"{self.head}{serial}{self.mid}{_b64(signature)}"
+        t = self.template
+        code = SignedCode(CodeIdentity(gtin=t.identity.gtin, serial=serial, lot=t.identity.lot,
+                                       expiry=t.identity.expiry), t.key_id, signature, "ed25519")  # fmt: skip
+        if self.fmt == "gs1":
+            return to_element_string(code)
+        if self.fmt == "gs1-human":
+            return to_element_string(code, human=True)
+        i = code.identity
+        return f"{i.gtin},{i.serial},{i.lot or ''},{i.expiry or ''},{code.key_id},{_b64(signature)}"
+
+    def header(self) -> str | None:
+        return "gtin,serial,lot,expiry,key_id,signature" if self.fmt == "csv" else None
+
+
+# Worker processes load the private key once from its file, never through a pipe.
+_worker_signer: Signer | None = None
+
+
+def _worker_init(key_dir: str, passphrase: bytes | None, key_id: str) -> None:
+    global _worker_signer
+    _worker_signer = Signer(key_id, KeyFileStore(Path(key_dir), passphrase).load_private(key_id))
+
+
+def _sign_chunk(spec: tuple[str, str | None, str | None, int]) -> list[tuple[str, bytes]]:
+    gtin, lot, expiry, n = spec
+    assert _worker_signer is not None
+    return _sign_serials(_worker_signer, gtin, lot, expiry, [new_serial() for _ in range(n)])
+
+
+def _sign_serials(
+    signer: Signer, gtin: str, lot: str | None, expiry: str | None, serials: list[str]
+) -> list[tuple[str, bytes]]:
+    identities = [CodeIdentity(gtin=gtin, serial=s, lot=lot, expiry=expiry) for s in serials]
+    return [(c.identity.serial, c.signature) for c in signer.sign_many(identities)]
+
+
+def generate_codes(
+    *,
+    session: Session,
+    signer: Signer,
+    gtin: str,
+    lot: str | None,
+    expiry: str | None,
+    count: int,
+    out: TextIO,
+    fmt: OutputFormat = "dl",
+    resolver: str = "https://id.example.com",
+    level: CodeLevel = CodeLevel.unit,
+    party_id: str | None = None,
+    chunk_size: int = 5000,
+    workers: int = 1,
+    key_dir: Path | None = None,
+    passphrase: bytes | None = None,
+    progress: ProgressFn | None = None,
+    serial_source: Callable[[], str] = new_serial,
+) -> GenerationResult:
+    """Sign ``count`` new codes and stream them to ``out`` and to the database, a chunk at a time.
+
+    Memory stays bounded by ``chunk_size``. Uniqueness is the database's unique constraint: a chunk that collides
+    is rolled back to its savepoint and re-drawn, and a code reaches the file only after its row is in.
+    """
+    template = CodeIdentity(gtin=gtin, serial="0", lot=lot, expiry=expiry)  # validates gtin, lot, expiry once
+    if count < 1:
+        raise MalformedCode("count must be at least 1", field="count")
+    if level is CodeLevel.unit and session.get(Product, gtin) is None:
+        raise NotFound(f"no product with GTIN {gtin}; import it in master data first", gtin=gtin)
+    if party_id is not None and session.get(Party, party_id) is None:
+        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+
+    batch = CodeBatch(level=level, gtin=gtin, lot=lot, expiry=expiry, key_id=signer.key_id, party_id=party_id,
+                      requested=count)  # fmt: skip
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    formatter = _Formatter(fmt, SignedCode(template, signer.key_id, b"", "ed25519"), resolver)
+    if (head := formatter.header()) is not None:
+        out.write(head + "\n")
+
+    sizes = [min(chunk_size, count - start) for start in range(0, count, chunk_size)]
+    table = Code.__table__  # type: ignore[attr-defined]
+    created = utcnow()
+    retried = 0
+
+    def chunks() -> Iterator[list[tuple[str, bytes]]]:
+        if workers > 1 and serial_source is new_serial:
+            if key_dir is None:
+                raise KeyStateError("parallel generation needs the key directory to load the key in each worker")
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=_worker_init,
+                initargs=(str(key_dir), passphrase, signer.key_id),
+            ) as pool:  # fmt: skip
+                yield from pool.map(_sign_chunk, [(gtin, lot, expiry, n) for n in sizes])
+        else:
+            for n in sizes:
+                yield _sign_serials(signer, gtin, lot, expiry, [serial_source() for _ in range(n)])
+
+    issued = 0
+    for signed in chunks():
+        while True:
+            rows = [
+                {"level": level.value, "gtin": gtin, "serial": s, "lot": lot, "expiry": expiry,
+                 "key_id": signer.key_id, "signature": sig, "status": CodeStatus.generated.value,
+                 "batch_id": batch.id, "holder_id": party_id, "created_at": created}
+                for s, sig in signed
+            ]  # fmt: skip
+            try:
+                with session.begin_nested():
+                    session.execute(insert(table), rows)
+                break
+            except IntegrityError:
+                # A serial already exists (vanishingly rare with 65 random bits, but the database decides).
+                retried += 1
+                signed = _sign_serials(signer, gtin, lot, expiry, [new_serial() for _ in signed])
+        out.write("".join(formatter.line(s, sig) + "\n" for s, sig in signed))
+        issued += len(signed)
+        if progress is not None:
+            progress(len(signed))
+    batch.issued = issued
+    session.add(batch)
+    session.flush()
+    return GenerationResult(batch_id=batch.id, issued=issued, key_id=signer.key_id, collisions_retried=retried)
+
+
+# --- verification and look-up ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCheck:
+    """A verification and, when the code is ours, its record: what a scanner or inspector needs to know."""
+
+    code: SignedCode
+    verification: Verification
+    record: Code | None
+
+    @property
+    def issued(self) -> bool:
+        return self.record is not None
+
+
+def verify_text(*, session: Session, text: str, store: KeyFileStore | None = None) -> CodeCheck:
+    """Parse and verify a scanned code against the database keyring, then look up its record."""
+    code = parse_code(text)
+    secrets_ = _hmac_secrets(session, store) if (store is not None and code.mode == "hmac") else None
+    verification = verify(code, keyring(session=session), secrets_)
+    record = session.exec(
+        select(Code).where(Code.gtin == code.identity.gtin, Code.serial == code.identity.serial)
+    ).first()
+    return CodeCheck(code=code, verification=verification, record=record)
+
+
+def resolve_code(*, session: Session, text: str) -> Code:
+    """The record a code string stands for: a signed unit/case code, or an SSCC (18 digits, ``(00)…``, URN)."""
+    text = text.strip()
+    sscc = _as_sscc(text)
+    if sscc is not None:
+        row = session.exec(select(Code).where(Code.sscc == sscc)).first()
+        if row is None:
+            raise CodeNotFound(f"SSCC {sscc} was never issued", sscc=sscc)
+        return row
+    code = parse_code(text)
+    row = session.exec(select(Code).where(Code.gtin == code.identity.gtin, Code.serial == code.identity.serial)).first()
+    if row is None:
+        raise CodeNotFound(f"code {code.identity.gtin}/{code.identity.serial} was never issued",
+                           gtin=code.identity.gtin, serial=code.identity.serial)  # fmt: skip
+    return row
+
+
+def _as_sscc(text: str) -> str | None:
+    candidate = None
+    if text.isdigit() and len(text) == 18:
+        candidate = text
+    elif text.startswith("(00)"):
+        candidate = text[4:]
+    elif text.startswith("00") and len(text) == 20 and text.isdigit():
+        candidate = text[2:]
+    elif text.startswith("urn:epc:id:sscc:"):
+        parts = text.removeprefix("urn:epc:id:sscc:").split(".")
+        if len(parts) == 2 and parts[1]:
+            body = parts[1][0] + parts[0] + parts[1][1:]
+            candidate = with_check_digit(body) if body.isdigit() and len(body) == 17 else None
+    if candidate is None:
+        return None
+    if not is_valid_sscc(candidate):
+        raise MalformedCode(f"{candidate!r} is not an 18-digit SSCC with a valid check digit", field="sscc")
+    return candidate
+
+
+def get_code(*, session: Session, principal: Principal, gtin: str, serial: str) -> Code:
+    """One code record, visible only to the party that holds it (and to full-view roles)."""
+    stmt = select(Code).where(Code.gtin == gtin, Code.serial == serial)
+    row = session.exec(scope_to_party(stmt, Code.holder_id, principal)).first()
+    if row is None:
+        raise CodeNotFound(f"no code {gtin}/{serial}", gtin=gtin, serial=serial)
+    return row
+
+
+# --- SSCC and aggregation ---------------------------------------------------------------------------------------
+
+
+def allocate_ssccs(
+    *,
+    session: Session,
+    company_prefix: str,
+    count: int,
+    extension: str = "0",
+    party_id: str | None = None,
+    level: CodeLevel = CodeLevel.case,
+) -> list[Code]:
+    """Allocate random, never-reused SSCCs for cases or pallets under a GS1 company prefix."""
+    if not (company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
+        raise MalformedCode("company prefix must be 6 to 12 digits", field="company_prefix")
+    if extension not in "0123456789" or len(extension) != 1:
+        raise MalformedCode("extension digit must be one digit", field="extension")
+    ref_len = 16 - len(company_prefix)
+    made: list[Code] = []
+    while len(made) < count:
+        body = extension + company_prefix + "".join(secrets.choice("0123456789") for _ in range(ref_len))
+        row = Code(level=level, sscc=with_check_digit(body), status=CodeStatus.generated, holder_id=party_id)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            continue
+        made.append(row)
+    return made
+
+
+def _parent_chain(session: Session, code: Code) -> Iterable[int]:
+    node = code
+    while node.parent_id is not None:
+        yield node.parent_id
+        parent = session.get(Code, node.parent_id)
+        if parent is None:
+            return
+        node = parent
+
+
+_ALLOWED_CHILD = {CodeLevel.case: {CodeLevel.unit}, CodeLevel.pallet: {CodeLevel.case, CodeLevel.unit}}
+
+
+def aggregate(*, session: Session, parent: str, children: list[str], party_id: str | None = None) -> Code:
+    """Pack children into a parent (units into a case, cases into a pallet); a child is in at most one parent."""
+    parent_row = resolve_code(session=session, text=parent)
+    allowed = _ALLOWED_CHILD.get(CodeLevel(parent_row.level))
+    if allowed is None:
+        raise AggregationError(f"a {parent_row.level} cannot hold other items", parent=parent)
+    rows: list[Code] = []
+    seen: set[int] = set()
+    for i, text in enumerate(children):
+        child = resolve_code(session=session, text=text)
+        assert child.id is not None
+        if child.id in seen:
+            raise AggregationError(f"child #{i} appears twice in this packing", child=text)
+        seen.add(child.id)
+        if CodeLevel(child.level) not in allowed:
+            raise AggregationError(f"a {child.level} cannot go into a {parent_row.level}", child=text)
+        if child.parent_id is not None and child.parent_id != parent_row.id:
+            raise AggregationError(
+                f"child #{i} is already packed in another parent (code id {child.parent_id}); unpack it first",
+                child=text,
+            )
+        if child.id == parent_row.id or child.id in set(_parent_chain(session, parent_row)):
+            raise AggregationError(f"child #{i} would contain its own parent", child=text)
+        if child.status in (CodeStatus.voided, CodeStatus.sold):
+            raise AggregationError(f"child #{i} is {child.status} and cannot be packed", child=text)
+        rows.append(child)
+    assert parent_row.id is not None
+    for child in rows:
+        if child.parent_id == parent_row.id:
+            continue
+        assert child.id is not None
+        child.parent_id = parent_row.id
+        session.add(child)
+        session.add(AggregationLog(parent_id=parent_row.id, child_id=child.id, action=AggregationAction.pack,
+                                   party_id=party_id))  # fmt: skip
+    session.flush()
+    return parent_row
+
+
+def disaggregate(*, session: Session, parent: str, children: list[str] | None = None,
+                 party_id: str | None = None) -> list[Code]:  # fmt: skip
+    """Unpack some or all children of a parent; each unpacking is logged."""
+    parent_row = resolve_code(session=session, text=parent)
+    if children is None:
+        targets = list(session.exec(select(Code).where(Code.parent_id == parent_row.id)).all())
+    else:
+        targets = [resolve_code(session=session, text=t) for t in children]
+        for t, row in zip(children, targets, strict=True):
+            if row.parent_id != parent_row.id:
+                raise AggregationError(f"{t} is not packed in this parent", child=t)
+    assert parent_row.id is not None
+    for row in targets:
+        assert row.id is not None
+        row.parent_id = None
+        session.add(row)
+        session.add(AggregationLog(parent_id=parent_row.id, child_id=row.id, action=AggregationAction.unpack,
+                                   party_id=party_id))  # fmt: skip
+    session.flush()
+    return targets
+
+
+def children_of(*, session: Session, parent_id: int) -> list[Code]:
+    """Direct children of a case or pallet."""
+    return list(session.exec(select(Code).where(Code.parent_id == parent_id).order_by(col(Code.id))).all())
+
+
+def mark_status(*, session: Session, ids: list[int], status: CodeStatus) -> None:
+    """Set the status of many codes in one statement (used by print jobs and scans)."""
+    if ids:
+        session.execute(update(Code).where(col(Code.id).in_(ids)).values(status=status.value))

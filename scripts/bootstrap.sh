@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh Debian/Ubuntu machine: system libraries and a virtualenv in .venv.
+# Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# pyzbar loads the ZBar shared library at run time; pdftoppm renders PDFs back to images in tests.
+ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need_apt+=(libzbar0)
+command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "bootstrap: installing system packages: ${need_apt[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v -E '^(WARNING: Location|$)' || true
+.venv/bin/python -c "import traceability, codes, pyzbar.pyzbar, zxingcpp, cv2" \
+  || { echo "bootstrap: installation is incomplete" >&2; exit 1; }
+echo "bootstrap: ready (.venv)" >&2

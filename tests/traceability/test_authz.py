@@ -1,0 +1,152 @@
+"""Authorisation matrix, driven from the app's own route list: a new route fails here until it is classified."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from codes.identity import CodeIdentity
+from tests.factories import GTIN, api_key, auth, seed_masterdata
+from traceability.models import Code, CodeStatus, Role
+
+ALL = frozenset(Role)
+PUBLIC: frozenset[Role] = frozenset()
+R = Role
+
+EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("POST", "/api/v1/masterdata"): frozenset({R.admin}),
+    ("GET", "/api/v1/territories"): ALL,
+    ("GET", "/api/v1/parties"): ALL,
+    ("GET", "/api/v1/parties/{party_id}"): ALL,
+    ("GET", "/api/v1/products"): ALL,
+    ("POST", "/api/v1/apikeys"): frozenset({R.admin}),
+    ("GET", "/api/v1/apikeys"): frozenset({R.admin}),
+    ("DELETE", "/api/v1/apikeys/{key_id}"): frozenset({R.admin}),
+    ("POST", "/api/v1/codes/verify"): ALL,
+    ("GET", "/api/v1/codes/{gtin}/{serial}"): ALL,
+    ("POST", "/api/v1/codes/aggregate"): frozenset({R.plant, R.admin}),
+    ("POST", "/api/v1/codes/disaggregate"): frozenset({R.plant, R.admin}),
+    ("GET", "/api/v1/keys"): frozenset({R.admin, R.auditor}),
+    ("GET", "/api/v1/keys/public"): ALL,
+}
+
+# Routes whose path names a party-owned object: how to name one the caller owns and one of another party.
+Owned = Callable[[Session, str], dict[str, str]]
+
+
+def _code_held_by(session: Session, party_id: str) -> dict[str, str]:
+    serial = f"T{abs(hash(party_id)) % 10**10:010d}"
+    CodeIdentity(gtin=GTIN, serial=serial, lot=None, expiry=None)
+    session.add(Code(gtin=GTIN, serial=serial, status=CodeStatus.generated, holder_id=party_id))
+    session.flush()
+    return {"gtin": GTIN, "serial": serial}
+
+
+OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
+    ("GET", "/api/v1/parties/{party_id}"): lambda _s, party: {"party_id": party},
+    ("GET", "/api/v1/codes/{gtin}/{serial}"): _code_held_by,
+}
+# Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.
+NEUTRAL_PARAMS = {"key_id": "999999"}
+
+
+def app_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
+    out = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                out.append((method, route.path, route))
+    return out
+
+
+def declared_roles(route: APIRoute) -> frozenset[Role] | None:
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        roles = getattr(dep.call, "allowed_roles", None)
+        if roles is not None:
+            return frozenset(roles)
+        stack.extend(dep.dependencies)
+    return None
+
+
+def test_every_route_is_classified(app) -> None:
+    found = {(m, p) for m, p, _ in app_routes(app)}
+    assert found - EXPECTED.keys() == set(), "new routes must be added to the authorisation matrix"
+    assert EXPECTED.keys() - found == set(), "the matrix lists routes the app no longer has"
+
+
+def test_declared_roles_match_matrix(app) -> None:
+    for method, path, route in app_routes(app):
+        declared = declared_roles(route)
+        expected = EXPECTED[(method, path)]
+        if expected == PUBLIC:
+            assert declared is None, f"{method} {path} should be public"
+        else:
+            assert declared == expected, f"{method} {path}: declares {declared}, matrix says {expected}"
+
+
+def _fill(path: str, params: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: params.get(m.group(1), NEUTRAL_PARAMS.get(m.group(1), "x")), path)
+
+
+@pytest.fixture
+def keys(session: Session) -> dict[Role, Any]:
+    seed_masterdata(session)
+    return {role: api_key(session, role) for role in Role}
+
+
+def test_each_role_reaches_only_what_it_may(app, client: TestClient, session: Session, keys) -> None:
+    for method, path, _ in app_routes(app):
+        allowed = EXPECTED[(method, path)]
+        for role, key in keys.items():
+            params = OBJECT_ROUTES[(method, path)](session, key.party_id) if (method, path) in OBJECT_ROUTES else {}
+            url = _fill(path, params)
+            resp = client.request(method, url, headers=auth(key), json={} if method in ("POST", "PUT", "PATCH") else None)
+            if allowed == PUBLIC or role in allowed:
+                assert resp.status_code not in (401, 403), f"{role} should reach {method} {path}: {resp.text}"
+            else:
+                assert resp.status_code == 403, f"{role} must be refused {method} {path}, got {resp.status_code}"
+                assert resp.json()["error"] == "forbidden"
+        if allowed != PUBLIC:
+            anon = client.request(method, _fill(path, {}), json={} if method == "POST" else None)
+            assert anon.status_code == 401, f"{method} {path} without a key: {anon.status_code}"
+
+
+def test_no_party_reaches_another_partys_objects(client: TestClient, session: Session, keys) -> None:
+    others = {"D-GZ": "D-NJ", "S-GZ-1": "S-NJ-1", "PLANT-1": "WH-1"}
+    for (method, path), owned in OBJECT_ROUTES.items():
+        for role, key in keys.items():
+            own = client.request(method, _fill(path, owned(session, key.party_id)), headers=auth(key))
+            assert own.status_code == 200, f"{role} must see its own object at {path}: {own.text}"
+            if role in (R.auditor, R.finance, R.admin):
+                continue
+            foreign = client.request(method, _fill(path, owned(session, others[key.party_id])), headers=auth(key))
+            assert foreign.status_code == 404, f"{role} of {key.party_id} reached another party's object at {path}"
+
+
+def test_party_listing_is_scoped(client: TestClient, keys) -> None:
+    mine = client.get("/api/v1/parties", headers=auth(keys[R.distributor])).json()
+    assert [p["id"] for p in mine] == ["D-GZ"]
+    everyone = client.get("/api/v1/parties", headers=auth(keys[R.auditor])).json()
+    assert len(everyone) == 8
+
+
+def test_revoked_and_malformed_keys_are_refused(client: TestClient, keys) -> None:
+    admin = auth(keys[R.admin])
+    victim = keys[R.distributor]
+    assert client.get("/api/v1/parties", headers=auth(victim)).status_code == 200
+    assert client.delete(f"/api/v1/apikeys/{victim.id}", headers=admin).status_code == 200
+    resp = client.get("/api/v1/parties", headers=auth(victim))
+    assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
+    bad = client.get("/api/v1/parties", headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401 and bad.json()["error"] == "unauthenticated"
+    tampered = victim.token[:-1] + ("A" if victim.token[-1] != "A" else "B")
+    assert client.get("/api/v1/parties", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
