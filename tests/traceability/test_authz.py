@@ -11,7 +11,6 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from codes.identity import CodeIdentity
 from tests.factories import GTIN, api_key, auth, seed_masterdata
 from traceability.models import Code, CodeStatus, Role
 
@@ -43,7 +42,6 @@ Owned = Callable[[Session, str], dict[str, str]]
 
 def _code_held_by(session: Session, party_id: str) -> dict[str, str]:
     serial = f"T{abs(hash(party_id)) % 10**10:010d}"
-    CodeIdentity(gtin=GTIN, serial=serial, lot=None, expiry=None)
     session.add(Code(gtin=GTIN, serial=serial, status=CodeStatus.generated, holder_id=party_id))
     session.flush()
     return {"gtin": GTIN, "serial": serial}
