@@ -228,7 +228,7 @@ def disaggregate(
 
 
 def _lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 __all__ = ["app", "json"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -444,16 +444,7 @@ def allocate_ssccs(
     return made
 
 
-def _parent_chain(session: Session, code: Code) -> Iterable[int]:
-    node = code
-    while node.parent_id is not None:
-        yield node.parent_id
-        parent = session.get(Code, node.parent_id)
-        if parent is None:
-            return
-        node = parent
-
-
+# Levels make cycles impossible: a case holds only units, a pallet only cases and units.
 _ALLOWED_CHILD = {CodeLevel.case: {CodeLevel.unit}, CodeLevel.pallet: {CodeLevel.case, CodeLevel.unit}}
 
 
@@ -478,8 +469,6 @@ def aggregate(*, session: Session, parent: str, children: list[str], party_id: s
                 f"child #{i} is already packed in another parent (code id {child.parent_id}); unpack it first",
                 child=text,
             )
-        if child.id == parent_row.id or child.id in set(_parent_chain(session, parent_row)):
-            raise AggregationError(f"child #{i} would contain its own parent", child=text)
         if child.status in (CodeStatus.voided, CodeStatus.sold):
             raise AggregationError(f"child #{i} is {child.status} and cannot be packed", child=text)
         rows.append(child)

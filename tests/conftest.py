@@ -77,6 +77,7 @@ def app(engine: Engine, session: Session, settings: Settings) -> FastAPI:
     application = create_app(settings, engine=engine, run_migrations=False)
 
     def _session() -> Iterator[Session]:
+        session.commit()  # what the test set up is in place before the request, whatever the request does
         try:
             yield session
             session.commit()

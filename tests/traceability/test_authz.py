@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.factories import GTIN, api_key, auth, seed_masterdata
 from traceability.models import Code, CodeStatus, Role
@@ -42,8 +42,9 @@ Owned = Callable[[Session, str], dict[str, str]]
 
 def _code_held_by(session: Session, party_id: str) -> dict[str, str]:
     serial = f"T{abs(hash(party_id)) % 10**10:010d}"
-    session.add(Code(gtin=GTIN, serial=serial, status=CodeStatus.generated, holder_id=party_id))
-    session.flush()
+    if session.exec(select(Code).where(Code.serial == serial)).first() is None:
+        session.add(Code(gtin=GTIN, serial=serial, status=CodeStatus.generated, holder_id=party_id))
+        session.flush()
     return {"gtin": GTIN, "serial": serial}
 
 
@@ -56,11 +57,12 @@ NEUTRAL_PARAMS = {"key_id": "999999"}
 
 
 def app_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
+    """Every API route with its full path, through included routers."""
     out = []
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                out.append((method, route.path, route))
+    for ctx in iter_route_contexts(app.routes):
+        if isinstance(ctx.route, APIRoute):
+            for method in sorted(set(ctx.methods or ()) - {"HEAD", "OPTIONS"}):
+                out.append((method, ctx.path, ctx.route))
     return out
 
 

@@ -19,7 +19,7 @@ TABLES = (Territory, Party, PartyTerritory, StoreSupplier, Product)
 
 def snapshot(session: Session) -> dict[str, list[Any]]:
     return {
-        t.__name__: sorted(repr(sorted(r.model_dump().items())) for r in session.exec(select(t)).all())
+        t.__name__: sorted(repr(sorted(r.model_dump(warnings=False).items())) for r in session.exec(select(t)).all())
         for t in TABLES
     }
 

@@ -72,7 +72,7 @@ def _check(session: Session, doc: MasterDataDocument) -> list[Problem]:
 
     stored_parties = {p.id: p for p in session.exec(select(Party)).all()}
     doc_parties = {p.id: p for p in doc.parties}
-    party_kind: dict[str, PartyKind] = {pid: p.kind for pid, p in stored_parties.items()}
+    party_kind: dict[str, PartyKind] = {pid: PartyKind(p.kind) for pid, p in stored_parties.items()}
     party_kind.update({pid: p.kind for pid, p in doc_parties.items()})
     gln_owner = {p.gln: pid for pid, p in stored_parties.items() if pid not in doc_parties}
     dup_p = _duplicates(p.id for p in doc.parties)
