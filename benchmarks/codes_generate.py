@@ -9,6 +9,7 @@ in the same run on one core, comes last.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import tempfile
 import time
@@ -18,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from codes import service
 from codes.keyfiles import KeyFileStore
-from tests.factories import GTIN, masterdata_doc
 from traceability.database import make_engine, migrate, session_scope
 from traceability.masterdata.service import import_masterdata
+
+MASTERDATA = Path(__file__).resolve().parents[1] / "docs" / "examples" / "masterdata.json"
+GTIN = "06901234000108"
 
 
 def bare_signs_per_second(n: int = 50_000) -> float:
@@ -48,7 +51,7 @@ def main() -> None:
         migrate(engine)
         store = KeyFileStore(work / "keys")
         with session_scope(engine) as session:
-            import_masterdata(session=session, raw=masterdata_doc())
+            import_masterdata(session=session, raw=json.loads(MASTERDATA.read_text(encoding="utf-8")))
             service.create_key(session=session, store=store)
 
         bare = bare_signs_per_second()
