@@ -406,7 +406,7 @@ def _as_sscc(text: str) -> str | None:
 def get_code(*, session: Session, principal: Principal, gtin: str, serial: str) -> Code:
     """One code record, visible only to the party that holds it (and to full-view roles)."""
     stmt = select(Code).where(Code.gtin == gtin, Code.serial == serial)
-    row = session.exec(scope_to_party(stmt, Code.holder_id, principal)).first()
+    row = session.exec(scope_to_party(stmt, principal, Code.holder_id)).first()
     if row is None:
         raise CodeNotFound(f"no code {gtin}/{serial}", gtin=gtin, serial=serial)
     return row

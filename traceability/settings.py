@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     company_prefix_length: int = 7
     """GS1 company prefix length used when exporting SGTIN / SGLN URNs."""
 
+    epcis_schema: Path | None = None
+    """The GS1 EPCIS 2.0 JSON schema file; when set, every captured document is validated against it too."""
+
     @field_validator("db")
     @classmethod
     def _normalise_db(cls, value: str) -> str:

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -47,12 +47,15 @@ class Principal:
         return self.sees_all or party_id == self.party_id
 
 
-def scope_to_party(stmt: SelectOfScalar[_T], column: Any, principal: Principal) -> SelectOfScalar[_T]:
-    """Restrict a query to the rows the principal's party may see; the one place party scoping happens."""
+def scope_to_party(stmt: SelectOfScalar[_T], principal: Principal, *columns: Any) -> SelectOfScalar[_T]:
+    """Restrict a query to rows whose party ``columns`` (any of them) name the principal's party.
+
+    The one place party scoping happens: services call it on every query that returns party-owned rows.
+    """
     if principal.sees_all:
         return stmt
-    condition: ColumnElement[bool] = col(column) == principal.party_id
-    return stmt.where(condition)
+    conditions: list[ColumnElement[bool]] = [col(c) == principal.party_id for c in columns]
+    return stmt.where(or_(*conditions))
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,7 +227,7 @@ def territory_ancestors(session: Session, territory_id: str) -> list[str]:
 
 def list_parties(*, session: Session, principal: Principal, kind: PartyKind | None = None) -> list[Party]:
     """Parties the principal may see, by id."""
-    stmt = scope_to_party(select(Party), Party.id, principal).order_by(col(Party.id))
+    stmt = scope_to_party(select(Party), principal, Party.id).order_by(col(Party.id))
     if kind is not None:
         stmt = stmt.where(Party.kind == kind)
     return list(session.exec(stmt).all())
@@ -235,7 +235,7 @@ def list_parties(*, session: Session, principal: Principal, kind: PartyKind | No
 
 def get_party(*, session: Session, principal: Principal, party_id: str) -> Party:
     """One party, or NotFound when it does not exist or is outside the principal's scope (no existence leak)."""
-    stmt = scope_to_party(select(Party).where(Party.id == party_id), Party.id, principal)
+    stmt = scope_to_party(select(Party).where(Party.id == party_id), principal, Party.id)
     party = session.exec(stmt).first()
     if party is None:
         raise NotFound(f"no party {party_id!r}", party=party_id)

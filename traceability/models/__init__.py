@@ -2,12 +2,18 @@
 
 from traceability.models.api_key import ApiKey, Role
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
+from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.product import Product
 from traceability.models.territory import Territory
 
 __all__ = [
+    "RejectedScan",
+    "EventEpc",
+    "Event",
+    "ChainHead",
+    "Capture",
     "AggregationAction",
     "AggregationLog",
     "ApiKey",

@@ -1,0 +1,38 @@
+"""Errors of the scanning domain, rendered by the one handler like every :class:`TraceabilityError`.
+
+TraceabilityError
+└── InvalidInput (422)
+    ├── CorruptImage       image bytes are empty, truncated or in no format we can decode (names why)
+    └── UnsupportedImage   a decoded image we will not process: odd array shape or dtype, or too many pixels
+"""
+
+from __future__ import annotations
+
+from traceability.errors import InvalidInput, ValidationFailed
+
+__all__ = ["CaptureConflict", "CorruptImage", "InvalidDocument", "UnsupportedImage"]
+
+
+class CorruptImage(InvalidInput):
+    """Image data that cannot be decoded; ``detail["reason"]`` is a short machine-readable cause."""
+
+    code = "corrupt_image"
+
+
+class UnsupportedImage(InvalidInput):
+    """A well-formed image (or array) outside what the decoder accepts, e.g. a 5-channel array."""
+
+    code = "unsupported_image"
+
+
+class InvalidDocument(ValidationFailed):
+    """An EPCIS document (or some of its events) is not valid EPCIS 2.0; ``problems`` names each with its path."""
+
+    code = "invalid_epcis_document"
+
+
+class CaptureConflict(ValidationFailed):
+    """An eventID is already stored with different content (EPCIS capture answers 409)."""
+
+    status_code = 409
+    code = "event_id_conflict"
