@@ -25,8 +25,7 @@ def root(
         None, "--db", envvar="TRACEABILITY_DB", help="Database URL (default: SQLite file traceability.db here)."
     ),
 ) -> None:
-    overrides = {"db": db} if db else {}
-    ctx.obj = CliState(settings=Settings(**overrides))
+    ctx.obj = CliState(settings=Settings(db=db) if db else Settings())
 
 
 @app.command()

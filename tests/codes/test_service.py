@@ -125,11 +125,13 @@ def test_aggregation_units_cases_pallets(ready: Session, store: KeyFileStore) ->
     case = service.allocate_ssccs(session=ready, company_prefix="6901234", count=1)[0]
     pallet = service.allocate_ssccs(session=ready, company_prefix="6901234", count=1, level=CodeLevel.pallet)[0]
     assert case.sscc is not None and pallet.sscc is not None and len(case.sscc) == 18
+    assert case.id is not None
     service.aggregate(session=ready, parent=case.sscc, children=units)
     service.aggregate(session=ready, parent=f"(00){pallet.sscc}", children=[case.sscc])
     assert len(service.children_of(session=ready, parent_id=case.id)) == 6
 
     other_case = service.allocate_ssccs(session=ready, company_prefix="6901234", count=1)[0]
+    assert other_case.sscc is not None
     with pytest.raises(AggregationError, match="already packed"):
         service.aggregate(session=ready, parent=other_case.sscc, children=[units[0]])
     with pytest.raises(AggregationError, match="cannot go into a case"):
@@ -139,7 +141,7 @@ def test_aggregation_units_cases_pallets(ready: Session, store: KeyFileStore) ->
 
     service.disaggregate(session=ready, parent=case.sscc, children=[units[0]])
     service.aggregate(session=ready, parent=other_case.sscc, children=[units[0]])
-    actions = [a.action for a in ready.exec(select(AggregationLog)).all()]
+    actions = [str(a.action) for a in ready.exec(select(AggregationLog)).all()]
     assert actions.count("unpack") == 1 and actions.count("pack") == 6 + 1 + 1
 
 

@@ -62,7 +62,7 @@ def app_routes(app: Any) -> list[tuple[str, str, APIRoute]]:
     for ctx in iter_route_contexts(app.routes):
         if isinstance(ctx.route, APIRoute):
             for method in sorted(set(ctx.methods or ()) - {"HEAD", "OPTIONS"}):
-                out.append((method, ctx.path, ctx.route))
+                out.append((method, str(ctx.path), ctx.route))
     return out
 
 
@@ -109,7 +109,8 @@ def test_each_role_reaches_only_what_it_may(app, client: TestClient, session: Se
         for role, key in keys.items():
             params = OBJECT_ROUTES[(method, path)](session, key.party_id) if (method, path) in OBJECT_ROUTES else {}
             url = _fill(path, params)
-            resp = client.request(method, url, headers=auth(key), json={} if method in ("POST", "PUT", "PATCH") else None)
+            body: dict[str, str] | None = {} if method in ("POST", "PUT", "PATCH") else None
+            resp = client.request(method, url, headers=auth(key), json=body)
             if allowed == PUBLIC or role in allowed:
                 assert resp.status_code not in (401, 403), f"{role} should reach {method} {path}: {resp.text}"
             else:

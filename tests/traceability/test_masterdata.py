@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tests.factories import auth, api_key, masterdata_doc, seed_masterdata
+from tests.factories import api_key, auth, masterdata_doc, seed_masterdata
 from traceability.errors import ValidationFailed
 from traceability.masterdata.service import import_masterdata, territory_ancestors
 from traceability.models import Party, PartyTerritory, Product, Role, StoreSupplier, Territory
