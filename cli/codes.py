@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from codes.render import parse_code
-from codes.signing import Keyring, verify
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from cli.context import err_console, out_console, print_json, state
 from codes import service
 from codes.keyfiles import public_key_from_raw, public_key_to_pem
+from codes.render import parse_code
+from codes.signing import Keyring, verify
 from traceability.models import CodeLevel, KeyAlgorithm
 
 app = typer.Typer(help="Signed codes: keys, generation, verification, aggregation.", no_args_is_help=True)

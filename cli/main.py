@@ -49,9 +49,10 @@ app.add_typer(apikeys.app, name="apikeys")
 
 
 def _register_domains() -> None:
-    from cli import codes
+    from cli import codes, epcis
 
     app.add_typer(codes.app, name="codes")
+    app.add_typer(epcis.app, name="epcis")
 
 
 _register_domains()
@@ -60,7 +61,9 @@ _register_domains()
 def main() -> None:
     """Entry point: domain errors print their message and exit 1, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click hands back the exit code of ``typer.Exit`` instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except TraceabilityError as exc:
         err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
         if isinstance(exc, ValidationFailed):

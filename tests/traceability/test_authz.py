@@ -34,6 +34,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/codes/disaggregate"): frozenset({R.plant, R.admin}),
     ("GET", "/api/v1/keys"): frozenset({R.admin, R.auditor}),
     ("GET", "/api/v1/keys/public"): ALL,
+    ("POST", "/epcis/capture"): frozenset({R.plant, R.distributor, R.store, R.admin}),
+    ("GET", "/epcis/events"): ALL,
 }
 
 # Routes whose path names a party-owned object: how to name one the caller owns and one of another party.
