@@ -6,9 +6,13 @@ from traceability.models.event import Capture, ChainHead, Event, EventEpc, Rejec
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.product import Product
+from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
 from traceability.models.territory import Territory
 
 __all__ = [
+    "ShipmentStatus",
+    "ShipmentItem",
+    "Shipment",
     "RejectedScan",
     "EventEpc",
     "Event",

@@ -1,0 +1,42 @@
+"""Outbound shipment sessions: a distributor scans cases and units into an open shipment, then closes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from traceability.models.base import utcnow
+
+__all__ = ["Shipment", "ShipmentItem", "ShipmentStatus"]
+
+
+class ShipmentStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class Shipment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: str = Field(foreign_key="party.id", index=True, max_length=64)
+    destination_id: str = Field(foreign_key="party.id", max_length=64)
+    status: ShipmentStatus = Field(default=ShipmentStatus.open, sa_type=String(20))
+    opened_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    event_id: str | None = Field(default=None, max_length=300)
+    """The shipping event that closing the shipment captured."""
+
+
+class ShipmentItem(SQLModel, table=True):
+    __tablename__ = "shipment_item"
+    __table_args__ = (UniqueConstraint("shipment_id", "key", name="uq_shipment_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    key: str = Field(max_length=300)
+    epc: str = Field(max_length=300)
+    raw: str = Field(max_length=2000)
+    scanned_at: datetime = Field(default_factory=utcnow)
