@@ -38,6 +38,7 @@ __all__ = [
     "capture_document",
     "export_document",
     "load_schema",
+    "lock_store",
     "normalise_vocab",
     "query_events",
     "verify_chain",
@@ -289,7 +290,8 @@ def _canonical_json(event: Mapping[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _lock_chain(session: Session) -> ChainHead:
+def lock_store(session: Session) -> ChainHead:
+    """Serialise writers of the event store until this transaction ends; returns the chain head."""
     # A write first: on SQLite it takes the database's write lock, on PostgreSQL the row lock; either way concurrent
     # captures append one after the other and the chain never forks.
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=ChainHead.seq))
@@ -317,7 +319,7 @@ def capture_document(
     origin: str = "epcis",
     party_id: str | None = None,
     schema_path: Path | None = None,
-    idempotency_key: str | None = None,
+    capture: Capture | None = None,
 ) -> CaptureResult:
     """Validate and store an EPCISDocument: all or nothing, or (``proceed``) the valid events with the others refused.
 
@@ -392,7 +394,7 @@ def capture_document(
             )
         raise InvalidDocument(f"{len(refused)} event(s) are not valid EPCIS 2.0; nothing was stored", problems)
 
-    capture = Capture(origin=origin, party_id=party_id, idempotency_key=idempotency_key)
+    capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
     rows = _append(session, fresh, capture_id=capture.id, origin=origin)
@@ -428,7 +430,7 @@ def _append(session: Session, prepared: Sequence[_Prepared], *, capture_id: int 
     if not prepared:
         return []
     directory = PartyDirectory.load(session)
-    head = _lock_chain(session)
+    head = lock_store(session)
     seq, link = head.seq, head.hash
     rows: list[Event] = []
     epc_rows: list[tuple[Event, list[tuple[str, str]]]] = []

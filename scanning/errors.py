@@ -8,9 +8,16 @@ TraceabilityError
 
 from __future__ import annotations
 
-from traceability.errors import InvalidInput, ValidationFailed
+from traceability.errors import Conflict, InvalidInput, ValidationFailed
 
-__all__ = ["CaptureConflict", "CorruptImage", "InvalidDocument", "UnsupportedImage"]
+__all__ = [
+    "CaptureConflict",
+    "CorruptImage",
+    "IdempotencyConflict",
+    "InvalidDocument",
+    "ShipmentError",
+    "UnsupportedImage",
+]
 
 
 class CorruptImage(InvalidInput):
@@ -36,3 +43,15 @@ class CaptureConflict(ValidationFailed):
 
     status_code = 409
     code = "event_id_conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """An Idempotency-Key already used for a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class ShipmentError(Conflict):
+    """A shipment session operation that its state does not allow (closing twice, scanning into a closed one)."""
+
+    code = "shipment_state"

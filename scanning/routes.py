@@ -9,14 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from scanning import epcis
+from codes.service import key_store
+from scanning import epcis, service
 from scanning.errors import InvalidDocument
+from scanning.schemas import PackIn, RejectedScanRead, ScanIn, ScanResult, ShipmentIn, ShipmentRead, ShipmentScanIn
+from scanning.service import ScanRequest
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.errors import Problem
-from traceability.models import Role
+from traceability.models import Role, Shipment
 
-__all__ = ["epcis_router"]
+__all__ = ["epcis_router", "scans_router"]
 
 epcis_router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
 Capturer = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.store, Role.admin))]
@@ -82,3 +85,77 @@ def events(
         headers["Link"] = f'<?nextPageToken={cursor}&perPage={per_page}>; rel="next"'
         body["nextPageToken"] = str(cursor)
     return JSONResponse(body, headers=headers)
+
+
+scans_router = APIRouter(prefix="/api/v1", tags=["scans"])
+Scanner = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.store, Role.admin))]
+Shipper = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.admin))]
+RejectionViewer = Annotated[Principal, Depends(allow(*Role))]
+
+
+@scans_router.post("/scans", response_model=ScanResult)
+def post_scans(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Scanner,
+    body: ScanIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Any:
+    """Record raw scans for a business step; each code is accepted or rejected with its reason."""
+    request = ScanRequest(biz_step=body.biz_step, codes=body.codes, party_id=body.party,
+                          destination_id=body.destination, event_time=body.event_time)  # fmt: skip
+    return service.record_scans(
+        session=session, principal=principal, request=request, idempotency_key=idempotency_key,
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+    ).as_dict()  # fmt: skip
+
+
+@scans_router.post("/scans/pack", response_model=ScanResult)
+def post_pack(session: SessionDep, settings: SettingsDep, principal: Shipper, body: PackIn) -> Any:
+    """Pack units into a case or cases onto a pallet (an AggregationEvent)."""
+    return service.pack(
+        session=session, principal=principal, parent=body.parent, children=body.children,
+        company_prefix_length=settings.company_prefix_length,
+    ).as_dict()  # fmt: skip
+
+
+@scans_router.get("/scans/rejected", response_model=list[RejectedScanRead])
+def rejected_scans(session: SessionDep, principal: RejectionViewer, limit: int = 100) -> list[Any]:
+    """Rejected scans with their reasons, newest first."""
+    return service.list_rejected(session=session, principal=principal, limit=min(limit, 1000))
+
+
+def _shipment_read(session: SessionDep, shipment: Shipment) -> ShipmentRead:
+    assert shipment.id is not None
+    items = len(service.shipment_items(session=session, shipment_id=shipment.id))
+    return ShipmentRead(**shipment.model_dump(warnings=False), items=items)
+
+
+@scans_router.post("/shipments", response_model=ShipmentRead, status_code=201)
+def open_shipment(session: SessionDep, principal: Shipper, body: ShipmentIn) -> ShipmentRead:
+    """Open an outbound shipment to a destination party."""
+    shipment = service.open_shipment(session=session, principal=principal, destination_id=body.destination)
+    return _shipment_read(session, shipment)
+
+
+@scans_router.get("/shipments/{shipment_id}", response_model=ShipmentRead)
+def get_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> ShipmentRead:
+    return _shipment_read(session, service.get_shipment(session=session, principal=principal, shipment_id=shipment_id))
+
+
+@scans_router.post("/shipments/{shipment_id}/scans", response_model=ScanResult)
+def scan_into_shipment(
+    session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: int, body: ShipmentScanIn
+) -> Any:
+    """Scan codes (a case stands for its units) into an open shipment."""
+    return service.scan_into_shipment(
+        session=session, principal=principal, shipment_id=shipment_id, codes=body.codes,
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+    ).as_dict()  # fmt: skip
+
+
+@scans_router.post("/shipments/{shipment_id}/close", response_model=ShipmentRead)
+def close_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> ShipmentRead:
+    """Close the shipment: one shipping event from the sender to the destination."""
+    shipment = service.close_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    return _shipment_read(session, shipment)

@@ -96,12 +96,30 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An empty migrated SQLite file of its own, for tests that need real commits (CLI, crash, concurrency)."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+def committing_engine(tmp_path: Path, db_url: str) -> Iterator[Engine]:
+    """An empty migrated database of the backend under test, for tests that need real commits (CLI, crash,
+    concurrency): a SQLite file of its own, or a PostgreSQL database created for the test and dropped after."""
+    if not db_url.startswith("postgresql"):
+        eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+        migrate(eng)
+        yield eng
+        eng.dispose()
+        return
+    name = f"trc_aux_{os.getpid()}_{abs(hash(str(tmp_path))) % 10**8}"
+    admin = make_engine(db_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = db_url.rsplit("/", 1)[0] + "/" + name
+    eng = make_engine(url)
     migrate(eng)
-    yield eng
-    eng.dispose()
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 __all__ = ["SQLModel", "conformance_dir"]

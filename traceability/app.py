@@ -36,7 +36,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
-    from scanning.routes import epcis_router
+    from scanning.routes import epcis_router, scans_router
     from traceability.auth.routes import router as apikeys_router
     from traceability.masterdata.routes import router as masterdata_router
 
@@ -59,6 +59,6 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (masterdata_router, apikeys_router, codes_router, epcis_router):
+    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router):
         app.include_router(router)
     return app

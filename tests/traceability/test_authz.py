@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from tests.factories import GTIN, api_key, auth, seed_masterdata
-from traceability.models import Code, CodeStatus, Role
+from traceability.models import Code, CodeStatus, Role, Shipment
 
 ALL = frozenset(Role)
 PUBLIC: frozenset[Role] = frozenset()
@@ -36,6 +36,13 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/keys/public"): ALL,
     ("POST", "/epcis/capture"): frozenset({R.plant, R.distributor, R.store, R.admin}),
     ("GET", "/epcis/events"): ALL,
+    ("POST", "/api/v1/scans"): frozenset({R.plant, R.distributor, R.store, R.admin}),
+    ("POST", "/api/v1/scans/pack"): frozenset({R.plant, R.distributor, R.admin}),
+    ("GET", "/api/v1/scans/rejected"): ALL,
+    ("POST", "/api/v1/shipments"): frozenset({R.plant, R.distributor, R.admin}),
+    ("GET", "/api/v1/shipments/{shipment_id}"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/api/v1/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/api/v1/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
 }
 
 # Routes whose path names a party-owned object: how to name one the caller owns and one of another party.
@@ -50,9 +57,24 @@ def _code_held_by(session: Session, party_id: str) -> dict[str, str]:
     return {"gtin": GTIN, "serial": serial}
 
 
+def _shipment_of(session: Session, party_id: str) -> dict[str, str]:
+    destination = "S-NJ-1" if party_id != "S-NJ-1" else "S-GZ-1"
+    row = Shipment(party_id=party_id, destination_id=destination)
+    session.add(row)
+    session.flush()
+    return {"shipment_id": str(row.id)}
+
+
 OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/parties/{party_id}"): lambda _s, party: {"party_id": party},
     ("GET", "/api/v1/codes/{gtin}/{serial}"): _code_held_by,
+    ("GET", "/api/v1/shipments/{shipment_id}"): _shipment_of,
+    ("POST", "/api/v1/shipments/{shipment_id}/scans"): _shipment_of,
+    ("POST", "/api/v1/shipments/{shipment_id}/close"): _shipment_of,
+}
+# Valid bodies for object routes that take one, so that the check reaches the object look-up.
+OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/shipments/{shipment_id}/scans"): {"codes": ["junk"]},
 }
 # Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.
 NEUTRAL_PARAMS = {"key_id": "999999"}
@@ -126,12 +148,16 @@ def test_each_role_reaches_only_what_it_may(app, client: TestClient, session: Se
 def test_no_party_reaches_another_partys_objects(client: TestClient, session: Session, keys) -> None:
     others = {"D-GZ": "D-NJ", "S-GZ-1": "S-NJ-1", "PLANT-1": "WH-1"}
     for (method, path), owned in OBJECT_ROUTES.items():
+        body = OBJECT_BODIES.get((method, path))
         for role, key in keys.items():
-            own = client.request(method, _fill(path, owned(session, key.party_id)), headers=auth(key))
-            assert own.status_code == 200, f"{role} must see its own object at {path}: {own.text}"
+            if role not in EXPECTED[(method, path)]:
+                continue
+            own = client.request(method, _fill(path, owned(session, key.party_id)), headers=auth(key), json=body)
+            assert own.status_code not in (401, 403, 404), f"{role} must reach its own object at {path}: {own.text}"
             if role in (R.auditor, R.finance, R.admin):
                 continue
-            foreign = client.request(method, _fill(path, owned(session, others[key.party_id])), headers=auth(key))
+            params = owned(session, others[key.party_id])
+            foreign = client.request(method, _fill(path, params), headers=auth(key), json=body)
             assert foreign.status_code == 404, f"{role} of {key.party_id} reached another party's object at {path}"
 
 

@@ -1,0 +1,452 @@
+"""Scans from our own scanners (scan API, scanning page, CLI): validated, then captured as EPCIS events.
+
+Every code is checked before anything is written: it parses, its signature verifies, we issued it, its life-cycle
+state allows the step, and the scanning party may perform the step. Accepted codes become one EPCIS event; rejected
+ones are stored with their reason and change nothing. The event store's write lock is taken first, so two clients
+scanning the same unit at once are applied one after the other and the second sees the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from codes.errors import MalformedCode
+from codes.keyfiles import KeyFileStore
+from codes.service import aggregate, keyring
+from codes.signing import verify
+from scanning.epcis import capture_document, lock_store
+from scanning.errors import IdempotencyConflict, ShipmentError
+from scanning.parse import ScannedCode, parse_scan
+from scanning.state import codes_for_keys
+from traceability.auth.service import Principal, scope_to_party
+from traceability.errors import Forbidden, NotFound
+from traceability.hooks import notify_scan_rejected
+from traceability.models import (
+    Capture,
+    Code,
+    CodeStatus,
+    Party,
+    PartyKind,
+    RejectedScan,
+    Role,
+    Shipment,
+    ShipmentItem,
+    ShipmentStatus,
+)
+from traceability.models.base import utcnow
+
+__all__ = [
+    "SCAN_STEPS",
+    "ScanOutcome",
+    "ScanRequest",
+    "close_shipment",
+    "get_shipment",
+    "list_rejected",
+    "open_shipment",
+    "pack",
+    "record_scans",
+    "scan_into_shipment",
+]
+
+# Which kinds of party may perform each business step with our scanners.
+STEP_PARTIES: dict[str, frozenset[PartyKind]] = {
+    "commissioning": frozenset({PartyKind.plant, PartyKind.brand}),
+    "packing": frozenset({PartyKind.plant, PartyKind.brand, PartyKind.warehouse}),
+    "shipping": frozenset({PartyKind.plant, PartyKind.brand, PartyKind.warehouse, PartyKind.distributor}),
+    "receiving": frozenset({PartyKind.warehouse, PartyKind.distributor, PartyKind.store, PartyKind.brand}),
+    "retail_selling": frozenset({PartyKind.store}),
+    "inspecting": frozenset(PartyKind),
+}
+SCAN_STEPS = tuple(STEP_PARTIES)
+_NEEDS_COMMISSIONED = frozenset({"shipping", "receiving", "retail_selling"})
+_COUNTERFEIT = frozenset({"bad_signature", "key_revoked", "unknown_key", "never_issued", "malformed"})
+
+
+@dataclass
+class ScanRequest:
+    biz_step: str
+    codes: list[str]
+    party_id: str | None = None
+    destination_id: str | None = None
+    event_time: datetime | None = None
+
+
+@dataclass
+class ScanOutcome:
+    """Per code: accepted (with the EPC stored) or rejected with a reason; replayed as-is for a repeated key."""
+
+    capture_id: int | None = None
+    event_id: str | None = None
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "capture_id": self.capture_id,
+            "event_id": self.event_id,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "replayed": self.replayed,
+        }
+
+
+@dataclass
+class _Checked:
+    raw: str
+    scanned: ScannedCode | None
+    code: Code | None
+    reason: str | None = None
+    message: str = ""
+
+
+def _party_for(session: Session, principal: Principal, party_id: str | None) -> Party:
+    """The scanning party: the key's own party; only an admin may scan on behalf of another."""
+    wanted = party_id or principal.party_id
+    if wanted != principal.party_id and principal.role is not Role.admin:
+        raise Forbidden(f"a {principal.role.value} key scans only as its own party {principal.party_id!r}")
+    party = session.get(Party, wanted)
+    if party is None:
+        raise NotFound(f"unknown party {wanted!r}", party=wanted)
+    return party
+
+
+def _gln_uri(party: Party) -> str:
+    return f"https://id.gs1.org/414/{party.gln}"
+
+
+def _validate(
+    session: Session, raws: Sequence[str], step: str, party: Party, *, company_prefix_length: int,
+    store: KeyFileStore | None,
+) -> list[_Checked]:  # fmt: skip
+    """Check every code against the current store; no writes."""
+    ring = keyring(session=session)
+    checked: list[_Checked] = []
+    parsed: list[_Checked] = []
+    for raw in raws:
+        try:
+            scanned = parse_scan(raw, company_prefix_length=company_prefix_length)
+        except MalformedCode as exc:
+            checked.append(_Checked(raw, None, None, "malformed", exc.message))
+            continue
+        item = _Checked(raw, scanned, None)
+        checked.append(item)
+        parsed.append(item)
+    records = codes_for_keys(session, [c.scanned.key for c in parsed if c.scanned is not None])
+    allowed_kinds = STEP_PARTIES.get(step)
+    seen: set[str] = set()
+    for item in parsed:
+        assert item.scanned is not None
+        key = item.scanned.key
+        item.code = records.get(key)
+        if key in seen:
+            item.reason, item.message = "duplicate", "scanned twice in this request; counted once"
+        elif allowed_kinds is None:
+            item.reason, item.message = "unknown_step", f"{step!r} is not a business step our scanners record"
+        elif PartyKind(party.kind) not in allowed_kinds:
+            item.reason, item.message = "party_not_authorized", f"a {party.kind} may not record {step}"
+        else:
+            item.reason, item.message = _check_code(item, step, ring, store)
+        seen.add(key)
+    return checked
+
+
+def _check_code(item: _Checked, step: str, ring: Any, store: KeyFileStore | None) -> tuple[str | None, str]:
+    scanned, code = item.scanned, item.code
+    assert scanned is not None
+    if scanned.signed is not None:
+        secrets_ = None
+        if scanned.signed.mode == "hmac" and store is not None:
+            try:
+                secrets_ = {scanned.signed.key_id: store.load_hmac_secret(scanned.signed.key_id)}
+            except Exception:  # noqa: BLE001 - an unknown compact key is reported as such below
+                secrets_ = None
+        result = verify(scanned.signed, ring, secrets_)
+        if not result.ok:
+            return result.reason or "bad_signature", result.message
+    if code is None:
+        return "never_issued", f"{scanned.key} was never issued by this brand"
+    status = CodeStatus(code.status)
+    if status is CodeStatus.voided and step != "inspecting":
+        return "voided", "this code was voided and may not be used"
+    if status is CodeStatus.sold and step != "inspecting":
+        return "already_sold", "this unit was already sold"
+    if step == "commissioning" and status not in (CodeStatus.generated, CodeStatus.printed):
+        return "already_commissioned", f"this code is already {status.value}"
+    if step in _NEEDS_COMMISSIONED and status in (CodeStatus.generated, CodeStatus.printed):
+        return "not_commissioned", f"this code is {status.value}, not yet commissioned"
+    return None, "accepted"
+
+
+def _request_hash(request: ScanRequest) -> str:
+    body = json.dumps(
+        [request.biz_step, request.codes, request.party_id, request.destination_id,
+         request.event_time.isoformat() if request.event_time else None],
+        sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None:
+    previous = session.exec(select(Capture).where(Capture.idempotency_key == key)).first()
+    if previous is None:
+        return None
+    if previous.request_hash != request_hash:
+        raise IdempotencyConflict("this Idempotency-Key was already used for a different request")
+    data = json.loads(previous.response or "{}")
+    return ScanOutcome(
+        capture_id=data.get("capture_id"), event_id=data.get("event_id"), accepted=data.get("accepted", []),
+        rejected=data.get("rejected", []), replayed=True,
+    )  # fmt: skip
+
+
+def _event(
+    step: str, party: Party, scanned: Sequence[ScannedCode], *, destination: Party | None, when: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    offset = when.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    event: dict[str, Any] = {
+        "eventID": f"urn:uuid:{uuid.uuid4()}",
+        "type": "ObjectEvent",
+        "action": "ADD" if step == "commissioning" else "OBSERVE",
+        "bizStep": step,
+        "epcList": [s.epc_urn for s in scanned],
+        "eventTime": when.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": offset,
+        "readPoint": {"id": _gln_uri(party)},
+        "bizLocation": {"id": _gln_uri(party)},
+    }
+    if step == "shipping":
+        event["sourceList"] = [{"type": "owning_party", "source": _gln_uri(party)}]
+        if destination is not None:
+            event["destinationList"] = [{"type": "owning_party", "destination": _gln_uri(destination)}]
+    elif step == "receiving":
+        event["destinationList"] = [{"type": "owning_party", "destination": _gln_uri(party)}]
+    return event
+
+
+def _document(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utcnow().isoformat(timespec="milliseconds"),
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def _reject(
+    session: Session, capture: Capture, party: Party, step: str, items: Sequence[_Checked]
+) -> list[dict[str, Any]]:
+    rows = [
+        RejectedScan(
+            party_id=party.id,
+            biz_step=step,
+            raw=i.raw,
+            reason=i.reason or "rejected",
+            message=i.message,
+            capture_id=capture.id,
+        )  # fmt: skip
+        for i in items
+    ]
+    if rows:
+        session.add_all(rows)
+        session.flush()
+        notify_scan_rejected(session, [r for r in rows if r.reason in _COUNTERFEIT])
+    return [{"code": i.raw, "reason": i.reason, "message": i.message} for i in items]
+
+
+def _units_behind(session: Session, code: Code | None) -> int:
+    """How many units a scan stands for: 1 for a unit, the units packed inside for a case or pallet."""
+    if code is None or code.level == "unit":
+        return 1
+    total, frontier = 0, [code.id]
+    while frontier:
+        children = session.exec(select(Code).where(col(Code.parent_id).in_(frontier))).all()
+        total += sum(1 for c in children if c.level == "unit")
+        frontier = [c.id for c in children if c.level != "unit"]
+    return total
+
+
+def record_scans(
+    *,
+    session: Session,
+    principal: Principal,
+    request: ScanRequest,
+    idempotency_key: str | None = None,
+    company_prefix_length: int = 7,
+    store: KeyFileStore | None = None,
+) -> ScanOutcome:
+    """Validate raw scanned strings and capture the accepted ones as one event; store rejected ones with reasons."""
+    party = _party_for(session, principal, request.party_id)
+    destination = None
+    if request.destination_id is not None:
+        destination = session.get(Party, request.destination_id)
+        if destination is None:
+            raise NotFound(f"unknown destination party {request.destination_id!r}", party=request.destination_id)
+    lock_store(session)
+    request_hash = _request_hash(request)
+    if idempotency_key is not None:
+        replay = _replay(session, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    checked = _validate(session, request.codes, request.biz_step, party, company_prefix_length=company_prefix_length,
+                        store=store)  # fmt: skip
+    capture = Capture(origin="scan", party_id=party.id, idempotency_key=idempotency_key, request_hash=request_hash)
+    session.add(capture)
+    try:
+        session.flush()
+    except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
+        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
+    accepted = [c for c in checked if c.reason is None and c.scanned is not None]
+    outcome = ScanOutcome(capture_id=capture.id)
+    outcome.rejected = _reject(session, capture, party, request.biz_step, [c for c in checked if c.reason])
+    if accepted:
+        event = _event(request.biz_step, party, [c.scanned for c in accepted if c.scanned],
+                       destination=destination, when=request.event_time or datetime.now(UTC))  # fmt: skip
+        capture_document(session=session, document=_document(event), origin="scan", party_id=party.id,
+                         capture=capture)  # fmt: skip
+        outcome.event_id = event["eventID"]
+        outcome.accepted = [
+            {"code": c.raw, "epc": c.scanned.epc_urn, "units": _units_behind(session, c.code)}
+            for c in accepted
+            if c.scanned is not None
+        ]
+    capture.response = json.dumps(outcome.as_dict(), ensure_ascii=False)
+    session.add(capture)
+    session.flush()
+    return outcome
+
+
+def pack(
+    *, session: Session, principal: Principal, parent: str, children: list[str], company_prefix_length: int = 7,
+) -> ScanOutcome:  # fmt: skip
+    """Pack children into a case or pallet: the packing record, and an AggregationEvent (ADD, packing)."""
+    party = _party_for(session, principal, None)
+    if PartyKind(party.kind) not in STEP_PARTIES["packing"]:
+        raise Forbidden(f"a {party.kind} may not pack")
+    lock_store(session)
+    parent_scan = parse_scan(parent, company_prefix_length=company_prefix_length)
+    child_scans = [parse_scan(c, company_prefix_length=company_prefix_length) for c in children]
+    aggregate(session=session, parent=parent_scan.raw if parent_scan.signed else _plain(parent_scan),
+              children=[c.raw if c.signed else _plain(c) for c in child_scans], party_id=party.id)  # fmt: skip
+    now = datetime.now(UTC)
+    event_id = f"urn:uuid:{uuid.uuid4()}"
+    event: dict[str, Any] = {
+        "eventID": event_id,
+        "type": "AggregationEvent",
+        "action": "ADD",
+        "bizStep": "packing",
+        "parentID": parent_scan.epc_urn,
+        "childEPCs": [c.epc_urn for c in child_scans],
+        "eventTime": now.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": "+00:00",
+        "bizLocation": {"id": _gln_uri(party)},
+    }
+    result = capture_document(session=session, document=_document(event), origin="scan", party_id=party.id)
+    return ScanOutcome(capture_id=result.capture_id, event_id=event_id,
+                       accepted=[{"code": c.raw, "epc": c.epc_urn, "units": 1} for c in child_scans])  # fmt: skip
+
+
+def _plain(scanned: ScannedCode) -> str:
+    return scanned.sscc if scanned.sscc else scanned.raw
+
+
+# --- shipment sessions --------------------------------------------------------------------------------------------
+
+
+def open_shipment(*, session: Session, principal: Principal, destination_id: str) -> Shipment:
+    """Open an outbound shipment from the caller's party to a destination party."""
+    party = _party_for(session, principal, None)
+    if PartyKind(party.kind) not in STEP_PARTIES["shipping"]:
+        raise Forbidden(f"a {party.kind} does not ship goods")
+    if session.get(Party, destination_id) is None:
+        raise NotFound(f"unknown destination party {destination_id!r}", party=destination_id)
+    if destination_id == party.id:
+        raise ShipmentError("a shipment cannot go to its own sender")
+    shipment = Shipment(party_id=party.id, destination_id=destination_id)
+    session.add(shipment)
+    session.flush()
+    return shipment
+
+
+def get_shipment(*, session: Session, principal: Principal, shipment_id: int) -> Shipment:
+    """A shipment of the caller's own party (NotFound for anyone else's)."""
+    stmt = scope_to_party(select(Shipment).where(Shipment.id == shipment_id), principal, Shipment.party_id)
+    shipment = session.exec(stmt).first()
+    if shipment is None:
+        raise NotFound(f"no shipment {shipment_id}", shipment=shipment_id)
+    return shipment
+
+
+def shipment_items(*, session: Session, shipment_id: int) -> list[ShipmentItem]:
+    return list(session.exec(select(ShipmentItem).where(ShipmentItem.shipment_id == shipment_id)).all())
+
+
+def scan_into_shipment(
+    *, session: Session, principal: Principal, shipment_id: int, codes: list[str], company_prefix_length: int = 7,
+    store: KeyFileStore | None = None,
+) -> ScanOutcome:  # fmt: skip
+    """Add scanned codes to an open shipment; each is validated for shipping now, rejected ones are kept."""
+    shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    if shipment.status != ShipmentStatus.open:
+        raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
+    party = _party_for(session, principal, shipment.party_id)
+    lock_store(session)
+    checked = _validate(session, codes, "shipping", party, company_prefix_length=company_prefix_length, store=store)
+    present = {i.key for i in shipment_items(session=session, shipment_id=shipment_id)}
+    for item in checked:
+        if item.reason is None and item.scanned is not None and item.scanned.key in present:
+            item.reason, item.message = "duplicate", "already in this shipment"
+    capture = Capture(origin="shipment-scan", party_id=party.id)
+    session.add(capture)
+    session.flush()
+    outcome = ScanOutcome(capture_id=capture.id)
+    outcome.rejected = _reject(session, capture, party, "shipping", [c for c in checked if c.reason])
+    for item in checked:
+        if item.reason is None and item.scanned is not None:
+            session.add(ShipmentItem(shipment_id=shipment_id, key=item.scanned.key, epc=item.scanned.epc_urn,
+                                     raw=item.raw))  # fmt: skip
+            outcome.accepted.append({"code": item.raw, "epc": item.scanned.epc_urn,
+                                     "units": _units_behind(session, item.code)})  # fmt: skip
+    session.flush()
+    return outcome
+
+
+def close_shipment(*, session: Session, principal: Principal, shipment_id: int) -> Shipment:
+    """Close a shipment: one shipping event with every scanned item, from the sender to the destination."""
+    shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    if shipment.status != ShipmentStatus.open:
+        raise ShipmentError(f"shipment {shipment_id} is already {shipment.status}")
+    items = shipment_items(session=session, shipment_id=shipment_id)
+    if not items:
+        raise ShipmentError(f"shipment {shipment_id} has no scanned items; scan before closing")
+    party = session.get(Party, shipment.party_id)
+    destination = session.get(Party, shipment.destination_id)
+    assert party is not None
+    assert destination is not None
+    lock_store(session)
+    scanned = [parse_scan(i.epc) for i in items]
+    event = _event("shipping", party, scanned, destination=destination, when=datetime.now(UTC))
+    capture_document(session=session, document=_document(event), origin="scan", party_id=party.id)
+    shipment.status = ShipmentStatus.closed
+    shipment.closed_at = utcnow()
+    shipment.event_id = event["eventID"]
+    session.add(shipment)
+    session.flush()
+    return shipment
+
+
+def list_rejected(*, session: Session, principal: Principal, limit: int = 100) -> list[RejectedScan]:
+    """Rejected scans, newest first, of the caller's party (auditors see all)."""
+    stmt = scope_to_party(select(RejectedScan), principal, RejectedScan.party_id)
+    return list(session.exec(stmt.order_by(col(RejectedScan.id).desc()).limit(limit)).all())
