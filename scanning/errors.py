@@ -1,9 +1,15 @@
 """Errors of the scanning domain, rendered by the one handler like every :class:`TraceabilityError`.
 
 TraceabilityError
-└── InvalidInput (422)
-    ├── CorruptImage       image bytes are empty, truncated or in no format we can decode (names why)
-    └── UnsupportedImage   a decoded image we will not process: odd array shape or dtype, or too many pixels
+├── InvalidInput (422)
+│   ├── CorruptImage         image bytes are empty, truncated or in no format we can decode (names why)
+│   ├── UnsupportedImage     an image we will not process: odd array shape or dtype, or too many pixels
+│   └── ValidationFailed (422)
+│       ├── InvalidDocument  an EPCIS document (or some of its events) is not valid EPCIS 2.0
+│       └── CaptureConflict  (409) an eventID already stored with different content
+└── Conflict (409)
+    ├── IdempotencyConflict  an Idempotency-Key reused for a different request body
+    └── ShipmentError        a shipment session step its state does not allow
 """
 
 from __future__ import annotations
