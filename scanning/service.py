@@ -287,13 +287,13 @@ def record_scans(
     store: KeyFileStore | None = None,
 ) -> ScanOutcome:
     """Validate raw scanned strings and capture the accepted ones as one event; store rejected ones with reasons."""
+    lock_store(session)
     party = _party_for(session, principal, request.party_id)
     destination = None
     if request.destination_id is not None:
         destination = session.get(Party, request.destination_id)
         if destination is None:
             raise NotFound(f"unknown destination party {request.destination_id!r}", party=request.destination_id)
-    lock_store(session)
     request_hash = _request_hash(request)
     if idempotency_key is not None:
         replay = _replay(session, idempotency_key, request_hash)
