@@ -49,10 +49,12 @@ app.add_typer(apikeys.app, name="apikeys")
 
 
 def _register_domains() -> None:
-    from cli import codes, epcis
+    from cli import codes, epcis, scan
 
     app.add_typer(codes.app, name="codes")
     app.add_typer(epcis.app, name="epcis")
+    app.command("scan")(scan.scan)
+    app.add_typer(scan.shipment_app, name="shipment")
 
 
 _register_domains()

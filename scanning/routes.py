@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from codes.service import key_store
@@ -106,6 +106,25 @@ def post_scans(
                           destination_id=body.destination, event_time=body.event_time)  # fmt: skip
     return service.record_scans(
         session=session, principal=principal, request=request, idempotency_key=idempotency_key,
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+    ).as_dict()  # fmt: skip
+
+
+@scans_router.post("/scans/image", response_model=ScanResult)
+async def post_image_scan(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Scanner,
+    image: Annotated[UploadFile, File(description="Photo or scanner image (PNG, JPEG, WebP, …)")],
+    biz_step: Annotated[str, Form()],
+    destination: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Any:
+    """Decode every code on a photo (a case top holds dozens) and record them as one scan."""
+    data = await image.read()
+    request = ScanRequest(biz_step=biz_step, codes=[], destination_id=destination)
+    return service.record_image_scan(
+        session=session, principal=principal, image=data, request=request, idempotency_key=idempotency_key,
         company_prefix_length=settings.company_prefix_length, store=key_store(settings),
     ).as_dict()  # fmt: skip
 

@@ -34,6 +34,7 @@ class ScanResult(BaseModel):
     accepted: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
     replayed: bool = False
+    unreadable: list[dict[str, Any]] = Field(default_factory=list, description="Regions on a photo not read")
 
 
 class PackIn(BaseModel):

@@ -53,6 +53,7 @@ __all__ = [
     "list_rejected",
     "open_shipment",
     "pack",
+    "record_image_scan",
     "record_scans",
     "scan_into_shipment",
 ]
@@ -89,6 +90,7 @@ class ScanOutcome:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     replayed: bool = False
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class ScanOutcome:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "replayed": self.replayed,
+            "unreadable": self.unreadable,
         }
 
 
@@ -324,6 +327,34 @@ def record_scans(
     capture.response = json.dumps(outcome.as_dict(), ensure_ascii=False)
     session.add(capture)
     session.flush()
+    return outcome
+
+
+def record_image_scan(
+    *,
+    session: Session,
+    principal: Principal,
+    image: bytes,
+    request: ScanRequest,
+    idempotency_key: str | None = None,
+    company_prefix_length: int = 7,
+    store: KeyFileStore | None = None,
+) -> ScanOutcome:
+    """Decode every symbol on a photo (a case top holds many) and record them as one scan; say what was unreadable."""
+    from scanning.decode import decode_image
+
+    decoded = decode_image(image)
+    texts = [s.text for s in decoded.symbols]
+    if texts:
+        request.codes = texts
+        outcome = record_scans(session=session, principal=principal, request=request,
+                               idempotency_key=idempotency_key, company_prefix_length=company_prefix_length,
+                               store=store)  # fmt: skip
+    else:
+        outcome = ScanOutcome()
+    outcome.unreadable = [
+        {"polygon": [list(p) for p in r.polygon], "reason": r.reason} for r in decoded.unreadable_regions
+    ]
     return outcome
 
 

@@ -82,3 +82,21 @@ def test_epcis_capture_and_chain(cli, tmp_path: Path) -> None:
     exported = tmp_path / "out.jsonld"
     cli("epcis", "export", "--out", str(exported))
     assert len(json.loads(exported.read_text())["epcisBody"]["eventList"]) == 1
+
+
+def test_scan_and_shipment_commands(cli, tmp_path: Path) -> None:
+    cli("masterdata", "import", str(MASTERDATA))
+    cli("codes", "keys", "create")
+    out = tmp_path / "u.txt"
+    cli("codes", "generate", "--gtin", "06901234000108", "--count", "3", "--out", str(out), "--party", "PLANT-1")
+    units = out.read_text().split()
+    done = json.loads(cli("scan", *units, "--party", "PLANT-1", "--step", "commissioning").stdout)
+    assert len(done["accepted"]) == 3
+    cli("scan", *units, "--party", "PLANT-1", "--step", "shipping", "--destination", "D-GZ")
+    shipment = cli("shipment", "open", "--party", "D-GZ", "--destination", "S-GZ-1").stdout.strip()
+    cli("shipment", "scan", shipment, units[0], units[1], "--party", "D-GZ")
+    assert "closed" in cli("shipment", "close", shipment, "--party", "D-GZ").stdout
+    sold = cli("scan", units[0], "--party", "S-GZ-1", "--step", "retail_selling")
+    assert json.loads(sold.stdout)["accepted"]
+    again = cli("scan", units[0], "--party", "S-GZ-1", "--step", "retail_selling", ok=False)
+    assert again.returncode == 1 and "already_sold" in again.stderr

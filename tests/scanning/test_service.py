@@ -165,3 +165,32 @@ def test_scan_api_end_to_end(client: TestClient, session: Session, units: list[s
     assert listed[0]["reason"] == "not_commissioned"
     assert client.get("/api/v1/scans/rejected", headers=plant).json() == []
     assert session.exec(select(Code).where(Code.status == "commissioned")).all()
+
+
+def _photo(texts: list[str]) -> bytes:
+    """A white canvas with a QR code per text, like a photo of a case top, PNG-encoded."""
+    import cv2
+    import numpy as np
+    import zxingcpp
+
+    tiles = [np.asarray(zxingcpp.create_barcode(t, zxingcpp.BarcodeFormat.QRCode).to_image(scale=4)) for t in texts]
+    size = max(t.shape[0] for t in tiles) + 40
+    canvas = np.full((size, size * len(tiles)), 255, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        canvas[20 : 20 + tile.shape[0], i * size + 20 : i * size + 20 + tile.shape[1]] = tile
+    ok, png = cv2.imencode(".png", canvas)
+    assert ok
+    return png.tobytes()
+
+
+def test_photo_of_a_case_top_is_one_scan(client: TestClient, session: Session, units: list[str]) -> None:
+    plant = auth(api_key(session, Role.plant))
+    photo = _photo(units[:4])
+    r = client.post("/api/v1/scans/image", files={"image": ("top.png", photo, "image/png")},
+                    data={"biz_step": "commissioning"}, headers=plant)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert sorted(a["code"] for a in r.json()["accepted"]) == sorted(units[:4])
+    assert {status(session, u)[0] for u in units[:4]} == {"commissioned"}
+    corrupt = client.post("/api/v1/scans/image", files={"image": ("x.png", b"\x89PNG broken", "image/png")},
+                          data={"biz_step": "commissioning"}, headers=plant)  # fmt: skip
+    assert corrupt.status_code == 422 and corrupt.json()["error"] == "corrupt_image"

@@ -37,6 +37,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/epcis/capture"): frozenset({R.plant, R.distributor, R.store, R.admin}),
     ("GET", "/epcis/events"): ALL,
     ("POST", "/api/v1/scans"): frozenset({R.plant, R.distributor, R.store, R.admin}),
+    ("POST", "/api/v1/scans/image"): frozenset({R.plant, R.distributor, R.store, R.admin}),
     ("POST", "/api/v1/scans/pack"): frozenset({R.plant, R.distributor, R.admin}),
     ("GET", "/api/v1/scans/rejected"): ALL,
     ("POST", "/api/v1/shipments"): frozenset({R.plant, R.distributor, R.admin}),
