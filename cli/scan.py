@@ -14,6 +14,7 @@ from scanning import service
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal
 from traceability.models import Role
+from traceability.privacy import member_hash, member_pepper
 
 shipment_app = typer.Typer(help="Outbound shipment sessions.", no_args_is_help=True)
 
@@ -38,13 +39,15 @@ def scan(
     destination: str | None = typer.Option(None, help="Receiving party of a shipment."),
     image: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Decode the codes on a photo."),
     idempotency_key: str | None = typer.Option(None, help="Makes a retried command safe."),
+    member: str | None = typer.Option(None, help="Member's phone number on a sale (stored only as a keyed hash)."),
 ) -> None:
     """Validate and record scans; rejected codes are kept with their reason. Exits 1 if any was rejected."""
     st = state(ctx)
     items = list(codes or [])
     if items == ["-"]:
         items = [line.strip() for line in sys.stdin.read().split("\n") if line.strip()]
-    request = ScanRequest(biz_step=step, codes=items, party_id=party, destination_id=destination)
+    hashed = member_hash(member, member_pepper(st.settings.key_dir)) if member else None
+    request = ScanRequest(biz_step=step, codes=items, party_id=party, destination_id=destination, member_hash=hashed)
     with st.session() as session:
         common = {"session": session, "principal": _operator(party), "request": request,
                   "idempotency_key": idempotency_key, "company_prefix_length": st.settings.company_prefix_length,

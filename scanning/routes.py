@@ -18,6 +18,7 @@ from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.errors import Problem
 from traceability.models import Role, Shipment
+from traceability.privacy import member_hash, member_pepper
 
 __all__ = ["epcis_router", "scans_router"]
 
@@ -102,8 +103,9 @@ def post_scans(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Any:
     """Record raw scans for a business step; each code is accepted or rejected with its reason."""
+    member = member_hash(body.member, member_pepper(settings.key_dir)) if body.member else None
     request = ScanRequest(biz_step=body.biz_step, codes=body.codes, party_id=body.party,
-                          destination_id=body.destination, event_time=body.event_time)  # fmt: skip
+                          destination_id=body.destination, event_time=body.event_time, member_hash=member)  # fmt: skip
     return service.record_scans(
         session=session, principal=principal, request=request, idempotency_key=idempotency_key,
         company_prefix_length=settings.company_prefix_length, store=key_store(settings),

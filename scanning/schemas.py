@@ -26,6 +26,7 @@ class ScanIn(BaseModel):
     party: str | None = Field(default=None, description="Scanning party (admins only; default: the key's party)")
     destination: str | None = Field(default=None, description="Receiving party of a shipment")
     event_time: datetime | None = Field(default=None, description="When it was scanned (offline scanners)")
+    member: str | None = Field(default=None, description="Member's phone on a sale; stored only as a keyed hash")
 
 
 class ScanResult(BaseModel):

@@ -43,6 +43,7 @@ from traceability.models import (
     ShipmentStatus,
 )
 from traceability.models.base import utcnow
+from traceability.privacy import MEMBER_FIELD, MEMBER_NAMESPACE
 
 __all__ = [
     "SCAN_STEPS",
@@ -79,6 +80,8 @@ class ScanRequest:
     party_id: str | None = None
     destination_id: str | None = None
     event_time: datetime | None = None
+    member_hash: str | None = None
+    """Keyed hash of the member's phone on a sale (see ``traceability.privacy``); never the number itself."""
 
 
 @dataclass
@@ -193,7 +196,7 @@ def _check_code(item: _Checked, step: str, ring: Any, store: KeyFileStore | None
 def _request_hash(request: ScanRequest) -> str:
     body = json.dumps(
         [request.biz_step, request.codes, request.party_id, request.destination_id,
-         request.event_time.isoformat() if request.event_time else None],
+         request.event_time.isoformat() if request.event_time else None, request.member_hash],
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(body.encode()).hexdigest()
@@ -214,6 +217,7 @@ def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None
 
 def _event(
     step: str, party: Party, scanned: Sequence[ScannedCode], *, destination: Party | None, when: datetime,
+    member: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     offset = when.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
@@ -234,12 +238,14 @@ def _event(
             event["destinationList"] = [{"type": "owning_party", "destination": _gln_uri(destination)}]
     elif step == "receiving":
         event["destinationList"] = [{"type": "owning_party", "destination": _gln_uri(party)}]
+    if member is not None:
+        event[MEMBER_FIELD] = member
     return event
 
 
 def _document(*events: dict[str, Any]) -> dict[str, Any]:
     return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"trc": MEMBER_NAMESPACE}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": utcnow().isoformat(timespec="milliseconds"),
@@ -315,7 +321,8 @@ def record_scans(
     outcome.rejected = _reject(session, capture, party, request.biz_step, [c for c in checked if c.reason])
     if accepted:
         event = _event(request.biz_step, party, [c.scanned for c in accepted if c.scanned],
-                       destination=destination, when=request.event_time or datetime.now(UTC))  # fmt: skip
+                       destination=destination, when=request.event_time or datetime.now(UTC),
+                       member=request.member_hash if request.biz_step == "retail_selling" else None)  # fmt: skip
         capture_document(session=session, document=_document(event), origin="scan", party_id=party.id,
                          capture=capture)  # fmt: skip
         outcome.event_id = event["eventID"]

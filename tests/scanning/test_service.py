@@ -194,3 +194,20 @@ def test_photo_of_a_case_top_is_one_scan(client: TestClient, session: Session, u
     corrupt = client.post("/api/v1/scans/image", files={"image": ("x.png", b"\x89PNG broken", "image/png")},
                           data={"biz_step": "commissioning"}, headers=plant)  # fmt: skip
     assert corrupt.status_code == 422 and corrupt.json()["error"] == "corrupt_image"
+
+
+def test_member_on_a_sale_is_stored_only_as_a_keyed_hash(client: TestClient, session: Session, units) -> None:
+    scan(session, PLANT, "commissioning", units[:1])
+    store_key = auth(api_key(session, Role.store))
+    r = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": units[:1], "member": "+86 138-0013-8000"},
+                    headers=store_key)  # fmt: skip
+    assert r.status_code == 200, r.text
+    event = session.exec(select(Event).where(Event.biz_step == "retail_selling")).one()
+    assert "13800138000" not in event.document
+    import json as _json
+
+    stored = _json.loads(event.document)["trc:member"]
+    assert len(stored) == 64
+    bad = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": units[1:2], "member": "abc"},
+                      headers=store_key)  # fmt: skip
+    assert bad.status_code == 422
