@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codes.errors import MalformedCode
+from traceability.gs1 import check_digit, is_valid_gln, is_valid_gtin14, is_valid_sscc
 
 __all__ = [
     "CANONICAL_VERSION",
@@ -67,14 +68,8 @@ _SERIAL_RANDOM_BYTES = 9
 TokenBytes = Callable[[int], bytes]
 
 
-def gs1_check_digit(body: str) -> int:
-    """Return the GS1 mod-10 check digit of a string of digits (weights 3,1,3,… from the right)."""
-    if not _DIGITS.fullmatch(body):
-        raise ValueError(f"check digit body must be ASCII digits, got {body!r}")
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        total += int(char) * (3 if index % 2 == 0 else 1)
-    return (10 - total % 10) % 10
+gs1_check_digit = check_digit
+"""The GS1 mod-10 check digit of a string of digits (one implementation, in ``traceability.gs1``)."""
 
 
 def gtin_check_digit(body13: str) -> int:
@@ -91,25 +86,7 @@ def sscc_check_digit(body17: str) -> int:
     return gs1_check_digit(body17)
 
 
-def _valid_key(value: object, length: int) -> bool:
-    if not isinstance(value, str) or len(value) != length or not _DIGITS.fullmatch(value):
-        return False
-    return gs1_check_digit(value[:-1]) == int(value[-1])
-
-
-def is_valid_gtin(s: object) -> bool:
-    """Tell whether ``s`` is a GTIN-14: 14 ASCII digits with a correct check digit."""
-    return _valid_key(s, 14)
-
-
-def is_valid_sscc(s: object) -> bool:
-    """Tell whether ``s`` is an SSCC: 18 ASCII digits with a correct check digit."""
-    return _valid_key(s, 18)
-
-
-def is_valid_gln(s: object) -> bool:
-    """Tell whether ``s`` is a GLN: 13 ASCII digits with a correct check digit."""
-    return _valid_key(s, 13)
+is_valid_gtin = is_valid_gtin14
 
 
 def is_valid_expiry(s: object) -> bool:
