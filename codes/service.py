@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 from urllib.parse import quote
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -242,7 +242,12 @@ def _worker_init(key_dir: str, passphrase: bytes | None, key_id: str) -> None:
 def _sign_chunk(spec: tuple[str, str | None, str | None, int]) -> list[tuple[str, bytes]]:
     gtin, lot, expiry, n = spec
     assert _worker_signer is not None
-    return _sign_serials(_worker_signer, gtin, lot, expiry, [new_serial() for _ in range(n)])
+    return _sign_fresh(_worker_signer, gtin, lot, expiry, n)
+
+
+def _sign_fresh(signer: Signer, gtin: str, lot: str | None, expiry: str | None, n: int) -> list[tuple[str, bytes]]:
+    """Draw and sign ``n`` new serials; the shared fields are validated once, not per code."""
+    return [(c.identity.serial, c.signature) for c in signer.sign_new(gtin, n, lot=lot, expiry=expiry)]
 
 
 def _sign_serials(
@@ -308,27 +313,37 @@ def generate_codes(
                 initargs=(str(key_dir), passphrase, signer.key_id),
             ) as pool:  # fmt: skip
                 yield from pool.map(_sign_chunk, [(gtin, lot, expiry, n) for n in sizes])
+        elif serial_source is new_serial:
+            for n in sizes:
+                yield _sign_fresh(signer, gtin, lot, expiry, n)
         else:
             for n in sizes:
                 yield _sign_serials(signer, gtin, lot, expiry, [serial_source() for _ in range(n)])
 
+    # Bulk rows go straight to the driver: per-row parameter processing in SQLAlchemy costs more than the insert.
+    dialect = session.get_bind().dialect
+    columns = ("level", "gtin", "serial", "lot", "expiry", "key_id", "signature", "status", "batch_id", "holder_id",
+               "created_at")  # fmt: skip
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO code ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    to_db = table.c.created_at.type.bind_processor(dialect)
+    created_value = to_db(created) if to_db is not None else created
+    fixed_head = (level.value, gtin)
+    fixed_tail = (lot, expiry, signer.key_id)
+    fixed_end = (CodeStatus.generated.value, batch.id, party_id, created_value)
+
     issued = 0
     for signed in chunks():
         while True:
-            rows = [
-                {"level": level.value, "gtin": gtin, "serial": s, "lot": lot, "expiry": expiry,
-                 "key_id": signer.key_id, "signature": sig, "status": CodeStatus.generated.value,
-                 "batch_id": batch.id, "holder_id": party_id, "created_at": created}
-                for s, sig in signed
-            ]  # fmt: skip
+            rows = [(*fixed_head, s, *fixed_tail, sig, *fixed_end) for s, sig in signed]
             try:
                 with session.begin_nested():
-                    session.execute(insert(table), rows)
+                    session.connection().exec_driver_sql(sql, rows)
                 break
             except IntegrityError:
                 # A serial already exists (vanishingly rare with 65 random bits, but the database decides).
                 retried += 1
-                signed = _sign_serials(signer, gtin, lot, expiry, [new_serial() for _ in signed])
+                signed = _sign_fresh(signer, gtin, lot, expiry, len(signed))
         out.write("".join(formatter.line(s, sig) + "\n" for s, sig in signed))
         issued += len(signed)
         if progress is not None:
