@@ -6,10 +6,18 @@ from traceability.models.event import Capture, ChainHead, Event, EventEpc, Rejec
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.product import Product
+from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
+from traceability.models.settlement import SettlementLine, SettlementPeriod
 from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
 from traceability.models.territory import Territory
 
 __all__ = [
+    "Dispatch",
+    "Purchase",
+    "Redemption",
+    "Sale",
+    "SettlementLine",
+    "SettlementPeriod",
     "ShipmentStatus",
     "ShipmentItem",
     "Shipment",

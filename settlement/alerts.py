@@ -1,0 +1,119 @@
+"""What settlement reads from the diversion alerts (``flow_graph``'s ``alert`` table), and nothing more.
+
+- Attributed diverted units of a distributor in a period: distinct units of ``out_of_territory`` and
+  ``unauthorized_channel`` alerts whose responsible distributor it is, whose first evidence (``first_seen``) falls in
+  the period, and whose status is open, investigating or confirmed. Investigating is an open case, so it counts;
+  dismissed and withdrawn alerts do not.
+- A flagged sale (no store fee): a sale whose event is evidence of such an active alert of any kind, or any sale of
+  a unit with an active ``clone_suspected`` alert (a unit sold twice cannot earn a fee for either sale).
+
+Alerts are few next to sales, so they are read whole per period and matched to sales by unit key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import inspect
+from sqlmodel import Session, col, select
+
+from settlement.errors import AlertsUnavailable
+from traceability.models import Sale
+
+__all__ = ["ACTIVE", "DIVERSION_KINDS", "Diversion", "diversion_by_distributor", "flagged_sales"]
+
+ACTIVE = ("open", "investigating", "confirmed")
+DIVERSION_KINDS = ("out_of_territory", "unauthorized_channel")
+
+
+@dataclass
+class Diversion:
+    """A distributor's attributed diverted units in a period and the alerts behind them."""
+
+    units: int = 0
+    alert_ids: list[int] = field(default_factory=list)
+
+    @property
+    def has_alert(self) -> bool:
+        return bool(self.alert_ids)
+
+
+def _alert_model() -> type:
+    try:
+        from traceability.models.alert import Alert
+    except ImportError:  # pragma: no cover - only before flow_graph's alert table exists
+        raise AlertsUnavailable("the alert table does not exist yet: rebate rates cannot be decided") from None
+    return Alert
+
+
+def _check_table(session: Session) -> None:
+    if not inspect(session.connection()).has_table("alert"):
+        raise AlertsUnavailable("the alert table is missing from the database: migrate it first")
+
+
+def diversion_by_distributor(*, session: Session, start: datetime, end: datetime) -> dict[str, Diversion]:
+    """Per distributor, attributed diverted units and active alerts first seen in ``[start, end)``."""
+    alert = _alert_model()
+    _check_table(session)
+    stmt = (
+        select(alert.responsible_distributor_id, alert.unit_key, alert.id)  # type: ignore[attr-defined]
+        .where(
+            col(alert.kind).in_(DIVERSION_KINDS),  # type: ignore[attr-defined]
+            col(alert.status).in_(ACTIVE),  # type: ignore[attr-defined]
+            col(alert.responsible_distributor_id).is_not(None),  # type: ignore[attr-defined]
+            col(alert.first_seen) >= start,  # type: ignore[attr-defined]
+            col(alert.first_seen) < end,  # type: ignore[attr-defined]
+        )
+        .order_by(col(alert.id))  # type: ignore[attr-defined]
+    )
+    units: dict[str, set[str]] = {}
+    out: dict[str, Diversion] = {}
+    for party, unit, alert_id in session.exec(stmt):
+        units.setdefault(party, set()).add(unit)
+        out.setdefault(party, Diversion()).alert_ids.append(alert_id)
+    for party, keys in units.items():
+        out[party].units = len(keys)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedSale:
+    sale_id: int
+    store_id: str | None
+    gtin: str | None
+    unit_key: str
+    alert_ids: tuple[int, ...]
+
+
+def flagged_sales(*, session: Session, start: datetime, end: datetime) -> list[FlaggedSale]:
+    """Counted sales in ``[start, end)`` that an active alert flags (see the module), with those alerts."""
+    alert = _alert_model()
+    _check_table(session)
+    rows = session.exec(
+        select(alert.id, alert.kind, alert.unit_key, alert.event_ids)  # type: ignore[attr-defined]
+        .where(col(alert.status).in_(ACTIVE))  # type: ignore[attr-defined]
+        .order_by(col(alert.id))  # type: ignore[attr-defined]
+    ).all()
+    by_unit: dict[str, list[tuple[int, bool, frozenset[str]]]] = {}
+    for alert_id, kind, unit, event_ids in rows:
+        try:
+            evidence = frozenset(str(x) for x in json.loads(event_ids or "[]"))
+        except (json.JSONDecodeError, TypeError):
+            evidence = frozenset()
+        by_unit.setdefault(unit, []).append((alert_id, str(kind) == "clone_suspected", evidence))
+    out: list[FlaggedSale] = []
+    keys: Sequence[str] = sorted(by_unit)
+    for i in range(0, len(keys), 400):
+        sales = session.exec(
+            select(Sale).where(col(Sale.unit_key).in_(keys[i : i + 400]), col(Sale.counted).is_(True),
+                               col(Sale.event_time) >= start, col(Sale.event_time) < end)
+        ).all()  # fmt: skip
+        for s in sales:
+            hits = tuple(a for a, clone, ev in by_unit[s.unit_key] if clone or s.event_id in ev)
+            if hits and s.id is not None:
+                out.append(FlaggedSale(s.id, s.store_id, s.gtin, s.unit_key, hits))
+    out.sort(key=lambda f: f.sale_id)
+    return out

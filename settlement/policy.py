@@ -1,0 +1,189 @@
+"""The settlement policy: rebate tiers, store fee, points and the six-get-one rule, from a TOML file.
+
+The defaults are DESIGN.md's rules, so a brand with no policy file settles by them. A file is validated whole on load
+and every problem is reported with its path (``rebate.tiers.1.min_coverage``), never a traceback or a silent default.
+Rates and thresholds are decimal strings (``"0.02"``), so what finance writes is exactly what is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from settlement.errors import BadPeriod, PolicyInvalid
+from traceability.errors import Problem
+from traceability.gs1 import is_valid_gtin14
+
+__all__ = [
+    "POLICY_ENV",
+    "Policy",
+    "PointsPolicy",
+    "RebatePolicy",
+    "RebateTier",
+    "StoreFeePolicy",
+    "load_policy",
+    "next_period",
+    "parse_period",
+    "period_bounds",
+    "period_of",
+]
+
+POLICY_ENV = "TRACEABILITY_POLICY"
+"""Environment variable naming the policy file the API and the CLI use when none is given."""
+
+Fraction = Annotated[Decimal, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RebateTier(_Strict):
+    """One rate and the conditions a distributor must meet for it; the first tier met applies."""
+
+    rate: Fraction
+    min_coverage: Fraction
+    """Outbound scan coverage at least this (units received that the distributor scanned out)."""
+    max_diverted_share: Fraction
+    """Attributed diverted units at most this share of the units received; 0 means no open or confirmed alert."""
+
+
+class RebatePolicy(_Strict):
+    tiers: list[RebateTier] = Field(
+        default_factory=lambda: [
+            RebateTier(rate=Decimal("0.02"), min_coverage=Decimal("0.95"), max_diverted_share=Decimal("0")),
+            RebateTier(rate=Decimal("0.01"), min_coverage=Decimal("0.80"), max_diverted_share=Decimal("0.005")),
+        ],
+        max_length=10,
+    )
+    """Best first; a distributor meeting none earns 0 %."""
+
+    @field_validator("tiers")
+    @classmethod
+    def _best_first(cls, tiers: list[RebateTier]) -> list[RebateTier]:
+        for i in range(1, len(tiers)):
+            if tiers[i].rate >= tiers[i - 1].rate:
+                raise ValueError(f"tier {i} (rate {tiers[i].rate}) must pay less than tier {i - 1}: list best first")
+        return tiers
+
+
+class StoreFeePolicy(_Strict):
+    rate: Fraction = Decimal("0.03")
+    """Fee per unit sold, as a fraction of the product's unit price."""
+    member_stores_only: bool = True
+    """Only stores with a member-store number earn fees."""
+
+
+class PointsPolicy(_Strict):
+    per_unit: int = Field(default=1, ge=0, le=10_000)
+    """Points a member earns per unit bought."""
+    free_after: int = Field(default=6, ge=1, le=1000)
+    """Buy this many member packs and the next one is free (six-get-one)."""
+    member_pack_gtins: list[str] = Field(default_factory=list)
+    """GTINs that count as member packs; empty means every product."""
+
+    @field_validator("member_pack_gtins")
+    @classmethod
+    def _gtins(cls, gtins: list[str]) -> list[str]:
+        bad = [g for g in gtins if not is_valid_gtin14(g)]
+        if bad:
+            raise ValueError(f"not 14-digit GTINs with a valid check digit: {', '.join(bad)}")
+        return gtins
+
+
+class Policy(_Strict):
+    """Every rule settlement applies; ``Policy()`` is DESIGN.md's defaults."""
+
+    timezone: str = "UTC"
+    """The time zone whose calendar months are the settlement periods (e.g. ``Asia/Shanghai``)."""
+    rebate: RebatePolicy = Field(default_factory=RebatePolicy)
+    store_fee: StoreFeePolicy = Field(default_factory=StoreFeePolicy)
+    points: PointsPolicy = Field(default_factory=PointsPolicy)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    def as_json(self) -> str:
+        """Canonical JSON, stored with a locked period so its restatements use the same rules."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Policy:
+        return cls.model_validate(json.loads(text))
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    return [
+        Problem(path=".".join(str(p) for p in err["loc"]) or "(root)", reason=err["msg"])
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """The policy in ``path`` (TOML), else in ``$TRACEABILITY_POLICY``, else the defaults; validated whole."""
+    if path is None:
+        env = os.environ.get(POLICY_ENV)
+        if not env:
+            return Policy()
+        path = env
+    path = Path(path)
+    try:
+        raw: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyInvalid(f"policy file {path} not found", [Problem(str(path), "no such file")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyInvalid(f"policy file {path} is not valid TOML", [Problem(str(path), str(exc))]) from None
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyInvalid(f"policy file {path} is invalid; nothing was settled", _problems(exc)) from None
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    """``YYYY-MM`` to (year, month), or a clear error."""
+    try:
+        year, month = period.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        y, m = int(year), int(month)
+        if not (1 <= m <= 12 and 1970 <= y <= 9999):
+            raise ValueError
+    except ValueError:
+        raise BadPeriod(f"period {period!r} is not YYYY-MM (e.g. 2026-04)", period=period) from None
+    return y, m
+
+
+def next_period(period: str) -> str:
+    y, m = parse_period(period)
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def period_bounds(period: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
+    """The period as a half-open UTC interval: the calendar month in the policy's time zone."""
+    y, m = parse_period(period)
+    zone = ZoneInfo(timezone)
+    start = datetime(y, m, 1, tzinfo=zone)
+    ny, nm = parse_period(next_period(period))
+    end = datetime(ny, nm, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def period_of(moment: datetime, timezone: str = "UTC") -> str:
+    """The period (``YYYY-MM``) an instant falls in, in the policy's time zone."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(timezone))
+    return f"{local.year:04d}-{local.month:02d}"

@@ -1,0 +1,632 @@
+"""Period settlement: distributor rebates and store fees, computed in SQL, locked for good, restated forward.
+
+How a period is settled (``docs/settlement.md`` gives every rule and its reason):
+
+- Facts come from the ``sale`` and ``purchase`` rows the capture listener keeps (:mod:`rebates.facts`), grouped in
+  SQL by party and GTIN; only that small result reaches Python, where prices (Decimal) make the money exact.
+- Alerts come through :mod:`settlement.alerts`.
+- Periods lock in order. A locked period is never computed again: a run returns its document as locked. The first
+  open period after the last locked one (the *next open period*) restates every locked period whose facts or alerts
+  changed, and books the difference to what was already paid as adjustments; locking it records the restatement, so
+  each party's deltas for a period always add up to what it is owed for it: nothing is paid twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from scanning.epcis import lock_store
+from settlement.alerts import Diversion, diversion_by_distributor, flagged_sales
+from settlement.errors import LockOutOfOrder, PeriodLocked
+from settlement.policy import Policy, RebateTier, next_period, parse_period, period_bounds
+from traceability.errors import NotFound
+from traceability.models import Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
+from traceability.models.base import utcnow
+
+__all__ = [
+    "Adjustment",
+    "DistributorLine",
+    "Settlement",
+    "StoreLine",
+    "list_periods",
+    "lock_period",
+    "run_settlement",
+    "units_behind",
+]
+
+CENT = Decimal("0.01")
+BOOKS_START = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where the first locked period starts: facts dated before it (arriving late) are restated into it."""
+
+
+def money(value: Decimal) -> Decimal:
+    """Half-even to the cent, the one rounding rule for every amount."""
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _pct(value: Decimal) -> str:
+    return f"{(value * 100).normalize():f} %"
+
+
+def _fraction(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text if "." in text else text + ".0" if text != "0" else "0"
+
+
+# --- lines --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DistributorLine:
+    party: str
+    name: str
+    currency: str
+    units_purchased: int
+    units_scanned_out: int
+    purchase_value: Decimal
+    coverage: Decimal | None
+    diverted_units: int
+    alert_ids: list[int]
+    rate: Decimal
+    rebate: Decimal
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "name": self.name,
+            "currency": self.currency,
+            "units_purchased": self.units_purchased,
+            "units_scanned_out": self.units_scanned_out,
+            "purchase_value": str(self.purchase_value),
+            "coverage": None if self.coverage is None else str(self.coverage),
+            "diverted_units": self.diverted_units,
+            "alert_ids": self.alert_ids,
+            "rate": _fraction(self.rate),
+            "rebate": str(self.rebate),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class StoreLine:
+    party: str
+    name: str
+    currency: str
+    units_sold: int
+    flagged_units: int
+    sales_value: Decimal
+    """Value of the units sold that earn a fee (flagged ones left out)."""
+    flagged_value: Decimal
+    fee_rate: Decimal
+    fee: Decimal
+    alert_ids: list[int]
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "name": self.name,
+            "currency": self.currency,
+            "units_sold": self.units_sold,
+            "flagged_units": self.flagged_units,
+            "sales_value": str(self.sales_value),
+            "flagged_value": str(self.flagged_value),
+            "fee_rate": _fraction(self.fee_rate),
+            "fee": str(self.fee),
+            "alert_ids": self.alert_ids,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Adjustment:
+    """A restated amount for a locked period, booked in this one: ``delta`` = ``amount`` − ``previously``."""
+
+    for_period: str
+    kind: str
+    party: str
+    name: str
+    currency: str
+    previously: Decimal
+    amount: Decimal
+    delta: Decimal
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "for_period": self.for_period,
+            "kind": self.kind,
+            "party": self.party,
+            "name": self.name,
+            "currency": self.currency,
+            "previously": str(self.previously),
+            "amount": str(self.amount),
+            "delta": str(self.delta),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Settlement:
+    period: str
+    status: str
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    policy: Policy
+    distributors: list[DistributorLine] = field(default_factory=list)
+    stores: list[StoreLine] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    locked_at: datetime | None = None
+    # Restated lines to record at lock (including ones whose amount did not change but whose figures did).
+    _restated: list[SettlementLine] = field(default_factory=list, repr=False)
+
+    def totals(self) -> list[dict[str, str]]:
+        """Per currency: rebates, fees, adjustments and their sum, each the exact sum of its lines."""
+        acc: dict[str, dict[str, Decimal]] = defaultdict(
+            lambda: {"rebates": Decimal("0.00"), "fees": Decimal("0.00"), "adjustments": Decimal("0.00")}
+        )
+        for d in self.distributors:
+            acc[d.currency]["rebates"] += d.rebate
+        for s in self.stores:
+            acc[s.currency]["fees"] += s.fee
+        for a in self.adjustments:
+            acc[a.currency]["adjustments"] += a.delta
+        out = []
+        for currency in sorted(acc):
+            t = acc[currency]
+            out.append({"currency": currency, "rebates": str(t["rebates"]), "fees": str(t["fees"]),
+                        "adjustments": str(t["adjustments"]),
+                        "payable": str(t["rebates"] + t["fees"] + t["adjustments"])})  # fmt: skip
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settlement JSON contract (amounts and rates as decimal strings, a rate as a fraction)."""
+        return {
+            "period": self.period,
+            "status": self.status,
+            "timezone": self.timezone,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "locked_at": self.locked_at.isoformat() if self.locked_at else None,
+            "policy": self.policy.model_dump(mode="json"),
+            "distributors": [d.as_dict() for d in self.distributors],
+            "stores": [s.as_dict() for s in self.stores],
+            "adjustments": [a.as_dict() for a in self.adjustments],
+            "totals": self.totals(),
+        }
+
+
+def canonical(data: dict[str, Any]) -> str:
+    """The one serialisation of a settlement: what is locked, hashed and compared."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=False, indent=2)
+
+
+# --- figures ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prices:
+    price: dict[str, tuple[Decimal, str]]
+
+    @classmethod
+    def load(cls, session: Session) -> _Prices:
+        rows = session.exec(select(Product)).all()
+        return cls({p.gtin: (Decimal(p.unit_price), p.currency) for p in rows})
+
+
+@dataclass
+class _DistFig:
+    units: int = 0
+    scanned_out: int = 0
+    value: Decimal = Decimal("0.00")
+
+
+@dataclass
+class _StoreFig:
+    units: int = 0
+    value: Decimal = Decimal("0.00")
+    flagged_units: int = 0
+    flagged_value: Decimal = Decimal("0.00")
+    alert_ids: set[int] = field(default_factory=set)
+
+
+def _purchase_figures(
+    session: Session, prices: _Prices, start: datetime, end: datetime
+) -> dict[tuple[str, str], _DistFig]:
+    """Per (distributor, currency): units bought from the brand, units scanned out, purchase value — one SQL scan."""
+    stmt = (
+        select(Purchase.distributor_id, Purchase.gtin, func.count(),
+               func.sum(case((col(Purchase.scanned_out).is_(True), 1), else_=0)))
+        .where(col(Purchase.counted).is_(True), col(Purchase.event_time) >= start, col(Purchase.event_time) < end)
+        .group_by(col(Purchase.distributor_id), col(Purchase.gtin))
+    )  # fmt: skip
+    out: dict[tuple[str, str], _DistFig] = defaultdict(_DistFig)
+    for party, gtin, units, shipped in session.exec(stmt):
+        if gtin not in prices.price:
+            continue  # a unit of no product we sell has no price (and is a counterfeit alert anyway)
+        price, currency = prices.price[gtin]
+        fig = out[(party, currency)]
+        fig.units += int(units)
+        fig.scanned_out += int(shipped or 0)
+        fig.value += price * int(units)
+    return dict(out)
+
+
+def _sale_figures(
+    session: Session, prices: _Prices, start: datetime, end: datetime
+) -> dict[tuple[str, str], _StoreFig]:
+    """Per (store, currency): units sold (each unit once) and their value — one SQL scan."""
+    stmt = (
+        select(Sale.store_id, Sale.gtin, func.count())
+        .where(col(Sale.counted).is_(True), col(Sale.event_time) >= start, col(Sale.event_time) < end)
+        .group_by(col(Sale.store_id), col(Sale.gtin))
+    )
+    out: dict[tuple[str, str], _StoreFig] = defaultdict(_StoreFig)
+    for party, gtin, units in session.exec(stmt):
+        if party is None or gtin not in prices.price:
+            continue
+        price, currency = prices.price[gtin]
+        fig = out[(party, currency)]
+        fig.units += int(units)
+        fig.value += price * int(units)
+    return dict(out)
+
+
+def _add_flags(session: Session, prices: _Prices, figs: dict[tuple[str, str], _StoreFig], start: datetime,
+               end: datetime) -> None:  # fmt: skip
+    for f in flagged_sales(session=session, start=start, end=end):
+        if f.store_id is None or f.gtin not in prices.price:
+            continue
+        price, currency = prices.price[f.gtin]
+        fig = figs.get((f.store_id, currency))
+        if fig is None:
+            continue
+        fig.flagged_units += 1
+        fig.flagged_value += price
+        fig.alert_ids.update(f.alert_ids)
+
+
+def _tier(policy: Policy, units: int, scanned_out: int, diversion: Diversion) -> tuple[Decimal, str, Decimal | None]:
+    """The rebate rate a distributor earns, the reason in words, and its coverage."""
+    if units == 0:
+        return Decimal("0"), "0 %: no units bought from the brand in the period", None
+    coverage = (Decimal(scanned_out) / Decimal(units)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+    exact = Decimal(scanned_out) / Decimal(units)
+    share = Decimal(diversion.units) / Decimal(units)
+    facts = (f"coverage {scanned_out}/{units} = {_pct(coverage)}, {diversion.units} attributed diverted unit(s)"
+             f" ({len(diversion.alert_ids)} open or confirmed alert(s))")  # fmt: skip
+    for tier in policy.rebate.tiers:
+        if exact >= tier.min_coverage and _diversion_ok(tier, diversion, share):
+            return tier.rate, f"{_pct(tier.rate)}: {facts}; meets {_describe(tier)}", coverage
+    best = policy.rebate.tiers[-1] if policy.rebate.tiers else None
+    missed = f"; misses {_describe(best)}" if best is not None else ""
+    return Decimal("0"), f"0 %: {facts}{missed}", coverage
+
+
+def _diversion_ok(tier: RebateTier, diversion: Diversion, share: Decimal) -> bool:
+    if tier.max_diverted_share == 0:
+        return not diversion.has_alert
+    return share <= tier.max_diverted_share
+
+
+def _describe(tier: RebateTier) -> str:
+    alerts = ("no open or confirmed diversion alert" if tier.max_diverted_share == 0
+              else f"diverted ≤ {_pct(tier.max_diverted_share)} of units received")  # fmt: skip
+    return f"coverage ≥ {_pct(tier.min_coverage)} and {alerts}"
+
+
+@dataclass
+class _Context:
+    names: dict[str, str]
+    member: dict[str, bool]
+
+    @classmethod
+    def load(cls, session: Session) -> _Context:
+        rows = session.exec(select(Party.id, Party.name, Party.member_store_no)).all()
+        return cls(names={p: n for p, n, _ in rows}, member={p: bool(m) for p, _, m in rows})
+
+
+def _distributor_lines(
+    policy: Policy, ctx: _Context, figs: dict[tuple[str, str], _DistFig], diversions: dict[str, Diversion]
+) -> list[DistributorLine]:
+    per_party: dict[str, list[tuple[str, _DistFig]]] = defaultdict(list)
+    for (party, currency), fig in figs.items():
+        per_party[party].append((currency, fig))
+    lines = []
+    for party in sorted(per_party):
+        units = sum(f.units for _, f in per_party[party])
+        out = sum(f.scanned_out for _, f in per_party[party])
+        diversion = diversions.get(party, Diversion())
+        rate, reason, coverage = _tier(policy, units, out, diversion)
+        for currency, fig in sorted(per_party[party], key=lambda x: x[0]):
+            lines.append(DistributorLine(
+                party=party, name=ctx.names.get(party, party), currency=currency, units_purchased=fig.units,
+                units_scanned_out=fig.scanned_out, purchase_value=money(fig.value), coverage=coverage,
+                diverted_units=diversion.units, alert_ids=list(diversion.alert_ids), rate=rate,
+                rebate=money(rate * fig.value), reason=reason,
+            ))  # fmt: skip
+    return lines
+
+
+def _store_lines(policy: Policy, ctx: _Context, figs: dict[tuple[str, str], _StoreFig]) -> list[StoreLine]:
+    lines = []
+    for party, currency in sorted(figs):
+        fig = figs[(party, currency)]
+        paid_value = fig.value - fig.flagged_value
+        if policy.store_fee.member_stores_only and not ctx.member.get(party, False):
+            rate, why = Decimal("0"), "not a member store: no fee"
+        else:
+            rate = policy.store_fee.rate
+            why = f"{_pct(rate)} of {money(paid_value)} ({fig.units - fig.flagged_units} unit(s) sold)"
+        if fig.flagged_units:
+            why += (
+                f"; {fig.flagged_units} flagged sale(s) not paid (alerts {', '.join(map(str, sorted(fig.alert_ids)))})"
+            )
+        lines.append(StoreLine(
+            party=party, name=ctx.names.get(party, party), currency=currency, units_sold=fig.units,
+            flagged_units=fig.flagged_units, sales_value=money(paid_value), flagged_value=money(fig.flagged_value),
+            fee_rate=rate,
+            fee=money(rate * paid_value), alert_ids=sorted(fig.alert_ids), reason=why,
+        ))  # fmt: skip
+    return lines
+
+
+def _compute(session: Session, policy: Policy, start: datetime, end: datetime, ctx: _Context, prices: _Prices,
+             heavy: tuple[dict[tuple[str, str], _DistFig], dict[tuple[str, str], _StoreFig]] | None = None,
+             ) -> tuple[list[DistributorLine], list[StoreLine]]:  # fmt: skip
+    if heavy is None:
+        dist, stores = _purchase_figures(session, prices, start, end), _sale_figures(session, prices, start, end)
+    else:
+        dist, stores = heavy
+    _add_flags(session, prices, stores, start, end)
+    diversions = diversion_by_distributor(session=session, start=start, end=end)
+    return _distributor_lines(policy, ctx, dist, diversions), _store_lines(policy, ctx, stores)
+
+
+# --- periods, restatements and locking ----------------------------------------------------------------------------
+
+
+def _locked(session: Session) -> list[SettlementPeriod]:
+    return list(session.exec(select(SettlementPeriod).order_by(col(SettlementPeriod.period))).all())
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _latest_lines(session: Session, period: str) -> dict[tuple[str, str, str], SettlementLine]:
+    """The latest line per (kind, party, currency) settled for ``period``: what has been paid for it so far."""
+    rows = session.exec(
+        select(SettlementLine).where(SettlementLine.for_period == period)
+        .order_by(col(SettlementLine.booked_in), col(SettlementLine.id))
+    ).all()  # fmt: skip
+    return {(r.kind, r.party_id, r.currency): r for r in rows}
+
+
+def _heavy_from_lines(
+    lines: dict[tuple[str, str, str], SettlementLine],
+) -> tuple[dict[tuple[str, str], _DistFig], dict[tuple[str, str], _StoreFig]]:
+    dist: dict[tuple[str, str], _DistFig] = {}
+    stores: dict[tuple[str, str], _StoreFig] = {}
+    for (kind, party, currency), r in lines.items():
+        if kind == "distributor" and r.units:
+            dist[(party, currency)] = _DistFig(units=r.units, scanned_out=r.units_out, value=Decimal(r.value))
+        elif kind == "store" and r.units:
+            stores[(party, currency)] = _StoreFig(units=r.units, value=Decimal(r.value))
+    return dist, stores
+
+
+def _line_rows(booked_in: str, for_period: str, dist: list[DistributorLine], stores: list[StoreLine],
+               ) -> dict[tuple[str, str, str], SettlementLine]:  # fmt: skip
+    out: dict[tuple[str, str, str], SettlementLine] = {}
+    for d in dist:
+        out[("distributor", d.party, d.currency)] = SettlementLine(
+            booked_in=booked_in, for_period=for_period, kind="distributor", party_id=d.party, currency=d.currency,
+            units=d.units_purchased, units_out=d.units_scanned_out, diverted_units=d.diverted_units,
+            open_alerts=len(d.alert_ids), value=d.purchase_value, rate=d.rate, amount=d.rebate, delta=d.rebate,
+            reason=d.reason[:500],
+        )  # fmt: skip
+    for s in stores:
+        out[("store", s.party, s.currency)] = SettlementLine(
+            booked_in=booked_in, for_period=for_period, kind="store", party_id=s.party, currency=s.currency,
+            units=s.units_sold, units_out=s.flagged_units, value=s.sales_value + s.flagged_value, rate=s.fee_rate,
+            amount=s.fee, delta=s.fee, reason=s.reason[:500],
+        )  # fmt: skip
+    return out
+
+
+def _figures_key(r: SettlementLine) -> tuple[Any, ...]:
+    return (r.units, r.units_out, r.diverted_units, r.open_alerts, Decimal(r.value), Decimal(r.rate), Decimal(r.amount))
+
+
+def _restate(
+    session: Session, booked_in: str, ctx: _Context, prices: _Prices
+) -> tuple[list[Adjustment], list[SettlementLine]]:
+    """Restate every locked period against what was paid for it; return the adjustments and the lines to record."""
+    adjustments: list[Adjustment] = []
+    records: list[SettlementLine] = []
+    for row in _locked(session):
+        policy = Policy.from_json(row.policy)
+        start, end = _aware(row.starts_at), _aware(row.ends_at)
+        previous = _latest_lines(session, row.period)
+        heavy = None if row.restate else _heavy_from_lines(previous)
+        dist, stores = _compute(session, policy, start, end, ctx, prices, heavy)
+        current = _line_rows(booked_in, row.period, dist, stores)
+        reasons = {("distributor", d.party, d.currency): d.reason for d in dist}
+        reasons.update({("store", s.party, s.currency): s.reason for s in stores})
+        for key in sorted(set(previous) | set(current)):
+            kind, party, currency = key
+            before = Decimal(previous[key].amount) if key in previous else Decimal("0.00")
+            line = current.get(key) or SettlementLine(
+                booked_in=booked_in, for_period=row.period, kind=kind, party_id=party, currency=currency,
+                value=Decimal("0.00"), rate=Decimal("0"), amount=Decimal("0.00"), delta=Decimal("0.00"),
+                reason="no longer owed: the facts behind it were retracted or flagged",
+            )  # fmt: skip
+            after = Decimal(line.amount)
+            line.delta = money(after - before)
+            changed = key not in previous or _figures_key(previous[key]) != _figures_key(line)
+            if line.delta != 0:
+                why = reasons.get(key, line.reason)
+                adjustments.append(Adjustment(
+                    for_period=row.period, kind=kind, party=party, name=ctx.names.get(party, party),
+                    currency=currency, previously=money(before), amount=money(after), delta=line.delta,
+                    reason=f"restated: {why}",
+                ))  # fmt: skip
+            if line.delta != 0 or changed:
+                records.append(line)
+    return adjustments, records
+
+
+def list_periods(*, session: Session) -> list[SettlementPeriod]:
+    """Every locked period, oldest first."""
+    return _locked(session)
+
+
+def _next_open(locked: list[SettlementPeriod]) -> str | None:
+    return next_period(locked[-1].period) if locked else None
+
+
+def run_settlement(*, session: Session, period: str, policy: Policy) -> Settlement:
+    """Settle a period: a locked one as it was locked; an open one from today's facts (the next open one with the
+    restatements of locked periods as adjustments). Deterministic: the same stored facts give the same output."""
+    parse_period(period)
+    locked = _locked(session)
+    for row in locked:
+        if row.period == period:
+            return _from_document(row)
+    if locked and period < locked[-1].period:
+        raise PeriodLocked(
+            f"{period} is before the first locked period {locked[0].period}: its facts are settled as adjustments "
+            f"in {_next_open(locked)}", period=period,
+        )  # fmt: skip
+    start, end = period_bounds(period, policy.timezone)
+    ctx, prices = _Context.load(session), _Prices.load(session)
+    dist, stores = _compute(session, policy, start, end, ctx, prices)
+    result = Settlement(period=period, status="open", timezone=policy.timezone, starts_at=start, ends_at=end,
+                        policy=policy, distributors=dist, stores=stores)  # fmt: skip
+    if period == _next_open(locked):
+        result.adjustments, result._restated = _restate(session, period, ctx, prices)
+    return result
+
+
+def _from_document(row: SettlementPeriod) -> Settlement:
+    data = json.loads(row.document)
+    result = Settlement(
+        period=row.period, status="locked", timezone=data["timezone"],
+        starts_at=datetime.fromisoformat(data["starts_at"]), ends_at=datetime.fromisoformat(data["ends_at"]),
+        policy=Policy.model_validate(data["policy"]),
+        locked_at=datetime.fromisoformat(data["locked_at"]),
+    )  # fmt: skip
+    result.distributors = [
+        DistributorLine(**{**d, "purchase_value": Decimal(d["purchase_value"]), "rate": Decimal(d["rate"]),
+                           "rebate": Decimal(d["rebate"]),
+                           "coverage": None if d["coverage"] is None else Decimal(d["coverage"])})
+        for d in data["distributors"]
+    ]  # fmt: skip
+    result.stores = [
+        StoreLine(**{**s, "sales_value": Decimal(s["sales_value"]), "fee_rate": Decimal(s["fee_rate"]),
+                     "fee": Decimal(s["fee"]), "flagged_value": Decimal(s["flagged_value"])})
+        for s in data["stores"]
+    ]  # fmt: skip
+    result.adjustments = [
+        Adjustment(**{**a, "previously": Decimal(a["previously"]), "amount": Decimal(a["amount"]),
+                      "delta": Decimal(a["delta"])})
+        for a in data["adjustments"]
+    ]  # fmt: skip
+    return result
+
+
+def locked_document(*, session: Session, period: str) -> str | None:
+    """The stored JSON of a locked period, byte for byte, or None while it is open."""
+    row = session.get(SettlementPeriod, period)
+    return row.document if row is not None else None
+
+
+def _earliest_fact(session: Session) -> datetime | None:
+    times = [
+        session.exec(select(func.min(Sale.event_time))).one(),
+        session.exec(select(func.min(Purchase.event_time))).one(),
+    ]
+    found = [_aware(t) for t in times if t is not None]
+    return min(found) if found else None
+
+
+def lock_period(*, session: Session, period: str, policy: Policy, locked_by: str = "") -> Settlement:
+    """Lock a period: settle it one last time and store the result and its lines; it never changes again."""
+    parse_period(period)
+    lock_store(session)  # no capture may slip between the settlement and the lock
+    locked = _locked(session)
+    if any(r.period == period for r in locked):
+        raise PeriodLocked(f"{period} is already locked", period=period)
+    expected = _next_open(locked)
+    start, end = period_bounds(period, policy.timezone)
+    if expected is not None and period != expected:
+        raise LockOutOfOrder(f"periods lock in order: lock {expected} before {period}", period=period, next=expected)
+    if expected is None:
+        earliest = _earliest_fact(session)
+        if earliest is not None and earliest < start:
+            from settlement.policy import period_of
+
+            first = period_of(earliest, policy.timezone)
+            raise LockOutOfOrder(
+                f"the books start at the first locked period, but facts are dated as early as {first}: lock {first} "
+                f"first", period=period, next=first,
+            )  # fmt: skip
+    result = run_settlement(session=session, period=period, policy=policy)
+    result.status = "locked"
+    result.locked_at = utcnow().replace(microsecond=0)
+    document = canonical(result.as_dict())
+    row = SettlementPeriod(
+        period=period, starts_at=BOOKS_START if expected is None else start, ends_at=end, locked_at=result.locked_at,
+        locked_by=locked_by, policy=policy.as_json(), document=document,
+        checksum=hashlib.sha256(document.encode()).hexdigest(), restate=False,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    for line in _line_rows(period, period, result.distributors, result.stores).values():
+        session.add(line)
+    for line in result._restated:
+        session.add(line)
+    for earlier in locked:
+        if earlier.restate:
+            earlier.restate = False
+            session.add(earlier)
+    session.flush()
+    return result
+
+
+def units_behind(
+    *, session: Session, period: str, party: str, policy: Policy, limit: int = 10_000
+) -> Iterator[dict[str, Any]]:
+    """The units behind a party's amount in an open or locked period: each sale or purchase with its event."""
+    start, end = period_bounds(period, policy.timezone)
+    if session.get(Party, party) is None:
+        raise NotFound(f"unknown party {party!r}", party=party)
+    sales = session.exec(
+        select(Sale).where(Sale.store_id == party, col(Sale.event_time) >= start, col(Sale.event_time) < end)
+        .order_by(col(Sale.event_time), col(Sale.id)).limit(limit)
+    )  # fmt: skip
+    for s in sales:
+        yield {"kind": "sale", "unit": s.unit_key, "gtin": s.gtin, "event_id": s.event_id,
+               "event_time": _aware(s.event_time).isoformat(), "counted": bool(s.counted)}  # fmt: skip
+    purchases = session.exec(
+        select(Purchase).where(Purchase.distributor_id == party, col(Purchase.event_time) >= start,
+                               col(Purchase.event_time) < end)
+        .order_by(col(Purchase.event_time), col(Purchase.id)).limit(limit)
+    )  # fmt: skip
+    for p in purchases:
+        yield {"kind": "purchase", "unit": p.unit_key, "gtin": p.gtin, "event_id": p.event_id,
+               "event_time": _aware(p.event_time).isoformat(), "counted": bool(p.counted),
+               "scanned_out": bool(p.scanned_out)}  # fmt: skip
