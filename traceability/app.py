@@ -61,4 +61,7 @@ def create_app(
 
     for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router):
         app.include_router(router)
+    from web.app import mount_web
+
+    mount_web(app)
     return app

@@ -44,6 +44,21 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/shipments/{shipment_id}"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
+    # web pages: public ones, then the pages behind a key (cookie or bearer, the same role check)
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/lang/{lang}"): PUBLIC,
+    ("GET", "/check"): PUBLIC,
+    ("GET", "/01/{gtin}/21/{serial}"): PUBLIC,
+    ("POST", "/check/inspect"): PUBLIC,
+    ("GET", "/app/shipments"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/app/shipments"): frozenset({R.plant, R.distributor, R.admin}),
+    ("GET", "/app/shipments/{shipment_id}"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/app/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/app/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
+    ("POST", "/app/decode"): frozenset({R.plant, R.distributor, R.store, R.admin}),
 }
 
 # Routes whose path names a party-owned object: how to name one the caller owns and one of another party.
@@ -72,6 +87,8 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/shipments/{shipment_id}"): _shipment_of,
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): _shipment_of,
     ("POST", "/api/v1/shipments/{shipment_id}/close"): _shipment_of,
+    ("GET", "/app/shipments/{shipment_id}"): _shipment_of,
+    ("POST", "/app/shipments/{shipment_id}/close"): _shipment_of,
 }
 # Valid bodies for object routes that take one, so that the check reaches the object look-up.
 OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {

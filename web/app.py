@@ -1,0 +1,20 @@
+"""Mount the pages and their static files on the API app; the app factory calls this once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["mount_web"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the page router and ``/static`` (vendored, so a page never loads anything from the internet)."""
+    from web.routes import router
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

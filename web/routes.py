@@ -1,0 +1,305 @@
+"""Page routes: thin handlers that call ``web.service`` (and the domain services) and render a template.
+
+Every page route either requires a key (``page_allow(...)``, the API's role check with the key from the cookie) or
+is public (sign-in, language switch, the consumer check of a printed code). Errors on pages render as pages: a
+missing or stale key sends the browser to the sign-in page, a refused role or an unknown object shows a short page;
+scripts that ask for JSON get the same problem JSON as the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from codes.service import key_store
+from scanning import service as scans
+from scanning.decode import decode_image
+from scanning.schemas import ScanResult
+from traceability.api import SessionDep, SettingsDep
+from traceability.auth.service import Principal, authenticate
+from traceability.errors import TraceabilityError, Unauthenticated
+from traceability.models import Role
+from web import service
+from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, wants_html
+from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, translator
+
+__all__ = ["NAV", "NavItem", "render", "router", "templates"]
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class PageRoute(APIRoute):
+    """Renders domain errors (and invalid forms) as pages for browsers; scripts still get problem JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (TraceabilityError, RequestValidationError) as exc:
+                if not wants_html(request):
+                    raise
+                return _error_page(request, exc)
+
+        return page_handler
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    key: str
+    path: str
+    roles: frozenset[Role]
+
+
+NAV: list[NavItem] = [
+    NavItem("nav.shipments", "/app/shipments", frozenset({Role.distributor, Role.plant, Role.admin})),
+    NavItem("nav.check", "/check", frozenset(Role)),
+]
+"""The header's links; a page module appends its own when it is included."""
+
+ROLE_HOME: dict[Role, str] = {
+    Role.distributor: "/app/shipments",
+    Role.plant: "/app/shipments",
+    Role.admin: "/app/shipments",
+    Role.store: "/check",
+    Role.auditor: "/check",
+    Role.finance: "/check",
+}
+"""Where each role lands after signing in; page modules point their role at their page when it exists."""
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, principal: Principal | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page with what every page needs: language, translator, navigation for the role, who is signed in."""
+    lang = page_lang(request)
+    nav = [n for n in NAV if principal is not None and principal.role in n.roles]
+    session = context.pop("_session", None)
+    party_name = None
+    if principal is not None and session is not None:
+        party_name = service.party_names(session=session, ids={principal.party_id}).get(principal.party_id)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"lang": lang, "_": translator(lang), "principal": principal, "party_name": party_name, "nav": nav,
+         "path": request.url.path, "langs": SUPPORTED, **context},
+        status_code=status_code,
+    )  # fmt: skip
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    return response
+
+
+def js_messages(request: Request, *prefixes: str) -> dict[str, str]:
+    """The catalogue entries a page's script shows (reasons, statuses), in the page's language."""
+    lang = page_lang(request)
+    merged = {**catalogue("en"), **catalogue(lang)}
+    return {k: v for k, v in merged.items() if k.startswith(prefixes)}
+
+
+def _scan_messages(request: Request) -> dict[str, str]:
+    return js_messages(request, "reason.", "scan.", "camera.", "shipment.count")
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, Unauthenticated):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    status = exc.status_code if isinstance(exc, TraceabilityError) else 422
+    message = exc.message if isinstance(exc, TraceabilityError) else "; ".join(
+        str(e.get("msg", "invalid")) for e in exc.errors()  # type: ignore[attr-defined]
+    )
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _local(next_path: str | None) -> str | None:
+    """Only a path on this site may follow sign-in or a language switch (no open redirect)."""
+    if next_path and next_path.startswith("/") and not next_path.startswith("//") and "\\" not in next_path:
+        return next_path
+    return None
+
+
+# --- public: sign-in, language -----------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(principal: OptionalPrincipal) -> Response:
+    """Signed in: the role's page; else the sign-in page."""
+    return RedirectResponse(ROLE_HOME[principal.role] if principal else "/login", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, principal: OptionalPrincipal, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _local(next) or "", "error": None}, principal=principal)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Check the key and keep it in an HttpOnly cookie; a wrong key re-shows the form with a 401."""
+    try:
+        principal = authenticate(session=session, token=key.strip())
+    except Unauthenticated:
+        return render(request, "login.html", {"next": _local(next) or "", "error": "login.bad_key"}, status_code=401)
+    response = RedirectResponse(_local(next) or ROLE_HOME[principal.role], status_code=303)
+    response.set_cookie(KEY_COOKIE, key.strip(), httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        path="/")  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(KEY_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, next: str | None = None) -> Response:
+    """The language switch: remembered in a cookie for a year, over the browser's preference."""
+    response = RedirectResponse(_local(next) or "/", status_code=303)
+    if lang in SUPPORTED:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+# --- public: the consumer / inspector check ----------------------------------------------------------------------
+
+
+@router.get("/check", response_class=HTMLResponse)
+def check_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, code: str | None = None
+) -> Response:
+    """Check any printed form of a code typed or pasted by an inspector (element string or Digital Link)."""
+    verdict = None
+    if code and code.strip():
+        verdict = service.check_code(session=session, text=code.strip()[:2000], store=key_store(settings))
+    return render(request, "check.html", {"verdict": verdict, "code": code or "", "_session": session},
+                  principal=principal)  # fmt: skip
+
+
+@router.get("/01/{gtin}/21/{serial}", response_class=HTMLResponse, include_in_schema=True, tags=["web"])
+def digital_link(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, gtin: str, serial: str
+) -> Response:
+    """The GS1 Digital Link resolver: the page a phone opens from the QR, saying whether the code is genuine."""
+    text = str(request.url)
+    verdict = service.check_code(session=session, text=text, store=key_store(settings))
+    return render(request, "check.html", {"verdict": verdict, "code": text, "resolver": True, "_session": session},
+                  principal=principal)  # fmt: skip
+
+
+class InspectionIn(BaseModel):
+    code: str = Field(min_length=1, max_length=2000, description="The scanned code (the Digital Link URI)")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class InspectionOut(BaseModel):
+    recorded: bool
+    reason: str = Field(description="recorded, rejected, or no_store_nearby")
+    message: str
+
+
+@router.post("/check/inspect", response_model=InspectionOut, include_in_schema=True, tags=["web"])
+def inspect(request: Request, session: SessionDep, settings: SettingsDep, body: InspectionIn) -> InspectionOut:
+    """Record a consumer's check, with the position the browser shared, as an ``inspecting`` observation."""
+    result = service.record_inspection(session=session, text=body.code, lat=body.lat, lon=body.lon,
+                                       store=key_store(settings),
+                                       company_prefix_length=settings.company_prefix_length)  # fmt: skip
+    _ = translator(page_lang(request))
+    return InspectionOut(recorded=result.recorded, reason=result.reason, message=_(f"inspect.{result.reason}"))
+
+
+# --- distributor / warehouse: outbound shipments ------------------------------------------------------------------
+
+Shipper = Annotated[Principal, Depends(page_allow(Role.plant, Role.distributor, Role.admin))]
+Scanner = Annotated[Principal, Depends(page_allow(Role.plant, Role.distributor, Role.store, Role.admin))]
+
+
+@router.get("/app/shipments", response_class=HTMLResponse)
+def shipments_page(request: Request, session: SessionDep, principal: Shipper) -> Response:
+    """The principal's shipments and the form to open a new one."""
+    rows = service.list_shipments(session=session, principal=principal)
+    destinations = service.destinations_for(session=session, principal=principal)
+    return render(request, "shipments.html", {"rows": rows, "destinations": destinations, "_session": session},
+                  principal=principal)  # fmt: skip
+
+
+@router.post("/app/shipments")
+def open_shipment(
+    session: SessionDep, principal: Shipper, destination: Annotated[str, Form(min_length=1, max_length=64)]
+) -> Response:
+    shipment = scans.open_shipment(session=session, principal=principal, destination_id=destination.strip())
+    return RedirectResponse(f"/app/shipments/{shipment.id}", status_code=303)
+
+
+@router.get("/app/shipments/{shipment_id}", response_class=HTMLResponse)
+def shipment_detail(request: Request, session: SessionDep, principal: Shipper, shipment_id: int) -> Response:
+    """The scanning page: keyboard wedge input, camera, each code's outcome, close."""
+    page = service.shipment_page(session=session, principal=principal, shipment_id=shipment_id)
+    return render(request, "shipment.html", {"page": page, "outcome": None, "_session": session,
+                  "messages": _scan_messages(request)}, principal=principal)  # fmt: skip
+
+
+@router.post("/app/shipments/{shipment_id}/scans", response_model=ScanResult)
+def scan_into_shipment(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Shipper,
+    shipment_id: int,
+    codes: Annotated[str, Form(min_length=1, max_length=500_000, description="Scanned codes, one per line")],
+) -> Response:
+    """Scan codes into the shipment: JSON for the page's script, the page itself for a plain form post."""
+    lines = [line.strip() for line in codes.replace("\r", "\n").split("\n") if line.strip()][:5000]
+    outcome = scans.scan_into_shipment(
+        session=session, principal=principal, shipment_id=shipment_id, codes=lines,
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+    )  # fmt: skip
+    if not wants_html(request):
+        return JSONResponse(outcome.as_dict())
+    page = service.shipment_page(session=session, principal=principal, shipment_id=shipment_id)
+    return render(request, "shipment.html", {"page": page, "outcome": outcome, "_session": session,
+                  "messages": _scan_messages(request)}, principal=principal)  # fmt: skip
+
+
+@router.post("/app/shipments/{shipment_id}/close")
+def close_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> Response:
+    scans.close_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    return RedirectResponse(f"/app/shipments/{shipment_id}", status_code=303)
+
+
+class DecodedFrame(BaseModel):
+    codes: list[str]
+    unreadable: int
+
+
+@router.post("/app/decode", response_model=DecodedFrame)
+async def decode_frame(
+    _: Scanner, frame: Annotated[UploadFile, File(description="One camera frame (JPEG / PNG / WebP)")]
+) -> DecodedFrame:
+    """Decode a camera frame with the server's decoder; the page then scans what it read (and only once)."""
+    data = await frame.read(8_000_000)
+    # Decoding is CPU work: off the event loop, so other pages keep answering while a phone streams frames.
+    result = await run_in_threadpool(decode_image, data, try_harder=False)
+    return DecodedFrame(codes=[s.text for s in result.symbols], unreadable=len(result.unreadable_regions))

@@ -1,0 +1,276 @@
+"""What the pages show, assembled from the domain services: no page runs a query of its own.
+
+The consumer check lives here too. A printed QR is a GS1 Digital Link URI, so the app answers
+``GET /01/<gtin>/21/<serial>?…`` itself: it verifies the signature, looks the code up, and says in plain words
+whether the unit is genuine. When the person shares the browser's location, the look-up becomes an ``inspecting``
+observation that the diversion rules read like any other sighting.
+
+Whose observation is it? An anonymous consumer has no party, and the rules reason about parties (territories,
+authorised channels, coordinates). We attribute it to the **nearest member store within** :data:`INSPECTION_RADIUS_KM`
+of the shared position: that is where a consumer who scans a pack has, in all likelihood, bought or is buying it, and
+a unit of a Guangzhou distributor scanned next to a Nanjing store is exactly the leak the rules exist to catch. With
+no store that close nothing is recorded: a sighting pinned to a far-away store would be evidence against the wrong
+place. The event is recorded through the scan service, as the store's scanner would, so it is validated the same way
+and a forged code becomes a rejected scan (counterfeit evidence) rather than an event.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from codes.errors import MalformedCode
+from codes.keyfiles import KeyFileStore
+from codes.service import verify_text
+from scanning import service as scans
+from scanning.service import ScanOutcome, ScanRequest
+from scanning.state import events_for_unit, unit_key
+from traceability.auth.service import Principal, scope_to_party
+from traceability.models import (
+    Code,
+    CodeStatus,
+    Party,
+    PartyKind,
+    Product,
+    Role,
+    Shipment,
+    ShipmentItem,
+    StoreSupplier,
+    Territory,
+)
+
+__all__ = [
+    "INSPECTION_RADIUS_KM",
+    "CodeVerdict",
+    "InspectionResult",
+    "ShipmentPage",
+    "ShipmentRow",
+    "check_code",
+    "destinations_for",
+    "list_shipments",
+    "nearest_store",
+    "party_names",
+    "record_inspection",
+    "shipment_page",
+]
+
+INSPECTION_RADIUS_KM = 50.0
+"""A consumer's sighting is pinned to the nearest member store no farther than this; beyond it, nothing is recorded."""
+
+Verdict = Literal["genuine", "sold", "voided", "not_released", "not_issued", "forged", "revoked", "malformed"]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVerdict:
+    """What a consumer or inspector needs to hear about one scanned code, and the facts behind it."""
+
+    verdict: Verdict
+    reason: str | None = None
+    message: str = ""
+    gtin: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    expiry: str | None = None
+    key_id: str | None = None
+    product: str | None = None
+    signature_ok: bool = False
+    issued: bool = False
+    sold_at: datetime | None = None
+    sold_in: str | None = None
+    """The city (territory name) of the store that sold it, not the store: enough for a buyer to recognise."""
+
+    @property
+    def good(self) -> bool:
+        return self.verdict == "genuine"
+
+    @property
+    def checks(self) -> list[tuple[str, bool | None]]:
+        """The four questions a buyer asks, each answered yes, no, or unknown (None) when an earlier one failed."""
+        if self.verdict == "malformed":
+            return [("signature", None), ("issued", None), ("not_voided", None), ("not_sold", None)]
+        known = self.issued
+        return [
+            ("signature", self.signature_ok),
+            ("issued", self.issued),
+            ("not_voided", (self.verdict != "voided") if known else None),
+            ("not_sold", (self.verdict != "sold") if known else None),
+        ]
+
+
+def check_code(*, session: Session, text: str, store: KeyFileStore | None = None) -> CodeVerdict:
+    """Verify a printed code and judge it: signature, issued by us, not voided, not already sold."""
+    try:
+        check = verify_text(session=session, text=text, store=store)
+    except MalformedCode as exc:
+        return CodeVerdict(verdict="malformed", reason="malformed", message=exc.message)
+    ident = check.code.identity
+    product = session.get(Product, ident.gtin)
+    facts = {
+        "gtin": ident.gtin, "serial": ident.serial, "lot": ident.lot, "expiry": ident.expiry,
+        "key_id": check.code.key_id, "product": product.name if product else None,
+        "signature_ok": check.verification.ok, "issued": check.issued,
+        "reason": check.verification.reason, "message": check.verification.message,
+    }  # fmt: skip
+    if not check.verification.ok:
+        verdict: Verdict = "revoked" if check.verification.reason == "key_revoked" else "forged"
+        return CodeVerdict(verdict=verdict, **facts)  # type: ignore[arg-type]
+    record = check.record
+    if record is None:
+        return CodeVerdict(verdict="not_issued", **facts)  # type: ignore[arg-type]
+    status = CodeStatus(record.status)
+    if status is CodeStatus.voided:
+        return CodeVerdict(verdict="voided", **facts)  # type: ignore[arg-type]
+    if status in (CodeStatus.generated, CodeStatus.printed):
+        return CodeVerdict(verdict="not_released", **facts)  # type: ignore[arg-type]
+    if status is CodeStatus.sold:
+        sold_at, sold_in = _sale(session, record)
+        return CodeVerdict(verdict="sold", sold_at=sold_at, sold_in=sold_in, **facts)  # type: ignore[arg-type]
+    return CodeVerdict(verdict="genuine", **facts)  # type: ignore[arg-type]
+
+
+def _sale(session: Session, record: Code) -> tuple[datetime | None, str | None]:
+    sales = [e for e in events_for_unit(session, unit_key(record), record) if e.biz_step == "retail_selling"]
+    if not sales:
+        return None, None
+    first = sales[0]
+    place = session.get(Party, first.location_party_id) if first.location_party_id else None
+    territory = session.get(Territory, place.territory_id) if place else None
+    return first.event_time, territory.name if territory else None
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) on a 6371 km sphere."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearest_store(
+    *, session: Session, lat: float, lon: float, max_km: float = INSPECTION_RADIUS_KM
+) -> tuple[Party, float] | None:
+    """The member store nearest to a position, with its distance, if one is within ``max_km``."""
+    stores = session.exec(
+        select(Party).where(Party.kind == PartyKind.store, col(Party.lat).is_not(None), col(Party.lon).is_not(None))
+    ).all()
+    best: tuple[Party, float] | None = None
+    for store in stores:
+        assert store.lat is not None
+        assert store.lon is not None
+        d = _distance_km(lat, lon, store.lat, store.lon)
+        if d <= max_km and (best is None or d < best[1]):
+            best = (store, d)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionResult:
+    recorded: bool
+    reason: Literal["recorded", "rejected", "no_store_nearby"]
+    store_name: str | None = None
+    distance_km: float | None = None
+    outcome: ScanOutcome | None = None
+
+
+def record_inspection(
+    *, session: Session, text: str, lat: float, lon: float, store: KeyFileStore | None = None,
+    company_prefix_length: int = 7, max_km: float = INSPECTION_RADIUS_KM,
+) -> InspectionResult:  # fmt: skip
+    """Record a consumer's check as an ``inspecting`` scan at the nearest member store (see the module notes)."""
+    found = nearest_store(session=session, lat=lat, lon=lon, max_km=max_km)
+    if found is None:
+        return InspectionResult(recorded=False, reason="no_store_nearby")
+    place, distance = found
+    # The system records on the consumer's behalf, as that store's scanner would; no key is involved.
+    principal = Principal(role=Role.store, party_id=place.id)
+    outcome = scans.record_scans(
+        session=session, principal=principal, request=ScanRequest(biz_step="inspecting", codes=[text]),
+        company_prefix_length=company_prefix_length, store=store,
+    )  # fmt: skip
+    ok = bool(outcome.accepted)
+    return InspectionResult(recorded=ok, reason="recorded" if ok else "rejected", store_name=place.name,
+                            distance_km=round(distance, 1), outcome=outcome)  # fmt: skip
+
+
+# --- shipments -------------------------------------------------------------------------------------------------
+
+
+def party_names(*, session: Session, ids: set[str]) -> dict[str, str]:
+    """Display names of parties by id (names are not secret inside the brand's network)."""
+    if not ids:
+        return {}
+    rows = session.exec(select(Party.id, Party.name).where(col(Party.id).in_(sorted(ids)))).all()
+    return dict(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRow:
+    id: int
+    destination_id: str
+    destination_name: str
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    items: int
+
+
+def list_shipments(*, session: Session, principal: Principal, limit: int = 50) -> list[ShipmentRow]:
+    """The principal's own shipments, newest first, with item counts and destination names."""
+    stmt = scope_to_party(select(Shipment), principal, Shipment.party_id)
+    shipments = list(session.exec(stmt.order_by(col(Shipment.id).desc()).limit(limit)).all())
+    ids = [s.id for s in shipments]
+    n_items: dict[int, int] = {}
+    if ids:
+        counts = (
+            select(ShipmentItem.shipment_id, func.count())
+            .where(col(ShipmentItem.shipment_id).in_(ids))
+            .group_by(col(ShipmentItem.shipment_id))
+        )
+        n_items = dict(session.exec(counts).all())
+    names = party_names(session=session, ids={s.destination_id for s in shipments})
+    return [
+        ShipmentRow(id=s.id, destination_id=s.destination_id, destination_name=names.get(s.destination_id, ""),
+                    status=str(s.status), opened_at=s.opened_at, closed_at=s.closed_at, items=n_items.get(s.id, 0))
+        for s in shipments
+        if s.id is not None
+    ]  # fmt: skip
+
+
+def destinations_for(*, session: Session, principal: Principal) -> list[Party]:
+    """Where the principal's party normally ships: a distributor's authorised stores, a plant's distributors."""
+    me = session.get(Party, principal.party_id)
+    if me is None:
+        return []
+    if me.kind == PartyKind.distributor:
+        stmt = (
+            select(Party)
+            .join(StoreSupplier, col(StoreSupplier.store_id) == col(Party.id))
+            .where(StoreSupplier.distributor_id == me.id)
+        )
+    else:
+        stmt = select(Party).where(col(Party.kind).in_([PartyKind.distributor, PartyKind.warehouse]))
+    return [p for p in session.exec(stmt.order_by(col(Party.id))).all() if p.id != me.id]
+
+
+@dataclass
+class ShipmentPage:
+    shipment: Shipment
+    sender_name: str
+    destination_name: str
+    items: list[ShipmentItem] = field(default_factory=list)
+
+
+def shipment_page(*, session: Session, principal: Principal, shipment_id: int) -> ShipmentPage:
+    """One of the principal's shipments with what was scanned into it (NotFound for another party's)."""
+    shipment = scans.get_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    assert shipment.id is not None
+    names = party_names(session=session, ids={shipment.party_id, shipment.destination_id})
+    items = scans.shipment_items(session=session, shipment_id=shipment.id)
+    return ShipmentPage(shipment=shipment, sender_name=names.get(shipment.party_id, shipment.party_id),
+                        destination_name=names.get(shipment.destination_id, shipment.destination_id),
+                        items=sorted(items, key=lambda i: i.id or 0, reverse=True))  # fmt: skip
