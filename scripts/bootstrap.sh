@@ -8,6 +8,8 @@ need_apt=()
 # pyzbar loads the ZBar shared library at run time; pdftoppm renders PDFs back to images in tests.
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need_apt+=(libzbar0)
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
+# The browser tests drive Debian's chromium through Playwright (Playwright's own browser download is never used).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

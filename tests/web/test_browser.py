@@ -1,0 +1,93 @@
+"""Each page's main path in a real headless Chromium against a real server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.web.conftest import Live, screenshot
+from traceability.models import Role
+
+
+def _forge(code: str) -> str:
+    i = code.index("/21/") + 4
+    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1 :]
+
+
+def test_sign_in_language_and_role_navigation(page_for: Any, live: Live) -> None:
+    page = page_for(lang="zh-CN")
+    page.goto(f"{live.base_url}/")
+    assert page.url.endswith("/login")
+    assert page.locator("h1").inner_text() == "登录"
+    screenshot(page, "sign-in")
+    page.fill("#key", "trc_wrong_key")
+    page.click("button[type=submit]")
+    assert "密钥无效" in page.locator("[role=alert]").inner_text()
+    page.fill("#key", live.tokens[Role.distributor])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/app/shipments$"))
+    assert "广州经销商" in page.get_by_test_id("who").inner_text()
+    page.click("a[data-lang=en]")
+    page.wait_for_load_state()
+    assert page.locator("h1").first.inner_text() == "Open a shipment"
+    page.click("button.link")  # sign out
+    page.wait_for_url(re.compile(r"/login$"))
+
+
+def test_distributor_scans_with_a_barcode_gun_and_closes(page_for: Any, live: Live) -> None:
+    good, other = live.take(2)
+    page = page_for(Role.distributor)
+    page.fill("#destination", "S-GZ-1")
+    page.click("form[action='/app/shipments'] button")
+    page.wait_for_url(re.compile(r"/app/shipments/\d+$"))
+    log = page.get_by_test_id("scan-log")
+    # A keyboard wedge types the code and Enter into the focused field.
+    page.focus("#scan-input")
+    page.keyboard.type(good + "\n")
+    log.locator("li.ok").first.wait_for()
+    assert "Accepted" in log.locator("li.ok").first.inner_text()
+    page.keyboard.type(_forge(other) + "\n")
+    rejected = log.locator("li.no").first
+    rejected.wait_for()
+    assert rejected.get_attribute("data-reason") == "bad_signature"
+    assert "Invalid signature" in rejected.inner_text()
+    page.keyboard.type(good + "\n")
+    log.locator("li.no[data-reason=duplicate]").wait_for()
+    assert page.locator("#item-count").inner_text() == "1 codes scanned"
+    screenshot(page, "distributor-scanning")
+    page.click("#close-shipment")
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").get_attribute("data-status") == "closed"
+    assert good.split("?")[0].split("/21/")[1] in page.get_by_test_id("items").inner_text()
+
+
+def test_distributor_scans_with_the_phone_camera(page_for: Any, live: Live) -> None:
+    page = page_for(Role.distributor)
+    page.fill("#destination", "S-GZ-1")
+    page.click("form[action='/app/shipments'] button")
+    page.wait_for_url(re.compile(r"/app/shipments/\d+$"))
+    page.click("#camera-start")  # Chromium's fake camera shows a QR of live.camera_code
+    accepted = page.get_by_test_id("scan-log").locator("li.ok").first
+    accepted.wait_for(timeout=20_000)
+    assert live.camera_code[:60] in accepted.inner_text()
+    page.click("#camera-stop")
+    screenshot(page, "distributor-camera")
+
+
+def test_consumer_check_genuine_with_location_and_fake(page_for: Any, live: Live) -> None:
+    [code] = live.take(1)
+    page = page_for(lang="zh-CN", geolocation={"latitude": 23.129, "longitude": 113.264}, permissions=["geolocation"])
+    page.goto(code)  # the Digital Link URI printed in the QR resolves to this app
+    verdict = page.get_by_test_id("verdict")
+    assert verdict.get_attribute("data-verdict") == "genuine"
+    assert "正品" in verdict.locator("h1").inner_text()
+    page.click("#share-location")
+    page.wait_for_function("document.getElementById('inspect-result').dataset.reason === 'recorded'")
+    assert "已记录" in page.locator("#inspect-result").inner_text()
+    screenshot(page, "consumer-check-genuine")
+    page.goto(_forge(code))
+    assert page.get_by_test_id("verdict").get_attribute("data-verdict") == "forged"
+    page.click("a[data-lang=en]")
+    page.wait_for_load_state()
+    assert "Fake" in page.get_by_test_id("verdict").locator("h1").inner_text()
+    screenshot(page, "consumer-check-fake")
