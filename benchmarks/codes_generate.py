@@ -54,7 +54,7 @@ def main() -> None:
             import_masterdata(session=session, raw=json.loads(MASTERDATA.read_text(encoding="utf-8")))
             service.create_key(session=session, store=store)
 
-        bare = bare_signs_per_second()
+        bare_before = bare_signs_per_second()
         out_path = work / "codes.txt"
         start = time.perf_counter()
         with session_scope(engine) as session, out_path.open("w", encoding="utf-8") as out:
@@ -64,6 +64,8 @@ def main() -> None:
                 out=out, chunk_size=args.chunk, workers=args.workers, key_dir=store.directory,
             )  # fmt: skip
         elapsed = time.perf_counter() - start
+        # The library limit is measured on both sides of the run, so a neighbour's load skews both figures alike.
+        bare = (bare_before + bare_signs_per_second()) / 2
         rate = result.issued / elapsed
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

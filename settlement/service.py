@@ -40,6 +40,7 @@ __all__ = [
     "StoreLine",
     "list_periods",
     "lock_period",
+    "run_report",
     "run_settlement",
     "units_behind",
 ]
@@ -630,3 +631,11 @@ def units_behind(
         yield {"kind": "purchase", "unit": p.unit_key, "gtin": p.gtin, "event_id": p.event_id,
                "event_time": _aware(p.event_time).isoformat(), "counted": bool(p.counted),
                "scanned_out": bool(p.scanned_out)}  # fmt: skip
+
+
+def run_report(*, session: Session, period: str, policy: Policy, fmt: str) -> bytes:
+    """Settle a period and render it as ``pdf``, ``csv`` or ``xlsx``."""
+    from settlement.reports import render_report
+
+    return render_report(session=session, settlement=run_settlement(session=session, period=period, policy=policy),
+                         fmt=fmt)  # fmt: skip

@@ -36,7 +36,9 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
+    from rebates.routes import router as members_router  # importing registers the settlement-facts listener
     from scanning.routes import epcis_router, scans_router
+    from settlement.routes import router as settlement_router
     from traceability.auth.routes import router as apikeys_router
     from traceability.masterdata.routes import router as masterdata_router
 
@@ -59,7 +61,8 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router):
+    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, settlement_router,
+                   members_router):  # fmt: skip
         app.include_router(router)
     from web.app import mount_web
 

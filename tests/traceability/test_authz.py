@@ -44,6 +44,13 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/shipments/{shipment_id}"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
+    ("GET", "/api/v1/settlement/periods"): frozenset({R.finance, R.admin}),
+    ("GET", "/api/v1/settlement/{period}"): frozenset({R.finance, R.admin}),
+    ("GET", "/api/v1/settlement/{period}/report"): frozenset({R.finance, R.admin}),
+    ("POST", "/api/v1/settlement/{period}/lock"): frozenset({R.finance, R.admin}),
+    ("GET", "/api/v1/settlement/{period}/units"): frozenset({R.finance, R.admin}),
+    ("POST", "/api/v1/members/points"): frozenset({R.store, R.finance, R.admin}),
+    ("POST", "/api/v1/members/redeem"): frozenset({R.store, R.admin}),
     # web pages: public ones, then the pages behind a key (cookie or bearer, the same role check)
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -95,7 +102,7 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): {"codes": ["junk"]},
 }
 # Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.
-NEUTRAL_PARAMS = {"key_id": "999999"}
+NEUTRAL_PARAMS = {"key_id": "999999", "period": "2026-04"}
 
 
 def app_routes(app: Any) -> list[tuple[str, str, APIRoute]]:

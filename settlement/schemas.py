@@ -1,0 +1,104 @@
+"""API shapes of settlement: the JSON contract's lines, adjustments, totals and locked periods."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AdjustmentRead",
+    "DistributorLineRead",
+    "PeriodRead",
+    "ReportFormat",
+    "SettlementRead",
+    "StoreLineRead",
+    "TotalRead",
+    "UnitRead",
+]
+
+ReportFormat = Literal["pdf", "csv", "xlsx"]
+
+
+class DistributorLineRead(BaseModel):
+    party: str = Field(description="Master-data id of the distributor")
+    name: str
+    currency: str
+    units_purchased: int
+    units_scanned_out: int
+    purchase_value: str = Field(description="Decimal string, e.g. 5360.00")
+    coverage: str | None
+    diverted_units: int
+    alert_ids: list[int]
+    rate: str = Field(description="A fraction, e.g. 0.02")
+    rebate: str
+    reason: str
+
+
+class StoreLineRead(BaseModel):
+    party: str
+    name: str
+    currency: str
+    units_sold: int
+    flagged_units: int
+    sales_value: str
+    flagged_value: str
+    fee_rate: str
+    fee: str
+    alert_ids: list[int]
+    reason: str
+
+
+class AdjustmentRead(BaseModel):
+    for_period: str
+    kind: str
+    party: str
+    name: str
+    currency: str
+    previously: str
+    amount: str
+    delta: str
+    reason: str
+
+
+class TotalRead(BaseModel):
+    currency: str
+    rebates: str
+    fees: str
+    adjustments: str
+    payable: str
+
+
+class SettlementRead(BaseModel):
+    period: str
+    status: Literal["open", "locked"]
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    locked_at: datetime | None
+    policy: dict[str, object]
+    distributors: list[DistributorLineRead]
+    stores: list[StoreLineRead]
+    adjustments: list[AdjustmentRead]
+    totals: list[TotalRead]
+
+
+class PeriodRead(BaseModel):
+    period: str
+    starts_at: datetime
+    ends_at: datetime
+    locked_at: datetime
+    locked_by: str
+    checksum: str
+    restate: bool
+
+
+class UnitRead(BaseModel):
+    kind: str
+    unit: str
+    gtin: str | None
+    event_id: str
+    event_time: str
+    counted: bool
+    scanned_out: bool | None = None
