@@ -4,6 +4,7 @@ from traceability.models.api_key import ApiKey, Role
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
+from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.product import Product
 from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
@@ -12,6 +13,12 @@ from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
 from traceability.models.territory import Territory
 
 __all__ = [
+    "LabelReprint",
+    "LabelSymbology",
+    "LabelVoid",
+    "PrintFormat",
+    "PrintJob",
+    "PrintJobStatus",
     "Dispatch",
     "Purchase",
     "Redemption",
