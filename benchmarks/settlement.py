@@ -225,7 +225,11 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes (default: a temp dir).")
+    parser.add_argument("--sample-pdf", type=Path, default=None, help="Only write the sample report PDF of docs/.")
     args = parser.parse_args()
+    if args.sample_pdf is not None:
+        sample(args.sample_pdf)
+        return
     print(f"events: {args.events}")
     print(f"stores: {STORES}")
     if args.db in ("sqlite", "both"):
@@ -237,6 +241,83 @@ def main() -> None:
             print("postgres: skipped (set BENCH_PG to a PostgreSQL URL)")
             return
         run("postgres", _fresh_postgres(Settings(db=pg).db), args.events, args.repeat)
+
+
+
+# --- the sample report in docs/ -----------------------------------------------------------------------------------
+
+_SAMPLE_DISTRIBUTORS = ["广州恒通商贸", "深圳万家供应链", "南京金陵母婴", "杭州西湖贸易",
+                        "成都蓉城分销", "武汉江城商行", "上海浦江实业", "北京京华渠道"]  # fmt: skip
+_SAMPLE_CITIES = ["广州", "深圳", "南京", "杭州", "成都", "武汉", "上海", "北京"]
+
+
+def sample(out: Path) -> None:
+    """Render the sample settlement PDF of docs/ from a small, varied April (eight distributors, 48 stores)."""
+    import random
+
+    from settlement.reports import report_data, to_pdf
+
+    rng = random.Random(20260401)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'sample.db'}")
+        migrate(engine)
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO territory (id, name) VALUES ('CN', '中国')"))
+            for i, city in enumerate(_SAMPLE_CITIES):
+                c.execute(text("INSERT INTO territory (id, name, parent_id) VALUES (:i, :n, 'CN')"),
+                          {"i": f"T{i}", "n": city})  # fmt: skip
+            c.execute(text("INSERT INTO party (id, kind, name, gln, territory_id) "
+                           "VALUES ('BRAND', 'brand', '品牌总部', '6901234000009', 'CN')"))  # fmt: skip
+            for d, name in enumerate(_SAMPLE_DISTRIBUTORS):
+                c.execute(text("INSERT INTO party (id, kind, name, gln, territory_id) VALUES (:i, 'distributor', :n, "
+                               ":g, :t)"),
+                          {"i": f"D-{d + 1:02d}", "n": name, "g": f"69{d:011d}", "t": f"T{d}"})  # fmt: skip
+                for s in range(6):
+                    c.execute(text("INSERT INTO party (id, kind, name, gln, territory_id, member_store_no) VALUES "
+                                   "(:i, 'store', :n, :g, :t, :m)"),
+                              {"i": f"S-{d + 1:02d}-{s + 1}", "n": f"{_SAMPLE_CITIES[d]}母婴店 {s + 1} 号",
+                               "g": f"68{d * 10 + s:011d}", "t": f"T{d}", "m": f"M{d}{s}"})  # fmt: skip
+            c.execute(text("INSERT INTO product (gtin, name, unit_price, currency) VALUES "
+                           "('06901234000108', '婴儿配方奶粉 1段 800 g', '268.00', 'CNY'), "
+                           "('06901234000115', '会员装 婴儿米粉 225 g', '99.50', 'CNY')"))  # fmt: skip
+        _events(engine, 1)
+        sales, buys = [], []
+        coverage = [0.99, 0.97, 0.96, 0.90, 0.86, 0.82, 0.70, 0.97]
+        for d in range(len(_SAMPLE_DISTRIBUTORS)):
+            for u in range(rng.randint(300, 1200)):
+                gtin = "06901234000108" if u % 3 else "06901234000115"
+                key = f"https://id.gs1.org/01/{gtin}/21/D{d}U{u}"
+                day = rng.randint(1, 30)
+                buys.append({"k": key, "g": gtin, "d": f"D-{d + 1:02d}", "t": f"2026-04-{day:02d} 09:00:00.000000",
+                             "o": rng.random() < coverage[d]})  # fmt: skip
+                if rng.random() < 0.55:
+                    sale_day = min(30, day + rng.randint(0, 10))
+                    sales.append({"k": key, "g": gtin, "s": f"S-{d + 1:02d}-{rng.randint(1, 6)}",
+                                  "t": f"2026-04-{sale_day:02d} 15:00:00.000000"})  # fmt: skip
+        alerts = _has_table(engine, "alert")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO purchase (unit_key, gtin, distributor_id, source_id, event_pk, event_id, "
+                           "event_time, counted, scanned_out) VALUES (:k, :g, :d, 'BRAND', 1, 'urn:uuid:bench-0', "
+                           ":t, 1, :o)"), buys)  # fmt: skip
+            c.execute(text("INSERT INTO sale (unit_key, gtin, store_id, event_pk, event_id, event_time, counted) "
+                           "VALUES (:k, :g, :s, 1, 'urn:uuid:bench-0', :t, 1)"), sales)  # fmt: skip
+            if alerts:
+                diverted = {2: (1, "T0"), 4: (9, "T6"), 6: (14, "T7"), 5: (3, "T1")}
+                rows = []
+                for d, (n, where) in diverted.items():
+                    for u in range(n):
+                        unit = f"https://id.gs1.org/01/06901234000108/21/D{d}U{u + 1}"
+                        rows.append({"k": "out_of_territory", "u": unit,
+                                     "p": "S-01-1", "d": f"D-{d + 1:02d}", "t": where, "e": "[]",
+                                     "f": "2026-04-18 00:00:00"})  # fmt: skip
+                c.execute(text("INSERT INTO alert (kind, unit_key, epc, party_id, responsible_distributor_id, "
+                               "territory_id, event_ids, rejected_scan_ids, detail, first_seen, last_seen, status, "
+                               "created_at, updated_at, status_changed_at) VALUES (:k, :u, :u, :p, :d, :t, :e, '[]', "
+                               "'', :f, :f, 'open', :f, :f, :f)"), rows)  # fmt: skip
+        with Session(engine) as session:
+            result = run_settlement(session=session, period="2026-04", policy=Policy(timezone="UTC"))
+            out.write_bytes(to_pdf(report_data(session=session, settlement=result)))
+        engine.dispose()
 
 
 if __name__ == "__main__":

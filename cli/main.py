@@ -49,10 +49,11 @@ app.add_typer(apikeys.app, name="apikeys")
 
 
 def _register_domains() -> None:
-    from cli import codes, epcis, members, scan, settlement
+    from cli import codes, epcis, labels, members, scan, settlement
 
     app.add_typer(codes.app, name="codes")
     app.add_typer(epcis.app, name="epcis")
+    app.add_typer(labels.app, name="labels")
     app.command("scan")(scan.scan)
     app.add_typer(scan.shipment_app, name="shipment")
     app.add_typer(settlement.app, name="settlement")  # importing rebates registers the settlement-facts listener

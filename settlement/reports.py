@@ -202,7 +202,7 @@ def _bar_chart(title: str, labels: list[str], series: list[list[float]], legend:
     from reportlab.lib import colors
 
     drawing = Drawing(width, height)
-    drawing.add(String(0, height - 12, title, fontName=FONT, fontSize=10))
+    drawing.add(String(0, height - 12, title, fontName="Helvetica-Bold", fontSize=10))
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 40, width - 60, height - 75
     chart.data = series if any(any(v for v in s) for s in series) else [[0.0] * max(1, len(labels))]
@@ -242,12 +242,13 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=page, leftMargin=28, rightMargin=28, topMargin=28, bottomMargin=28,
                             title=f"Settlement {s.period}", author="traceability", invariant=1)  # fmt: skip
-    h1 = ParagraphStyle("h1", fontName=FONT, fontSize=16, leading=20)
-    h2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceBefore=6, spaceAfter=4)
-    body = ParagraphStyle("body", fontName=FONT, fontSize=8, leading=10)
+    # Headings and totals are ASCII: Helvetica reads better there; names and reasons need the CID font.
+    h1 = ParagraphStyle("h1", fontName="Helvetica-Bold", fontSize=16, leading=20)
+    h2 = ParagraphStyle("h2", fontName="Helvetica-Bold", fontSize=12, leading=16, spaceBefore=6, spaceAfter=4)
+    body = ParagraphStyle("body", fontName="Helvetica", fontSize=8, leading=10)
     small = ParagraphStyle("small", fontName=FONT, fontSize=6.5, leading=8)
     story: list[Any] = []
-    totals = " · ".join(
+    totals = " | ".join(
         f"{t['currency']}: rebates {t['rebates']}, store fees {t['fees']}, adjustments {t['adjustments']}, "
         f"payable {t['payable']}" for t in s.totals()
     ) or "nothing payable"  # fmt: skip
@@ -257,31 +258,29 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
 
     width = (page[0] - 56) / 2 - 6
     ranked = sorted(s.distributors, key=lambda d: (-d.purchase_value, d.party))[:top]
-    dist_chart = _bar_chart(
-        "Rebate and purchase value by distributor (thousands)", [d.name[:14] for d in ranked],
-        [[float(d.purchase_value) / 1000 for d in ranked], [float(d.rebate) / 1000 for d in ranked]],
-        ["purchase value", "rebate"], width, 230,
+    value_chart = _bar_chart(
+        "Purchase value by distributor (thousands)", [d.name[:8] for d in ranked],
+        [[float(d.purchase_value) / 1000 for d in ranked]], ["purchase value"], width, 230,
+    )  # fmt: skip
+    rebate_chart = _bar_chart(
+        "Rebate by distributor (rate under the name)", [f"{d.name[:8]}\n{d.rate * 100:.0f} %" for d in ranked],
+        [[float(d.rebate) for d in ranked]], ["rebate"], width, 230,
     )  # fmt: skip
     territory = data.diverted_by_territory[:top]
-    terr_chart = _bar_chart("Diverted units by territory", [t[:14] for t, _ in territory],
-                            [[float(n) for _, n in territory]], ["diverted units"], width, 230)  # fmt: skip
+    terr_chart = _bar_chart("Diverted units by territory", [t[:10] for t, _ in territory],
+                            [[float(n) for _, n in territory]], ["diverted units"], width, 200)  # fmt: skip
     weeks = data.sales_by_week
     week_chart = _bar_chart("Sell-through by week (units, week starting)", [w for w, _ in weeks],
                             [[float(n) for _, n in weeks]], ["units"], width, 200)  # fmt: skip
-    rates: dict[str, int] = {}
-    for d in s.distributors:
-        rates[f"{d.rate * 100:.1f} %"] = rates.get(f"{d.rate * 100:.1f} %", 0) + 1
-    rate_chart = _bar_chart("Distributors by rebate rate", sorted(rates), [[float(rates[r]) for r in sorted(rates)]],
-                            ["distributors"], width, 200)  # fmt: skip
-    grid = Table([[dist_chart, terr_chart], [week_chart, rate_chart]], colWidths=[width + 6, width + 6])
+    grid = Table([[value_chart, rebate_chart], [terr_chart, week_chart]], colWidths=[width + 6, width + 6])
     grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story.append(grid)
     story.append(PageBreak())
 
     style = TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7),
+        ("FONTNAME", (0, 0), (-1, -1), "Helvetica"), ("FONTSIZE", (0, 0), (-1, -1), 7),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde4ee")), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (2, 1), (-3, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (2, 1), (-2, -1), "RIGHT"),
     ])  # fmt: skip
     story.append(Paragraph("Distributors: rebate and the reason for its rate", h2))
     rows: list[list[Any]] = [["party", "name", "units", "scanned out", "diverted", "purchase value", "rate", "rebate",
@@ -314,8 +313,8 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
 
     def footer(canvas: Any, _doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont(FONT, 7)
-        canvas.drawRightString(page[0] - 28, 14, f"Settlement {s.period} · page {canvas.getPageNumber()}")
+        canvas.setFont("Helvetica", 7)
+        canvas.drawRightString(page[0] - 28, 14, f"Settlement {s.period} | page {canvas.getPageNumber()}")
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)

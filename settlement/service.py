@@ -513,6 +513,9 @@ def run_settlement(*, session: Session, period: str, policy: Policy) -> Settleme
             f"in {_next_open(locked)}", period=period,
         )  # fmt: skip
     start, end = period_bounds(period, policy.timezone)
+    if locked and period == _next_open(locked):
+        # The books have no gap and no overlap, even if the policy's time zone changed since the last lock.
+        start = _aware(locked[-1].ends_at)
     ctx, prices = _Context.load(session), _Prices.load(session)
     dist, stores = _compute(session, policy, start, end, ctx, prices)
     result = Settlement(period=period, status="open", timezone=policy.timezone, starts_at=start, ends_at=end,

@@ -36,6 +36,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
+    from labels.routes import router as labels_router
     from rebates.routes import router as members_router  # importing registers the settlement-facts listener
     from scanning.routes import epcis_router, scans_router
     from settlement.routes import router as settlement_router
@@ -61,8 +62,8 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, settlement_router,
-                   members_router):  # fmt: skip
+    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,
+                   settlement_router, members_router):  # fmt: skip
         app.include_router(router)
     from web.app import mount_web
 

@@ -13,18 +13,18 @@ from tests.settlement.scenario import P1, capture, event, seed, units
 from traceability.models.alert import Alert, AlertKind, AlertStatus
 
 POLICY = Policy()
-U = units(P1, "R", 400)
+U = units(P1, "R", 200)
 
 
 @pytest.fixture
 def shipped(session: Session) -> None:
-    """D-GZ buys 400 units (400 × 268.00 = 107,200.00) in April and scans out 390 (97.5 %)."""
+    """D-GZ buys 200 units (200 × 268.00 = 53,600.00) in April and scans out 195 (97.5 %)."""
     seed(session)
     capture(
         session,
         event("commissioning", U, "PLANT-1", "2026-03-31T08:00:00Z", action="ADD"),
         event("shipping", U, "PLANT-1", "2026-04-02T08:00:00Z", to="D-GZ"),
-        event("shipping", U[:390], "D-GZ", "2026-04-03T08:00:00Z", to="S-GZ-1"),
+        event("shipping", U[:195], "D-GZ", "2026-04-03T08:00:00Z", to="S-GZ-1"),
     )
 
 
@@ -48,21 +48,21 @@ def _gz(session: Session) -> dict:
 
 def test_no_alert_and_coverage_at_least_95_percent_is_2_percent(session: Session, shipped) -> None:
     gz = _gz(session)
-    assert (gz["coverage"], gz["rate"], gz["rebate"]) == ("0.9750", "0.02", "2144.00")  # 0.02 × 107,200.00
+    assert (gz["coverage"], gz["rate"], gz["rebate"]) == ("0.9750", "0.02", "1072.00")  # 0.02 × 53,600.00
 
 
 def test_one_open_alert_drops_to_1_percent(session: Session, shipped) -> None:
-    _alert(session, 2, AlertStatus.open)  # 2 / 400 = 0.5 % ≤ 0.5 %
+    _alert(session, 1, AlertStatus.open)  # 1 / 200 = 0.5 % ≤ 0.5 %
     gz = _gz(session)
-    assert (gz["diverted_units"], gz["rate"], gz["rebate"]) == (2, "0.01", "1072.00")
-    assert "2 attributed diverted unit(s)" in gz["reason"]
+    assert (gz["diverted_units"], gz["rate"], gz["rebate"]) == (1, "0.01", "536.00")
+    assert "1 attributed diverted unit(s)" in gz["reason"]
 
 
 def test_more_than_half_a_percent_diverted_is_0(session: Session, shipped) -> None:
-    _alert(session, 2, AlertStatus.confirmed)
-    _alert(session, 1, AlertStatus.investigating, kind=AlertKind.unauthorized_channel, first=2)
+    _alert(session, 1, AlertStatus.confirmed)
+    _alert(session, 1, AlertStatus.investigating, kind=AlertKind.unauthorized_channel, first=1)
     gz = _gz(session)
-    assert (gz["diverted_units"], gz["rate"], gz["rebate"]) == (3, "0", "0.00")  # 3 / 400 = 0.75 %
+    assert (gz["diverted_units"], gz["rate"], gz["rebate"]) == (2, "0", "0.00")  # 2 / 200 = 1 %
 
 
 def test_dismissed_withdrawn_other_kinds_and_other_months_do_not_count(session: Session, shipped) -> None:
@@ -79,7 +79,7 @@ def test_diversion_confirmed_after_the_lock_claws_back_in_the_next_period(sessio
     may = run_settlement(session=session, period="2026-05", policy=POLICY).as_dict()
     claw = next(a for a in may["adjustments"] if a["party"] == "D-GZ")
     assert (claw["for_period"], claw["previously"], claw["amount"], claw["delta"]) == (
-        "2026-04", "2144.00", "1072.00", "-1072.00")  # fmt: skip
+        "2026-04", "1072.00", "536.00", "-536.00")  # fmt: skip
     alert.status = AlertStatus.dismissed  # the investigation clears it before May is locked: nothing to claw back
     session.add(alert)
     session.flush()

@@ -146,3 +146,10 @@ def test_case_sold_counts_its_units_once(session: Session, april) -> None:
     result = run_settlement(session=session, period="2026-04", policy=POLICY).as_dict()
     assert _by_party(result["stores"])["S-NJ-1"]["units_sold"] == 2
     assert Decimal(_by_party(result["stores"])["S-NJ-1"]["fee"]) == Decimal("5.97")  # 0.03 × 199.00
+
+
+def test_a_time_zone_change_leaves_no_gap_and_no_overlap(session: Session, april) -> None:
+    capture(session, event("retail_selling", [GZ_UNITS[5]], "S-GZ-1", "2026-05-01T00:30:00+08:00"))
+    lock_period(session=session, period="2026-04", policy=POLICY)  # UTC: the 16:30Z sale is April's
+    may = run_settlement(session=session, period="2026-05", policy=Policy(timezone="Asia/Shanghai")).as_dict()
+    assert may["stores"] == [] and may["starts_at"] == "2026-05-01T00:00:00+00:00"  # not paid a second time

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from tests.factories import GTIN, api_key, auth, seed_masterdata
+from tests.labels.helpers import label_job_of
 from traceability.models import Code, CodeStatus, Role, Shipment
 
 ALL = frozenset(Role)
@@ -51,6 +52,15 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/settlement/{period}/units"): frozenset({R.finance, R.admin}),
     ("POST", "/api/v1/members/points"): frozenset({R.store, R.finance, R.admin}),
     ("POST", "/api/v1/members/redeem"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/labels/templates"): ALL,
+    ("POST", "/api/v1/labels/jobs"): frozenset({R.plant}),
+    ("GET", "/api/v1/labels/jobs"): frozenset({R.plant, R.admin, R.auditor}),
+    ("GET", "/api/v1/labels/jobs/{job_id}"): frozenset({R.plant, R.admin, R.auditor}),
+    ("POST", "/api/v1/labels/jobs/{job_id}/print"): frozenset({R.plant}),
+    ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): frozenset({R.plant}),
+    ("POST", "/api/v1/labels/jobs/{job_id}/void"): frozenset({R.plant}),
+    ("POST", "/api/v1/labels/jobs/{job_id}/close"): frozenset({R.plant}),
+    ("GET", "/api/v1/labels/jobs/{job_id}/reconciliation"): frozenset({R.plant, R.admin, R.auditor}),
     # web pages: public ones, then the pages behind a key (cookie or bearer, the same role check)
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -96,9 +106,17 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("POST", "/api/v1/shipments/{shipment_id}/close"): _shipment_of,
     ("GET", "/app/shipments/{shipment_id}"): _shipment_of,
     ("POST", "/app/shipments/{shipment_id}/close"): _shipment_of,
+    ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
+    ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,
+    ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): label_job_of,
+    ("POST", "/api/v1/labels/jobs/{job_id}/void"): label_job_of,
+    ("POST", "/api/v1/labels/jobs/{job_id}/close"): label_job_of,
+    ("GET", "/api/v1/labels/jobs/{job_id}/reconciliation"): label_job_of,
 }
 # Valid bodies for object routes that take one, so that the check reaches the object look-up.
 OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): {"code": "junk", "reason": "torn"},
+    ("POST", "/api/v1/labels/jobs/{job_id}/void"): {"code": "junk", "reason": "torn"},
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): {"codes": ["junk"]},
 }
 # Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.

@@ -1,0 +1,477 @@
+"""Print jobs: create (draw codes), print once (PDF or ZPL), reprint a damaged label, void, close, reconcile.
+
+The rules that keep printing honest:
+
+* A job draws its codes when it is created (signed unit codes through :func:`codes.service.generate_codes`, SSCCs
+  through :func:`codes.service.allocate_ssccs`) and owns their batch, so every printed code is accounted for.
+* A job is printed **once**: the step from ``created`` to ``printed`` is a conditional update, so two printers
+  racing for one job cannot both print it. A damaged label is reprinted on its own, with the same code, and logged.
+* A voided code is never printed again and can never be commissioned (the scan service refuses its status).
+* Nothing here commits: the CLI command or the API request does, so a print that fails half-way leaves the job
+  ``created`` and its codes unprinted.
+
+"Printed" means the output was produced (the PDF or ZPL left the system); whether the printer used it is what
+reprints, voids and the reconciliation are for.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from codes import service as codes_service
+from codes.errors import MalformedCode
+from codes.identity import CodeIdentity
+from codes.keyfiles import KeyFileStore
+from labels.content import CodeRow, LabelData, logistic_label, unit_label
+from labels.errors import CodeNotInJob, JobNotFound, JobStateError, LabelStateError, TemplateMismatch
+from labels.pdf import write_pdf
+from labels.templates import TEMPLATES, Template, get_template
+from labels.zpl import write_zpl
+from traceability.auth.service import Principal, scope_to_party
+from traceability.errors import InvalidInput, NotFound
+from traceability.models import (
+    Code,
+    CodeBatch,
+    CodeLevel,
+    CodeStatus,
+    LabelReprint,
+    LabelSymbology,
+    LabelVoid,
+    Party,
+    PrintFormat,
+    PrintJob,
+    PrintJobStatus,
+    Product,
+)
+from traceability.models.base import utcnow
+
+__all__ = [
+    "MAX_QUANTITY",
+    "RECONCILIATION_COLUMNS",
+    "PrintResult",
+    "Reconciliation",
+    "close_job",
+    "create_job",
+    "get_job",
+    "list_jobs",
+    "list_templates",
+    "print_job",
+    "reconcile",
+    "reconciliation_csv",
+    "reprint_label",
+    "void_label",
+]
+
+MAX_QUANTITY = 1_000_000
+"""Largest job: a day of a fast line; larger runs are several jobs, each reconciled on its own."""
+_CHUNK = 1000  # codes read, drawn and marked printed per round trip
+_IN_SUPPLY_CHAIN = (CodeStatus.commissioned, CodeStatus.shipped, CodeStatus.received, CodeStatus.sold)
+_REPRINTABLE = (CodeStatus.printed, CodeStatus.commissioned)
+_VOIDABLE = (CodeStatus.generated, CodeStatus.printed)
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PrintResult:
+    job: PrintJob
+    labels: int
+    print_format: PrintFormat
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """Where every code of a job went. ``difference`` (issued - commissioned - voided) is 0 for a finished job;
+    anything else is labels that may be loose: printed but neither applied to goods nor destroyed."""
+
+    job_id: int
+    party_id: str
+    status: str
+    issued: int
+    printed: int
+    reprinted: int
+    voided: int
+    commissioned: int
+    difference: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RECONCILIATION_COLUMNS}
+
+
+def list_templates() -> list[Template]:
+    """Every label template, sheets first."""
+    return sorted(TEMPLATES.values(), key=lambda t: (t.kind != "sheet", t.id))
+
+
+def _text(value: str, what: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{what} must not be empty", field=what)
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters", field=what)
+    return value
+
+
+def create_job(
+    *,
+    session: Session,
+    store: KeyFileStore | None,
+    party_id: str,
+    gtin: str,
+    lot: str | None,
+    expiry: str | None,
+    quantity: int,
+    level: CodeLevel,
+    template: str,
+    by: str,
+    symbology: LabelSymbology | None = None,
+    company_prefix_length: int = 7,
+    progress: ProgressFn | None = None,
+) -> PrintJob:
+    """Create a print job and draw its codes: signed unit codes, or SSCCs for cases and pallets."""
+    tpl = get_template(template)
+    tpl.check(level=level)
+    by = _text(by, "by", 200)
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"quantity must be 1 to {MAX_QUANTITY:,}", field="quantity")
+    CodeIdentity(gtin, "0", lot, expiry)  # validates GTIN, lot and expiry, naming the field
+    product = session.get(Product, gtin)
+    if product is None:
+        raise NotFound(f"no product with GTIN {gtin}; import it in master data first", gtin=gtin)
+    if session.get(Party, party_id) is None:
+        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+    if level is CodeLevel.unit:
+        symbology = symbology or LabelSymbology.qr
+    elif symbology is LabelSymbology.qr:
+        raise TemplateMismatch("case and pallet labels carry GS1-128 and DataMatrix, not QR", field="symbology")
+    else:
+        symbology = LabelSymbology.datamatrix
+
+    if level is CodeLevel.unit:
+        if store is None:
+            raise InvalidInput("unit codes are signed: the key directory is needed", field="store")
+        signer = codes_service.load_signer(session=session, store=store)
+        with open(os.devnull, "w", encoding="ascii") as discard:  # the codes go to the database, not to a file
+            result = codes_service.generate_codes(
+                session=session, signer=signer, gtin=gtin, lot=lot, expiry=expiry, count=quantity, out=discard,
+                level=level, party_id=party_id, progress=progress,
+            )  # fmt: skip
+        batch_id = result.batch_id
+    else:
+        batch_id = _allocate_ssccs(session, gtin=gtin, lot=lot, expiry=expiry, quantity=quantity, level=level,
+                                   party_id=party_id, prefix_length=company_prefix_length)  # fmt: skip
+        if progress is not None:
+            progress(quantity)
+    job = PrintJob(party_id=party_id, gtin=gtin, lot=lot, expiry=expiry, quantity=quantity, level=level,
+                   template=tpl.id, symbology=symbology, batch_id=batch_id, created_by=by)  # fmt: skip
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _allocate_ssccs(
+    session: Session, *, gtin: str, lot: str | None, expiry: str | None, quantity: int, level: CodeLevel,
+    party_id: str, prefix_length: int,
+) -> int:  # fmt: skip
+    # The brand's GS1 company prefix is the one in its GTINs (after the indicator digit).
+    prefix = gtin[1 : 1 + prefix_length]
+    batch = CodeBatch(level=level, gtin=gtin, lot=lot, expiry=expiry, party_id=party_id, requested=quantity,
+                      issued=quantity)  # fmt: skip
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    rows = codes_service.allocate_ssccs(session=session, company_prefix=prefix, count=quantity, party_id=party_id,
+                                        level=level)  # fmt: skip
+    ids = [r.id for r in rows if r.id is not None]
+    for start in range(0, len(ids), 500):
+        session.execute(update(Code).where(col(Code.id).in_(ids[start : start + 500])).values(batch_id=batch.id))
+    return batch.id
+
+
+def _job(session: Session, job_id: int, principal: Principal | None) -> PrintJob:
+    stmt = select(PrintJob).where(PrintJob.id == job_id)
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, PrintJob.party_id)
+    job = session.exec(stmt).first()
+    if job is None:
+        raise JobNotFound(f"no print job {job_id}", job_id=job_id)
+    return job
+
+
+def get_job(*, session: Session, job_id: int, principal: Principal | None = None) -> PrintJob:
+    """One print job; a plant sees only its own (``principal=None``: the CLI, which holds the database anyway)."""
+    return _job(session, job_id, principal)
+
+
+def list_jobs(
+    *,
+    session: Session,
+    principal: Principal | None = None,
+    party_id: str | None = None,
+    status: PrintJobStatus | None = None,
+    limit: int = 100,
+) -> list[PrintJob]:
+    """Print jobs, newest first, scoped to the caller's party."""
+    stmt = select(PrintJob).order_by(col(PrintJob.id).desc()).limit(limit)
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, PrintJob.party_id)
+    if party_id is not None:
+        stmt = stmt.where(PrintJob.party_id == party_id)
+    if status is not None:
+        stmt = stmt.where(PrintJob.status == status)
+    return list(session.exec(stmt).all())
+
+
+# --- printing --------------------------------------------------------------------------------------------------
+
+_CODE = Code.__table__.c  # type: ignore[attr-defined]
+_COLUMNS = (_CODE.id, _CODE.level, _CODE.gtin, _CODE.serial, _CODE.sscc, _CODE.lot, _CODE.expiry, _CODE.key_id,
+            _CODE.signature)  # fmt: skip
+"""In :class:`labels.content.CodeRow` order: read as plain rows, not ORM objects, on the print path."""
+
+
+class _Labeller:
+    """Turns a job's code rows into label contents (the per-job parts worked out once)."""
+
+    def __init__(self, session: Session, job: PrintJob, resolver: str) -> None:
+        self.job = job
+        self.resolver = resolver
+        self.content_gtin = job.gtin
+        self.count: int | None = None
+        if job.level != CodeLevel.unit:
+            product = session.get(Product, job.gtin)
+            if job.level == CodeLevel.case and product is not None:
+                self.count = product.units_per_case
+            elif product is not None and product.case_gtin:
+                self.content_gtin = product.case_gtin  # a pallet holds cases
+
+    def __call__(self, row: Sequence[Any]) -> LabelData:
+        code = CodeRow(*row)
+        if code.sscc is not None:
+            return logistic_label(code, content_gtin=self.content_gtin, count=self.count, lot=self.job.lot,
+                                  expiry=self.job.expiry)  # fmt: skip
+        return unit_label(code, symbology=LabelSymbology(self.job.symbology), resolver=self.resolver)
+
+
+def _unprinted(session: Session, job: PrintJob, labeller: _Labeller) -> Iterator[LabelData]:
+    """The job's codes still ``generated`` (voided ones are skipped), in order, marked printed a chunk at a time."""
+    last = 0
+    while True:
+        stmt = (
+            sa_select(*_COLUMNS)
+            .where(_CODE.batch_id == job.batch_id, _CODE.status == CodeStatus.generated.value, _CODE.id > last)
+            .order_by(_CODE.id)
+            .limit(_CHUNK)
+        )
+        rows = session.execute(stmt).all()
+        if not rows:
+            return
+        for row in rows:
+            yield labeller(row)
+        ids = [row[0] for row in rows]
+        codes_service.mark_status(session=session, ids=ids, status=CodeStatus.printed)
+        last = ids[-1]
+
+
+def _render(
+    labels: Iterator[LabelData] | list[LabelData], *, template: Template, fmt: PrintFormat, out: BinaryIO,
+    title: str, progress: ProgressFn | None = None, first_slot: int = 0, invariant: bool = False,
+) -> int:  # fmt: skip
+    if fmt is PrintFormat.zpl:
+        return write_zpl(labels, template=template, out=out, progress=progress)
+    return write_pdf(labels, template=template, out=out, title=title, first_slot=first_slot, progress=progress,
+                     invariant=invariant)  # fmt: skip
+
+
+def print_job(
+    *,
+    session: Session,
+    job_id: int,
+    fmt: PrintFormat,
+    out: BinaryIO,
+    by: str,
+    resolver: str,
+    principal: Principal | None = None,
+    progress: ProgressFn | None = None,
+    invariant: bool = False,
+) -> PrintResult:
+    """Print a created job's labels into ``out`` (PDF or ZPL) and mark its codes printed; a job prints only once."""
+    by = _text(by, "by", 200)
+    job = _job(session, job_id, principal)
+    template = get_template(job.template)
+    template.check(level=CodeLevel(job.level), fmt=fmt)
+    claimed = session.execute(
+        update(PrintJob)
+        .where(col(PrintJob.id) == job.id, col(PrintJob.status) == PrintJobStatus.created.value)
+        .values(status=PrintJobStatus.printed.value, print_format=fmt.value, printed_by=by, printed_at=utcnow())
+    )
+    session.refresh(job)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobStateError(
+            f"print job {job.id} is {job.status}: a job is printed once; reprint damaged labels one by one",
+            job_id=job.id, status=str(job.status),
+        )  # fmt: skip
+    count = _render(_unprinted(session, job, _Labeller(session, job, resolver)), template=template, fmt=fmt, out=out,
+                    title=f"Print job {job.id}", progress=progress, invariant=invariant)  # fmt: skip
+    if count == 0:
+        raise JobStateError(f"print job {job.id} has nothing to print: every code was voided", job_id=job.id)
+    return PrintResult(job=job, labels=count, print_format=fmt)
+
+
+def _job_code(session: Session, job: PrintJob, code: str) -> Code:
+    """The code of this job that ``code`` names: a serial, an SSCC or any scanned form of either."""
+    text = code.strip()
+    row: Code | None = None
+    if job.level == CodeLevel.unit and text and "/" not in text and "(" not in text and "\x1d" not in text:
+        row = session.exec(select(Code).where(Code.gtin == job.gtin, Code.serial == text)).first()
+    if row is None:
+        try:
+            row = codes_service.resolve_code(session=session, text=text)
+        except MalformedCode as exc:
+            raise MalformedCode(f"{code!r} is neither a serial, an SSCC nor a code we print: {exc.message}",
+                                field="code") from None  # fmt: skip
+    if row.batch_id is None or row.batch_id != job.batch_id:
+        raise CodeNotInJob(f"{code} was not printed by job {job.id}", job_id=job.id)
+    return row
+
+
+def reprint_label(
+    *,
+    session: Session,
+    job_id: int,
+    code: str,
+    reason: str,
+    by: str,
+    out: BinaryIO,
+    resolver: str,
+    fmt: PrintFormat | None = None,
+    first_slot: int = 0,
+    principal: Principal | None = None,
+    api_key_id: int | None = None,
+    invariant: bool = False,
+) -> LabelReprint:
+    """Print one damaged label again, with the same code, and log who and why."""
+    reason, by = _text(reason, "reason", 500), _text(by, "by", 200)
+    job = _job(session, job_id, principal)
+    if job.status != PrintJobStatus.printed:
+        raise JobStateError(f"print job {job.id} is {job.status}; labels are reprinted between printing and closing",
+                            job_id=job.id, status=str(job.status))  # fmt: skip
+    fmt = fmt or PrintFormat(job.print_format or PrintFormat.pdf)
+    template = get_template(job.template)
+    template.check(level=CodeLevel(job.level), fmt=fmt)
+    row = _job_code(session, job, code)
+    if row.status not in _REPRINTABLE:
+        hint = "a voided code is never printed again" if row.status == CodeStatus.voided else "it was never printed"
+        raise LabelStateError(f"code {row.id} is {row.status}: {hint}", status=str(row.status))
+    assert row.id is not None
+    assert job.id is not None
+    log = LabelReprint(job_id=job.id, code_id=row.id, print_format=fmt, actor=by, reason=reason,
+                       api_key_id=api_key_id)  # fmt: skip
+    session.add(log)
+    session.flush()
+    values = tuple(getattr(row, c.key) for c in _COLUMNS)
+    label = _Labeller(session, job, resolver)(values)
+    _render([label], template=template, fmt=fmt, out=out, title=f"Print job {job.id}, reprint", first_slot=first_slot,
+            invariant=invariant)  # fmt: skip
+    return log
+
+
+def void_label(
+    *,
+    session: Session,
+    job_id: int,
+    code: str,
+    reason: str,
+    by: str,
+    principal: Principal | None = None,
+    api_key_id: int | None = None,
+) -> LabelVoid:
+    """Void a code before commissioning (a damaged or surplus label): it can never be commissioned afterwards."""
+    reason, by = _text(reason, "reason", 500), _text(by, "by", 200)
+    job = _job(session, job_id, principal)
+    row = _job_code(session, job, code)
+    previous = CodeStatus(row.status)
+    if previous not in _VOIDABLE:
+        hint = ("it is already voided" if previous is CodeStatus.voided
+                else "it is in the supply chain; decommission it with an EPCIS event instead")  # fmt: skip
+        raise LabelStateError(f"code {row.id} is {previous}: {hint}", status=previous.value)
+    # Conditional, so that a commissioning scan racing with the void cannot be overwritten.
+    done = session.execute(
+        update(Code).where(col(Code.id) == row.id, col(Code.status) == previous.value)
+        .values(status=CodeStatus.voided.value)
+    )  # fmt: skip
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(row)
+        raise LabelStateError(f"code {row.id} changed to {row.status} meanwhile; not voided", status=str(row.status))
+    session.refresh(row)
+    assert row.id is not None
+    assert job.id is not None
+    log = LabelVoid(job_id=job.id, code_id=row.id, previous_status=previous.value, actor=by, reason=reason,
+                    api_key_id=api_key_id)  # fmt: skip
+    session.add(log)
+    session.flush()
+    return log
+
+
+def close_job(*, session: Session, job_id: int, by: str, principal: Principal | None = None) -> PrintJob:
+    """Close a printed job: no more reprints; voids stay possible, since a void only ever closes a hole."""
+    by = _text(by, "by", 200)
+    job = _job(session, job_id, principal)
+    done = session.execute(
+        update(PrintJob)
+        .where(col(PrintJob.id) == job.id, col(PrintJob.status) == PrintJobStatus.printed.value)
+        .values(status=PrintJobStatus.closed.value, closed_by=by, closed_at=utcnow())
+    )
+    session.refresh(job)
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobStateError(f"print job {job.id} is {job.status}; only a printed job can be closed", job_id=job.id,
+                            status=str(job.status))  # fmt: skip
+    return job
+
+
+def reconcile(*, session: Session, job_id: int, principal: Principal | None = None) -> Reconciliation:
+    """Count a job's codes by fate: issued, printed, reprinted, voided, commissioned, and the difference."""
+    job = _job(session, job_id, principal)
+    assert job.id is not None
+    by_status: dict[str, int] = {}
+    if job.batch_id is not None:
+        stmt = select(Code.status, func.count()).where(Code.batch_id == job.batch_id).group_by(Code.status)
+        by_status = {str(status): int(n) for status, n in session.exec(stmt).all()}
+    voided_unprinted = session.exec(
+        select(func.count()).select_from(LabelVoid)
+        .where(LabelVoid.job_id == job.id, LabelVoid.previous_status == CodeStatus.generated.value)
+    ).one()  # fmt: skip
+    reprinted = session.exec(select(func.count()).select_from(LabelReprint).where(LabelReprint.job_id == job.id)).one()
+    issued = sum(by_status.values())
+    voided = by_status.get(CodeStatus.voided.value, 0)
+    commissioned = sum(by_status.get(s.value, 0) for s in _IN_SUPPLY_CHAIN)
+    # A voided code was printed unless it was voided while still "generated" (codes the scan service voids
+    # through EPCIS events were commissioned, hence printed).
+    printed = issued - by_status.get(CodeStatus.generated.value, 0) - int(voided_unprinted)
+    return Reconciliation(
+        job_id=job.id, party_id=job.party_id, status=str(job.status), issued=issued, printed=printed,
+        reprinted=int(reprinted), voided=voided, commissioned=commissioned, difference=issued - commissioned - voided,
+    )  # fmt: skip
+
+
+RECONCILIATION_COLUMNS = ("job_id", "party_id", "status", "issued", "printed", "reprinted", "voided", "commissioned",
+                          "difference")  # fmt: skip
+
+
+def reconciliation_csv(reports: Sequence[Reconciliation]) -> str:
+    """Reconciliations as CSV, one row per job, with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(RECONCILIATION_COLUMNS)
+    for report in reports:
+        writer.writerow([getattr(report, column) for column in RECONCILIATION_COLUMNS])
+    return buffer.getvalue()
