@@ -49,7 +49,7 @@ app.add_typer(apikeys.app, name="apikeys")
 
 
 def _register_domains() -> None:
-    from cli import codes, epcis, labels, members, scan, settlement
+    from cli import alerts, codes, epcis, graph, labels, members, scan, settlement
 
     app.add_typer(codes.app, name="codes")
     app.add_typer(epcis.app, name="epcis")
@@ -58,6 +58,9 @@ def _register_domains() -> None:
     app.add_typer(scan.shipment_app, name="shipment")
     app.add_typer(settlement.app, name="settlement")  # importing rebates registers the settlement-facts listener
     app.add_typer(members.app, name="members")
+    app.add_typer(alerts.app, name="alerts")  # importing flow_graph registers the diversion listeners
+    app.add_typer(graph.app, name="graph")
+    app.command("trail")(graph.trail)
 
 
 _register_domains()

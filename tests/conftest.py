@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+import flow_graph.service  # noqa: F401  (registers the diversion listeners, as the app and the CLI do)
 import rebates.facts  # noqa: F401  (registers the settlement-facts listener, as the app and the CLI do)
 from traceability.api import get_session
 from traceability.app import create_app

@@ -36,6 +36,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
+    from flow_graph.routes import alerts_router, flow_router  # importing registers the diversion listeners
     from labels.routes import router as labels_router
     from rebates.routes import router as members_router  # importing registers the settlement-facts listener
     from scanning.routes import epcis_router, scans_router
@@ -63,7 +64,7 @@ def create_app(
         return {"status": "ok"}
 
     for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,
-                   settlement_router, members_router):  # fmt: skip
+                   alerts_router, flow_router, settlement_router, members_router):  # fmt: skip
         app.include_router(router)
     from web.app import mount_web
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from tests.factories import GTIN, api_key, auth, seed_masterdata
 from tests.labels.helpers import label_job_of
-from traceability.models import Code, CodeStatus, Role, Shipment
+from traceability.models import Alert, AlertKind, Code, CodeStatus, Role, Shipment
 
 ALL = frozenset(Role)
 PUBLIC: frozenset[Role] = frozenset()
@@ -52,6 +52,15 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/settlement/{period}/units"): frozenset({R.finance, R.admin}),
     ("POST", "/api/v1/members/points"): frozenset({R.store, R.finance, R.admin}),
     ("POST", "/api/v1/members/redeem"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/alerts"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
+    ("GET", "/api/v1/alerts/{alert_id}"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
+    ("PATCH", "/api/v1/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
+    ("POST", "/api/v1/alerts/reevaluate"): frozenset({R.admin}),
+    ("GET", "/api/v1/flow/trail"): frozenset({R.auditor, R.admin}),
+    ("GET", "/api/v1/flow/leaks"): frozenset({R.auditor, R.admin}),
+    ("GET", "/api/v1/flow/leaks/{distributor_id}"): frozenset({R.auditor, R.admin}),
+    ("GET", "/api/v1/flow/graph"): frozenset({R.auditor, R.admin}),
+    ("GET", "/api/v1/flow/graph.graphml"): frozenset({R.auditor, R.admin}),
     ("GET", "/api/v1/labels/templates"): ALL,
     ("POST", "/api/v1/labels/jobs"): frozenset({R.plant}),
     ("GET", "/api/v1/labels/jobs"): frozenset({R.plant, R.admin, R.auditor}),
@@ -98,6 +107,16 @@ def _shipment_of(session: Session, party_id: str) -> dict[str, str]:
     return {"shipment_id": str(row.id)}
 
 
+def _alert_naming(session: Session, party_id: str) -> dict[str, str]:
+    row = session.exec(select(Alert).where(Alert.unit_key == f"test:{party_id}")).first()
+    if row is None:
+        row = Alert(kind=AlertKind.out_of_territory, unit_key=f"test:{party_id}", epc=f"test:{party_id}",
+                    party_id=party_id, responsible_distributor_id=party_id)  # fmt: skip
+        session.add(row)
+        session.flush()
+    return {"alert_id": str(row.id)}
+
+
 OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/parties/{party_id}"): lambda _s, party: {"party_id": party},
     ("GET", "/api/v1/codes/{gtin}/{serial}"): _code_held_by,
@@ -106,6 +125,7 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("POST", "/api/v1/shipments/{shipment_id}/close"): _shipment_of,
     ("GET", "/app/shipments/{shipment_id}"): _shipment_of,
     ("POST", "/app/shipments/{shipment_id}/close"): _shipment_of,
+    ("GET", "/api/v1/alerts/{alert_id}"): _alert_naming,
     ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): label_job_of,

@@ -1,5 +1,6 @@
 """Every table of the system, in one place so that Alembic sees them all."""
 
+from traceability.models.alert import Alert, AlertKind, AlertNote, AlertStatus, CounterfeitScan
 from traceability.models.api_key import ApiKey, Role
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
@@ -13,6 +14,11 @@ from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
 from traceability.models.territory import Territory
 
 __all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertNote",
+    "AlertStatus",
+    "CounterfeitScan",
     "LabelReprint",
     "LabelSymbology",
     "LabelVoid",

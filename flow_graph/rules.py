@@ -1,0 +1,387 @@
+"""The four diversion rules, as pure functions of one unit's history and the master data.
+
+Nothing here touches the database. :mod:`flow_graph.history` turns the event store into :class:`UnitHistory`
+objects, and both the capture-time listener and the full re-evaluation hand them to :func:`evaluate_unit`: one
+function decides, so the incremental alerts and the re-evaluated ones cannot disagree, and because a history is
+ordered by event time (ties by eventID), not by arrival, neither can two stores that received the same events in
+different orders.
+
+The rules (``docs/diversion.md`` gives the reasons for every choice DESIGN.md leaves open):
+
+- attribution: the responsible distributor at a sighting is the destination of the latest shipment at or before it
+  from a brand-owned party (``brand``, ``plant``, or owned by one) to a distributor (or a party a distributor owns);
+- ``out_of_territory``: a unit seen (an event with a location) at a market party (not brand-owned, not an auditor)
+  outside the territories its responsible distributor is authorised for;
+- ``unauthorized_channel``: a distributor ships a unit to a store it is not authorised to supply; the shipping
+  distributor is the responsible one;
+- ``clone_suspected``: a unit sold twice, or seen at two places with coordinates whose distance over the time between
+  consecutive sightings implies more than :data:`MAX_SPEED_KMH`;
+- ``counterfeit_suspected``: a GTIN + serial that we never issued and no brand-owned party commissioned, wherever it
+  is seen; or a scan of ours rejected for a reason that means the code is not genuine.
+
+One finding per unit, rule and place; its evidence is every event that supports it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from traceability.models import AlertKind
+
+__all__ = [
+    "COUNTERFEIT_REASONS",
+    "MAX_SPEED_KMH",
+    "WITHDRAWABLE_REASONS",
+    "attribute",
+    "EventRow",
+    "Finding",
+    "MasterData",
+    "PartyInfo",
+    "Rejection",
+    "Sighting",
+    "UnitHistory",
+    "distance_km",
+    "evaluate_unit",
+    "is_sgtin_key",
+    "known",
+    "sgtin_gtin",
+]
+
+MAX_SPEED_KMH = 300.0
+"""Implied speed between two sightings above which one physical unit cannot have made the trip."""
+
+COUNTERFEIT_REASONS = frozenset({"bad_signature", "key_revoked", "unknown_key", "never_issued", "malformed"})
+"""Rejection reasons of our scanners that say the code is not genuine (others, like ``already_sold``, do not)."""
+
+WITHDRAWABLE_REASONS = frozenset({"never_issued"})
+"""Rejections that stop counting once the code becomes known (its commissioning arrived late)."""
+
+_SGTIN = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/[^/?#]+$")
+
+
+def is_sgtin_key(key: str) -> bool:
+    """Whether a matching key names a trade item instance (GTIN + serial)."""
+    return _SGTIN.match(key) is not None
+
+
+def sgtin_gtin(key: str) -> str | None:
+    """The GTIN of an SGTIN key, else None."""
+    m = _SGTIN.match(key)
+    return m[1] if m else None
+
+
+class EventRow(NamedTuple):
+    """The columns of a stored event that the rules read; ``retracted`` when an errorDeclaration names it."""
+
+    pk: int
+    event_id: str
+    time: datetime
+    event_type: str
+    action: str | None
+    biz_step: str | None
+    location: str | None
+    source: str | None
+    destination: str | None
+    retracted: bool
+
+
+class Sighting(NamedTuple):
+    """An event concerning a unit: naming it (``via`` None, with its ``role``) or a case or pallet holding it."""
+
+    event: EventRow
+    via: str | None
+    role: str
+
+
+class Rejection(NamedTuple):
+    """A scan of ours rejected as counterfeit evidence."""
+
+    id: int
+    party: str | None
+    reason: str
+    time: datetime
+    epc: str
+
+
+@dataclass(slots=True)
+class UnitHistory:
+    """Everything the rules need about one code: its sightings in event-time order and what we know of it."""
+
+    key: str
+    sightings: list[Sighting]
+    is_unit: bool
+    """A trade-item unit, not a case or pallet: the unit-level rules apply to it."""
+    issued: bool
+    """We issued it (a code record of our own serialization)."""
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PartyInfo:
+    kind: str
+    territory: str | None
+    owner: str | None
+    lat: float | None
+    lon: float | None
+
+
+@dataclass
+class MasterData:
+    """The master data the rules consult: parties, the territory tree, authorisations and supply links."""
+
+    parties: dict[str, PartyInfo]
+    ancestors: dict[str, frozenset[str]]
+    """Territory → itself and its ancestors."""
+    authorised: dict[str, frozenset[str]]
+    """Distributor → the territory nodes it may sell into."""
+    suppliers: set[tuple[str, str]]
+    """(store, distributor) pairs."""
+    _brand: dict[str, bool] = field(default_factory=dict, repr=False)
+    _distributor: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def kind(self, party: str | None) -> str | None:
+        info = self.parties.get(party) if party else None
+        return info.kind if info else None
+
+    def territory(self, party: str | None) -> str | None:
+        info = self.parties.get(party) if party else None
+        return info.territory if info else None
+
+    def brand_owned(self, party: str | None) -> bool:
+        """``brand``, ``plant``, or owned (through any chain of owners) by a brand-owned party."""
+        if not party:
+            return False
+        cached = self._brand.get(party)
+        if cached is None:
+            cached = False
+            seen: set[str] = set()
+            node: str | None = party
+            while node is not None and node not in seen and node in self.parties:
+                seen.add(node)
+                info = self.parties[node]
+                if info.kind in ("brand", "plant"):
+                    cached = True
+                    break
+                node = info.owner
+            self._brand[party] = cached
+        return cached
+
+    def distributor_of(self, party: str | None) -> str | None:
+        """The distributor a party is or belongs to (a distributor's own warehouse counts as the distributor)."""
+        if not party:
+            return None
+        if party not in self._distributor:
+            found: str | None = None
+            seen: set[str] = set()
+            node: str | None = party
+            while node is not None and node not in seen and node in self.parties:
+                seen.add(node)
+                if self.parties[node].kind == "distributor":
+                    found = node
+                    break
+                node = self.parties[node].owner
+            self._distributor[party] = found
+        return self._distributor[party]
+
+    def is_market(self, party: str | None) -> bool:
+        """A known party in the market: neither brand-owned nor an auditor."""
+        info = self.parties.get(party) if party else None
+        return info is not None and info.kind != "auditor" and not self.brand_owned(party)
+
+    def authorised_at(self, distributor: str, place: str) -> bool:
+        """Whether ``place`` lies inside one of the distributor's authorised territory nodes (ancestor-or-self)."""
+        territory = self.territory(place)
+        if territory is None:
+            return False
+        return not self.ancestors.get(territory, frozenset({territory})).isdisjoint(
+            self.authorised.get(distributor, frozenset())
+        )
+
+    def supplies(self, distributor: str, store: str) -> bool:
+        return (store, distributor) in self.suppliers
+
+    def coords(self, party: str | None) -> tuple[float, float] | None:
+        info = self.parties.get(party) if party else None
+        if info is None or info.lat is None or info.lon is None:
+            return None
+        return info.lat, info.lon
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One alert as the rules see it: unit, rule and place, with its evidence and responsible distributor."""
+
+    kind: AlertKind
+    key: str
+    party: str | None
+    responsible: str | None
+    evidence: tuple[EventRow, ...]
+    rejected: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    detail: str
+    territory: str | None
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [e.event_id for e in self.evidence]
+
+
+@dataclass(slots=True)
+class _Acc:
+    responsible: str | None
+    detail: str
+    last: tuple[datetime, int, str]
+    first: datetime
+    events: dict[int, EventRow] = field(default_factory=dict)
+    rejected: set[int] = field(default_factory=set)
+
+
+class _Findings:
+    """Collects violations into one finding per (rule, place); the latest violation names the responsible one."""
+
+    def __init__(self) -> None:
+        self.acc: dict[tuple[AlertKind, str | None], _Acc] = {}
+
+    def add(
+        self, kind: AlertKind, place: str | None, responsible: str | None, detail: str, *,
+        at: tuple[datetime, int, str], events: Iterable[EventRow] = (), rejected: int | None = None,
+    ) -> None:  # fmt: skip
+        slot = self.acc.get((kind, place))
+        if slot is None:
+            slot = self.acc[(kind, place)] = _Acc(responsible, detail, at, at[0])
+        elif at >= slot.last:
+            slot.responsible, slot.detail, slot.last = responsible, detail, at
+        slot.first = min(slot.first, at[0])
+        for e in events:
+            slot.events[e.pk] = e
+        if rejected is not None:
+            slot.rejected.add(rejected)
+
+    def findings(self, key: str, md: MasterData) -> list[Finding]:
+        out = []
+        for (kind, place), a in sorted(self.acc.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
+            evidence = tuple(sorted(a.events.values(), key=lambda e: (e.time, e.event_id)))
+            out.append(
+                Finding(
+                    kind=kind, key=key, party=place, responsible=a.responsible, evidence=evidence,
+                    rejected=tuple(sorted(a.rejected)), first_seen=a.first, last_seen=a.last[0], detail=a.detail,
+                    territory=md.territory(place),
+                )  # fmt: skip
+            )
+        return out
+
+
+def known(history: UnitHistory, md: MasterData) -> EventRow | bool:
+    """Whether the code is genuine as far as the store knows: issued by us, or commissioned by a brand-owned party.
+
+    Returns the commissioning event when that is what makes it known (for the reason of a withdrawal).
+    """
+    if history.issued:
+        return True
+    for s in history.sightings:
+        e = s.event
+        if (
+            s.via is None and s.role == "epc" and e.biz_step == "commissioning" and e.action == "ADD"
+            and e.event_type == "ObjectEvent" and md.brand_owned(e.location or e.source)
+        ):  # fmt: skip
+            return e
+    return False
+
+
+def _where(place: str | None) -> str:
+    return place or "an unknown place"
+
+
+def _at(e: EventRow) -> tuple[datetime, int, str]:
+    return (e.time, 0, e.event_id)
+
+
+def attribute(sightings: Sequence[Sighting], md: MasterData) -> list[tuple[str, EventRow] | None]:
+    """The responsible distributor at each sighting, with the shipment that made it responsible.
+
+    It is the destination of the latest shipment at or before the sighting (a shipment of a case or pallet counts
+    for the units inside) from a brand-owned party to a distributor.
+    """
+    out: list[tuple[str, EventRow] | None] = []
+    current: tuple[str, EventRow] | None = None
+    for s in sightings:
+        e = s.event
+        if e.biz_step == "shipping" and md.brand_owned(e.source or e.location):
+            receiver = md.distributor_of(e.destination)
+            if receiver is not None:
+                current = (receiver, e)
+        out.append(current)
+    return out
+
+
+def evaluate_unit(history: UnitHistory, md: MasterData, *, max_speed_kmh: float = MAX_SPEED_KMH) -> list[Finding]:
+    """Every finding for one code, each with its evidence; empty when nothing is wrong."""
+    out = _Findings()
+    genuine = bool(known(history, md))
+    counterfeit = not genuine and is_sgtin_key(history.key)
+    timeline = attribute(history.sightings, md)
+    last_sale: EventRow | None = None
+    last_located: tuple[EventRow, tuple[float, float]] | None = None
+    for s, current in zip(history.sightings, timeline, strict=True):
+        e = s.event
+        place = e.location
+        responsible = current[0] if current else None
+        if history.is_unit:
+            shipper = e.source or e.location
+            if e.biz_step == "shipping" and e.destination is not None and not md.brand_owned(shipper):
+                sender = md.distributor_of(shipper)
+                if sender and md.kind(e.destination) == "store" and not md.supplies(sender, e.destination):
+                    detail = f"{sender} shipped to store {e.destination}, which it is not authorised to supply"
+                    out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e])
+            if current is not None and place and md.is_market(place) and not md.authorised_at(current[0], place):
+                allowed = ", ".join(sorted(md.authorised.get(current[0], ()))) or "none"
+                detail = (
+                    f"seen at {place} (territory {md.territory(place)}), outside the territories of its "
+                    f"responsible distributor {current[0]} ({allowed})"
+                )
+                out.add(AlertKind.out_of_territory, place, responsible, detail, at=_at(e), events=[e, current[1]])
+            if e.biz_step == "retail_selling":
+                if last_sale is not None:
+                    detail = f"sold twice: at {_where(last_sale.location)} and at {_where(place)}"
+                    out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[last_sale, e])
+                last_sale = e
+            point = md.coords(place)
+            if point is not None:
+                if last_located is not None and last_located[0].location != place:
+                    before, where = last_located
+                    km = distance_km(where, point)
+                    hours = (e.time - before.time).total_seconds() / 3600
+                    if km > 0 and (hours <= 0 or km / hours > max_speed_kmh):
+                        speed = "an instant" if hours <= 0 else f"{km / hours:.0f} km/h"
+                        detail = (
+                            f"seen at {before.location} and at {place}, {km:.0f} km apart, "
+                            f"{hours * 60:.0f} min later: {speed} > {max_speed_kmh:.0f} km/h"
+                        )
+                        out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[before, e])
+                last_located = (e, point)
+        if counterfeit:
+            detail = "never issued by the brand and not commissioned by a brand-owned party"
+            out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e])
+    for r in history.rejections:
+        if r.reason in WITHDRAWABLE_REASONS and genuine:
+            continue
+        responsible = None
+        for s, current in zip(history.sightings, timeline, strict=True):
+            if s.event.time <= r.time and current is not None:
+                responsible = current[0]
+        detail = f"scan rejected as {r.reason}"
+        out.add(AlertKind.counterfeit_suspected, r.party, responsible, detail, at=(r.time, 1, str(r.id)), rejected=r.id)
+    return out.findings(history.key, md)

@@ -1,0 +1,509 @@
+"""Diversion alerts: derived at capture time, re-derived in full on demand, and worked as cases by auditors.
+
+Importing this module registers its listeners with :mod:`traceability.hooks`, so that every capture (EPCIS, scan API,
+CLI) and every scan rejected as counterfeit updates the alerts inside the same transaction. Both paths, and the
+full re-evaluation, re-derive the alerts of the codes concerned from the store with the same rules
+(:func:`flow_graph.rules.evaluate_unit`) and then reconcile the stored alerts with what they found: new findings are
+raised, changed ones updated, and alerts that no longer hold are withdrawn with the reason (and reopened if they
+come back). That is why the incremental alerts equal the full re-evaluation and do not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import bindparam, insert
+from sqlmodel import Session, col
+
+from codes.errors import MalformedCode
+from flow_graph.errors import AlertNotFound, InvalidFilter, InvalidTransition
+from flow_graph.history import (
+    StoreView,
+    affected_keys,
+    case_gtins,
+    code_facts,
+    epcs_as_captured,
+    history_of,
+    load_everything,
+    load_masterdata,
+    load_view,
+    query,
+    retracted_ids,
+    rows,
+)
+from flow_graph.rules import (
+    COUNTERFEIT_REASONS,
+    EventRow,
+    Finding,
+    MasterData,
+    evaluate_unit,
+    is_sgtin_key,
+    known,
+    sgtin_gtin,
+)
+from scanning.epcis import item_key, lock_store
+from scanning.parse import parse_scan
+from scanning.state import rederive_for_events
+from traceability.auth.service import Principal, scope_to_party
+from traceability.hooks import on_events_stored, on_scan_rejected
+from traceability.models import (
+    Alert,
+    AlertKind,
+    AlertNote,
+    AlertStatus,
+    Code,
+    CodeLevel,
+    CodeStatus,
+    CounterfeitScan,
+    Event,
+    EventEpc,
+    RejectedScan,
+    Territory,
+)
+from traceability.models.base import utcnow
+
+__all__ = [
+    "ACTIVE",
+    "TRANSITIONS",
+    "UNSET",
+    "AlertCase",
+    "AlertFilter",
+    "Reconciliation",
+    "alert_case",
+    "alert_event_ids",
+    "alert_history",
+    "get_alert",
+    "list_alerts",
+    "parse_period",
+    "reevaluate",
+    "refresh_units",
+    "update_alert",
+]
+
+ACTIVE = (AlertStatus.open, AlertStatus.investigating, AlertStatus.confirmed, AlertStatus.dismissed)
+"""Every status but ``withdrawn``: the alerts that exist. A withdrawn alert is history, kept with its reason."""
+
+TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    AlertStatus.open: frozenset({AlertStatus.investigating}),
+    AlertStatus.investigating: frozenset({AlertStatus.confirmed, AlertStatus.dismissed, AlertStatus.open}),
+    AlertStatus.confirmed: frozenset({AlertStatus.investigating}),
+    AlertStatus.dismissed: frozenset({AlertStatus.investigating}),
+    AlertStatus.withdrawn: frozenset(),
+}
+"""The case workflow: open → investigating → confirmed or dismissed; a closed case may be reopened for investigation."""
+
+SYSTEM = "system"
+
+
+@dataclass
+class Reconciliation:
+    """What one derivation changed in the stored alerts."""
+
+    evaluated: int = 0
+    raised: int = 0
+    updated: int = 0
+    withdrawn: int = 0
+    reopened: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+# --- deriving ---------------------------------------------------------------------------------------------------
+
+
+def _evaluate(view: StoreView, md: MasterData, keys: Iterable[str]) -> list[Finding]:
+    return [f for key in keys for f in evaluate_unit(history_of(view, key), md)]
+
+
+def refresh_units(*, session: Session, keys: Iterable[str]) -> Reconciliation:
+    """Re-derive the alerts of these codes from the store and reconcile the stored ones (the capture-time path)."""
+    wanted = set(keys)
+    if not wanted:
+        return Reconciliation()
+    view = load_view(session, wanted)
+    md = load_masterdata(session, view.parties())
+    evaluated = sorted(k for k in wanted if is_sgtin_key(k) or k in view.rejections)
+    result = _reconcile(session, view, md, _evaluate(view, md, evaluated), scope=set(evaluated))
+    result.evaluated = len(evaluated)
+    return result
+
+
+def reevaluate(*, session: Session) -> Reconciliation:
+    """Derive every alert from the whole store and reconcile: the same alerts the captures raised, or the fix."""
+    lock_store(session)  # captures wait: the store does not move under the evaluation
+    _index_rejections(session, None)
+    view = load_everything(session)
+    md = load_masterdata(session)
+    keys = sorted({k for k in view.direct if is_sgtin_key(k)} | set(view.rejections))
+    result = _reconcile(session, view, md, _evaluate(view, md, keys), scope=None)
+    result.evaluated = len(keys)
+    return result
+
+
+def _values(f: Finding, epc: str) -> dict[str, Any]:
+    return {
+        "epc": epc[:300],
+        "responsible_distributor_id": f.responsible,
+        "territory_id": f.territory,
+        "event_ids": json.dumps(f.event_ids),
+        "rejected_scan_ids": json.dumps(list(f.rejected)),
+        "detail": f.detail,
+        "first_seen": f.first_seen,
+        "last_seen": f.last_seen,
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return a.replace(tzinfo=a.tzinfo or UTC) == b.replace(tzinfo=b.tzinfo or UTC)
+    return bool(a == b)
+
+
+_ALERTS = query(Alert).order_by(col(Alert.id))
+_ALERTS_OF = _ALERTS.where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+
+
+def _stored(session: Session, scope: set[str] | None) -> list[Alert]:
+    if scope is None:
+        return list(session.execute(_ALERTS).scalars())
+    out: list[Alert] = []
+    ordered = sorted(scope)
+    for start in range(0, len(ordered), 500):
+        out.extend(session.execute(_ALERTS_OF, {"keys": ordered[start : start + 500]}).scalars())
+    return out
+
+
+def _withdraw_reason(alert: Alert, view: StoreView, md: MasterData) -> str:
+    gone = [i for i in json.loads(alert.event_ids) if i in view.retracted]
+    if gone:
+        return "evidence retracted by an errorDeclaration: " + ", ".join(gone)
+    if alert.kind == AlertKind.counterfeit_suspected:
+        why = known(history_of(view, alert.unit_key), md)
+        if isinstance(why, EventRow):
+            return f"the code is now known: commissioned by {why.location or why.source} in event {why.event_id}"
+        if why:
+            return "the code is now known: issued by the brand"
+    return "no longer holds: events or master data that arrived since changed the unit's history"
+
+
+def _reconcile(
+    session: Session, view: StoreView, md: MasterData, findings: Sequence[Finding], *, scope: set[str] | None
+) -> Reconciliation:
+    """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen."""
+    result = Reconciliation()
+    desired = {(f.kind.value, f.key, f.party): f for f in findings}
+    epcs = epcs_as_captured(session, view, {f.key for f in findings}) if findings else {}
+    now = utcnow()
+    notes: list[dict[str, Any]] = []
+    for alert in _stored(session, scope):
+        finding = desired.pop((str(alert.kind), alert.unit_key, alert.party_id), None)
+        if finding is None:
+            if alert.status != AlertStatus.withdrawn:
+                reason = _withdraw_reason(alert, view, md)
+                notes.append(_note(alert, "withdrawn", AlertStatus.withdrawn, reason, now))
+                alert.status, alert.withdrawn_at, alert.withdrawn_reason = AlertStatus.withdrawn, now, reason
+                alert.status_changed_at = alert.updated_at = now
+                session.add(alert)
+                result.withdrawn += 1
+            continue
+        values = _values(finding, epcs.get(finding.key, finding.key))
+        changed = [name for name, value in values.items() if not _same(getattr(alert, name), value)]
+        for name in changed:
+            setattr(alert, name, values[name])
+        if alert.status == AlertStatus.withdrawn:
+            notes.append(_note(alert, "reopened", AlertStatus.open, f"raised again: {finding.detail}", now))
+            alert.status, alert.withdrawn_at, alert.withdrawn_reason = AlertStatus.open, None, None
+            alert.status_changed_at = alert.updated_at = now
+            session.add(alert)
+            result.reopened += 1
+        elif changed:
+            alert.updated_at = now
+            session.add(alert)
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    rows = [
+        {"kind": f.kind.value, "unit_key": f.key, "party_id": f.party, "status": AlertStatus.open.value,
+         "created_at": now, "updated_at": now, "status_changed_at": now,
+         **_values(f, epcs.get(f.key, f.key))}
+        for f in desired.values()
+    ]  # fmt: skip
+    session.flush()
+    if rows:
+        session.execute(insert(Alert), rows)
+        result.raised = len(rows)
+    if notes:
+        session.execute(insert(AlertNote), notes)
+    session.flush()
+    return result
+
+
+def _note(alert: Alert, action: str, to: AlertStatus, text: str, at: datetime) -> dict[str, Any]:
+    return {"alert_id": alert.id, "at": at, "author": SYSTEM, "action": action,
+            "from_status": str(alert.status), "to_status": to.value, "text": text}  # fmt: skip
+
+
+# --- listeners ----------------------------------------------------------------------------------------------------
+
+
+_EPCS_OF = query(EventEpc.event_pk, EventEpc.key).where(
+    col(EventEpc.event_pk).in_(bindparam("pks", expanding=True)), col(EventEpc.role) == "epc"
+)
+
+
+def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
+    """Record codes another serialization system issued, when a brand-owned party's commissioning names them."""
+    candidates = {
+        e.id: e for e in events
+        if not e.declaration and e.biz_step == "commissioning" and e.action == "ADD" and e.event_type == "ObjectEvent"
+    }  # fmt: skip
+    if not candidates:
+        return
+    named = [(pk, key) for pk, key in rows(session, _EPCS_OF, {"pks": list(candidates)}) if is_sgtin_key(key)]
+    existing = code_facts(session, {key for _, key in named})
+    named = [(pk, key) for pk, key in named if key not in existing]
+    if not named:
+        return  # our own codes, or foreign ones already recorded: the usual case costs two queries
+    places = {p for e in candidates.values() for p in (e.location_party_id, e.source_party_id) if p}
+    md = load_masterdata(session, places)
+    brand = {pk: e for pk, e in candidates.items() if md.brand_owned(e.location_party_id or e.source_party_id)}
+    declared = retracted_ids(session, (e.event_id for e in brand.values()))
+    live = {pk: e for pk, e in brand.items() if e.event_id not in declared}
+    holders = {key: live[pk].location_party_id for pk, key in named if pk in live}
+    if not holders:
+        return
+    cases = case_gtins(session)
+    new = []
+    for key, holder in sorted(holders.items()):
+        gtin, serial = sgtin_gtin(key), unquote(key.rsplit("/", 1)[1])
+        if gtin is None or len(serial) > 20:
+            continue
+        level = CodeLevel.case if gtin in cases else CodeLevel.unit
+        new.append({"level": level.value, "gtin": gtin, "serial": serial, "status": CodeStatus.commissioned.value,
+                    "holder_id": holder if holder in md.parties else None, "created_at": utcnow()})  # fmt: skip
+    if not new:
+        return
+    session.execute(insert(Code), new)
+    # Capture derived unit states before this listener ran: give the new records theirs when other events about
+    # them are stored already (the commissioning came late, or with its packing in one document).
+    later = query(EventEpc.key).where(col(EventEpc.key).in_(list(holders)), col(EventEpc.event_pk).not_in(list(live)))
+    if rows(session, later.limit(1)).first() is not None:
+        rederive_for_events(session, list(live.values()))
+
+
+def _raw_key(raw: str) -> str:
+    return "raw:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _index_rejections(session: Session, rejected: Sequence[RejectedScan] | None) -> set[str]:
+    """Index counterfeit-evidence rejections by the code they name (all not yet indexed, when ``rejected`` is None)."""
+    if rejected is None:
+        indexed = query(CounterfeitScan.rejected_scan_id)
+        stmt = query(RejectedScan).where(
+            col(RejectedScan.reason).in_(sorted(COUNTERFEIT_REASONS)), col(RejectedScan.id).not_in(indexed)
+        )
+        rejected = list(session.execute(stmt).scalars())
+    rows: list[dict[str, Any]] = []
+    for r in rejected:
+        if r.reason not in COUNTERFEIT_REASONS or r.id is None:
+            continue
+        try:
+            key = parse_scan(r.raw).key
+            epc = key
+        except (MalformedCode, ValueError):
+            key, epc = _raw_key(r.raw), r.raw[:300]
+        received = r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=UTC)
+        rows.append({"rejected_scan_id": r.id, "unit_key": key, "epc": epc, "party_id": r.party_id,
+                     "reason": r.reason, "received_at": received})  # fmt: skip
+    if not rows:
+        return set()
+    already = set(
+        session.execute(
+            query(CounterfeitScan.rejected_scan_id).where(
+                col(CounterfeitScan.rejected_scan_id).in_([r["rejected_scan_id"] for r in rows])
+            )
+        ).scalars()
+    )
+    fresh = [r for r in rows if r["rejected_scan_id"] not in already]
+    if fresh:
+        session.execute(insert(CounterfeitScan), fresh)
+        session.flush()
+    return {r["unit_key"] for r in rows}
+
+
+@on_events_stored
+def _on_events_stored(session: Session, events: Sequence[Event]) -> None:
+    """Capture-time detection: the alerts of every code the new events concern, re-derived before commit."""
+    if not events:
+        return
+    session.flush()  # reads below go through the connection, past the ORM's autoflush
+    _register_foreign_codes(session, events)
+    refresh_units(session=session, keys=affected_keys(session, events))
+
+
+@on_scan_rejected
+def _on_scan_rejected(session: Session, rejected: Sequence[RejectedScan]) -> None:
+    """A scan of ours that failed verification is counterfeit evidence at the scanning party."""
+    keys = _index_rejections(session, rejected)
+    if keys:
+        refresh_units(session=session, keys=keys)
+
+
+# --- the case workflow and queries --------------------------------------------------------------------------------
+
+
+@dataclass
+class AlertFilter:
+    """What ``alerts list`` and ``GET /api/v1/alerts`` filter on; ``status`` None means every active status."""
+
+    kind: Sequence[AlertKind] | None = None
+    status: Sequence[AlertStatus] | None = None
+    distributor: str | None = None
+    territory: str | None = None
+    party: str | None = None
+    epc: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    period: str | None = None
+    """``YYYY-MM``: the first evidence falls in that month (UTC)."""
+    limit: int | None = None
+    offset: int = 0
+
+
+def parse_period(period: str) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` to its [first instant, first instant of the next month) in UTC."""
+    try:
+        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidFilter(f"period {period!r} is not YYYY-MM", period=period) from None
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
+
+
+def _territories_within(session: Session, territory: str) -> list[str]:
+    children: dict[str | None, list[str]] = {}
+    for tid, parent in session.execute(query(Territory.id, Territory.parent_id)):
+        children.setdefault(parent, []).append(tid)
+    out, stack = [], [territory]
+    while stack:
+        node = stack.pop()
+        if node not in out:
+            out.append(node)
+            stack.extend(children.get(node, ()))
+    return out
+
+
+def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal | None = None) -> list[Alert]:
+    """Alerts matching the filters, newest first; a non-auditor sees those naming its party (place or responsible)."""
+    stmt = query(Alert)
+    statuses = filters.status or ACTIVE
+    stmt = stmt.where(col(Alert.status).in_([AlertStatus(s).value for s in statuses]))
+    if filters.kind:
+        stmt = stmt.where(col(Alert.kind).in_([AlertKind(k).value for k in filters.kind]))
+    if filters.distributor:
+        stmt = stmt.where(col(Alert.responsible_distributor_id) == filters.distributor)
+    if filters.party:
+        stmt = stmt.where(col(Alert.party_id) == filters.party)
+    if filters.territory:
+        stmt = stmt.where(col(Alert.territory_id).in_(_territories_within(session, filters.territory)))
+    if filters.epc:
+        stmt = stmt.where(col(Alert.unit_key) == item_key(filters.epc))
+    if filters.period is not None:
+        start, end = parse_period(filters.period)
+        stmt = stmt.where(col(Alert.first_seen) >= start, col(Alert.first_seen) < end)
+    if filters.since is not None:
+        stmt = stmt.where(col(Alert.first_seen) >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(col(Alert.first_seen) < filters.until)
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
+    stmt = stmt.order_by(col(Alert.first_seen).desc(), col(Alert.id).desc()).offset(filters.offset)
+    if filters.limit is not None:
+        stmt = stmt.limit(filters.limit)
+    return list(session.execute(stmt).scalars())
+
+
+def get_alert(*, session: Session, alert_id: int, principal: Principal | None = None) -> Alert:
+    """One alert, or AlertNotFound when it does not exist or the caller may not see it."""
+    stmt = query(Alert).where(col(Alert.id) == alert_id)
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
+    alert: Alert | None = session.execute(stmt).scalars().first()
+    if alert is None:
+        raise AlertNotFound(f"no alert {alert_id}", alert=alert_id)
+    return alert
+
+
+def alert_history(*, session: Session, alert_id: int) -> list[AlertNote]:
+    """The case history of an alert, oldest first."""
+    stmt = query(AlertNote).where(col(AlertNote.alert_id) == alert_id).order_by(col(AlertNote.id))
+    return list(session.execute(stmt).scalars())
+
+
+@dataclass
+class AlertCase:
+    alert: Alert
+    history: list[AlertNote]
+
+
+def alert_case(*, session: Session, alert_id: int, principal: Principal | None = None) -> AlertCase:
+    """An alert the caller may see, with its case history."""
+    alert = get_alert(session=session, alert_id=alert_id, principal=principal)
+    return AlertCase(alert=alert, history=alert_history(session=session, alert_id=alert_id))
+
+
+def alert_event_ids(alert: Alert) -> list[str]:
+    """The evidence of an alert as a list of eventIDs."""
+    return list(json.loads(alert.event_ids))
+
+
+UNSET: Any = object()
+"""Marks a field an update leaves as it is (``assignee=None`` unassigns)."""
+
+
+def update_alert(
+    *,
+    session: Session,
+    alert_id: int,
+    author: str,
+    status: AlertStatus | None = None,
+    assignee: str | None = UNSET,
+    note: str | None = None,
+) -> Alert:
+    """Move an alert through the case workflow, assign it, or add a note; every change is kept in its history."""
+    alert = get_alert(session=session, alert_id=alert_id)
+    now = utcnow()
+    notes: list[AlertNote] = []
+    current = AlertStatus(alert.status)
+    if status is not None and AlertStatus(status) != current:
+        target = AlertStatus(status)
+        if target not in TRANSITIONS[current]:
+            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none"
+            why = f" ({alert.withdrawn_reason})" if current is AlertStatus.withdrawn else ""
+            raise InvalidTransition(
+                f"alert {alert_id} is {current.value}{why}; it may move to: {allowed}", status=current.value
+            )
+        notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="status", from_status=current.value,
+                               to_status=target.value, text=note or ""))  # fmt: skip
+        alert.status, alert.status_changed_at = target, now
+        note = None
+    if assignee is not UNSET and assignee != alert.assignee:
+        notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="assign",
+                               text=f"assigned to {assignee}" if assignee else "unassigned"))  # fmt: skip
+        alert.assignee = assignee
+    if note:
+        notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="note", text=note))
+    if notes:
+        alert.updated_at = now
+        session.add(alert)
+        session.add_all(notes)
+        session.flush()
+    return alert
