@@ -50,6 +50,7 @@ app.add_typer(apikeys.app, name="apikeys")
 
 def _register_domains() -> None:
     from cli import alerts, codes, epcis, graph, labels, members, scan, settlement
+    from cli.demo import demo
 
     app.add_typer(codes.app, name="codes")
     app.add_typer(epcis.app, name="epcis")
@@ -61,6 +62,7 @@ def _register_domains() -> None:
     app.add_typer(alerts.app, name="alerts")  # importing flow_graph registers the diversion listeners
     app.add_typer(graph.app, name="graph")
     app.command("trail")(graph.trail)
+    app.command("demo")(demo)
 
 
 _register_domains()

@@ -1,0 +1,1 @@
+"""``traceability demo``: a realistic brand network, two months of goods with planted diversion, detected, settled."""
