@@ -268,11 +268,11 @@ def _draw_unit(canvas: Canvas, label: LabelData, template: Template, box: tuple[
     text_w = x + w - pad - text_x
     lines = label.lines
     size = min(_fit(lines, FONT, text_w, _UNIT_MAX_FONT), size_h / (len(lines) * _LINE))
-    canvas.setFont(FONT, size)
-    baseline = sy + size_h - size * 0.8
+    text = canvas.beginText(text_x, sy + size_h - size * 0.8)  # one text object for all lines
+    text.setFont(FONT, size, size * _LINE)
     for line in lines:
-        canvas.drawString(text_x, baseline, line)
-        baseline -= size * _LINE
+        text.textLine(line)
+    canvas.drawText(text)
 
 
 def _draw_logistic(
