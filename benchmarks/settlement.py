@@ -108,14 +108,14 @@ def _load_postgres(engine: Engine, n: int) -> None:
                    {gtin_case}, 'S' || lpad(((i * 7919 + i / 100) % {STORES})::text, 5, '0'), 1 + i % {events},
                    'urn:uuid:bench-' || (i % {events}), {time_expr},
                    CASE WHEN i % 3 = 0 THEN lpad((i % 50000)::text, 64, '0') END, i % 100 != 99
-            FROM generate_series(0, {n - 1}) AS i"""))  # fmt: skip
+            FROM generate_series(0::bigint, {n - 1}) AS i"""))  # fmt: skip
         c.execute(text(f"""
             INSERT INTO purchase (unit_key, gtin, distributor_id, source_id, event_pk, event_id, event_time, counted,
                                   scanned_out)
             SELECT 'https://id.gs1.org/01/' || {gtin_case} || '/21/U' || i, {gtin_case},
                    'D' || lpad((i % {DISTRIBUTORS})::text, 3, '0'), 'BRAND', 1 + i % {events},
                    'urn:uuid:bench-' || (i % {events}), {time_expr}, true, i % 20 != 0
-            FROM generate_series(0, {n - 1}) AS i"""))  # fmt: skip
+            FROM generate_series(0::bigint, {n - 1}) AS i"""))  # fmt: skip
 
 
 def _alerts(engine: Engine) -> None:

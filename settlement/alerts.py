@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
-from settlement.errors import AlertsUnavailable
-from traceability.models import Sale
+from traceability.models import Alert, AlertKind, AlertStatus, Sale
 
 __all__ = ["ACTIVE", "DIVERSION_KINDS", "Diversion", "diversion_by_distributor", "flagged_sales"]
 
-ACTIVE = ("open", "investigating", "confirmed")
-DIVERSION_KINDS = ("out_of_territory", "unauthorized_channel")
+ACTIVE = (AlertStatus.open, AlertStatus.investigating, AlertStatus.confirmed)
+DIVERSION_KINDS = (AlertKind.out_of_territory, AlertKind.unauthorized_channel)
 
 
 @dataclass
@@ -41,37 +39,24 @@ class Diversion:
         return bool(self.alert_ids)
 
 
-def _alert_model() -> type:
-    try:
-        from traceability.models.alert import Alert
-    except ImportError:  # pragma: no cover - only before flow_graph's alert table exists
-        raise AlertsUnavailable("the alert table does not exist yet: rebate rates cannot be decided") from None
-    return Alert
-
-
-def _check_table(session: Session) -> None:
-    if not inspect(session.connection()).has_table("alert"):
-        raise AlertsUnavailable("the alert table is missing from the database: migrate it first")
-
-
 def diversion_by_distributor(*, session: Session, start: datetime, end: datetime) -> dict[str, Diversion]:
     """Per distributor, attributed diverted units and active alerts first seen in ``[start, end)``."""
-    alert = _alert_model()
-    _check_table(session)
     stmt = (
-        select(alert.responsible_distributor_id, alert.unit_key, alert.id)  # type: ignore[attr-defined]
+        select(Alert.responsible_distributor_id, Alert.unit_key, Alert.id)
         .where(
-            col(alert.kind).in_(DIVERSION_KINDS),  # type: ignore[attr-defined]
-            col(alert.status).in_(ACTIVE),  # type: ignore[attr-defined]
-            col(alert.responsible_distributor_id).is_not(None),  # type: ignore[attr-defined]
-            col(alert.first_seen) >= start,  # type: ignore[attr-defined]
-            col(alert.first_seen) < end,  # type: ignore[attr-defined]
+            col(Alert.kind).in_(DIVERSION_KINDS),
+            col(Alert.status).in_(ACTIVE),
+            col(Alert.responsible_distributor_id).is_not(None),
+            col(Alert.first_seen) >= start,
+            col(Alert.first_seen) < end,
         )
-        .order_by(col(alert.id))  # type: ignore[attr-defined]
+        .order_by(col(Alert.id))
     )
     units: dict[str, set[str]] = {}
     out: dict[str, Diversion] = {}
     for party, unit, alert_id in session.exec(stmt):
+        if party is None or alert_id is None:
+            continue
         units.setdefault(party, set()).add(unit)
         out.setdefault(party, Diversion()).alert_ids.append(alert_id)
     for party, keys in units.items():
@@ -90,15 +75,15 @@ class FlaggedSale:
 
 def flagged_sales(*, session: Session, start: datetime, end: datetime) -> list[FlaggedSale]:
     """Counted sales in ``[start, end)`` that an active alert flags (see the module), with those alerts."""
-    alert = _alert_model()
-    _check_table(session)
     rows = session.exec(
-        select(alert.id, alert.kind, alert.unit_key, alert.event_ids)  # type: ignore[attr-defined]
-        .where(col(alert.status).in_(ACTIVE))  # type: ignore[attr-defined]
-        .order_by(col(alert.id))  # type: ignore[attr-defined]
+        select(Alert.id, Alert.kind, Alert.unit_key, Alert.event_ids)
+        .where(col(Alert.status).in_(ACTIVE))
+        .order_by(col(Alert.id))
     ).all()
     by_unit: dict[str, list[tuple[int, bool, frozenset[str]]]] = {}
     for alert_id, kind, unit, event_ids in rows:
+        if alert_id is None:
+            continue
         try:
             evidence = frozenset(str(x) for x in json.loads(event_ids or "[]"))
         except (json.JSONDecodeError, TypeError):

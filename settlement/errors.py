@@ -5,8 +5,6 @@ TraceabilityError
 │   ├── BadPeriod            a period that is not ``YYYY-MM``
 │   └── ValidationFailed (422)
 │       └── PolicyInvalid    a policy file that does not parse or breaks a rule (every problem with its path)
-├── NotFound (404)
-│   └── AlertsUnavailable    the alert table is missing, so rates cannot be decided honestly
 └── Conflict (409)
     ├── PeriodLocked         the period is locked: it can be read, never run again or changed
     ├── LockOutOfOrder       periods lock in order; an earlier open period must be locked first
@@ -15,9 +13,9 @@ TraceabilityError
 
 from __future__ import annotations
 
-from traceability.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from traceability.errors import Conflict, InvalidInput, ValidationFailed
 
-__all__ = ["AlertsUnavailable", "BadPeriod", "LockOutOfOrder", "NoFreeItem", "PeriodLocked", "PolicyInvalid"]
+__all__ = ["BadPeriod", "LockOutOfOrder", "NoFreeItem", "PeriodLocked", "PolicyInvalid"]
 
 
 class BadPeriod(InvalidInput):
@@ -26,10 +24,6 @@ class BadPeriod(InvalidInput):
 
 class PolicyInvalid(ValidationFailed):
     code = "policy_invalid"
-
-
-class AlertsUnavailable(NotFound):
-    code = "alerts_unavailable"
 
 
 class PeriodLocked(Conflict):

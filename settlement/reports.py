@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from settlement.alerts import ACTIVE, DIVERSION_KINDS
 from settlement.service import Settlement
-from traceability.models import Sale, Territory
+from traceability.models import Alert, Sale, Territory
 
 __all__ = ["MEDIA_TYPES", "ReportData", "render_report", "report_data", "to_csv", "to_pdf", "to_table", "to_xlsx"]
 
@@ -47,21 +47,16 @@ def report_data(*, session: Session, settlement: Settlement) -> ReportData:
     """Gather the chart aggregates (in SQL) beside a settlement."""
     data = ReportData(settlement=settlement)
     start, end = settlement.starts_at, settlement.ends_at
-    try:
-        from traceability.models.alert import Alert
-
-        rows = session.exec(
-            select(Alert.territory_id, func.count(func.distinct(Alert.unit_key)))
-            .where(col(Alert.kind).in_(DIVERSION_KINDS), col(Alert.status).in_(ACTIVE),
-                   col(Alert.first_seen) >= start, col(Alert.first_seen) < end)
-            .group_by(col(Alert.territory_id))
-        ).all()  # fmt: skip
-        names = dict(session.exec(select(Territory.id, Territory.name)).all())
-        data.diverted_by_territory = sorted(
-            ((names.get(t or "", t or "unknown"), int(n)) for t, n in rows), key=lambda x: (-x[1], x[0])
-        )
-    except ImportError:  # pragma: no cover - before the alert table exists
-        data.diverted_by_territory = []
+    rows = session.exec(
+        select(Alert.territory_id, func.count(func.distinct(Alert.unit_key)))
+        .where(col(Alert.kind).in_(DIVERSION_KINDS), col(Alert.status).in_(ACTIVE),
+               col(Alert.first_seen) >= start, col(Alert.first_seen) < end)
+        .group_by(col(Alert.territory_id))
+    ).all()  # fmt: skip
+    names = dict(session.exec(select(Territory.id, Territory.name)).all())
+    data.diverted_by_territory = sorted(
+        ((names.get(t or "", t or "unknown"), int(n)) for t, n in rows), key=lambda x: (-x[1], x[0])
+    )
     day = func.date(Sale.event_time)
     days = session.exec(
         select(day, func.count())

@@ -5,16 +5,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
 from sqlmodel import Session
 
 from scanning.epcis import capture_document
 from tests.factories import masterdata_doc
 from traceability.masterdata.service import import_masterdata
 from traceability.privacy import MEMBER_FIELD
-
-# Rebate rates and flagged sales need flow_graph's alert table; without it settlement refuses to guess.
-pytest.importorskip("traceability.models.alert", reason="flow_graph's alert table has not landed yet")
 
 GLN = {"BRAND": "6901234000009", "PLANT-1": "6901234000016", "WH-1": "6901234000023", "D-GZ": "6901234000030",
        "S-GZ-1": "6901234000047", "D-NJ": "6901234000054", "S-NJ-1": "6901234000061"}  # fmt: skip

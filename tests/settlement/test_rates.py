@@ -10,7 +10,7 @@ from sqlmodel import Session
 from settlement.policy import Policy
 from settlement.service import lock_period, run_settlement
 from tests.settlement.scenario import P1, capture, event, seed, units
-from traceability.models.alert import Alert, AlertKind, AlertStatus
+from traceability.models import Alert, AlertKind, AlertStatus
 
 POLICY = Policy()
 U = units(P1, "R", 200)
