@@ -616,6 +616,9 @@ def units_behind(
 ) -> Iterator[dict[str, Any]]:
     """The units behind a party's amount in an open or locked period: each sale or purchase with its event."""
     start, end = period_bounds(period, policy.timezone)
+    row = session.get(SettlementPeriod, period)
+    if row is not None:  # a locked period keeps the bounds it was settled with
+        start, end = _aware(row.starts_at), _aware(row.ends_at)
     if session.get(Party, party) is None:
         raise NotFound(f"unknown party {party!r}", party=party)
     sales = session.exec(
