@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -46,6 +46,8 @@ from traceability.models import (
 
 __all__ = [
     "INSPECTION_RADIUS_KM",
+    "alert_page",
+    "graph_around",
     "CodeVerdict",
     "InspectionResult",
     "ShipmentPage",
@@ -54,6 +56,7 @@ __all__ = [
     "destinations_for",
     "list_shipments",
     "nearest_store",
+    "party_ids",
     "party_names",
     "record_inspection",
     "shipment_page",
@@ -200,6 +203,11 @@ def record_inspection(
 # --- shipments -------------------------------------------------------------------------------------------------
 
 
+def party_ids(*, session: Session, kind: PartyKind) -> list[str]:
+    """Ids of every party of a kind, sorted (for filters and pickers on full-view pages)."""
+    return list(session.exec(select(Party.id).where(Party.kind == kind).order_by(col(Party.id))).all())
+
+
 def party_names(*, session: Session, ids: set[str]) -> dict[str, str]:
     """Display names of parties by id (names are not secret inside the brand's network)."""
     if not ids:
@@ -274,3 +282,59 @@ def shipment_page(*, session: Session, principal: Principal, shipment_id: int) -
     return ShipmentPage(shipment=shipment, sender_name=names.get(shipment.party_id, shipment.party_id),
                         destination_name=names.get(shipment.destination_id, shipment.destination_id),
                         items=sorted(items, key=lambda i: i.id or 0, reverse=True))  # fmt: skip
+
+
+# --- auditor ------------------------------------------------------------------------------------------------------
+
+
+def graph_around(*, session: Session, distributor: str) -> dict[str, Any]:
+    """Cytoscape elements for the party graph around one distributor, its leaks marked ``leak``.
+
+    The neighbourhood is who supplies it and whom it ships to, plus every place its diverted goods surfaced and the
+    paths they took there (``flow_graph.graph.leak_report``); the whole network (500 stores) would hide the story.
+    """
+    from flow_graph.graph import build_party_graph, graph_json, leak_report
+
+    report = leak_report(session=session, distributor=distributor)
+    graph = graph_json(build_party_graph(session=session))
+    leak_places = {place for place, _ in report.by_place}
+    leak_edges = {(a, b) for a, b, _ in report.edges}
+    keep: set[str] = {distributor} | leak_places | {a for a, _ in leak_edges} | {b for _, b in leak_edges}
+    links = []
+    for link in graph["links"]:
+        pair = (link["source"], link["target"])
+        if distributor in pair or pair in leak_edges:
+            keep.update(pair)
+            links.append(link)
+    nodes = {n["id"]: n for n in graph["nodes"] if n["id"] in keep}
+    elements: list[dict[str, Any]] = []
+    for node_id, n in sorted(nodes.items()):
+        classes = [str(n.get("kind", ""))] + (["leak"] if node_id in leak_places else [])
+        if node_id == distributor:
+            classes.append("focus")
+        elements.append({"data": {"id": node_id, "label": f"{n.get('name', node_id)}\n{node_id}",
+                                  "kind": n.get("kind"), "territory": n.get("territory")},
+                         "classes": " ".join(classes)})  # fmt: skip
+    for link in links:
+        pair = (link["source"], link["target"])
+        leak = pair in leak_edges or link["target"] in leak_places
+        elements.append({"data": {"id": f"{pair[0]}>{pair[1]}", "source": pair[0], "target": pair[1],
+                                  "units": link["units"], "label": str(link["units"])},
+                         "classes": "leak" if leak else ""})  # fmt: skip
+    return {"elements": elements, "report": report}
+
+
+def alert_page(*, session: Session, principal: Principal, alert_id: int) -> dict[str, Any]:
+    """An alert, its case history, the unit's trail, and party names for all of them."""
+    from flow_graph import service as flow
+    from flow_graph.graph import unit_trail
+
+    case = flow.alert_case(session=session, alert_id=alert_id, principal=principal)
+    trail = unit_trail(session=session, epc=case.alert.epc)
+    ids = {p for p in (case.alert.party_id, case.alert.responsible_distributor_id) if p}
+    for step in trail.steps:
+        ids.update(p for p in (step.location, step.source, step.destination, step.responsible_distributor) if p)
+    evidence = set(flow.alert_event_ids(case.alert))
+    allowed = sorted(s.value for s in flow.TRANSITIONS[case.alert.status])
+    return {"case": case, "trail": trail, "names": party_names(session=session, ids=ids), "evidence": evidence,
+            "transitions": allowed}  # fmt: skip

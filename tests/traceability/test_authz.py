@@ -85,6 +85,19 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/app/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/app/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/app/decode"): frozenset({R.plant, R.distributor, R.store, R.admin}),
+    ("GET", "/app/alerts"): frozenset({R.auditor, R.admin}),
+    ("GET", "/app/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
+    ("POST", "/app/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
+    ("GET", "/app/graph"): frozenset({R.auditor, R.admin}),
+    ("GET", "/app/settlement"): frozenset({R.finance, R.admin}),
+    ("POST", "/app/settlement/lock"): frozenset({R.finance, R.admin}),
+    ("GET", "/app/settlement/{period}/report.{fmt}"): frozenset({R.finance, R.admin}),
+    ("GET", "/app/print-jobs"): frozenset({R.plant, R.admin}),
+    ("POST", "/app/print-jobs"): frozenset({R.plant, R.admin}),
+    ("GET", "/app/print-jobs/{job_id}"): frozenset({R.plant, R.admin}),
+    ("POST", "/app/print-jobs/{job_id}/print"): frozenset({R.plant, R.admin}),
+    ("POST", "/app/print-jobs/{job_id}/reprint"): frozenset({R.plant, R.admin}),
+    ("POST", "/app/print-jobs/{job_id}/void"): frozenset({R.plant, R.admin}),
 }
 
 # Routes whose path names a party-owned object: how to name one the caller owns and one of another party.
@@ -125,6 +138,7 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("POST", "/api/v1/shipments/{shipment_id}/close"): _shipment_of,
     ("GET", "/app/shipments/{shipment_id}"): _shipment_of,
     ("POST", "/app/shipments/{shipment_id}/close"): _shipment_of,
+    ("GET", "/app/print-jobs/{job_id}"): label_job_of,
     ("GET", "/api/v1/alerts/{alert_id}"): _alert_naming,
     ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,

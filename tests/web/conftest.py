@@ -24,7 +24,7 @@ import zxingcpp
 
 from codes.service import key_store
 from tests.factories import masterdata_doc
-from tests.web.helpers import at_distributor, make_codes
+from tests.web.helpers import at_distributor, make_codes, scan
 from traceability.app import create_app
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
@@ -103,7 +103,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                                       Role.plant: "PLANT-1", Role.admin: "BRAND", Role.store: "S-GZ-1"}.items()}
         codes = make_codes(session, key_store(settings), 24, resolver=base)
         at_distributor(session, codes[:20])
-    live = Live(base_url=base, tokens=tokens, codes=codes[1:20], camera_code=codes[0], fresh=codes[20:])
+        # One sale through the channel (for settlement) and one leak: 广州 ships to a Nanjing store, which sells it.
+        scan(session, "shipping", "D-GZ", codes[17:19], destination="S-GZ-1")
+        scan(session, "retail_selling", "S-GZ-1", codes[17:18])
+        scan(session, "shipping", "D-GZ", codes[19:20], destination="S-NJ-1")
+        scan(session, "retail_selling", "S-NJ-1", codes[19:20])
+    live = Live(base_url=base, tokens=tokens, codes=codes[1:17], camera_code=codes[0], fresh=codes[20:])
     app = create_app(settings, engine=engine, run_migrations=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -91,3 +91,74 @@ def test_consumer_check_genuine_with_location_and_fake(page_for: Any, live: Live
     page.wait_for_load_state()
     assert "Fake" in page.get_by_test_id("verdict").locator("h1").inner_text()
     screenshot(page, "consumer-check-fake")
+
+
+def test_auditor_filters_opens_a_trail_confirms_and_sees_the_graph(page_for: Any, live: Live) -> None:
+    page = page_for(Role.auditor)
+    assert page.url.endswith("/app/alerts")
+    page.select_option("#kind", "unauthorized_channel")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_url(re.compile(r"kind=unauthorized_channel"))
+    rows = page.get_by_test_id("alerts").locator("tbody tr")
+    assert rows.count() >= 1
+    assert all(k == "unauthorized_channel" for k in rows.evaluate_all("rs => rs.map(r => r.dataset.kind)"))
+    screenshot(page, "auditor-alerts")
+    rows.first.locator("a").click()
+    page.wait_for_url(re.compile(r"/app/alerts/\d+$"))
+    assert page.get_by_test_id("trail").locator("li").count() >= 3
+    assert page.get_by_test_id("trail").locator("li.evidence").count() >= 1
+    for status, note in (("investigating", "called the store"), ("confirmed", "invoice shows 广州 as the supplier")):
+        page.select_option("#new-status", status)
+        page.fill("#note", note)
+        page.click("#alert-form button[type=submit]")
+        page.wait_for_load_state()
+        assert page.get_by_test_id("alert-status").get_attribute("data-status") == status
+    assert "invoice shows 广州" in page.get_by_test_id("history").inner_text()
+    screenshot(page, "auditor-alert-trail")
+    page.goto(f"{live.base_url}/app/graph?distributor=D-GZ")
+    graph = page.get_by_test_id("graph")
+    page.wait_for_function("document.getElementById('graph').dataset.nodes > 0")
+    assert int(graph.get_attribute("data-leaks")) >= 1  # the Nanjing store is highlighted
+    assert page.get_by_test_id("diverted").inner_text() != "0"
+    screenshot(page, "auditor-party-graph")
+
+
+def test_finance_runs_a_settlement_and_downloads_it(page_for: Any, live: Live) -> None:
+    from datetime import UTC, datetime
+
+    period = datetime.now(UTC).strftime("%Y-%m")
+    page = page_for(Role.finance)
+    assert page.url.endswith("/app/settlement")
+    page.fill("#period", period)
+    page.click("#run-settlement")
+    page.wait_for_load_state()
+    assert page.get_by_test_id("settlement").get_attribute("data-status") == "open"
+    assert page.get_by_test_id("fees").inner_text() != "0.00"  # the store's fee on its sale
+    screenshot(page, "finance-settlement")
+    for fmt, magic in (("pdf", b"%PDF"), ("csv", None), ("xlsx", b"PK")):
+        with page.expect_download() as info:
+            page.click(f"a[data-format={fmt}]")
+        body = open(info.value.path(), "rb").read()
+        assert info.value.suggested_filename == f"settlement-{period}.{fmt}"
+        assert body.startswith(magic) if magic else b"S-GZ-1" in body
+
+
+def test_plant_creates_prints_voids_and_reconciles(page_for: Any, live: Live) -> None:
+    page = page_for(Role.plant)
+    assert page.url.endswith("/app/print-jobs")
+    page.fill("#lot", "LWEB1")
+    page.fill("#expiry", "281231")
+    page.fill("#quantity", "3")
+    page.select_option("#template", "a4-3x8")
+    page.click("#job-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/app/print-jobs/\d+$"))
+    recon = page.get_by_test_id("reconciliation")
+    assert recon.locator("[data-k=issued]").inner_text() == "3"
+    with page.expect_download() as info:
+        page.click("#print-pdf")
+    assert open(info.value.path(), "rb").read().startswith(b"%PDF")
+    page.reload()
+    assert page.get_by_test_id("job-status").get_attribute("data-status") == "printed"
+    assert recon.locator("[data-k=printed]").inner_text() == "3"
+    page.goto(f"{live.base_url}/app/print-jobs")
+    screenshot(page, "plant-print-jobs")

@@ -1,0 +1,238 @@
+"""The auditor's, finance's and plant's pages: thin handlers over ``flow_graph``, ``settlement`` and ``labels``."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from codes.service import key_store
+from flow_graph import service as flow
+from labels import service as labels
+from settlement import reports as settlement_reports
+from settlement import service as settle
+from settlement.policy import load_policy
+from traceability.api import SessionDep, SettingsDep
+from traceability.auth.service import Principal
+from traceability.errors import InvalidInput
+from traceability.masterdata.service import list_products
+from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, Role
+from web import service
+from web.deps import page_allow
+from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+Auditor = Annotated[Principal, Depends(page_allow(Role.auditor, Role.admin))]
+Finance = Annotated[Principal, Depends(page_allow(Role.finance, Role.admin))]
+Plant = Annotated[Principal, Depends(page_allow(Role.plant, Role.admin))]
+
+NAV[:0] = [
+    NavItem("nav.alerts", "/app/alerts", frozenset({Role.auditor, Role.admin})),
+    NavItem("nav.graph", "/app/graph", frozenset({Role.auditor, Role.admin})),
+    NavItem("nav.settlement", "/app/settlement", frozenset({Role.finance, Role.admin})),
+    NavItem("nav.print_jobs", "/app/print-jobs", frozenset({Role.plant, Role.admin})),
+]
+ROLE_HOME.update({Role.auditor: "/app/alerts", Role.finance: "/app/settlement", Role.plant: "/app/print-jobs"})
+
+_REPORT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
+
+
+def _by(principal: Principal) -> str:
+    return f"{principal.role.value}:{principal.party_id}"
+
+
+# --- auditor ------------------------------------------------------------------------------------------------------
+
+
+def _choice(enum: type[AlertKind] | type[AlertStatus], value: str) -> list[Any] | None:
+    """An optional filter from a form: empty means any; an unknown value is the user's error, not ours."""
+    if not value:
+        return None
+    try:
+        return [enum(value)]
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not one of {', '.join(e.value for e in enum)}", value=value) from None
+
+
+@router.get("/app/alerts")
+def alerts_page(
+    request: Request,
+    session: SessionDep,
+    principal: Auditor,
+    kind: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[str, Query(max_length=40)] = "",
+    distributor: Annotated[str, Query(max_length=64)] = "",
+    territory: Annotated[str, Query(max_length=64)] = "",
+    period: Annotated[str, Query(max_length=7)] = "",
+) -> Response:
+    """The alert queue with filters (an empty field means any), newest first."""
+    filters = flow.AlertFilter(kind=_choice(AlertKind, kind), status=_choice(AlertStatus, status),
+                               distributor=distributor or None, territory=territory or None, period=period or None,
+                               limit=300)  # fmt: skip
+    rows = flow.list_alerts(session=session, filters=filters, principal=principal)
+    ids = {p for a in rows for p in (a.party_id, a.responsible_distributor_id) if p}
+    distributors = service.party_names(session=session, ids=set(service.party_ids(session=session,
+                                                                                     kind=PartyKind.distributor)))
+    return render(request, "alerts.html", {
+        "rows": rows, "names": service.party_names(session=session, ids=ids), "distributors": distributors,
+        "kinds": list(AlertKind), "statuses": list(AlertStatus),
+        "f": {"kind": kind, "status": status, "distributor": distributor, "territory": territory, "period": period},
+        "_session": session,
+    }, principal=principal)  # fmt: skip
+
+
+@router.get("/app/alerts/{alert_id}")
+def alert_detail(request: Request, session: SessionDep, principal: Auditor, alert_id: int) -> Response:
+    """One alert: evidence, the unit's trail, the case history, and the status form."""
+    page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
+    return render(request, "alert.html", {**page, "_session": session}, principal=principal)
+
+
+@router.post("/app/alerts/{alert_id}")
+def update_alert(
+    session: SessionDep,
+    principal: Auditor,
+    alert_id: int,
+    status: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Move the case on and/or add a note; the history keeps who and when."""
+    flow.update_alert(session=session, alert_id=alert_id, author=_by(principal),
+                      status=AlertStatus(status) if status else None, note=note.strip() or None)  # fmt: skip
+    return RedirectResponse(f"/app/alerts/{alert_id}", status_code=303)
+
+
+@router.get("/app/graph")
+def graph_page(
+    request: Request, session: SessionDep, principal: Auditor,
+    distributor: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:  # fmt: skip
+    """The party graph around a distributor, where its goods leaked highlighted (Cytoscape.js, served locally)."""
+    ids = service.party_ids(session=session, kind=PartyKind.distributor)
+    chosen = distributor or (ids[0] if ids else None)
+    graph = service.graph_around(session=session, distributor=chosen) if chosen else None
+    names = service.party_names(session=session, ids=set(ids))
+    return render(request, "graph.html", {"graph": graph, "chosen": chosen, "distributors": names,
+                                          "_session": session}, principal=principal)  # fmt: skip
+
+
+# --- finance ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/app/settlement")
+def settlement_page(
+    request: Request, session: SessionDep, principal: Finance,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+) -> Response:  # fmt: skip
+    """Run a period's settlement and see its figures; lock it; download the reports."""
+    result = settle.run_settlement(session=session, period=period, policy=load_policy(None)) if period else None
+    locked = settle.list_periods(session=session)
+    return render(request, "settlement.html", {"result": result, "period": period or "", "locked": locked,
+                                               "_session": session}, principal=principal)  # fmt: skip
+
+
+@router.post("/app/settlement/lock")
+def lock_period(
+    session: SessionDep, principal: Finance, period: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")]
+) -> Response:
+    settle.lock_period(session=session, period=period, policy=load_policy(None), locked_by=_by(principal))
+    return RedirectResponse(f"/app/settlement?period={period}", status_code=303)
+
+
+@router.get("/app/settlement/{period}/report.{fmt}")
+def settlement_report(session: SessionDep, _: Finance, period: str, fmt: str) -> Response:
+    """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked)."""
+    if fmt not in _REPORT_TYPES:
+        raise InvalidInput("report format must be pdf, csv or xlsx", format=fmt)
+    result = settle.run_settlement(session=session, period=period, policy=load_policy(None))
+    body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt)
+    return Response(body, media_type=_REPORT_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="settlement-{period}.{fmt}"'})  # fmt: skip
+
+
+# --- plant --------------------------------------------------------------------------------------------------------
+
+
+@router.get("/app/print-jobs")
+def print_jobs_page(request: Request, session: SessionDep, principal: Plant) -> Response:
+    """The plant's print jobs, with each one's reconciliation, and the form to create one."""
+    jobs = labels.list_jobs(session=session, principal=principal, limit=50)
+    recon = {j.id: labels.reconcile(session=session, job_id=j.id, principal=principal) for j in jobs if j.id}
+    templates = [t for t in labels.list_templates() if CodeLevel.unit in t.levels]
+    return render(request, "print_jobs.html", {"jobs": jobs, "recon": recon, "products": list_products(session=session),
+                                               "templates": templates, "_session": session},
+                  principal=principal)  # fmt: skip
+
+
+@router.post("/app/print-jobs")
+def create_print_job(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Plant,
+    gtin: Annotated[str, Form(min_length=14, max_length=14)],
+    quantity: Annotated[int, Form(ge=1, le=100_000)],
+    template: Annotated[str, Form(max_length=64)],
+    lot: Annotated[str, Form(max_length=20)] = "",
+    expiry: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    job = labels.create_job(session=session, store=key_store(settings), party_id=principal.party_id, gtin=gtin,
+                            lot=lot.strip() or None, expiry=expiry.strip() or None, quantity=quantity,
+                            level=CodeLevel.unit, template=template, by=_by(principal))  # fmt: skip
+    return RedirectResponse(f"/app/print-jobs/{job.id}", status_code=303)
+
+
+@router.get("/app/print-jobs/{job_id}")
+def print_job_page(request: Request, session: SessionDep, principal: Plant, job_id: int) -> Response:
+    job = labels.get_job(session=session, job_id=job_id, principal=principal)
+    recon = labels.reconcile(session=session, job_id=job_id, principal=principal)
+    return render(request, "print_job.html", {"job": job, "r": recon, "_session": session}, principal=principal)
+
+
+def _file(body: bytes, fmt: PrintFormat, name: str) -> Response:
+    media = "application/pdf" if fmt is PrintFormat.pdf else "text/plain; charset=utf-8"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt.value}"'})  # fmt: skip
+
+
+@router.post("/app/print-jobs/{job_id}/print")
+def print_labels(
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int, fmt: Annotated[PrintFormat, Form()]
+) -> Response:
+    """Print the job once: the PDF sheet or the ZPL for a thermal printer, as a download."""
+    out = io.BytesIO()
+    labels.print_job(session=session, job_id=job_id, fmt=fmt, out=out, by=_by(principal), resolver=settings.resolver,
+                     principal=principal)  # fmt: skip
+    return _file(out.getvalue(), fmt, f"print-job-{job_id}")
+
+
+@router.post("/app/print-jobs/{job_id}/reprint")
+def reprint_label(
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int,
+    code: Annotated[str, Form(min_length=1, max_length=2000)],
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+    fmt: Annotated[PrintFormat, Form()] = PrintFormat.pdf,
+) -> Response:  # fmt: skip
+    """Print one damaged label again, with the same code; logged with the reason."""
+    out = io.BytesIO()
+    labels.reprint_label(session=session, job_id=job_id, code=code.strip(), reason=reason, by=_by(principal), out=out,
+                         resolver=settings.resolver, fmt=fmt, principal=principal,
+                         api_key_id=principal.api_key_id)  # fmt: skip
+    return _file(out.getvalue(), fmt, f"reprint-{job_id}")
+
+
+@router.post("/app/print-jobs/{job_id}/void")
+def void_label(
+    session: SessionDep, principal: Plant, job_id: int,
+    code: Annotated[str, Form(min_length=1, max_length=2000)],
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+) -> Response:  # fmt: skip
+    """Void a label before it is applied: its code can never be commissioned."""
+    labels.void_label(session=session, job_id=job_id, code=code.strip(), reason=reason, by=_by(principal),
+                      principal=principal, api_key_id=principal.api_key_id)  # fmt: skip
+    return RedirectResponse(f"/app/print-jobs/{job_id}", status_code=303)
+
