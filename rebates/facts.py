@@ -138,8 +138,13 @@ def _event_units(session: Session, event: Event) -> list[str]:
     keys = session.exec(
         select(EventEpc.key).where(EventEpc.event_pk == event.id, EventEpc.role == "epc").order_by(col(EventEpc.id))
     ).all()
+    codes = codes_for_keys(session, keys)  # one look-up for the whole event, not one per unit
     units: dict[str, None] = {}
     for key in keys:
+        if not _is_container(key, codes.get(key)):
+            if _SGTIN.match(key):
+                units.setdefault(key, None)
+            continue
         for unit in _units_of(session, key, event):
             units.setdefault(unit, None)
     return list(units)
