@@ -19,8 +19,9 @@
         "target-arrow-shape": "triangle", "target-arrow-color": "#c3cad5", label: "data(label)", "font-size": 8 } },
       { selector: "edge.leak", style: { "line-color": "#b42318", "target-arrow-color": "#b42318", width: 3 } },
     ],
-    layout: { name: "concentric", concentric: (n) => (n.hasClass("focus") ? 3 : n.hasClass("leak") ? 1 : 2),
-      levelWidth: () => 1, minNodeSpacing: 18, animate: false },
+    // Goods flow top-down: brand-owned parties, then the distributor, then where its goods went.
+    layout: { name: "breadthfirst", directed: true, spacingFactor: 1.2, animate: false,
+      roots: "node.plant, node.brand, node.warehouse" },
   });
   box.dataset.nodes = String(cy.nodes().length);
   box.dataset.leaks = String(cy.nodes(".leak").length);
