@@ -199,8 +199,8 @@ def test_photo_of_a_case_top_is_one_scan(client: TestClient, session: Session, u
 def test_member_on_a_sale_is_stored_only_as_a_keyed_hash(client: TestClient, session: Session, units) -> None:
     scan(session, PLANT, "commissioning", units[:1])
     store_key = auth(api_key(session, Role.store))
-    r = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": units[:1], "member": "+86 138-0013-8000"},
-                    headers=store_key)  # fmt: skip
+    sale = {"biz_step": "retail_selling", "codes": units[:1], "member": "+86 138-0013-8000"}
+    r = client.post("/api/v1/scans", json=sale, headers=store_key)
     assert r.status_code == 200, r.text
     event = session.exec(select(Event).where(Event.biz_step == "retail_selling")).one()
     assert "13800138000" not in event.document
