@@ -14,7 +14,7 @@ from scanning import epcis, service
 from scanning.errors import InvalidDocument
 from scanning.schemas import PackIn, RejectedScanRead, ScanIn, ScanResult, ShipmentIn, ShipmentRead, ShipmentScanIn
 from scanning.service import ScanRequest
-from traceability.api import SessionDep, SettingsDep, allow
+from traceability.api import RowId, SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.errors import Problem
 from traceability.models import Role, Shipment
@@ -160,13 +160,13 @@ def open_shipment(session: SessionDep, principal: Shipper, body: ShipmentIn) -> 
 
 
 @scans_router.get("/shipments/{shipment_id}", response_model=ShipmentRead)
-def get_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> ShipmentRead:
+def get_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId) -> ShipmentRead:
     return _shipment_read(session, service.get_shipment(session=session, principal=principal, shipment_id=shipment_id))
 
 
 @scans_router.post("/shipments/{shipment_id}/scans", response_model=ScanResult)
 def scan_into_shipment(
-    session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: int, body: ShipmentScanIn
+    session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: RowId, body: ShipmentScanIn
 ) -> Any:
     """Scan codes (a case stands for its units) into an open shipment."""
     return service.scan_into_shipment(
@@ -176,7 +176,7 @@ def scan_into_shipment(
 
 
 @scans_router.post("/shipments/{shipment_id}/close", response_model=ShipmentRead)
-def close_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> ShipmentRead:
+def close_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId) -> ShipmentRead:
     """Close the shipment: one shipping event from the sender to the destination."""
     shipment = service.close_shipment(session=session, principal=principal, shipment_id=shipment_id)
     return _shipment_read(session, shipment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -15,7 +15,7 @@ from traceability.errors import Forbidden, Unauthenticated
 from traceability.models import Role
 from traceability.settings import Settings
 
-__all__ = ["PrincipalDep", "SessionDep", "SettingsDep", "allow", "get_session"]
+__all__ = ["PrincipalDep", "RowId", "SessionDep", "SettingsDep", "allow", "get_session"]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -36,6 +36,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id (64-bit)")]
+"""A path id the database can hold: anything larger is a 422, not an overflow deep in the driver."""
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer trc_<prefix>_<secret>`")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from traceability.api import SessionDep, allow
+from traceability.api import RowId, SessionDep, allow
 from traceability.auth import service
 from traceability.auth.service import Principal
 from traceability.models import Role
@@ -54,5 +54,5 @@ def list_api_keys(session: SessionDep, _: Admin) -> list[Any]:
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRead)
-def revoke_api_key(session: SessionDep, _: Admin, key_id: int) -> Any:
+def revoke_api_key(session: SessionDep, _: Admin, key_id: RowId) -> Any:
     return service.revoke_api_key(session=session, key_id=key_id)
