@@ -427,35 +427,41 @@ def _existing_hashes(session: Session, keys: set[tuple[str, bool]]) -> dict[tupl
 
 
 def _append(session: Session, prepared: Sequence[_Prepared], *, capture_id: int | None, origin: str) -> list[Event]:
+    """Append events to the chain in one bulk insert each for events and identifiers; returns the stored rows."""
     if not prepared:
         return []
     directory = PartyDirectory.load(session)
     head = lock_store(session)
-    seq, link = head.seq, head.hash
-    rows: list[Event] = []
-    epc_rows: list[tuple[Event, list[tuple[str, str]]]] = []
+    first, seq, link = head.seq + 1, head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    epcs_by_seq: dict[int, list[tuple[str, str]]] = {}
+    received = datetime.now(UTC)
     for p in prepared:
         seq += 1
         link = chain_link(link, p.hash_id, p.document)
-        event, epcs = _row(p, directory)
-        event.seq, event.chain_hash, event.capture_id, event.origin = seq, link, capture_id, origin
-        rows.append(event)
-        epc_rows.append((event, epcs))
-    session.add_all(rows)
-    session.flush()
+        row, epcs = _row(p, directory)
+        row.update(seq=seq, chain_hash=link, capture_id=capture_id, origin=origin, record_time=received)
+        rows.append(row)
+        epcs_by_seq[seq] = epcs
+    # Core inserts, then one select: SQLModel's per-instance validation costs more than the insert itself.
+    session.execute(insert(Event), rows)
+    # populate_existing: a row id reused after a rolled-back savepoint must not come back as the stale object.
+    just_stored = select(Event).where(col(Event.seq) >= first, col(Event.seq) <= seq).order_by(col(Event.seq))
+    stored = list(session.exec(just_stored.execution_options(populate_existing=True)))
     values = [
         {"event_pk": event.id, "key": item_key(epc), "epc": epc, "role": role}
-        for event, epcs in epc_rows
-        for epc, role in epcs
+        for event in stored
+        for epc, role in epcs_by_seq[event.seq]
     ]
     if values:
         session.execute(insert(EventEpc), values)
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=seq, hash=link))
     session.flush()
-    return rows
+    return stored
 
 
-def _row(p: _Prepared, directory: PartyDirectory) -> tuple[Event, list[tuple[str, str]]]:
+def _row(p: _Prepared, directory: PartyDirectory) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The query columns of one event, read from its JSON, and the identifiers it names."""
     e = p.raw
     warnings: list[str] = []
     read_point = e.get("readPoint", {}).get("id") if isinstance(e.get("readPoint"), dict) else None
@@ -466,27 +472,25 @@ def _row(p: _Prepared, directory: PartyDirectory) -> tuple[Event, list[tuple[str
     source, unknown_src = _party_from_list(e.get("sourceList"), "source", directory)
     destination, unknown_dst = _party_from_list(e.get("destinationList"), "destination", directory)
     warnings.extend(f"unknown party {x}" for x in unknown_src + unknown_dst)
-    event = Event(
-        seq=0,
-        event_id=p.event_id,
-        declaration=p.declaration,
-        hash_id=p.hash_id,
-        event_type=str(e["type"]),
-        action=e.get("action"),
-        biz_step=normalise_vocab(e.get("bizStep")),
-        disposition=normalise_vocab(e.get("disposition")),
-        event_time=parse_event_time(e["eventTime"]),
-        tz_offset=str(e["eventTimeZoneOffset"]),
-        read_point=read_point,
-        biz_location=biz_location,
-        location_party_id=location,
-        source_party_id=source,
-        destination_party_id=destination,
-        document=p.document,
-        warnings=json.dumps(warnings, ensure_ascii=False) if warnings else None,
-        chain_hash="",
-    )
-    return event, _epcs(e)
+    row = {
+        "event_id": p.event_id,
+        "declaration": p.declaration,
+        "hash_id": p.hash_id,
+        "event_type": str(e["type"]),
+        "action": e.get("action"),
+        "biz_step": normalise_vocab(e.get("bizStep")),
+        "disposition": normalise_vocab(e.get("disposition")),
+        "event_time": parse_event_time(e["eventTime"]),
+        "tz_offset": str(e["eventTimeZoneOffset"]),
+        "read_point": read_point,
+        "biz_location": biz_location,
+        "location_party_id": location,
+        "source_party_id": source,
+        "destination_party_id": destination,
+        "document": p.document,
+        "warnings": json.dumps(warnings, ensure_ascii=False) if warnings else None,
+    }
+    return row, _epcs(e)
 
 
 # --- query and export ---------------------------------------------------------------------------------------------
@@ -595,7 +599,8 @@ def verify_chain(*, session: Session, batch: int = 5000) -> ChainReport:
     link, expected_seq, count = GENESIS, 1, 0
     last_id = 0
     while True:
-        rows = session.exec(select(Event).where(col(Event.id) > last_id).order_by(col(Event.id)).limit(batch)).all()
+        page = select(Event).where(col(Event.id) > last_id).order_by(col(Event.id)).limit(batch)
+        rows = session.exec(page.execution_options(populate_existing=True)).all()
         if not rows:
             break
         for r in rows:

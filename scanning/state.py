@@ -17,7 +17,16 @@ from sqlmodel import Session, col, select
 
 from traceability.models import Code, CodeStatus, Event, EventEpc
 
-__all__ = ["UnitView", "codes_for_keys", "derive", "events_for_unit", "rederive_for_events", "unit_key"]
+__all__ = [
+    "Histories",
+    "UnitView",
+    "codes_for_keys",
+    "derive",
+    "events_for_unit",
+    "fold",
+    "rederive_for_events",
+    "unit_key",
+]
 
 _KEY = re.compile(r"https://id\.gs1\.org/(?:01/(\d{14})/21/([^/?#]+)|00/(\d{18}))$")
 
@@ -84,101 +93,159 @@ class UnitView:
     events: tuple[Event, ...]
 
 
-def _retracted(session: Session, event_ids: Sequence[str]) -> set[str]:
-    out: set[str] = set()
-    for start in range(0, len(event_ids), 500):
-        stmt = select(Event.event_id).where(
-            col(Event.declaration).is_(True), col(Event.event_id).in_(event_ids[start : start + 500])
-        )
-        out.update(session.exec(stmt).all())
-    return out
-
-
 def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _direct_events(session: Session, key: str) -> list[tuple[Event, str]]:
-    stmt = (
-        select(Event, EventEpc.role)
-        .join(EventEpc, and_(col(EventEpc.event_pk) == col(Event.id)))
-        .where(EventEpc.key == key, col(Event.declaration).is_(False))
-    )
-    return [(e, r) for e, r in session.exec(stmt).all()]
+def _order(e: Event) -> tuple[datetime, str]:
+    return (_aware(e.event_time), e.event_id)
 
 
 Interval = tuple[str, datetime | None, datetime | None]
+_CHUNK = 400
+_MAX_DEPTH = 3
 
 
-def _containers(session: Session, key: str, code: Code | None, depth: int = 0) -> list[Interval]:
-    """(container key, from, until) intervals; from aggregation events, else the packing record on the code."""
-    if depth > 3:
-        return []
-    intervals: list[Interval] = []
-    rows = [(e, r) for e, r in _direct_events(session, key) if e.event_type == "AggregationEvent" and r == "child"]
-    rows.sort(key=lambda x: (_aware(x[0].event_time), x[0].event_id))
-    open_: dict[str, datetime] = {}
-    retracted = _retracted(session, [e.event_id for e, _ in rows])
-    for event, _ in rows:
-        if event.event_id in retracted:
-            continue
-        parent = _parent_key(session, event)
-        if parent is None:
-            continue
-        t = _aware(event.event_time)
-        if event.action in ("ADD", "OBSERVE"):
-            open_.setdefault(parent, t)
-        elif event.action == "DELETE" and parent in open_:
-            intervals.append((parent, open_.pop(parent), t))
-    intervals.extend((p, t, None) for p, t in open_.items())
-    if not rows and code is not None and code.parent_id is not None:
-        parent_row = session.get(Code, code.parent_id)
-        if parent_row is not None:
-            intervals.append((unit_key(parent_row), None, None))
-    nested: list[Interval] = []
-    for parent, start, end in intervals:
-        parent_code = codes_for_keys(session, [parent]).get(parent)
-        for grand, g_start, g_end in _containers(session, parent, parent_code, depth + 1):
-            lo = max((x for x in (start, g_start) if x is not None), default=None)
-            hi = min((x for x in (end, g_end) if x is not None), default=None)
-            nested.append((grand, lo, hi))
-    return intervals + nested
+class Histories:
+    """A slice of the event store loaded a few statements at a time, not a few statements per unit.
+
+    ``load(keys)`` fetches every stored event naming the keys, the parents of their aggregation events, and the
+    retractions among them; ``events_for(key)`` then assembles a unit's history (its own events and its containers'
+    events while it was inside them), loading the containers it discovers in further bulk rounds.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.direct: dict[str, list[tuple[Event, str]]] = {}
+        self.agg_parent: dict[int, str] = {}
+        self.retracted: set[str] = set()
+        self.codes: dict[str, Code] = {}
+
+    def load(self, keys: Iterable[str]) -> None:
+        missing = [k for k in dict.fromkeys(keys) if k not in self.direct]
+        if not missing:
+            return
+        new_events: dict[int, Event] = {}
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            for k in chunk:
+                self.direct[k] = []
+            stmt = (
+                select(Event, EventEpc.key, EventEpc.role)
+                .join(EventEpc, and_(col(EventEpc.event_pk) == col(Event.id)))
+                .where(col(EventEpc.key).in_(chunk), col(Event.declaration).is_(False))
+            )
+            for event, key, role in self.session.exec(stmt.execution_options(populate_existing=True)).all():
+                self.direct[key].append((event, role))
+                if event.id is not None:
+                    new_events[event.id] = event
+        agg = [pk for pk, e in new_events.items() if e.event_type == "AggregationEvent" and pk not in self.agg_parent]
+        for start in range(0, len(agg), _CHUNK):
+            stmt2 = select(EventEpc.event_pk, EventEpc.key).where(
+                col(EventEpc.event_pk).in_(agg[start : start + _CHUNK]), EventEpc.role == "parent"
+            )
+            for pk, key in self.session.exec(stmt2).all():
+                self.agg_parent[pk] = key
+        ids = sorted({e.event_id for e in new_events.values()})
+        for start in range(0, len(ids), _CHUNK):
+            stmt3 = select(Event.event_id).where(
+                col(Event.declaration).is_(True), col(Event.event_id).in_(ids[start : start + _CHUNK])
+            )
+            self.retracted.update(self.session.exec(stmt3).all())
+        self.codes.update(codes_for_keys(self.session, missing))
+
+    def _direct_containers(self, key: str) -> list[Interval]:
+        """Where a unit was packed, and when: from aggregation events, else from the packing record."""
+        rows = [
+            (e, r) for e, r in self.direct.get(key, ())
+            if e.event_type == "AggregationEvent" and r == "child" and e.event_id not in self.retracted
+        ]  # fmt: skip
+        rows.sort(key=lambda x: _order(x[0]))
+        intervals: list[Interval] = []
+        open_: dict[str, datetime] = {}
+        for event, _ in rows:
+            parent = self.agg_parent.get(event.id or -1)
+            if parent is None:
+                continue
+            t = _aware(event.event_time)
+            if event.action in ("ADD", "OBSERVE"):
+                open_.setdefault(parent, t)
+            elif event.action == "DELETE" and parent in open_:
+                intervals.append((parent, open_.pop(parent), t))
+        intervals.extend((p, t, None) for p, t in open_.items())
+        code = self.codes.get(key)
+        if not rows and code is not None and code.parent_id is not None:
+            parent_row = self.session.get(Code, code.parent_id)
+            if parent_row is not None:
+                intervals.append((unit_key(parent_row), None, None))
+        return intervals
+
+    def containers(self, keys: Iterable[str]) -> dict[str, list[Interval]]:
+        """Every container of each key (cases, their pallets …), with the time it was inside, loaded in rounds."""
+        result: dict[str, list[Interval]] = {}
+        level: dict[str, list[Interval]] = {}
+        for key in keys:
+            level[key] = self._direct_containers(key)
+            result[key] = list(level[key])
+        for _ in range(_MAX_DEPTH - 1):
+            parents = {p for intervals in level.values() for p, _, _ in intervals}
+            if not parents:
+                break
+            self.load(parents)
+            parent_level = {p: self._direct_containers(p) for p in parents}
+            next_level: dict[str, list[Interval]] = {}
+            for key, intervals in level.items():
+                nested: list[Interval] = []
+                for parent, start, end in intervals:
+                    for grand, g_start, g_end in parent_level.get(parent, []):
+                        lo = max((x for x in (start, g_start) if x is not None), default=None)
+                        hi = min((x for x in (end, g_end) if x is not None), default=None)
+                        nested.append((grand, lo, hi))
+                result[key].extend(nested)
+                next_level[key] = nested
+            level = next_level
+        return result
+
+    def events_for(self, keys: Sequence[str]) -> dict[str, list[Event]]:
+        """Each unit's non-retracted events, in event-time order."""
+        self.load(keys)
+        containment = self.containers(keys)
+        self.load({p for intervals in containment.values() for p, _, _ in intervals})
+        out: dict[str, list[Event]] = {}
+        for key in keys:
+            events: dict[int, Event] = {}
+            for event, role in self.direct.get(key, ()):
+                if role in DIRECT_ROLES and event.id is not None:
+                    events[event.id] = event
+            for container, start, end in containment[key]:
+                for event, role in self.direct.get(container, ()):
+                    if event.event_type == "AggregationEvent" and role == "parent":
+                        continue  # packing and unpacking the container is not an observation of its contents
+                    t = _aware(event.event_time)
+                    if (start is None or t >= start) and (end is None or t < end) and event.id is not None:
+                        events[event.id] = event
+            kept = [e for e in events.values() if e.event_id not in self.retracted]
+            kept.sort(key=_order)
+            out[key] = kept
+        return out
 
 
-def _parent_key(session: Session, event: Event) -> str | None:
-    stmt = select(EventEpc.key).where(EventEpc.event_pk == event.id, EventEpc.role == "parent")
-    return session.exec(stmt).first()
+DIRECT_ROLES = frozenset({"epc", "child", "parent", "output", "input"})
 
 
 def events_for_unit(session: Session, key: str, code: Code | None = None) -> list[Event]:
     """Every non-retracted event that concerns a unit, directly or through a container, in event-time order."""
-    events: dict[int, Event] = {}
-    for event, role in _direct_events(session, key):
-        if role in ("epc", "child", "parent", "output", "input") and event.id is not None:
-            events[event.id] = event
-    for container, start, end in _containers(session, key, code):
-        for event, role in _direct_events(session, container):
-            if event.event_type == "AggregationEvent" and role == "parent":
-                continue  # packing and unpacking of the container itself is not an observation of its contents
-            t = _aware(event.event_time)
-            if (start is None or t >= start) and (end is None or t < end) and event.id is not None:
-                events[event.id] = event
-    retracted = _retracted(session, [e.event_id for e in events.values()])
-    kept = [e for e in events.values() if e.event_id not in retracted]
-    kept.sort(key=lambda e: (_aware(e.event_time), e.event_id))
-    return kept
+    return Histories(session).events_for([key])[key]
 
 
-def derive(session: Session, key: str, code: Code | None = None) -> UnitView:
-    """Fold a unit's events into its status and holder."""
-    events = events_for_unit(session, key, code)
+def fold(events: Sequence[Event]) -> UnitView:
+    """A unit's status and holder after its events (already in event-time order)."""
     status: CodeStatus | None = None
     holder: str | None = None
     for event in events:
         if status in _TERMINAL:
             break
-        step = event.biz_step or ""
-        new = _STEP_STATUS.get(step)
+        new = _STEP_STATUS.get(event.biz_step or "")
         if event.event_type == "ObjectEvent" and event.action == "DELETE":
             new = CodeStatus.voided
         if new is not None:
@@ -188,6 +255,11 @@ def derive(session: Session, key: str, code: Code | None = None) -> UnitView:
         elif new is not None or event.location_party_id:
             holder = event.location_party_id or event.destination_party_id or holder
     return UnitView(status=status, holder_id=holder, events=tuple(events))
+
+
+def derive(session: Session, key: str, code: Code | None = None) -> UnitView:
+    """Fold a unit's events into its status and holder."""
+    return fold(events_for_unit(session, key, code))
 
 
 def _children_keys(session: Session, parents: Sequence[str], codes: dict[str, Code]) -> set[str]:
@@ -223,8 +295,9 @@ def rederive_for_events(session: Session, events: Sequence[Event]) -> list[Code]
         seen.update(frontier)
         codes.update(codes_for_keys(session, frontier))
     changed: list[Code] = []
+    histories = Histories(session).events_for(list(codes))
     for key, code in codes.items():
-        view = derive(session, key, code)
+        view = fold(histories[key])
         if view.status is None:
             continue
         if code.status != view.status or code.holder_id != view.holder_id:
