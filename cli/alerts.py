@@ -37,8 +37,11 @@ def list_alerts(
     ctx: typer.Context,
     fmt: Format = typer.Option(Format.table, "--format", help="table, json (the contract) or csv."),
     kind: list[AlertKind] = typer.Option(None, "--kind", help="Only these rules (repeatable)."),
-    status: list[str] = typer.Option(None, "--status", help="open, investigating, confirmed, dismissed, withdrawn "
-                                     "or all (repeatable; default: all but withdrawn)."),  # fmt: skip
+    status: list[str] = typer.Option(
+        None,
+        "--status",
+        help="open, investigating, confirmed, dismissed, withdrawn or all (repeatable; default: all but withdrawn).",
+    ),  # fmt: skip
     distributor: str | None = typer.Option(None, help="Responsible distributor (master-data id)."),
     territory: str | None = typer.Option(None, help="Places inside this territory node."),
     party: str | None = typer.Option(None, help="Place where the unit was seen."),

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import IO, Any
 
 import networkx as nx
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col
 
 from flow_graph.errors import PartyNotFound, UnitNotFound
@@ -28,12 +28,12 @@ from flow_graph.history import (
     load_everything,
     load_masterdata,
     load_view,
+    no_gc,
     query,
     sightings_of,
 )
 from flow_graph.rules import attribute, sgtin_gtin
-from flow_graph.service import AlertFilter, list_alerts
-from scanning.epcis import item_key
+from flow_graph.service import AlertFilter, key_of, list_alerts, utc
 from scanning.state import codes_for_keys
 from traceability.models import Alert, AlertKind, AlertStatus, Event, Party
 
@@ -74,12 +74,12 @@ def build_party_graph(
     Edge attributes: ``units``, ``shipments`` and ``flows`` (units per ``"<gtin>|<YYYY-MM>"``). Node attributes:
     the party's master data, ``alerts`` (active alerts at the place) and ``diverted_units`` (as responsible).
     """
-    shipped = [col(Event.biz_step) == "shipping"]
-    if since is not None:
-        shipped.append(col(Event.event_time) >= since)
-    if until is not None:
-        shipped.append(col(Event.event_time) < until)
-    view = load_everything(session, only=or_(col(Event.event_type) == "AggregationEvent", and_(*shipped)))
+    since, until = utc(since), utc(until)
+    # Shipments and the packing they need; the period is applied below (the scan takes constant conditions only).
+    with no_gc():
+        view = load_everything(
+            session, only=or_(col(Event.event_type) == "AggregationEvent", col(Event.biz_step) == "shipping")
+        )
 
     # Which units each case or pallet held, and when, from the units' side (the containment unit state uses).
     inside: dict[str, list[tuple[str, datetime | None, datetime | None]]] = defaultdict(list)
@@ -224,7 +224,7 @@ class Trail:
 
 def unit_trail(*, session: Session, epc: str) -> Trail:
     """Everything that happened to one unit, in event-time order (retracted events flagged), with its alerts."""
-    key = item_key(epc.strip())
+    key = key_of(epc)
     view = load_view(session, [key])
     if key not in view.direct and key not in view.rejections:
         raise UnitNotFound(f"no event names {epc!r}", epc=epc)
@@ -234,8 +234,16 @@ def unit_trail(*, session: Session, epc: str) -> Trail:
     responsible = {s.event.pk: (a[0] if a else None) for s, a in zip(counted, attribute(counted, md), strict=True)}
     steps = [
         TrailStep(
-            time=e.time, event_id=e.event_id, event_type=e.event_type, action=e.action, biz_step=e.biz_step,
-            location=e.location, source=e.source, destination=e.destination, via=s.via, retracted=e.retracted,
+            time=e.time,
+            event_id=e.event_id,
+            event_type=e.event_type,
+            action=e.action,
+            biz_step=e.biz_step,
+            location=e.location,
+            source=e.source,
+            destination=e.destination,
+            via=s.via,
+            retracted=e.retracted,
             responsible_distributor=responsible.get(e.pk),
         )  # fmt: skip
         for s in everything
@@ -360,9 +368,9 @@ def top_leaks(
         col(Alert.responsible_distributor_id).is_not(None),
     ]
     if since is not None:
-        where.append(col(Alert.first_seen) >= since)
+        where.append(col(Alert.first_seen) >= utc(since))
     if until is not None:
-        where.append(col(Alert.first_seen) < until)
+        where.append(col(Alert.first_seen) < utc(until))
     units = func.count(func.distinct(Alert.unit_key))
     ranked = session.execute(
         query(Alert.responsible_distributor_id, units, func.count())

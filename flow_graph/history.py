@@ -9,10 +9,12 @@ inside it while they were inside), so the rules see exactly what unit state sees
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
@@ -48,6 +50,7 @@ __all__ = [
     "load_everything",
     "load_masterdata",
     "load_view",
+    "no_gc",
     "query",
     "retracted_ids",
     "sightings_of",
@@ -57,7 +60,7 @@ CHUNK = 500
 DIRECT_ROLES = frozenset({"epc", "child", "parent", "output", "input"})
 """Roles in which an event names the unit itself (``quantity`` names a class, not an instance)."""
 MAX_DEPTH = 3
-"""Container levels followed above a unit, as in :mod:`scanning.state` (unit → case → pallet → …)."""
+"""Container levels followed above a unit, as in :mod:`scanning.state` (case, pallet, and one more)."""
 
 _SSCC_ROOT = "https://id.gs1.org/00/"
 _T = TypeVar("_T")
@@ -115,6 +118,8 @@ class StoreView:
     """Key → (time, eventID, EPC as captured) of the earliest event naming it, when loaded by key."""
     by_key: bool = False
     """Loaded by :func:`load_view`: ``first_epc`` is complete for the keys asked for."""
+    container_cache: dict[tuple[str, int], list[Interval]] = field(default_factory=dict, repr=False)
+    contents_cache: dict[str, list[tuple[EventRow, str]]] = field(default_factory=dict, repr=False)
 
     def parties(self) -> set[str]:
         """Every party the loaded events and rejections name."""
@@ -130,20 +135,33 @@ class StoreView:
 
 
 def containers_of(view: StoreView, key: str, depth: int = 0) -> list[Interval]:
-    """(container key, from, until) while ``key`` was inside it: aggregation events, else the packing record."""
-    if depth > MAX_DEPTH:
+    """(container key, from, until) while ``key`` was inside it: aggregation events, else the packing record.
+
+    The same containment as :class:`scanning.state.Histories`: :data:`MAX_DEPTH` levels (case, pallet, one more),
+    retracted aggregations ignored, and the packing record consulted only when no aggregation event stands.
+    """
+    if depth >= MAX_DEPTH:
         return []
+    if depth:  # a case's containers are asked for once per unit inside it: remember them
+        cached = view.container_cache.get((key, depth))
+        if cached is None:
+            cached = view.container_cache[(key, depth)] = _containers_of(view, key, depth)
+        return cached
+    return _containers_of(view, key, depth)
+
+
+def _containers_of(view: StoreView, key: str, depth: int) -> list[Interval]:
     rows = [
-        view.events[pk]
+        e
         for pk, role in view.direct.get(key, ())
-        if role == "child" and view.events[pk].event_type == "AggregationEvent"
+        if role == "child" and (e := view.events[pk]).event_type == "AggregationEvent" and not e.retracted
     ]
     rows.sort(key=lambda e: (e.time, e.event_id))
     open_: dict[str, datetime] = {}
     intervals: list[Interval] = []
     for e in rows:
         parent = view.agg_parent.get(e.pk)
-        if e.retracted or parent is None:
+        if parent is None:
             continue
         if e.action in ("ADD", "OBSERVE"):
             open_.setdefault(parent, e.time)
@@ -169,15 +187,24 @@ def sightings_of(view: StoreView, key: str, *, include_retracted: bool = False) 
         if role in DIRECT_ROLES:
             found[pk] = Sighting(view.events[pk], None, role)
     for container, start, end in containers_of(view, key):
-        for pk, role in view.direct.get(container, ()):
-            e = view.events[pk]
-            if pk in found or (role == "parent" and e.event_type == "AggregationEvent"):
-                continue  # packing and unpacking of the container itself is not an observation of its contents
-            if (start is None or e.time >= start) and (end is None or e.time < end):
-                found[pk] = Sighting(e, container, role)
+        for e, role in _container_events(view, container):
+            if (start is None or e.time >= start) and (end is None or e.time < end) and e.pk not in found:
+                found[e.pk] = Sighting(e, container, role)
     kept = [s for s in found.values() if include_retracted or not s.event.retracted]
     kept.sort(key=lambda s: (s.event.time, s.event.event_id))
     return kept
+
+
+def _container_events(view: StoreView, container: str) -> list[tuple[EventRow, str]]:
+    """The events that reach what is inside a container: all naming it but its own packing and unpacking."""
+    cached = view.contents_cache.get(container)
+    if cached is None:
+        cached = view.contents_cache[container] = [
+            (view.events[pk], role)
+            for pk, role in view.direct.get(container, ())
+            if not (role == "parent" and view.events[pk].event_type == "AggregationEvent")
+        ]
+    return cached
 
 
 def is_unit(view: StoreView, key: str) -> bool:
@@ -419,41 +446,77 @@ def _packed_inside(session: Session, keys: Iterable[str]) -> set[str]:
 # --- loading everything (full re-evaluation) ----------------------------------------------------------------------
 
 
-def load_everything(
-    session: Session, *, only: ColumnElement[bool] | None = None, yield_per: int = 20_000
-) -> StoreView:
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of acyclic rows are built: it would rescan them all,
+    again and again, and take longer than the building."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _scan(session: Session, stmt: Any, batch: int = 50_000) -> Iterator[tuple[Any, ...]]:
+    """Stream a parameterless query through the driver's own cursor: millions of rows, without per-row wrappers.
+
+    The statement is compiled with its literals inlined, so it must hold no values but constant strings.
+    """
+    connection = session.connection()
+    sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        while chunk := cursor.fetchmany(batch):
+            yield from chunk
+    finally:
+        cursor.close()
+
+
+def _utc(value: Any) -> datetime:
+    """A timestamp as the driver returns it (SQLite: text; PostgreSQL: an aware datetime) as an aware UTC datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC) if value.tzinfo is not UTC else value
+
+
+def load_everything(session: Session, *, only: ColumnElement[bool] | None = None) -> StoreView:
     """The whole store in one view (or the events matching ``only``), read with sequential scans, no per-code query.
 
-    With ``only``, the code records loaded are just the packing records: what containment needs, not issuance.
+    With ``only`` (constant conditions on the event columns), the code records loaded are just the packing records:
+    what containment needs, not issuance.
     """
     view = StoreView()
     raw: dict[int, _Raw] = {}
     intern: dict[str, str] = {}
-    stmt = query(*_EVENT_COLUMNS, Event.declaration).execution_options(yield_per=yield_per)
+    g = intern.setdefault
+    stmt = query(*_EVENT_COLUMNS, Event.declaration)
     if only is not None:
         stmt = stmt.where(only, col(Event.declaration).is_(False))
         view.retracted = retracted_ids(session, None)
-    for row in rows(session, stmt):
-        if row[-1]:
-            view.retracted.add(row[1])
+    for pk, event_id, time, event_type, action, step, location, source, destination, declaration in _scan(
+        session, stmt
+    ):
+        if declaration:
+            view.retracted.add(event_id)
             continue
-        pk, event_id, time, event_type, action, step, location, source, destination, _ = row
-        g = intern.setdefault
         raw[pk] = (
-            pk, event_id, time, g(event_type, event_type), action and g(action, action), step and g(step, step),
-            location and g(location, location), source and g(source, source),
+            pk, event_id, _utc(time), g(event_type, event_type), action and g(action, action),
+            step and g(step, step), location and g(location, location), source and g(source, source),
             destination and g(destination, destination),
         )  # fmt: skip
-    roles = {r: r for r in ("epc", "child", "parent", "output", "input", "quantity")}
-    epc_stmt = query(EventEpc.event_pk, EventEpc.key, EventEpc.role).execution_options(yield_per=yield_per)
+    epc_stmt = query(EventEpc.event_pk, EventEpc.key, EventEpc.role)
     if only is not None:
         epc_stmt = epc_stmt.join(Event, col(Event.id) == col(EventEpc.event_pk)).where(only)
     direct = view.direct
-    for pk, key, role in rows(session, epc_stmt):
+    for pk, key, role in _scan(session, epc_stmt):
         event = raw.get(pk)
         if event is None:
             continue  # a declaration's identifiers: the declaration is not an event of its own
-        role = roles.get(role, role)
+        role = g(role, role)
         if role == "parent" and event[3] == "AggregationEvent":
             view.agg_parent.setdefault(pk, key)
         bucket = direct.get(key)
@@ -462,19 +525,16 @@ def load_everything(
         else:
             bucket.append((pk, role))
     parent = aliased(Code)
-    code_stmt = (
-        query(Code.gtin, Code.serial, Code.sscc, Code.level, Code.key_id, Code.batch_id,
-               parent.gtin, parent.serial, parent.sscc)
-        .outerjoin(parent, col(Code.parent_id) == col(parent.id))
-        .execution_options(yield_per=yield_per)
-    )  # fmt: skip
+    code_stmt = query(
+        Code.gtin, Code.serial, Code.sscc, Code.level, Code.key_id, Code.batch_id, parent.gtin, parent.serial,
+        parent.sscc,
+    ).outerjoin(parent, col(Code.parent_id) == col(parent.id))  # fmt: skip
     if only is not None:
         code_stmt = code_stmt.where(col(Code.parent_id).is_not(None))
-    for gtin, serial, sscc, level, key_id, batch_id, p_gtin, p_serial, p_sscc in rows(session, code_stmt):
-        key = code_key(gtin, serial, sscc)
+    for gtin, serial, sscc, level, key_id, batch_id, p_gtin, p_serial, p_sscc in _scan(session, code_stmt):
         has_parent = p_sscc or p_serial
-        view.codes[key] = CodeFacts(
-            str(level), key_id is not None or batch_id is not None,
+        view.codes[code_key(gtin, serial, sscc)] = CodeFacts(
+            g(level, level), key_id is not None or batch_id is not None,
             code_key(p_gtin, p_serial, p_sscc) if has_parent else None,
         )  # fmt: skip
     _finish(view, raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from flow_graph import graph, service
@@ -35,6 +35,7 @@ alerts_router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 flow_router = APIRouter(prefix="/api/v1/flow", tags=["flow graph"])
 
 Reader = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role.finance, Role.admin))]
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Auditor = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
 Admin = Annotated[Principal, Depends(allow(Role.admin))]
 
@@ -74,13 +75,13 @@ def reevaluate(session: SessionDep, _: Admin) -> Any:
 
 
 @alerts_router.get("/{alert_id}", response_model=AlertCaseRead)
-def get_alert(session: SessionDep, principal: Reader, alert_id: int) -> Any:
+def get_alert(session: SessionDep, principal: Reader, alert_id: AlertId) -> Any:
     """One alert with its case history."""
     return service.alert_case(session=session, alert_id=alert_id, principal=principal)
 
 
 @alerts_router.patch("/{alert_id}", response_model=AlertRead)
-def update_alert(session: SessionDep, principal: Auditor, alert_id: int, body: AlertUpdate) -> Any:
+def update_alert(session: SessionDep, principal: Auditor, alert_id: AlertId, body: AlertUpdate) -> Any:
     """Move the case on (open → investigating → confirmed / dismissed), assign it, or add a note."""
     return service.update_alert(
         session=session, alert_id=alert_id, author=_author(principal), status=body.status, note=body.note,

@@ -61,18 +61,22 @@ COUNTERFEIT_REASONS = frozenset({"bad_signature", "key_revoked", "unknown_key", 
 WITHDRAWABLE_REASONS = frozenset({"never_issued"})
 """Rejections that stop counting once the code becomes known (its commissioning arrived late)."""
 
-_SGTIN = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/[^/?#]+$")
+_SGTIN_ROOT = "https://id.gs1.org/01/"
+_SERIAL = re.compile(r"[^/?#]+")
+
+
+def sgtin_gtin(key: str) -> str | None:
+    """The GTIN of an SGTIN key (``https://id.gs1.org/01/<gtin>/21/<serial>``), else None."""
+    # A prefix and slice test first: this runs for every code of a full re-evaluation.
+    if not key.startswith(_SGTIN_ROOT) or key[36:40] != "/21/" or len(key) == 40:
+        return None
+    gtin = key[22:36]
+    return gtin if gtin.isdigit() and _SERIAL.fullmatch(key, 40) else None
 
 
 def is_sgtin_key(key: str) -> bool:
     """Whether a matching key names a trade item instance (GTIN + serial)."""
-    return _SGTIN.match(key) is not None
-
-
-def sgtin_gtin(key: str) -> str | None:
-    """The GTIN of an SGTIN key, else None."""
-    m = _SGTIN.match(key)
-    return m[1] if m else None
+    return sgtin_gtin(key) is not None
 
 
 class EventRow(NamedTuple):
@@ -143,6 +147,9 @@ class MasterData:
     """(store, distributor) pairs."""
     _brand: dict[str, bool] = field(default_factory=dict, repr=False)
     _distributor: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _market: dict[str | None, bool] = field(default_factory=dict, repr=False)
+    _inside: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    _coords: dict[str | None, tuple[float, float] | None] = field(default_factory=dict, repr=False)
 
     def kind(self, party: str | None) -> str | None:
         info = self.parties.get(party) if party else None
@@ -190,26 +197,33 @@ class MasterData:
 
     def is_market(self, party: str | None) -> bool:
         """A known party in the market: neither brand-owned nor an auditor."""
-        info = self.parties.get(party) if party else None
-        return info is not None and info.kind != "auditor" and not self.brand_owned(party)
+        found = self._market.get(party)
+        if found is None:
+            info = self.parties.get(party) if party else None
+            found = self._market[party] = info is not None and info.kind != "auditor" and not self.brand_owned(party)
+        return found
 
     def authorised_at(self, distributor: str, place: str) -> bool:
         """Whether ``place`` lies inside one of the distributor's authorised territory nodes (ancestor-or-self)."""
-        territory = self.territory(place)
-        if territory is None:
-            return False
-        return not self.ancestors.get(territory, frozenset({territory})).isdisjoint(
-            self.authorised.get(distributor, frozenset())
-        )
+        found = self._inside.get((distributor, place))
+        if found is None:
+            territory = self.territory(place)
+            found = territory is not None and not self.ancestors.get(territory, frozenset({territory})).isdisjoint(
+                self.authorised.get(distributor, frozenset())
+            )
+            self._inside[(distributor, place)] = found
+        return found
 
     def supplies(self, distributor: str, store: str) -> bool:
         return (store, distributor) in self.suppliers
 
     def coords(self, party: str | None) -> tuple[float, float] | None:
+        if party in self._coords:
+            return self._coords[party]
         info = self.parties.get(party) if party else None
-        if info is None or info.lat is None or info.lon is None:
-            return None
-        return info.lat, info.lon
+        point = None if info is None or info.lat is None or info.lon is None else (info.lat, info.lon)
+        self._coords[party] = point
+        return point
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -276,8 +290,15 @@ class _Findings:
             evidence = tuple(sorted(a.events.values(), key=lambda e: (e.time, e.event_id)))
             out.append(
                 Finding(
-                    kind=kind, key=key, party=place, responsible=a.responsible, evidence=evidence,
-                    rejected=tuple(sorted(a.rejected)), first_seen=a.first, last_seen=a.last[0], detail=a.detail,
+                    kind=kind,
+                    key=key,
+                    party=place,
+                    responsible=a.responsible,
+                    evidence=evidence,
+                    rejected=tuple(sorted(a.rejected)),
+                    first_seen=a.first,
+                    last_seen=a.last[0],
+                    detail=a.detail,
                     territory=md.territory(place),
                 )  # fmt: skip
             )

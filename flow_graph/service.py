@@ -33,6 +33,7 @@ from flow_graph.history import (
     load_everything,
     load_masterdata,
     load_view,
+    no_gc,
     query,
     retracted_ids,
     rows,
@@ -79,11 +80,13 @@ __all__ = [
     "alert_event_ids",
     "alert_history",
     "get_alert",
+    "key_of",
     "list_alerts",
     "parse_period",
     "reevaluate",
     "refresh_units",
     "update_alert",
+    "utc",
 ]
 
 ACTIVE = (AlertStatus.open, AlertStatus.investigating, AlertStatus.confirmed, AlertStatus.dismissed)
@@ -140,10 +143,12 @@ def reevaluate(*, session: Session) -> Reconciliation:
     """Derive every alert from the whole store and reconcile: the same alerts the captures raised, or the fix."""
     lock_store(session)  # captures wait: the store does not move under the evaluation
     _index_rejections(session, None)
-    view = load_everything(session)
-    md = load_masterdata(session)
-    keys = sorted({k for k in view.direct if is_sgtin_key(k)} | set(view.rejections))
-    result = _reconcile(session, view, md, _evaluate(view, md, keys), scope=None)
+    with no_gc():
+        view = load_everything(session)
+        md = load_masterdata(session)
+        keys = sorted({k for k in view.direct if is_sgtin_key(k)} | set(view.rejections))
+        findings = _evaluate(view, md, keys)
+    result = _reconcile(session, view, md, findings, scope=None)
     result.evaluated = len(keys)
     return result
 
@@ -299,6 +304,14 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
         rederive_for_events(session, list(live.values()))
 
 
+def key_of(text: str) -> str:
+    """The matching key of a code in any form a scanner or an event gives it (falls back to the text itself)."""
+    try:
+        return parse_scan(text).key
+    except (MalformedCode, ValueError):
+        return item_key(text.strip())
+
+
 def _raw_key(raw: str) -> str:
     return "raw:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -378,6 +391,13 @@ class AlertFilter:
     offset: int = 0
 
 
+def utc(moment: datetime | None) -> datetime | None:
+    """A filter bound as an aware UTC instant; a bound without an offset is read as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def parse_period(period: str) -> tuple[datetime, datetime]:
     """``YYYY-MM`` to its [first instant, first instant of the next month) in UTC."""
     try:
@@ -415,14 +435,14 @@ def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal 
     if filters.territory:
         stmt = stmt.where(col(Alert.territory_id).in_(_territories_within(session, filters.territory)))
     if filters.epc:
-        stmt = stmt.where(col(Alert.unit_key) == item_key(filters.epc))
+        stmt = stmt.where(col(Alert.unit_key) == key_of(filters.epc))
     if filters.period is not None:
         start, end = parse_period(filters.period)
         stmt = stmt.where(col(Alert.first_seen) >= start, col(Alert.first_seen) < end)
     if filters.since is not None:
-        stmt = stmt.where(col(Alert.first_seen) >= filters.since)
+        stmt = stmt.where(col(Alert.first_seen) >= utc(filters.since))
     if filters.until is not None:
-        stmt = stmt.where(col(Alert.first_seen) < filters.until)
+        stmt = stmt.where(col(Alert.first_seen) < utc(filters.until))
     if principal is not None:
         stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
     stmt = stmt.order_by(col(Alert.first_seen).desc(), col(Alert.id).desc()).offset(filters.offset)

@@ -67,8 +67,11 @@ networks = st.builds(Network, provinces=st.integers(2, 4), cities=st.integers(1,
 plans = st.fixed_dictionaries({name: st.integers(0, 2) for name in PLANTS})
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=16,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(net=networks, plan=plans, honest=st.integers(0, 3), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_every_rule_finds_exactly_the_planted_cases(
     session: Session, net: Network, plan: dict[str, int], honest: int, seed: int, data: st.DataObject
@@ -100,8 +103,11 @@ def comparable(session: Session) -> set[tuple[Any, ...]]:
     return out
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(net=networks, plan=plans, seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_arrival_order_does_not_matter(
     session: Session, net: Network, plan: dict[str, int], seed: int, data: st.DataObject

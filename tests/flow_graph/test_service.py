@@ -180,10 +180,12 @@ def test_case_workflow(world: Session) -> None:
 
 def test_filters_and_party_scope(world: Session) -> None:
     capture(world, *cross_territory(1), ev(1, "retail_selling", [unit(50)], "S-GZ-1", 5))
+
     def ids(**kw) -> set[str]:  # noqa: E306
         principal = kw.pop("principal", None)
         return {f"{a.kind}@{a.party_id}" for a in service.list_alerts(session=world, filters=AlertFilter(**kw),
                                                                        principal=principal)}  # fmt: skip
+
     everything = {"out_of_territory@S-NJ-1", "unauthorized_channel@S-NJ-1", "counterfeit_suspected@S-GZ-1"}
     assert ids() == everything
     assert ids(kind=[AlertKind.counterfeit_suspected]) == {"counterfeit_suspected@S-GZ-1"}
