@@ -23,7 +23,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v -E '^(WARNING: Location|$)' || true
+# pip's build chatter goes to a log; it is shown only when the install fails.
+log=$(mktemp)
+if ! .venv/bin/python -m pip install -q -e '.[dev]' >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "bootstrap: pip install failed" >&2
+  exit 1
+fi
+rm -f "$log"
 .venv/bin/python -c "import traceability, codes, pyzbar.pyzbar, zxingcpp, cv2" \
   || { echo "bootstrap: installation is incomplete" >&2; exit 1; }
 echo "bootstrap: ready (.venv)" >&2
