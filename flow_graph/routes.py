@@ -35,7 +35,7 @@ alerts_router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 flow_router = APIRouter(prefix="/api/v1/flow", tags=["flow graph"])
 
 Reader = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role.finance, Role.admin))]
-AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the id column is a 32-bit INTEGER on PostgreSQL
 Auditor = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
 Admin = Annotated[Principal, Depends(allow(Role.admin))]
 
