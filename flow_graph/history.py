@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from flow_graph.rules import EventRow, MasterData, PartyInfo, Rejection, Sighting, UnitHistory, sgtin_gtin
+from scanning.state import DIRECT_ROLES  # the roles in which an event names the unit itself, as unit state reads them
 from traceability.models import (
     Code,
     CounterfeitScan,
@@ -37,6 +38,7 @@ from traceability.models import (
 )
 
 __all__ = [
+    "DIRECT_ROLES",
     "CodeFacts",
     "StoreView",
     "affected_keys",
@@ -57,8 +59,6 @@ __all__ = [
 ]
 
 CHUNK = 500
-DIRECT_ROLES = frozenset({"epc", "child", "parent", "output", "input"})
-"""Roles in which an event names the unit itself (``quantity`` names a class, not an instance)."""
 MAX_DEPTH = 3
 """Container levels followed above a unit, as in :mod:`scanning.state` (case, pallet, and one more)."""
 
