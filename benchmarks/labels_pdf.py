@@ -5,7 +5,7 @@
 A print job of ``--labels`` QR unit labels is created (its codes Ed25519-signed through ``codes.service``), then
 printed through ``labels.service.print_job``, the path the CLI and the API take: codes read from the database in
 chunks, label drawn (QR, quiet zone, GTIN / serial / lot / expiry text), page streamed to a file, codes marked
-printed. Each print runs in a fresh child process, one core, so that its peak resident memory (``ru_maxrss``) is the
+printed. Each print runs in a fresh child process, one core, so that its peak resident memory (``VmHWM``) is the
 print's own; a second child repeats it under ``tracemalloc`` for the Python heap's peak. ``--also N`` does the same
 for an N-label job, to show the peak does not grow with the job.
 
@@ -72,6 +72,19 @@ def create_job(url: str, keys: Path, labels: int, template: str) -> tuple[int, f
     return job_id, _rate(labels, start)
 
 
+def peak_rss_mb() -> float:
+    """This process image's peak resident memory. ``ru_maxrss`` is not used: Linux carries it across fork and exec,
+    so a spawned child would report its parent's peak at the time it was started."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def print_child(url: str, job_id: int, fmt: str, path: str, traced: bool) -> dict[str, float]:
     """In a fresh process: print the job; report the rate and the memory the print took."""
     engine = _engine(url)
@@ -85,7 +98,7 @@ def print_child(url: str, job_id: int, fmt: str, path: str, traced: bool) -> dic
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     report = {"labels": float(result.labels), "per_s": result.labels / cpu, "wall_per_s": result.labels / elapsed,
               "bytes": float(Path(path).stat().st_size),
-              "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+              "rss_mb": peak_rss_mb()}  # fmt: skip
     if traced:
         report["traced_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()

@@ -368,6 +368,8 @@ def reprint_label(
     fmt = fmt or PrintFormat(job.print_format or PrintFormat.pdf)
     template = get_template(job.template)
     template.check(level=CodeLevel(job.level), fmt=fmt)
+    if not 0 <= first_slot < template.per_page:
+        raise InvalidInput(f"template {template.id} has positions 0 to {template.per_page - 1}", field="first_slot")
     row = _job_code(session, job, code)
     if row.status not in _REPRINTABLE:
         hint = "a voided code is never printed again" if row.status == CodeStatus.voided else "it was never printed"

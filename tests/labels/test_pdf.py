@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import shutil
 import subprocess
 import tempfile
 import tracemalloc
@@ -186,6 +187,8 @@ def test_memory_stays_flat_as_the_job_grows() -> None:
 def test_output_is_a_valid_pdf_that_poppler_reads_without_complaint() -> None:
     out = io.BytesIO()
     write_pdf(_labels(50), template=TEMPLATES["a4-3x8"], out=out, title="Print job 1", invariant=True)
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) is not installed; scripts/bootstrap.sh installs it")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.pdf"
         path.write_bytes(out.getvalue())
@@ -203,3 +206,17 @@ def test_a_reprint_can_start_on_a_later_sheet_position() -> None:
     dark = np.asarray(page < 128)
     dark_rows, dark_cols = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
     assert dark_rows.min() > page.shape[0] * 0.85 and dark_cols.min() > page.shape[1] * 0.6  # bottom right label
+
+
+@pytest.mark.parametrize(("name", "count"), [("sample-labels-a4-3x8.png", 24),
+                                             ("sample-labels-roll-50x30-datamatrix.png", 1),
+                                             ("sample-labels-roll-100x150-case.png", 2)])  # fmt: skip
+def test_the_samples_in_docs_are_real_labels(name: str, count: int) -> None:
+    """The images docs/labels.md shows are first pages of printed jobs (python -m tests.labels.samples)."""
+    symbols = decode_image((Path(__file__).resolve().parents[2] / "docs" / name).read_bytes()).symbols
+    assert len(symbols) == count
+    for symbol in symbols:
+        if symbol.symbology_identifier == "]C1" or symbol.text.startswith("00"):
+            assert symbol.text[:2] == "00" and len(symbol.text) == 20
+        else:
+            assert parse_code(symbol.text).identity.gtin == "06901234000108"

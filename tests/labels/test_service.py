@@ -171,6 +171,9 @@ def test_reprint_logs_who_and_why_and_prints_the_same_code(ready: Session, make_
     service.reprint_label(session=ready, job_id=job.id, code=code.serial, reason="x", by="bob", out=pdf,
                           resolver=RESOLVER, fmt=PrintFormat.pdf)  # fmt: skip
     assert pdf.getvalue().startswith(b"%PDF")
+    with pytest.raises(InvalidInput, match="positions 0 to 0"):
+        service.reprint_label(session=ready, job_id=job.id, code=code.serial, reason="x", by="bob", out=pdf,
+                              resolver=RESOLVER, fmt=PrintFormat.pdf, first_slot=3)  # fmt: skip
     service.close_job(session=ready, job_id=job.id, by="carol")
     with pytest.raises(JobStateError, match="closed"):
         service.reprint_label(session=ready, job_id=job.id, code=code.serial, reason="x", by="bob",
