@@ -6,7 +6,9 @@ The rules that keep printing honest:
   through :func:`codes.service.allocate_ssccs`) and owns their batch, so every printed code is accounted for.
 * A job is printed **once**: the step from ``created`` to ``printed`` is a conditional update, so two printers
   racing for one job cannot both print it. A damaged label is reprinted on its own, with the same code, and logged.
-* A voided code is never printed again and can never be commissioned (the scan service refuses its status).
+* A voided code is never printed again and can never be commissioned: the scan service refuses its status, and
+  the void is captured as an EPCIS decommissioning event, so that a commissioning event arriving later through
+  EPCIS capture cannot fold the unit's state back to "commissioned".
 * Nothing here commits: the CLI command or the API request does, so a print that fails half-way leaves the job
   ``created`` and its codes unprinted.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -36,6 +39,8 @@ from labels.errors import CodeNotInJob, JobNotFound, JobStateError, LabelStateEr
 from labels.pdf import write_pdf
 from labels.templates import TEMPLATES, Template, get_template
 from labels.zpl import write_zpl
+from scanning.epcis import capture_document
+from scanning.state import unit_key
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput, NotFound
 from traceability.models import (
@@ -421,7 +426,31 @@ def void_label(
                     api_key_id=api_key_id)  # fmt: skip
     session.add(log)
     session.flush()
+    _capture_decommissioning(session, job, row)
     return log
+
+
+def _capture_decommissioning(session: Session, job: PrintJob, code: Code) -> None:
+    """Record the void as an EPCIS decommissioning event (action DELETE, disposition inactive).
+
+    Unit states are folded from events (``scanning.state``), and a voided status no event explains would be
+    overwritten by a commissioning event captured later through EPCIS; with this event in the store the fold ends
+    at "voided" whatever arrives afterwards, and auditors see the void in the unit's trail.
+    """
+    party = session.get(Party, job.party_id)
+    assert party is not None
+    now = utcnow()
+    place = {"id": f"https://id.gs1.org/414/{party.gln}"}
+    event = {
+        "eventID": f"urn:uuid:{uuid.uuid4()}", "type": "ObjectEvent", "action": "DELETE",
+        "bizStep": "decommissioning", "disposition": "inactive", "epcList": [unit_key(code)],
+        "eventTime": now.isoformat(timespec="milliseconds"), "eventTimeZoneOffset": "+00:00",
+        "readPoint": place, "bizLocation": place,
+    }  # fmt: skip
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": event["eventTime"],
+                "epcisBody": {"eventList": [event]}}  # fmt: skip
+    capture_document(session=session, document=document, origin="labels", party_id=job.party_id)
 
 
 def close_job(*, session: Session, job_id: int, by: str, principal: Principal | None = None) -> PrintJob:

@@ -18,6 +18,8 @@ from codes.render import to_digital_link
 from codes.signing import SignedCode
 from labels import service
 from labels.errors import CodeNotInJob, JobNotFound, JobStateError, LabelStateError, TemplateMismatch
+from scanning.epcis import capture_document
+from scanning.parse import sgtin_urn
 from scanning.service import ScanRequest, record_scans
 from tests.factories import GTIN, seed_masterdata
 from tests.labels.conftest import RESOLVER, MakeJob
@@ -29,6 +31,7 @@ from traceability.models import (
     CodeBatch,
     CodeLevel,
     CodeStatus,
+    Event,
     LabelReprint,
     LabelSymbology,
     LabelVoid,
@@ -209,6 +212,31 @@ def test_a_voided_code_can_never_be_commissioned(ready: Session, make_job: MakeJ
     with pytest.raises(LabelStateError, match="EPCIS event"):
         service.void_label(session=ready, job_id=job.id, code=commissioned.serial, reason="x", by="bob")
     assert kept.status == CodeStatus.printed
+
+
+def _commissioning(code: Code, when: str) -> dict[str, Any]:
+    event = {"type": "ObjectEvent", "eventTime": when, "eventTimeZoneOffset": "+00:00", "action": "ADD",
+             "bizStep": "commissioning", "epcList": [sgtin_urn(code.gtin or "", code.serial or "")],
+             "readPoint": {"id": "https://id.gs1.org/414/6901234000016"}}  # fmt: skip
+    return {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument",
+            "schemaVersion": "2.0", "creationDate": when, "epcisBody": {"eventList": [event]}}  # fmt: skip
+
+
+@pytest.mark.parametrize("when", ["2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z"], ids=["earlier", "later"])
+def test_a_void_survives_commissioning_events_captured_through_epcis(
+    ready: Session, make_job: MakeJob, when: str
+) -> None:
+    """EPCIS capture stores every valid event; the void is an event too, so the unit's folded state stays voided."""
+    job = make_job(quantity=1)
+    _print(ready, job)
+    code = _codes(ready, job)[0]
+    service.void_label(session=ready, job_id=job.id, code=code.serial, reason="smudged", by="bob")
+    void_event = ready.exec(select(Event).where(Event.biz_step == "decommissioning")).one()
+    assert (void_event.action, void_event.origin) == ("DELETE", "labels")
+    result = capture_document(session=ready, document=_commissioning(code, when), party_id="PLANT-1")
+    assert result.as_dict()["stored"] == 1
+    ready.refresh(code)
+    assert code.status == CodeStatus.voided
 
 
 def test_reconciliation_accounts_for_every_code(ready: Session, make_job: MakeJob) -> None:
