@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO, Literal, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from codes.service import key_store
@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
 Plant = Annotated[Principal, Depends(allow(Role.plant))]
 Viewer = Annotated[Principal, Depends(allow(Role.plant, Role.admin, Role.auditor))]
 Anyone = Annotated[Principal, Depends(allow(*Role))]
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Print job id")]  # the column is a 32-bit INTEGER
 
 MEDIA_TYPES = {PrintFormat.pdf: "application/pdf", PrintFormat.zpl: "application/vnd.zebra.zpl"}
 _FILES: dict[int | str, dict[str, Any]] = {
@@ -89,14 +90,14 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobRead)
-def get_job(session: SessionDep, principal: Viewer, job_id: int) -> Any:
+def get_job(session: SessionDep, principal: Viewer, job_id: JobId) -> Any:
     """One print job."""
     return service.get_job(session=session, job_id=job_id, principal=principal)
 
 
 @router.post("/jobs/{job_id}/print", response_class=StreamingResponse, responses=_FILES)
 def print_job(
-    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int,
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: JobId,
     format: Annotated[PrintFormat, Query(description="pdf for any template, zpl for roll templates")] = PrintFormat.pdf,
 ) -> StreamingResponse:  # fmt: skip
     """Print the job (once): its labels as PDF or ZPL; the codes are marked printed."""
@@ -108,7 +109,7 @@ def print_job(
 
 @router.post("/jobs/{job_id}/reprint", response_class=StreamingResponse, responses=_FILES)
 def reprint_label(
-    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int, body: ReprintRequest
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: JobId, body: ReprintRequest
 ) -> StreamingResponse:
     """Print one damaged label again with the same code; logged with the caller and the reason."""
     spool = _spool()
@@ -122,20 +123,20 @@ def reprint_label(
 
 
 @router.post("/jobs/{job_id}/void", response_model=LabelActionRead)
-def void_label(session: SessionDep, principal: Plant, job_id: int, body: VoidRequest) -> Any:
+def void_label(session: SessionDep, principal: Plant, job_id: JobId, body: VoidRequest) -> Any:
     """Void a code before commissioning; logged with the caller and the reason."""
     return service.void_label(session=session, job_id=job_id, code=body.code, reason=body.reason,
                               by=principal.party_id, principal=principal, api_key_id=principal.api_key_id)  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/close", response_model=JobRead)
-def close_job(session: SessionDep, principal: Plant, job_id: int) -> Any:
+def close_job(session: SessionDep, principal: Plant, job_id: JobId) -> Any:
     """Close a printed job: no more reprints."""
     return service.close_job(session=session, job_id=job_id, by=principal.party_id, principal=principal)
 
 
 @router.get("/jobs/{job_id}/reconciliation", response_model=ReconciliationRead, responses=_CSV)
-def reconcile(session: SessionDep, principal: Viewer, job_id: int, format: Literal["json", "csv"] = "json") -> Any:
+def reconcile(session: SessionDep, principal: Viewer, job_id: JobId, format: Literal["json", "csv"] = "json") -> Any:
     """Issued, printed, reprinted, voided and commissioned codes of a job, and the difference (JSON or CSV)."""
     report = service.reconcile(session=session, job_id=job_id, principal=principal)
     if format == "csv":
