@@ -58,7 +58,7 @@ def list_alerts(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[Any]:
     """Alerts, newest first: one object per alert (kind, epc, party, responsible_distributor, event_ids, status)."""
     filters = service.AlertFilter(

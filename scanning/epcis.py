@@ -208,11 +208,23 @@ def _event_list(document: Mapping[str, Any]) -> tuple[list[Any], str]:
     )
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _check_event(event: object) -> list[str]:
     """The structural rules of EPCIS 2.0 this store relies on; the JSON schema, when configured, checks the rest."""
     if not isinstance(event, dict):
         return ["an event must be a JSON object"]
     reasons: list[str] = []
+    if _has_nul(event):
+        reasons.append("a value contains a NUL character, which no EPCIS field may hold")
     kind = event.get("type")
     if kind not in EVENT_TYPES:
         reasons.append(f"type {kind!r} is not an EPCIS 2.0 event type")

@@ -36,6 +36,8 @@ from codes.signing import SignedCode
 from traceability.gs1 import check_digit
 
 __all__ = [
+    "sgtin_dl",
+    "sscc_dl",
     "DEFAULT_COMPANY_PREFIX_LENGTH",
     "DL_ROOT",
     "GS_PLACEHOLDERS",
@@ -367,7 +369,7 @@ def _from_pairs(raw: str, pairs: _Pairs, company_prefix_length: int) -> ScannedC
             expiry=fields.get("17"),
             signed=None,
             epc_urn=sscc_urn(sscc, company_prefix_length),
-            dl=_sscc_dl(sscc),
+            dl=sscc_dl(sscc),
         )
     if "01" not in fields:
         found = ", ".join(f"({ai})" for ai in fields)
@@ -393,7 +395,7 @@ def _from_pairs(raw: str, pairs: _Pairs, company_prefix_length: int) -> ScannedC
         expiry=expiry,
         signed=signed,
         epc_urn=sgtin_urn(gtin, serial, company_prefix_length),
-        dl=_sgtin_dl(gtin, serial),
+        dl=sgtin_dl(gtin, serial),
     )
 
 
@@ -480,7 +482,7 @@ def _parse_sgtin_urn(raw: str, rest: str) -> ScannedCode:
         expiry=None,
         signed=None,
         epc_urn=sgtin_urn(gtin, serial, len(company)),
-        dl=_sgtin_dl(gtin, serial),
+        dl=sgtin_dl(gtin, serial),
     )
 
 
@@ -500,7 +502,7 @@ def _parse_sscc_urn(raw: str, rest: str) -> ScannedCode:
         expiry=None,
         signed=None,
         epc_urn=sscc_urn(sscc, len(parts[0])),
-        dl=_sscc_dl(sscc),
+        dl=sscc_dl(sscc),
     )
 
 
@@ -542,9 +544,11 @@ def _check_cset82(value: str, name: str) -> None:
         raise MalformedCode(f"{name} must be 1-20 characters of GS1 character set 82, got {value!r}", field="serial")
 
 
-def _sgtin_dl(gtin: str, serial: str) -> str:
+def sgtin_dl(gtin: str, serial: str) -> str:
+    """The canonical Digital Link key of an SGTIN: the form event identifiers are matched on."""
     return f"{DL_ROOT}01/{gtin}/21/{quote(serial, safe=_DL_SAFE)}"
 
 
-def _sscc_dl(sscc: str) -> str:
+def sscc_dl(sscc: str) -> str:
+    """The canonical Digital Link key of an SSCC."""
     return f"{DL_ROOT}00/{sscc}"

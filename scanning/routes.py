@@ -67,7 +67,7 @@ def events(
     ge_event_time: Annotated[datetime | None, Query(alias="GE_eventTime")] = None,
     lt_event_time: Annotated[datetime | None, Query(alias="LT_eventTime")] = None,
     per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 100,
-    next_page_token: Annotated[int, Query(alias="nextPageToken", ge=0)] = 0,
+    next_page_token: Annotated[int, Query(alias="nextPageToken", ge=0, le=2**31 - 1)] = 0,
 ) -> JSONResponse:
     """Query events with the common EPCIS filters; a caller sees events at, from or to its own party only."""
     query = epcis.EventQuery(
@@ -141,9 +141,11 @@ def post_pack(session: SessionDep, settings: SettingsDep, principal: Shipper, bo
 
 
 @scans_router.get("/scans/rejected", response_model=list[RejectedScanRead])
-def rejected_scans(session: SessionDep, principal: RejectionViewer, limit: int = 100) -> list[Any]:
+def rejected_scans(
+    session: SessionDep, principal: RejectionViewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[Any]:
     """Rejected scans with their reasons, newest first."""
-    return service.list_rejected(session=session, principal=principal, limit=min(limit, 1000))
+    return service.list_rejected(session=session, principal=principal, limit=limit)
 
 
 def _shipment_read(session: SessionDep, shipment: Shipment) -> ShipmentRead:

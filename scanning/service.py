@@ -260,9 +260,9 @@ def _reject(
         RejectedScan(
             party_id=party.id,
             biz_step=step,
-            raw=i.raw,
+            raw=_storable(i.raw),
             reason=i.reason or "rejected",
-            message=i.message,
+            message=_storable(i.message),
             capture_id=capture.id,
         )  # fmt: skip
         for i in items
@@ -272,6 +272,11 @@ def _reject(
         session.flush()
         notify_scan_rejected(session, [r for r in rows if r.reason in _COUNTERFEIT])
     return [{"code": i.raw, "reason": i.reason, "message": i.message} for i in items]
+
+
+def _storable(text: str) -> str:
+    """Text a database column can hold: a NUL (never valid in a scan) is kept visibly as a backslash escape."""
+    return text.replace("\x00", "\\x00")
 
 
 def _units_behind(session: Session, code: Code | None) -> int:

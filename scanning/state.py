@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
+from scanning.parse import sgtin_dl, sscc_dl
 from traceability.models import Code, CodeStatus, Event, EventEpc
 
 __all__ = [
@@ -48,11 +49,9 @@ _TERMINAL = frozenset({CodeStatus.sold, CodeStatus.voided})
 
 def unit_key(code: Code) -> str:
     """The canonical matching key of a code record (the form ``EventEpc.key`` uses)."""
-    from urllib.parse import quote
-
     if code.sscc:
-        return f"https://id.gs1.org/00/{code.sscc}"
-    return f"https://id.gs1.org/01/{code.gtin}/21/{quote(code.serial or '', safe='')}"
+        return sscc_dl(code.sscc)
+    return sgtin_dl(code.gtin or "", code.serial or "")
 
 
 def codes_for_keys(session: Session, keys: Iterable[str]) -> dict[str, Code]:
@@ -70,15 +69,15 @@ def codes_for_keys(session: Session, keys: Iterable[str]) -> dict[str, Code]:
         else:
             sgtins[(m[1], unquote(m[2]))] = key
     found: dict[str, Code] = {}
-    pairs = list(sgtins)
-    for start in range(0, len(pairs), 400):
-        chunk = pairs[start : start + 400]
-        serials = [s for _, s in chunk]
-        rows = session.exec(select(Code).where(col(Code.serial).in_(serials))).all()
-        for row in rows:
-            k = sgtins.get((row.gtin or "", row.serial or ""))
-            if k is not None:
-                found[k] = row
+    by_gtin: dict[str, list[str]] = {}
+    for gtin, serial in sgtins:
+        by_gtin.setdefault(gtin, []).append(serial)
+    for gtin, serials in by_gtin.items():
+        # gtin = ? AND serial IN (…) uses the (gtin, serial) unique index; serial alone would scan the table.
+        for start in range(0, len(serials), 400):
+            stmt = select(Code).where(Code.gtin == gtin, col(Code.serial).in_(serials[start : start + 400]))
+            for row in session.exec(stmt).all():
+                found[sgtins[(gtin, row.serial or "")]] = row
     sscc_list = list(ssccs)
     for start in range(0, len(sscc_list), 400):
         for row in session.exec(select(Code).where(col(Code.sscc).in_(sscc_list[start : start + 400]))).all():

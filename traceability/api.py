@@ -36,8 +36,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id (64-bit)")]
-"""A path id the database can hold: anything larger is a 422, not an overflow deep in the driver."""
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A row id")]
+"""A path id the id columns can hold (32-bit INTEGER on PostgreSQL): anything larger is a 422, not a 500."""
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer trc_<prefix>_<secret>`")

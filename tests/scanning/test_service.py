@@ -211,3 +211,15 @@ def test_member_on_a_sale_is_stored_only_as_a_keyed_hash(client: TestClient, ses
     bad = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": units[1:2], "member": "abc"},
                       headers=store_key)  # fmt: skip
     assert bad.status_code == 422
+
+
+def test_nul_in_input_is_refused_not_a_server_error(client: TestClient, session: Session, units) -> None:
+    key = auth(api_key(session, Role.distributor))
+    r = client.post("/api/v1/shipments", json={"destination": "S-GZ\x001"}, headers=key)
+    assert r.status_code in (404, 422), r.text
+    scan_key = auth(api_key(session, Role.store))
+    r = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": ["\x00abc"]}, headers=scan_key)
+    assert r.status_code == 200
+    assert r.json()["rejected"][0]["reason"] == "malformed"
+    stored = session.exec(select(RejectedScan)).all()
+    assert stored[-1].raw == "\\x00abc"

@@ -3,7 +3,6 @@ whatever it sends to any operation, no request may end in a server error (5xx)."
 
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
@@ -13,12 +12,6 @@ from tests.factories import api_key, seed_masterdata
 from traceability.models import Role
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="found by schemathesis, owned by scanning/ and flow_graph/: integer path ids beyond 64 bits "
-    "(POST /api/v1/shipments/{id}/close, PATCH /api/v1/alerts/{id}, …) reach the database and raise OverflowError "
-    "(a 500); the fix is Path(ge=1, le=2**63 - 1) on those parameters",
-)
 def test_no_operation_answers_with_a_server_error(app: FastAPI, session: Session) -> None:
     seed_masterdata(session)
     headers = {"Authorization": f"Bearer {api_key(session, Role.admin).token}"}
