@@ -359,18 +359,7 @@ def _from_pairs(raw: str, pairs: _Pairs, company_prefix_length: int) -> ScannedC
         fields["01"] = _gtin14(fields["01"])
     if "00" in fields:
         sscc = _check_key(fields["00"], "SSCC", 18)
-        return ScannedCode(
-            raw=raw,
-            kind="sscc",
-            gtin=None,
-            serial=None,
-            sscc=sscc,
-            lot=fields.get("10"),
-            expiry=fields.get("17"),
-            signed=None,
-            epc_urn=sscc_urn(sscc, company_prefix_length),
-            dl=sscc_dl(sscc),
-        )
+        return _sscc_code(raw, sscc, company_prefix_length, lot=fields.get("10"), expiry=fields.get("17"))
     if "01" not in fields:
         found = ", ".join(f"({ai})" for ai in fields)
         raise MalformedCode(
@@ -385,18 +374,26 @@ def _from_pairs(raw: str, pairs: _Pairs, company_prefix_length: int) -> ScannedC
     signed = _signed(fields) if "91" in fields and ("92" in fields or "93" in fields) else None
     lot = signed.identity.lot if signed else fields.get("10")
     expiry = signed.identity.expiry if signed else fields.get("17")
+    return _sgtin_code(raw, gtin, serial, company_prefix_length, lot=lot, expiry=expiry, signed=signed)
+
+
+def _sgtin_code(
+    raw: str, gtin: str, serial: str, prefix_length: int, *, lot: str | None = None, expiry: str | None = None,
+    signed: SignedCode | None = None,
+) -> ScannedCode:  # fmt: skip
     return ScannedCode(
-        raw=raw,
-        kind="sgtin",
-        gtin=gtin,
-        serial=serial,
-        sscc=None,
-        lot=lot,
-        expiry=expiry,
-        signed=signed,
-        epc_urn=sgtin_urn(gtin, serial, company_prefix_length),
-        dl=sgtin_dl(gtin, serial),
-    )
+        raw=raw, kind="sgtin", gtin=gtin, serial=serial, sscc=None, lot=lot, expiry=expiry, signed=signed,
+        epc_urn=sgtin_urn(gtin, serial, prefix_length), dl=sgtin_dl(gtin, serial),
+    )  # fmt: skip
+
+
+def _sscc_code(
+    raw: str, sscc: str, prefix_length: int, *, lot: str | None = None, expiry: str | None = None
+) -> ScannedCode:
+    return ScannedCode(
+        raw=raw, kind="sscc", gtin=None, serial=None, sscc=sscc, lot=lot, expiry=expiry, signed=None,
+        epc_urn=sscc_urn(sscc, prefix_length), dl=sscc_dl(sscc),
+    )  # fmt: skip
 
 
 def _signed(fields: dict[str, str]) -> SignedCode:
@@ -472,18 +469,7 @@ def _parse_sgtin_urn(raw: str, rest: str) -> ScannedCode:
     body = _urn_numbers("sgtin", company, reference, 13)
     gtin = body + str(check_digit(body))
     serial = _urn_unescape(escaped)
-    return ScannedCode(
-        raw=raw,
-        kind="sgtin",
-        gtin=gtin,
-        serial=serial,
-        sscc=None,
-        lot=None,
-        expiry=None,
-        signed=None,
-        epc_urn=sgtin_urn(gtin, serial, len(company)),
-        dl=sgtin_dl(gtin, serial),
-    )
+    return _sgtin_code(raw, gtin, serial, len(company))
 
 
 def _parse_sscc_urn(raw: str, rest: str) -> ScannedCode:
@@ -492,18 +478,7 @@ def _parse_sscc_urn(raw: str, rest: str) -> ScannedCode:
         raise MalformedCode("sscc URN must be urn:epc:id:sscc:<company prefix>.<serial reference>")
     body = _urn_numbers("sscc", parts[0], parts[1], 17)
     sscc = body + str(check_digit(body))
-    return ScannedCode(
-        raw=raw,
-        kind="sscc",
-        gtin=None,
-        serial=None,
-        sscc=sscc,
-        lot=None,
-        expiry=None,
-        signed=None,
-        epc_urn=sscc_urn(sscc, len(parts[0])),
-        dl=sscc_dl(sscc),
-    )
+    return _sscc_code(raw, sscc, len(parts[0]))
 
 
 def _urn_escape(serial: str) -> str:
