@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # pyzbar loads the ZBar shared library at run time; pdftoppm renders PDFs back to images in tests.
-ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need_apt+=(libzbar0)
+[ "$(ldconfig -p 2>/dev/null | grep -c 'libzbar\.so\.0')" -gt 0 ] || need_apt+=(libzbar0)  # not grep -q: with pipefail its early exit fails the pipe
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # The browser tests drive Debian's chromium through Playwright (Playwright's own browser download is never used).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
