@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, insert, or_, update
 from sqlmodel import Session, col, select
 
-from scanning.state import codes_for_keys, events_for_unit, unit_key
+from scanning.state import Histories, codes_for_keys, unit_key
 from traceability.hooks import on_events_stored
 from traceability.models import (
     AggregationLog,
@@ -124,12 +124,16 @@ def _units_of(session: Session, key: str, event: Event, depth: int = 0) -> list[
         return [key] if _SGTIN.match(key) else []
     if depth > 3:
         return []
+    children = sorted(_packed_keys(session, key, code))
+    child_codes = codes_for_keys(session, children)
+    # Whether each unit was inside at the event's time comes from its history, loaded for all children at once.
+    units = [c for c in children if not _is_container(c, child_codes.get(c)) and _SGTIN.match(c)]
+    histories = Histories(session).events_for(units) if units else {}
     out: list[str] = []
-    for child in sorted(_packed_keys(session, key, code)):
-        child_code = codes_for_keys(session, [child]).get(child)
-        if _is_container(child, child_code):
+    for child in children:
+        if _is_container(child, child_codes.get(child)):
             out.extend(_units_of(session, child, event, depth + 1))
-        elif _SGTIN.match(child) and any(e.id == event.id for e in events_for_unit(session, child, child_code)):
+        elif any(e.id == event.id for e in histories.get(child, ())):
             out.append(child)
     return out
 
