@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -657,12 +657,3 @@ def _field_drift(r: Event) -> list[str]:
         if actual != value:
             out.append(f"event {r.event_id}: column {name} was altered ({actual!r} != {value!r})")
     return out
-
-
-def count_events(*, session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(Event)).one())
-
-
-def epcs_of(events: Iterable[Event], session: Session) -> list[EventEpc]:
-    ids = [e.id for e in events]
-    return list(session.exec(select(EventEpc).where(col(EventEpc.event_pk).in_(ids))).all())

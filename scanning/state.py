@@ -22,7 +22,6 @@ __all__ = [
     "Histories",
     "UnitView",
     "codes_for_keys",
-    "derive",
     "events_for_unit",
     "fold",
     "rederive_for_events",
@@ -254,11 +253,6 @@ def fold(events: Sequence[Event]) -> UnitView:
         elif new is not None or event.location_party_id:
             holder = event.location_party_id or event.destination_party_id or holder
     return UnitView(status=status, holder_id=holder, events=tuple(events))
-
-
-def derive(session: Session, key: str, code: Code | None = None) -> UnitView:
-    """Fold a unit's events into its status and holder."""
-    return fold(events_for_unit(session, key, code))
 
 
 def _children_keys(session: Session, parents: Sequence[str], codes: dict[str, Code]) -> set[str]:
