@@ -231,7 +231,7 @@ class Histories:
 DIRECT_ROLES = frozenset({"epc", "child", "parent", "output", "input"})
 
 
-def events_for_unit(session: Session, key: str, code: Code | None = None) -> list[Event]:
+def events_for_unit(session: Session, key: str) -> list[Event]:
     """Every non-retracted event that concerns a unit, directly or through a container, in event-time order."""
     return Histories(session).events_for([key])[key]
 

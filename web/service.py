@@ -137,7 +137,7 @@ def check_code(*, session: Session, text: str, store: KeyFileStore | None = None
 
 
 def _sale(session: Session, record: Code) -> tuple[datetime | None, str | None]:
-    sales = [e for e in events_for_unit(session, unit_key(record), record) if e.biz_step == "retail_selling"]
+    sales = [e for e in events_for_unit(session, unit_key(record)) if e.biz_step == "retail_selling"]
     if not sales:
         return None, None
     first = sales[0]
