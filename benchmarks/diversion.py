@@ -37,12 +37,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-import flow_graph.service
 from flow_graph.graph import build_party_graph
-from flow_graph.service import reevaluate
+from flow_graph.service import diversion_listener, reevaluate
+from ledger.store import Listener, listeners, set_listeners
 from scanning.epcis import capture_document
 from scanning.parse import sgtin_urn, sscc_urn
-from traceability import hooks
+from traceability.app import wire_listeners
 from traceability.database import make_engine, migrate
 from traceability.gs1 import with_check_digit
 from traceability.models import Code, CodeBatch, Event, EventEpc
@@ -206,13 +206,18 @@ def bench_capture(workdir: Path, net: Network, cases: int, repeat: int) -> tuple
             for start in range(0, len(events), 50)]  # fmt: skip
     base = workdir / "capture-base.db"
     fresh(base, net, cases).dispose()
-    listener = flow_graph.service._on_events_stored
+    wire_listeners()
+    assert diversion_listener.events_stored is not None
+    detect = diversion_listener.events_stored
     inside = [0.0]
 
     def timed(session: Session, stored: Any) -> None:
         started = time.perf_counter()
-        listener(session, stored)
+        detect(session, stored)
         inside[0] += time.perf_counter() - started
+
+    others = [x for x in listeners() if x is not diversion_listener]
+    timed_listener = Listener("diversion", events_stored=timed)
 
     best = {False: 0.0, True: 0.0}
     detection = 0.0
@@ -221,9 +226,9 @@ def bench_capture(workdir: Path, net: Network, cases: int, repeat: int) -> tuple
         path = workdir / f"capture-{run}.db"
         shutil.copy(base, path)
         engine = make_engine(f"sqlite:///{path}")
-        # The listener list is the hooks module's: the benchmark swaps the detection listener for a timed one.
-        saved = list(hooks._event_listeners)
-        hooks._event_listeners[:] = [x for x in saved if x is not listener] + ([timed] if on else [])
+        # The benchmark swaps the detection listener for a timed one, or leaves it out.
+        saved = listeners()
+        set_listeners(([timed_listener] if on else []) + others)
         inside[0] = 0.0
         try:
             started = time.perf_counter()
@@ -233,7 +238,7 @@ def bench_capture(workdir: Path, net: Network, cases: int, repeat: int) -> tuple
                     session.commit()
             elapsed = time.perf_counter() - started
         finally:
-            hooks._event_listeners[:] = saved
+            set_listeners(saved)
             engine.dispose()
             path.unlink()
         if len(events) / elapsed > best[on]:

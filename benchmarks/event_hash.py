@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from scanning.event_hash import HashContext, event_hash_id
+from ledger.event_hash import HashContext, event_hash_id
 
 CONTEXT = HashContext.from_jsonld(
     ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"example": "https://ns.example.com/epcis/"}]

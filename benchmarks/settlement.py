@@ -33,8 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-import rebates.facts  # noqa: F401  (the models and the listener, as the app has them)
-from settlement.policy import Policy, period_bounds
+from rebates.policy import Policy
+from settlement.periods import period_bounds
 from settlement.service import run_settlement
 from traceability.database import make_engine, migrate
 from traceability.settings import Settings

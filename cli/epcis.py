@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from cli.context import err_console, print_json, state
+from ledger import store
 from scanning import epcis
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
@@ -78,7 +79,7 @@ def export(ctx: typer.Context, out: Path | None = typer.Option(None, "--out")) -
 def verify_chain(ctx: typer.Context) -> None:
     """Prove that no stored event was altered or removed (walks the hash chain)."""
     with state(ctx).session() as session:
-        report = epcis.verify_chain(session=session)
+        report = store.verify_chain(session=session)
     if report.ok:
         typer.echo(f"chain intact: {report.events} events")
         return

@@ -8,6 +8,7 @@ import typer
 
 from cli import apikeys, masterdata
 from cli.context import CliState, err_console
+from traceability.app import wire_listeners
 from traceability.errors import TraceabilityError, ValidationFailed
 from traceability.settings import Settings
 
@@ -25,6 +26,7 @@ def root(
         None, "--db", envvar="TRACEABILITY_DB", help="Database URL (default: SQLite file traceability.db here)."
     ),
 ) -> None:
+    wire_listeners()
     ctx.obj = CliState(settings=Settings(db=db) if db else Settings())
 
 
@@ -57,9 +59,9 @@ def _register_domains() -> None:
     app.add_typer(labels.app, name="labels")
     app.command("scan")(scan.scan)
     app.add_typer(scan.shipment_app, name="shipment")
-    app.add_typer(settlement.app, name="settlement")  # importing rebates registers the settlement-facts listener
+    app.add_typer(settlement.app, name="settlement")
     app.add_typer(members.app, name="members")
-    app.add_typer(alerts.app, name="alerts")  # importing flow_graph registers the diversion listeners
+    app.add_typer(alerts.app, name="alerts")
     app.add_typer(graph.app, name="graph")
     app.command("trail")(graph.trail)
     app.command("demo")(demo)

@@ -8,12 +8,14 @@ from pathlib import Path
 import typer
 
 from cli.context import err_console, print_json, state
+from rebates.policy import load_policy
 from settlement import reports, service
-from settlement.policy import load_policy
 
 app = typer.Typer(help="Period settlement: distributor rebates and store fees.", no_args_is_help=True)
 
-_POLICY = typer.Option(None, "--policy", help="Policy file (TOML); default $TRACEABILITY_POLICY, else the defaults.")
+_POLICY = typer.Option(
+    None, "--policy", help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults."
+)
 
 
 @app.command("run")
@@ -27,8 +29,9 @@ def run(
     """Settle a period; a locked one prints exactly as it was locked."""
     if fmt not in ("json", "table", "pdf", "csv", "xlsx"):
         raise typer.BadParameter("--format must be json, table, pdf, csv or xlsx")
-    rules = load_policy(policy)
-    with state(ctx).session() as session:
+    st = state(ctx)
+    rules = load_policy(policy or st.settings.policy_file)
+    with st.session() as session:
         result = service.run_settlement(session=session, period=period, policy=rules)
         if fmt == "json":
             print_json(result.as_dict())
@@ -50,8 +53,10 @@ def lock(
     policy: Path | None = _POLICY,
 ) -> None:
     """Lock a period: settled one last time, stored, never changed again."""
-    with state(ctx).session() as session:
-        result = service.lock_period(session=session, period=period, policy=load_policy(policy), locked_by=by)
+    st = state(ctx)
+    rules = load_policy(policy or st.settings.policy_file)
+    with st.session() as session:
+        result = service.lock_period(session=session, period=period, policy=rules, locked_by=by)
     totals = ", ".join(f"{t['currency']} {t['payable']}" for t in result.totals()) or "nothing payable"
     err_console.print(f"locked {period}: {totals}", highlight=False)
     print_json(result.as_dict())
@@ -74,9 +79,10 @@ def units(
     policy: Path | None = _POLICY,
 ) -> None:
     """The units behind a party's line: each sale or purchase with its event."""
-    with state(ctx).session() as session:
-        print_json(list(service.units_behind(session=session, period=period, party=party,
-                                             policy=load_policy(policy))))  # fmt: skip
+    st = state(ctx)
+    rules = load_policy(policy or st.settings.policy_file)
+    with st.session() as session:
+        print_json(list(service.units_behind(session=session, period=period, party=party, policy=rules)))
 
 
 @app.command("rebuild-facts")

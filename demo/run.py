@@ -27,6 +27,7 @@ from codes import service as codes_service
 from codes.keyfiles import KeyFileStore
 from demo.network import build_network
 from demo.simulate import Month, Simulator, capture_events, gln_uri, months_before, object_event
+from rebates.policy import Policy, load_policy
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
 from traceability.errors import Conflict
@@ -183,13 +184,12 @@ def _work_cases(session: Session, first: Month) -> None:
                               note="总部批准的临时调货，不属窜货")  # fmt: skip
 
 
-def demo_summary(*, session: Session, periods: list[str], locked: str) -> Summary:
+def demo_summary(*, session: Session, periods: list[str], locked: str, policy: Policy) -> Summary:
     """The figures to print, through the contract commands' own service calls."""
     from flow_graph import service as flow
     from flow_graph.graph import top_leaks
     from flow_graph.schemas import AlertRead
     from settlement import service as settle
-    from settlement.policy import load_policy
 
     alerts = [AlertRead.model_validate(a).model_dump(mode="json")
               for a in flow.list_alerts(session=session, filters=flow.AlertFilter())]  # fmt: skip
@@ -199,7 +199,6 @@ def demo_summary(*, session: Session, periods: list[str], locked: str) -> Summar
     leaks = [{"distributor": s.distributor, "name": names.get(s.distributor, ""), "diverted_units": s.diverted_units,
               "alerts": s.alerts, "territories": [t for t, _ in s.territories][:4]}
              for s in top_leaks(session=session, limit=5)]  # fmt: skip
-    policy = load_policy(None)
     figures: dict[str, dict[str, Any]] = {}
     for period in periods:
         doc = settle.run_settlement(session=session, period=period, policy=policy).as_dict()
@@ -227,17 +226,15 @@ def demo_summary(*, session: Session, periods: list[str], locked: str) -> Summar
     )  # fmt: skip
 
 
-def _reports(session: Session, out: Path, periods: list[str]) -> list[Path]:
+def _reports(session: Session, out: Path, periods: list[str], policy: Policy) -> list[Path]:
     """Settlement reports (PDF, CSV, XLSX) of each period, the alert queue and the party graph."""
     from flow_graph import service as flow
     from flow_graph.graph import graph_document, graphml_document
     from flow_graph.schemas import AlertRead
     from settlement import reports
     from settlement import service as settle
-    from settlement.policy import load_policy
 
     files: list[Path] = []
-    policy = load_policy(None)
     for period in periods:
         result = settle.run_settlement(session=session, period=period, policy=policy)
         for fmt in ("pdf", "csv", "xlsx"):
@@ -300,8 +297,10 @@ def run_demo(
     progress: Progress = _noop, engine: Engine | None = None,
 ) -> DemoResult:  # fmt: skip
     """Build the network, simulate two months with planted diversion, detect, settle and lock the first month."""
-    import flow_graph.service  # noqa: F401  (registers the diversion listeners)
-    import rebates.facts  # noqa: F401  (registers the settlement-facts listener)
+    from traceability.app import wire_listeners
+
+    wire_listeners()
+    policy = load_policy(settings.policy_file)
 
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -358,18 +357,18 @@ def run_demo(
 
     with session_scope(engine) as session:
         from settlement import service as settle
-        from settlement.policy import load_policy
 
-        settle.lock_period(session=session, period=first.period, policy=load_policy(None), locked_by="演示 finance")
+        settle.lock_period(session=session, period=first.period, policy=policy, locked_by="演示 finance")
     with session_scope(engine) as session:
-        files += _reports(session, out, [first.period, second.period])
+        files += _reports(session, out, [first.period, second.period], policy)
     done(f"settled and locked {first.period}; reports written")
 
     keys: dict[str, tuple[str, str]] = {}
     with session_scope(engine) as session:
         for role, party in DEMO_ROLES.items():
             keys[role.value] = (party, create_api_key(session=session, role=role, party_id=party, name="demo").token)
-        summary = demo_summary(session=session, periods=[first.period, second.period], locked=first.period)
+        summary = demo_summary(session=session, periods=[first.period, second.period], locked=first.period,
+                               policy=policy)
     keys_file = out / "demo-keys.txt"
     keys_file.write_text("".join(f"{role}\t{party}\t{token}\n" for role, (party, token) in keys.items()),
                          encoding="utf-8")  # fmt: skip

@@ -20,21 +20,11 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col
 
 from flow_graph.errors import PartyNotFound, UnitNotFound
-from flow_graph.history import (
-    DIRECT_ROLES,
-    containers_of,
-    epcs_as_captured,
-    is_unit,
-    load_everything,
-    load_masterdata,
-    load_view,
-    no_gc,
-    query,
-    sightings_of,
-)
-from flow_graph.rules import attribute, sgtin_gtin
-from flow_graph.service import AlertFilter, key_of, list_alerts, utc
-from scanning.state import codes_for_keys
+from flow_graph.history import epcs_as_captured, is_unit, load_everything, load_masterdata, load_view
+from flow_graph.rules import attribute
+from flow_graph.service import AlertFilter, list_alerts, utc
+from ledger.history import DIRECT_ROLES, codes_for_keys, containers_of, no_gc, query, sightings_of
+from ledger.keys import gtin_of, key_of
 from traceability.models import Alert, AlertKind, AlertStatus, Event, Party
 
 __all__ = [
@@ -115,7 +105,7 @@ def build_party_graph(
             for unit, start, end in inside.get(k, ()):
                 if (start is None or e.time >= start) and (end is None or e.time < end):
                     units.add(unit)
-        flows = Counter(f"{sgtin_gtin(u)}|{_month(e.time)}" for u in units if gtin is None or sgtin_gtin(u) == gtin)
+        flows = Counter(f"{gtin_of(u)}|{_month(e.time)}" for u in units if gtin is None or gtin_of(u) == gtin)
         if not flows:
             continue
         for node in (sender, receiver):

@@ -1,6 +1,6 @@
 """The four diversion rules, as pure functions of one unit's history and the master data.
 
-Nothing here touches the database. :mod:`flow_graph.history` turns the event store into :class:`UnitHistory`
+Nothing here touches the database. :mod:`flow_graph.history` turns the ledger's histories into :class:`UnitHistory`
 objects, and both the capture-time listener and the full re-evaluation hand them to :func:`evaluate_unit`: one
 function decides, so the incremental alerts and the re-evaluated ones cannot disagree, and because a history is
 ordered by event time (ties by eventID), not by arrival, neither can two stores that received the same events in
@@ -25,31 +25,28 @@ One finding per unit, rule and place; its evidence is every event that supports 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from ledger.history import EventRow, Sighting
+from ledger.keys import is_sgtin_key
 from traceability.models import AlertKind
 
 __all__ = [
     "COUNTERFEIT_REASONS",
     "MAX_SPEED_KMH",
     "WITHDRAWABLE_REASONS",
-    "attribute",
-    "EventRow",
     "Finding",
     "MasterData",
     "PartyInfo",
     "Rejection",
-    "Sighting",
     "UnitHistory",
+    "attribute",
     "distance_km",
     "evaluate_unit",
-    "is_sgtin_key",
     "known",
-    "sgtin_gtin",
 ]
 
 MAX_SPEED_KMH = 300.0
@@ -60,47 +57,6 @@ COUNTERFEIT_REASONS = frozenset({"bad_signature", "key_revoked", "unknown_key", 
 
 WITHDRAWABLE_REASONS = frozenset({"never_issued"})
 """Rejections that stop counting once the code becomes known (its commissioning arrived late)."""
-
-_SGTIN_ROOT = "https://id.gs1.org/01/"
-_SERIAL = re.compile(r"[^/?#]+")
-
-
-def sgtin_gtin(key: str) -> str | None:
-    """The GTIN of an SGTIN key (``https://id.gs1.org/01/<gtin>/21/<serial>``), else None."""
-    # A prefix and slice test first: this runs for every code of a full re-evaluation.
-    if not key.startswith(_SGTIN_ROOT) or key[36:40] != "/21/" or len(key) == 40:
-        return None
-    gtin = key[22:36]
-    return gtin if gtin.isdigit() and _SERIAL.fullmatch(key, 40) else None
-
-
-def is_sgtin_key(key: str) -> bool:
-    """Whether a matching key names a trade item instance (GTIN + serial)."""
-    return sgtin_gtin(key) is not None
-
-
-class EventRow(NamedTuple):
-    """The columns of a stored event that the rules read; ``retracted`` when an errorDeclaration names it."""
-
-    pk: int
-    event_id: str
-    time: datetime
-    event_type: str
-    action: str | None
-    biz_step: str | None
-    location: str | None
-    source: str | None
-    destination: str | None
-    retracted: bool
-
-
-class Sighting(NamedTuple):
-    """An event concerning a unit: naming it (``via`` None, with its ``role``) or a case or pallet holding it."""
-
-    event: EventRow
-    via: str | None
-    role: str
-
 
 class Rejection(NamedTuple):
     """A scan of ours rejected as counterfeit evidence."""

@@ -1,7 +1,7 @@
 """Diversion alerts: derived at capture time, re-derived in full on demand, and worked as cases by auditors.
 
-Importing this module registers its listeners with :mod:`traceability.hooks`, so that every capture (EPCIS, scan API,
-CLI) and every scan rejected as counterfeit updates the alerts inside the same transaction. Both paths, and the
+:data:`diversion_listener` is wired into the ledger by the assembly, so that every capture (EPCIS, scan API, CLI) and
+every scan rejected as counterfeit updates the alerts inside the same transaction. Both paths, and the
 full re-evaluation, re-derive the alerts of the codes concerned from the store with the same rules
 (:func:`flow_graph.rules.evaluate_unit`) and then reconcile the stored alerts with what they found: new findings are
 raised, changed ones updated, and alerts that no longer hold are withdrawn with the reason (and reopened if they
@@ -16,43 +16,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col
 
-from codes.errors import MalformedCode
 from flow_graph.errors import AlertNotFound, InvalidFilter, InvalidTransition
 from flow_graph.history import (
-    StoreView,
-    affected_keys,
+    FlowView,
     case_gtins,
-    code_facts,
     epcs_as_captured,
     history_of,
     load_everything,
     load_masterdata,
     load_view,
-    no_gc,
-    query,
-    retracted_ids,
-    rows,
 )
-from flow_graph.rules import (
-    COUNTERFEIT_REASONS,
-    EventRow,
-    Finding,
-    MasterData,
-    evaluate_unit,
-    is_sgtin_key,
-    known,
-    sgtin_gtin,
-)
-from scanning.epcis import item_key, lock_store
-from scanning.parse import parse_scan
-from scanning.state import rederive_for_events
+from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
+from ledger.history import EventRow, affected_keys, code_facts, no_gc, query, retracted_ids, rows
+from ledger.keys import gtin_of, is_sgtin_key, key_of, serial_of
+from ledger.state import rederive
+from ledger.store import Listener, lock_store
 from traceability.auth.service import Principal, scope_to_party
-from traceability.hooks import on_events_stored, on_scan_rejected
 from traceability.models import (
     Alert,
     AlertKind,
@@ -80,7 +63,7 @@ __all__ = [
     "alert_event_ids",
     "alert_history",
     "get_alert",
-    "key_of",
+    "diversion_listener",
     "list_alerts",
     "parse_period",
     "reevaluate",
@@ -122,7 +105,7 @@ class Reconciliation:
 # --- deriving ---------------------------------------------------------------------------------------------------
 
 
-def _evaluate(view: StoreView, md: MasterData, keys: Iterable[str]) -> list[Finding]:
+def _evaluate(view: FlowView, md: MasterData, keys: Iterable[str]) -> list[Finding]:
     return [f for key in keys for f in evaluate_unit(history_of(view, key), md)]
 
 
@@ -186,7 +169,7 @@ def _stored(session: Session, scope: set[str] | None) -> list[Alert]:
     return out
 
 
-def _withdraw_reason(alert: Alert, view: StoreView, md: MasterData) -> str:
+def _withdraw_reason(alert: Alert, view: FlowView, md: MasterData) -> str:
     gone = [i for i in json.loads(alert.event_ids) if i in view.retracted]
     if gone:
         return "evidence retracted by an errorDeclaration: " + ", ".join(gone)
@@ -200,7 +183,7 @@ def _withdraw_reason(alert: Alert, view: StoreView, md: MasterData) -> str:
 
 
 def _reconcile(
-    session: Session, view: StoreView, md: MasterData, findings: Sequence[Finding], *, scope: set[str] | None
+    session: Session, view: FlowView, md: MasterData, findings: Sequence[Finding], *, scope: set[str] | None
 ) -> Reconciliation:
     """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen."""
     result = Reconciliation()
@@ -288,8 +271,8 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     cases = case_gtins(session)
     new = []
     for key, holder in sorted(holders.items()):
-        gtin, serial = sgtin_gtin(key), unquote(key.rsplit("/", 1)[1])
-        if gtin is None or len(serial) > 20:
+        gtin, serial = gtin_of(key), serial_of(key)
+        if gtin is None or serial is None or len(serial) > 20:
             continue
         level = CodeLevel.case if gtin in cases else CodeLevel.unit
         new.append({"level": level.value, "gtin": gtin, "serial": serial, "status": CodeStatus.commissioned.value,
@@ -301,15 +284,7 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     # them are stored already (the commissioning came late, or with its packing in one document).
     later = query(EventEpc.key).where(col(EventEpc.key).in_(list(holders)), col(EventEpc.event_pk).not_in(list(live)))
     if rows(session, later.limit(1)).first() is not None:
-        rederive_for_events(session, list(live.values()))
-
-
-def key_of(text: str) -> str:
-    """The matching key of a code in any form a scanner or an event gives it (falls back to the text itself)."""
-    try:
-        return parse_scan(text).key
-    except (MalformedCode, ValueError):
-        return item_key(text.strip())
+        rederive(session, list(live.values()))
 
 
 def _raw_key(raw: str) -> str:
@@ -328,10 +303,9 @@ def _index_rejections(session: Session, rejected: Sequence[RejectedScan] | None)
     for r in rejected:
         if r.reason not in COUNTERFEIT_REASONS or r.id is None:
             continue
-        try:
-            key = parse_scan(r.raw).key
-            epc = key
-        except (MalformedCode, ValueError):
+        if r.key is not None:  # the scan parser's key, stored with the rejection
+            key, epc = r.key, r.key
+        else:
             key, epc = _raw_key(r.raw), r.raw[:300]
         received = r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=UTC)
         rows.append({"rejected_scan_id": r.id, "unit_key": key, "epc": epc, "party_id": r.party_id,
@@ -352,7 +326,6 @@ def _index_rejections(session: Session, rejected: Sequence[RejectedScan] | None)
     return {r["unit_key"] for r in rows}
 
 
-@on_events_stored
 def _on_events_stored(session: Session, events: Sequence[Event]) -> None:
     """Capture-time detection: the alerts of every code the new events concern, re-derived before commit."""
     if not events:
@@ -362,12 +335,15 @@ def _on_events_stored(session: Session, events: Sequence[Event]) -> None:
     refresh_units(session=session, keys=affected_keys(session, events))
 
 
-@on_scan_rejected
 def _on_scan_rejected(session: Session, rejected: Sequence[RejectedScan]) -> None:
     """A scan of ours that failed verification is counterfeit evidence at the scanning party."""
     keys = _index_rejections(session, rejected)
     if keys:
         refresh_units(session=session, keys=keys)
+
+
+diversion_listener = Listener("diversion", events_stored=_on_events_stored, scans_rejected=_on_scan_rejected)
+"""Alerts follow every capture and every scan of ours rejected as counterfeit."""
 
 
 # --- the case workflow and queries --------------------------------------------------------------------------------

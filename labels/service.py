@@ -39,11 +39,12 @@ from labels.errors import CodeNotInJob, JobNotFound, JobStateError, LabelStateEr
 from labels.pdf import write_pdf
 from labels.templates import TEMPLATES, Template, get_template
 from labels.zpl import write_zpl
-from scanning.epcis import capture_document
-from scanning.state import unit_key
+from ledger.keys import code_key
+from ledger.store import append, own_event
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput, NotFound
 from traceability.models import (
+    Capture,
     Code,
     CodeBatch,
     CodeLevel,
@@ -433,7 +434,7 @@ def void_label(
 def _capture_decommissioning(session: Session, job: PrintJob, code: Code) -> None:
     """Record the void as an EPCIS decommissioning event (action DELETE, disposition inactive).
 
-    Unit states are folded from events (``scanning.state``), and a voided status no event explains would be
+    Unit states are folded from events (:mod:`ledger.state`), and a voided status no event explains would be
     overwritten by a commissioning event captured later through EPCIS; with this event in the store the fold ends
     at "voided" whatever arrives afterwards, and auditors see the void in the unit's trail.
     """
@@ -441,16 +442,17 @@ def _capture_decommissioning(session: Session, job: PrintJob, code: Code) -> Non
     assert party is not None
     now = utcnow()
     place = {"id": f"https://id.gs1.org/414/{party.gln}"}
+    epc = code_key(code.gtin, code.serial, code.sscc)
     event = {
         "eventID": f"urn:uuid:{uuid.uuid4()}", "type": "ObjectEvent", "action": "DELETE",
-        "bizStep": "decommissioning", "disposition": "inactive", "epcList": [unit_key(code)],
+        "bizStep": "decommissioning", "disposition": "inactive", "epcList": [epc],
         "eventTime": now.isoformat(timespec="milliseconds"), "eventTimeZoneOffset": "+00:00",
         "readPoint": place, "bizLocation": place,
     }  # fmt: skip
-    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": event["eventTime"],
-                "epcisBody": {"eventList": [event]}}  # fmt: skip
-    capture_document(session=session, document=document, origin="labels", party_id=job.party_id)
+    receipt = Capture(origin="labels", party_id=job.party_id, stored=1)
+    session.add(receipt)
+    session.flush()
+    append(session, [own_event(event)], capture_id=receipt.id, origin="labels")
 
 
 def close_job(*, session: Session, job_id: int, by: str, principal: Principal | None = None) -> PrintJob:

@@ -1,12 +1,12 @@
 """Settlement facts from captured events: sales, purchases from the brand, and dispatches by distributors.
 
-A listener on :func:`traceability.hooks.on_events_stored` turns each stored event into rows of ``sale``,
+:data:`facts_listener`, wired into the ledger by the assembly, turns each stored event into rows of ``sale``,
 ``purchase`` and ``dispatch`` inside the capture's transaction. The rows are a pure function of the stored events:
 
 - an event's rows are re-derived whole (deleted and inserted again) whenever it, an aggregation of a container it
   names, or its ``errorDeclaration`` arrives, so arrival order does not matter and a retraction removes its rows;
-- a case or pallet stands for the units inside it at the event's time (the same rule unit state uses:
-  :func:`scanning.state.events_for_unit`);
+- a case or pallet stands for the units inside it at the event's time (the ledger's one containment rule,
+  :mod:`ledger.history`, which unit state and the diversion rules read too);
 - ``counted`` and ``scanned_out`` are recomputed for every unit the change touches;
 - facts dated inside a locked settlement period mark that period for restatement.
 
@@ -16,19 +16,17 @@ A listener on :func:`traceability.hooks.on_events_stored` turns each stored even
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, or_, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
-from scanning.state import Histories, codes_for_keys, unit_key
-from traceability.hooks import on_events_stored
+from ledger.history import chunks, code_facts, contents_of, load_view, query, rows, sightings_of
+from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
+from ledger.store import Listener
 from traceability.models import (
-    AggregationLog,
-    Code,
     Dispatch,
     Event,
     EventEpc,
@@ -39,17 +37,9 @@ from traceability.models import (
 )
 from traceability.privacy import MEMBER_FIELD, MEMBER_NAMESPACE
 
-__all__ = ["FactCounts", "PartyRoles", "derive_facts", "gtin_of", "rebuild", "record_facts"]
+__all__ = ["FactCounts", "PartyRoles", "derive_facts", "facts_listener", "rebuild", "record_facts"]
 
-_SGTIN = re.compile(r"^https://id\.gs1\.org/01/(\d{14})/21/([^/?#]+)$")
-_SSCC = re.compile(r"^https://id\.gs1\.org/00/\d{18}$")
 _MEMBER_KEYS = (MEMBER_FIELD, MEMBER_NAMESPACE + MEMBER_FIELD.split(":", 1)[1])
-
-
-def gtin_of(key: str) -> str | None:
-    """The GTIN of a unit's canonical key (``https://id.gs1.org/01/<gtin>/21/<serial>``)."""
-    m = _SGTIN.match(key)
-    return m[1] if m else None
 
 
 def _aware(t: datetime) -> datetime:
@@ -98,60 +88,47 @@ class FactCounts:
 # --- units an event stands for ------------------------------------------------------------------------------------
 
 
-def _is_container(key: str, code: Code | None) -> bool:
-    if _SSCC.match(key):
-        return True
-    return code is not None and str(code.level) != "unit"
+_NAMED = query(EventEpc.event_pk, EventEpc.key).where(
+    col(EventEpc.event_pk).in_(bindparam("pks", expanding=True)), col(EventEpc.role) == "epc"
+).order_by(col(EventEpc.id))
 
 
-def _packed_keys(session: Session, key: str, code: Code | None) -> set[str]:
-    """Every key ever packed into a container: by aggregation event, packing record, or the aggregation log."""
-    parent_events = select(EventEpc.event_pk).where(EventEpc.key == key, EventEpc.role == "parent")
-    keys = set(
-        session.exec(select(EventEpc.key).where(col(EventEpc.event_pk).in_(parent_events), EventEpc.role == "child"))
-    )
-    if code is not None and code.id is not None:
-        logged = select(AggregationLog.child_id).where(AggregationLog.parent_id == code.id)
-        rows = session.exec(select(Code).where(or_(col(Code.parent_id) == code.id, col(Code.id).in_(logged))))
-        keys.update(unit_key(r) for r in rows)
-    return keys
+def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[str]]:
+    """The unit keys each event stands for: the units it names, and the units inside the containers it names then.
 
+    Whether a unit was inside at the event's time is the ledger's containment (:func:`ledger.history.sightings_of`):
+    the event reaches the unit through a container. Loaded for all events at once, not per event or per container.
+    """
+    named: dict[int, list[str]] = {}
+    for chunk in chunks([e.id for e in events if e.id is not None]):
+        for pk, key in rows(session, _NAMED, {"pks": chunk}):
+            named.setdefault(pk, []).append(key)
+    keys = {k for found in named.values() for k in found}
+    facts = code_facts(session, keys)
 
-def _units_of(session: Session, key: str, event: Event, depth: int = 0) -> list[str]:
-    """The unit keys one identifier of ``event`` stands for: itself, or the units inside the container then."""
-    code = codes_for_keys(session, [key]).get(key)
-    if not _is_container(key, code):
-        return [key] if _SGTIN.match(key) else []
-    if depth > 3:
-        return []
-    children = sorted(_packed_keys(session, key, code))
-    child_codes = codes_for_keys(session, children)
-    # Whether each unit was inside at the event's time comes from its history, loaded for all children at once.
-    units = [c for c in children if not _is_container(c, child_codes.get(c)) and _SGTIN.match(c)]
-    histories = Histories(session).events_for(units) if units else {}
-    out: list[str] = []
-    for child in children:
-        if _is_container(child, child_codes.get(child)):
-            out.extend(_units_of(session, child, event, depth + 1))
-        elif any(e.id == event.id for e in histories.get(child, ())):
-            out.append(child)
+    def container(key: str) -> bool:
+        return is_sscc_key(key) or (key in facts and facts[key].level != "unit")
+
+    contents = contents_of(session, {k for k in keys if container(k)})
+    inside = {u for found in contents.values() for u in found if is_sgtin_key(u)}
+    view = load_view(session, inside)
+    facts.update(view.codes)
+    reached: dict[str, set[int]] = {
+        u: {s.event.pk for s in sightings_of(view, u) if s.via is not None} for u in inside if not container(u)
+    }
+    out: dict[int, list[str]] = {}
+    for pk, found in named.items():
+        units: dict[str, None] = {}
+        for key in found:
+            if not container(key):
+                if is_sgtin_key(key):
+                    units.setdefault(key, None)
+                continue
+            for unit in sorted(contents.get(key, ())):
+                if pk in reached.get(unit, ()):
+                    units.setdefault(unit, None)
+        out[pk] = list(units)
     return out
-
-
-def _event_units(session: Session, event: Event) -> list[str]:
-    keys = session.exec(
-        select(EventEpc.key).where(EventEpc.event_pk == event.id, EventEpc.role == "epc").order_by(col(EventEpc.id))
-    ).all()
-    codes = codes_for_keys(session, keys)  # one look-up for the whole event, not one per unit
-    units: dict[str, None] = {}
-    for key in keys:
-        if not _is_container(key, codes.get(key)):
-            if _SGTIN.match(key):
-                units.setdefault(key, None)
-            continue
-        for unit in _units_of(session, key, event):
-            units.setdefault(unit, None)
-    return list(units)
 
 
 def _member(event: Event) -> str | None:
@@ -242,16 +219,13 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     sales: list[dict[str, object]] = []
     purchases: list[dict[str, object]] = []
     dispatches: list[dict[str, object]] = []
-    for event_id in sorted(targets):
-        if event_id in retracted:
-            continue
-        e = targets[event_id]
-        if e.action not in ("ADD", "OBSERVE"):
-            continue
+    live = [targets[i] for i in sorted(targets) if i not in retracted and targets[i].action in ("ADD", "OBSERVE")]
+    units_of = _event_units(session, live)
+    for e in live:
         base = {"event_pk": e.id, "event_id": e.event_id, "event_time": _aware(e.event_time)}
         if e.biz_step == "retail_selling":
             member = _member(e)
-            units = _event_units(session, e)
+            units = units_of.get(e.id or -1, [])
             sales.extend(
                 {**base, "unit_key": u, "gtin": gtin_of(u), "store_id": e.location_party_id, "member_hash": member,
                  "counted": False}
@@ -266,7 +240,7 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
             dispatching = sender is not None and to != sender
             if not (buying or dispatching):
                 continue
-            units = _event_units(session, e)
+            units = units_of.get(e.id or -1, [])
             if buying and to is not None:
                 purchases.extend(
                     {**base, "unit_key": u, "gtin": gtin_of(u), "distributor_id": to, "source_id": source,
@@ -296,9 +270,25 @@ def _parents(session: Session, event: Event) -> list[str]:
     return list(session.exec(select(EventEpc.key).where(EventEpc.event_pk == event.id, EventEpc.role == "parent")))
 
 
+_SET_SALE = update(Sale).where(col(Sale.id) == bindparam("row_id")).values(counted=bindparam("new_counted"))
+_SET_PURCHASE = (
+    update(Purchase)
+    .where(col(Purchase.id) == bindparam("row_id"))
+    .values(counted=bindparam("new_counted"), scanned_out=bindparam("new_scanned_out"))
+)
+
+
+def _expire(session: Session, table: type[Sale] | type[Purchase], ids: set[int]) -> None:
+    """Expire ORM copies of rows just updated through Core, so the session does not serve stale flags."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, table) and obj.id in ids:
+            session.expire(obj)
+
+
 def _recount_sales(session: Session, units: set[str]) -> list[datetime]:
     """Count each unit's earliest sale (event time, then eventID) and no other; return times of rows that changed."""
     changed: list[datetime] = []
+    updates: list[dict[str, object]] = []
     keys = sorted(units)
     for start in range(0, len(keys), 400):
         rows = session.exec(
@@ -310,14 +300,18 @@ def _recount_sales(session: Session, units: set[str]) -> list[datetime]:
             first = row.unit_key != previous
             previous = row.unit_key
             if bool(row.counted) != first:
-                session.execute(update(Sale).where(col(Sale.id) == row.id).values(counted=first))
+                updates.append({"row_id": row.id, "new_counted": first})
                 changed.append(row.event_time)
+    if updates:  # one executemany: an ORM update per row would walk the session's identity map each time
+        session.connection().execute(_SET_SALE, updates)
+        _expire(session, Sale, {row_id for u in updates if isinstance(row_id := u["row_id"], int)})
     return changed
 
 
 def _recount_purchases(session: Session, pairs: set[tuple[str, str]]) -> list[datetime]:
     """Count each unit's first purchase by a distributor, and whether that distributor scanned it out afterwards."""
     changed: list[datetime] = []
+    updates: list[dict[str, object]] = []
     units = sorted({u for u, _ in pairs})
     for start in range(0, len(units), 400):
         chunk = units[start : start + 400]
@@ -336,10 +330,11 @@ def _recount_purchases(session: Session, pairs: set[tuple[str, str]]) -> list[da
             previous = pair
             shipped = any(t >= _aware(row.event_time) for t in out.get(pair, ()))
             if bool(row.counted) != first or bool(row.scanned_out) != shipped:
-                session.execute(
-                    update(Purchase).where(col(Purchase.id) == row.id).values(counted=first, scanned_out=shipped)
-                )
+                updates.append({"row_id": row.id, "new_counted": first, "new_scanned_out": shipped})
                 changed.append(row.event_time)
+    if updates:
+        session.connection().execute(_SET_PURCHASE, updates)
+        _expire(session, Purchase, {row_id for u in updates if isinstance(row_id := u["row_id"], int)})
     return changed
 
 
@@ -354,10 +349,13 @@ def _mark_restatements(session: Session, times: list[datetime]) -> list[str]:
     return hit
 
 
-@on_events_stored
 def record_facts(session: Session, events: Sequence[Event]) -> None:
     """The capture listener: settlement facts follow every stored event, in the capture's transaction."""
     derive_facts(session, events)
+
+
+facts_listener = Listener("settlement_facts", events_stored=record_facts)
+"""Sales, purchases and dispatches follow every capture."""
 
 
 def rebuild(*, session: Session, batch: int = 2000) -> FactCounts:

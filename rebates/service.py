@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from rebates.facts import record_facts
-from scanning.parse import parse_scan
-from settlement.errors import NoFreeItem
-from settlement.policy import Policy
+from codes.errors import MalformedCode
+from ledger.keys import is_sgtin_key, key_of
+from rebates.errors import NoFreeItem
+from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden, NotFound
 from traceability.models import Party, PartyKind, Redemption, Role, Sale
 
-__all__ = ["MemberSummary", "member_summary", "record_facts", "redeem_free_item"]
+__all__ = ["MemberSummary", "member_summary", "redeem_free_item"]
 
 
 @dataclass
@@ -115,7 +115,9 @@ def redeem_free_item(
     store = session.get(Party, store_id)
     if store is None or store.kind != PartyKind.store:
         raise NotFound(f"unknown store {store_id!r}", party=store_id)
-    key = parse_scan(unit, company_prefix_length=company_prefix_length).key if unit else None
+    key = key_of(unit) if unit else None
+    if key is not None and not is_sgtin_key(key):
+        raise MalformedCode(f"{unit!r} is not the code of a unit (a GTIN with a serial)", field="unit")
     # Serialise redemptions of one member: the row count decides, so two tills cannot both give the last one away.
     session.exec(select(Redemption.id).where(Redemption.member_hash == member_hash).with_for_update()).all()
     summary = member_summary(session=session, member_hash=member_hash, policy=policy, limit=0)

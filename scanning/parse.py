@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from biip import ParseConfig
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
@@ -33,11 +33,10 @@ from biip.gs1_messages import GS1Message
 from codes.errors import MalformedCode
 from codes.render import GS, MAX_CODE_LENGTH, parse_code
 from codes.signing import SignedCode
+from ledger.keys import ROOT, sgtin_key, sscc_key
 from traceability.gs1 import check_digit
 
 __all__ = [
-    "sgtin_dl",
-    "sscc_dl",
     "DEFAULT_COMPANY_PREFIX_LENGTH",
     "DL_ROOT",
     "GS_PLACEHOLDERS",
@@ -51,8 +50,8 @@ __all__ = [
 
 ScanKind = Literal["sgtin", "sscc"]
 
-DL_ROOT: Final = "https://id.gs1.org/"
-"""Root of the canonical Digital Link that serves as the matching key (the one ``scanning.event_hash`` uses)."""
+DL_ROOT: Final = ROOT
+"""Root of the canonical Digital Link that serves as the matching key (the one :mod:`ledger.keys` spells)."""
 DEFAULT_COMPANY_PREFIX_LENGTH: Final = 7
 GS_PLACEHOLDERS: Final = ("<GS>", "{GS}", "^")
 """What barcode guns are configured to send for FNC1 when the control character would not survive the keyboard."""
@@ -69,9 +68,6 @@ _PERCENT: Final = re.compile(r"%([0-9A-Fa-f]{2})", re.ASCII)
 _BIIP_AI: Final = re.compile(r"AI \(([0-9]{2,4})\)")
 _BIIP_CONFIG: Final = ParseConfig(separator_chars=(GS,))
 
-# Kept literally in canonical Digital Link values, everything else percent-encoded: the same rule as
-# scanning.event_hash, so that our keys equal its canonical URIs.
-_DL_SAFE: Final = "-._';="
 # TDS 2.x: the characters of GS1 AI character set 82 that an EPC URN must %-escape.
 _URN_ESCAPES: Final = {char: f"%{ord(char):02X}" for char in '"%&/<>?'}
 _GTIN_LENGTHS: Final = (8, 12, 13, 14)
@@ -383,7 +379,7 @@ def _sgtin_code(
 ) -> ScannedCode:  # fmt: skip
     return ScannedCode(
         raw=raw, kind="sgtin", gtin=gtin, serial=serial, sscc=None, lot=lot, expiry=expiry, signed=signed,
-        epc_urn=sgtin_urn(gtin, serial, prefix_length), dl=sgtin_dl(gtin, serial),
+        epc_urn=sgtin_urn(gtin, serial, prefix_length), dl=sgtin_key(gtin, serial),
     )  # fmt: skip
 
 
@@ -392,7 +388,7 @@ def _sscc_code(
 ) -> ScannedCode:
     return ScannedCode(
         raw=raw, kind="sscc", gtin=None, serial=None, sscc=sscc, lot=lot, expiry=expiry, signed=None,
-        epc_urn=sscc_urn(sscc, prefix_length), dl=sscc_dl(sscc),
+        epc_urn=sscc_urn(sscc, prefix_length), dl=sscc_key(sscc),
     )  # fmt: skip
 
 
@@ -517,13 +513,3 @@ def _gtin14(gtin: str) -> str:
 def _check_cset82(value: str, name: str) -> None:
     if not isinstance(value, str) or not _CSET82_20.fullmatch(value):
         raise MalformedCode(f"{name} must be 1-20 characters of GS1 character set 82, got {value!r}", field="serial")
-
-
-def sgtin_dl(gtin: str, serial: str) -> str:
-    """The canonical Digital Link key of an SGTIN: the form event identifiers are matched on."""
-    return f"{DL_ROOT}01/{gtin}/21/{quote(serial, safe=_DL_SAFE)}"
-
-
-def sscc_dl(sscc: str) -> str:
-    """The canonical Digital Link key of an SSCC."""
-    return f"{DL_ROOT}00/{sscc}"

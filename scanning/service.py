@@ -23,13 +23,13 @@ from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
 from codes.service import aggregate, keyring
 from codes.signing import verify
-from scanning.epcis import capture_document, lock_store
+from ledger.history import codes_for_keys
+from ledger.store import lock_store, scans_rejected
+from scanning.epcis import capture_document
 from scanning.errors import IdempotencyConflict, ShipmentError
 from scanning.parse import ScannedCode, parse_scan
-from scanning.state import codes_for_keys
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Forbidden, NotFound
-from traceability.hooks import notify_scan_rejected
 from traceability.models import (
     Capture,
     Code,
@@ -261,6 +261,7 @@ def _reject(
             party_id=party.id,
             biz_step=step,
             raw=_storable(i.raw),
+            key=i.scanned.key if i.scanned is not None else None,
             reason=i.reason or "rejected",
             message=_storable(i.message),
             capture_id=capture.id,
@@ -270,7 +271,7 @@ def _reject(
     if rows:
         session.add_all(rows)
         session.flush()
-        notify_scan_rejected(session, [r for r in rows if r.reason in _COUNTERFEIT])
+        scans_rejected(session, [r for r in rows if r.reason in _COUNTERFEIT])
     return [{"code": i.raw, "reason": i.reason, "message": i.message} for i in items]
 
 

@@ -19,11 +19,22 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from rebates.policy import Policy
 from settlement.alerts import ACTIVE, DIVERSION_KINDS
-from settlement.service import Settlement
+from settlement.service import Settlement, run_settlement
 from traceability.models import Alert, Sale, Territory
 
-__all__ = ["MEDIA_TYPES", "ReportData", "render_report", "report_data", "to_csv", "to_pdf", "to_table", "to_xlsx"]
+__all__ = [
+    "MEDIA_TYPES",
+    "ReportData",
+    "render_report",
+    "report_data",
+    "run_report",
+    "to_csv",
+    "to_pdf",
+    "to_table",
+    "to_xlsx",
+]
 
 FONT = "STSong-Light"
 _COLUMNS = ["section", "for_period", "party", "name", "currency", "units", "units_scanned_out_or_flagged",
@@ -332,3 +343,9 @@ def render_report(*, session: Session, settlement: Settlement, fmt: str) -> byte
     if fmt == "xlsx":
         return to_xlsx(settlement)
     raise ValueError(f"unknown report format {fmt!r}")
+
+
+def run_report(*, session: Session, period: str, policy: Policy, fmt: str) -> bytes:
+    """Settle a period and render it as ``pdf``, ``csv`` or ``xlsx``."""
+    return render_report(session=session, settlement=run_settlement(session=session, period=period, policy=policy),
+                         fmt=fmt)  # fmt: skip

@@ -25,10 +25,11 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from scanning.epcis import lock_store
+from ledger.store import lock_store
+from rebates.policy import Policy, RebateTier
 from settlement.alerts import Diversion, diversion_by_distributor, flagged_sales
 from settlement.errors import LockOutOfOrder, PeriodLocked
-from settlement.policy import Policy, RebateTier, next_period, parse_period, period_bounds
+from settlement.periods import next_period, parse_period, period_bounds, period_of
 from traceability.errors import NotFound
 from traceability.models import Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
 from traceability.models.base import utcnow
@@ -40,7 +41,6 @@ __all__ = [
     "StoreLine",
     "list_periods",
     "lock_period",
-    "run_report",
     "run_settlement",
     "units_behind",
 ]
@@ -581,8 +581,6 @@ def lock_period(*, session: Session, period: str, policy: Policy, locked_by: str
     if expected is None:
         earliest = _earliest_fact(session)
         if earliest is not None and earliest < start:
-            from settlement.policy import period_of
-
             first = period_of(earliest, policy.timezone)
             raise LockOutOfOrder(
                 f"the books start at the first locked period, but facts are dated as early as {first}: lock {first} "
@@ -637,11 +635,3 @@ def units_behind(
         yield {"kind": "purchase", "unit": p.unit_key, "gtin": p.gtin, "event_id": p.event_id,
                "event_time": _aware(p.event_time).isoformat(), "counted": bool(p.counted),
                "scanned_out": bool(p.scanned_out)}  # fmt: skip
-
-
-def run_report(*, session: Session, period: str, policy: Policy, fmt: str) -> bytes:
-    """Settle a period and render it as ``pdf``, ``csv`` or ``xlsx``."""
-    from settlement.reports import render_report
-
-    return render_report(session=session, settlement=run_settlement(session=session, period=period, policy=policy),
-                         fmt=fmt)  # fmt: skip

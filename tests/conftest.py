@@ -13,10 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import flow_graph.service  # noqa: F401  (registers the diversion listeners, as the app and the CLI do)
-import rebates.facts  # noqa: F401  (registers the settlement-facts listener, as the app and the CLI do)
 from traceability.api import get_session
-from traceability.app import create_app
+from traceability.app import create_app, wire_listeners
 from traceability.database import make_engine, migrate
 from traceability.settings import Settings
 
@@ -29,6 +27,9 @@ def conformance_dir(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"conformance data not found at {path} (expected ../shared/conformance beside the project)")
     return path
+
+
+wire_listeners()  # the capture listeners, wired as the app and the CLI wire them
 
 
 def _reset_postgres(engine: Engine) -> None:

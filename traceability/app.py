@@ -1,4 +1,5 @@
-"""The FastAPI app factory: one engine, the domain routers, and one renderer for every domain error."""
+"""The assembly: the FastAPI app factory (one engine, the domain routers, one renderer for every domain error) and
+the wiring of the capture listeners, which the app and the CLI both call."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from ledger.store import Listener, set_listeners
 from traceability.database import make_engine, migrate
 from traceability.errors import Problem, TraceabilityError, ValidationFailed
 from traceability.settings import Settings, get_settings
 
-__all__ = ["create_app"]
+__all__ = ["capture_listeners", "create_app", "wire_listeners"]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -31,19 +33,39 @@ async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON)
 
 
+def capture_listeners() -> tuple[Listener, ...]:
+    """The work that runs inside every capture, in this order, and why the order.
+
+    1. ``diversion`` (flow_graph): alerts; it also records codes another system commissioned, which unit state and
+       the settlement facts then find as code records;
+    2. ``settlement_facts`` (rebates): sales, purchases and dispatches; they read unit history only, not alerts, so
+       they could run first, but after the foreign codes are recorded their facts are the same on every path.
+    """
+    from flow_graph.service import diversion_listener
+    from rebates.facts import facts_listener
+
+    return (diversion_listener, facts_listener)
+
+
+def wire_listeners() -> None:
+    """Set the capture listeners on the ledger: the one place they are wired (idempotent)."""
+    set_listeners(capture_listeners())
+
+
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, run_migrations: bool = True
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
-    from flow_graph.routes import alerts_router, flow_router  # importing registers the diversion listeners
+    from flow_graph.routes import alerts_router, flow_router
     from labels.routes import router as labels_router
-    from rebates.routes import router as members_router  # importing registers the settlement-facts listener
+    from rebates.routes import router as members_router
     from scanning.routes import epcis_router, scans_router
     from settlement.routes import router as settlement_router
     from traceability.auth.routes import router as apikeys_router
     from traceability.masterdata.routes import router as masterdata_router
 
+    wire_listeners()
     settings = settings or get_settings()
     engine = engine or make_engine(settings.db)
     if run_migrations:

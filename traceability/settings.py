@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DB_URL", "Settings", "get_settings"]
@@ -16,7 +16,10 @@ DEFAULT_DB_URL = "sqlite:///traceability.db"
 class Settings(BaseSettings):
     """Where the data lives and how codes are rendered; every field has a zero-set-up default."""
 
-    model_config = SettingsConfigDict(env_prefix="TRACEABILITY_", env_file=".env", extra="ignore")
+    # populate_by_name: a field with an environment alias (policy_file) is still set by name, Settings(policy_file=…).
+    model_config = SettingsConfigDict(
+        env_prefix="TRACEABILITY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     db: str = DEFAULT_DB_URL
     """SQLAlchemy URL; ``--db`` overrides it. The default is a SQLite file in the working directory."""
@@ -35,6 +38,12 @@ class Settings(BaseSettings):
 
     epcis_schema: Path | None = None
     """The GS1 EPCIS 2.0 JSON schema file; when set, every captured document is validated against it too."""
+
+    policy_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TRACEABILITY_POLICY_FILE", "TRACEABILITY_POLICY")
+    )
+    """The rebate and settlement policy (TOML, ``docs/settlement.md``); unset means DESIGN.md's defaults. The older
+    name ``TRACEABILITY_POLICY`` is still read, so existing deployments keep their policy."""
 
     @field_validator("db")
     @classmethod

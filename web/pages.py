@@ -11,9 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from codes.service import key_store
 from flow_graph import service as flow
 from labels import service as labels
+from rebates.policy import load_policy
 from settlement import reports as settlement_reports
 from settlement import service as settle
-from settlement.policy import load_policy
 from traceability.api import SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
@@ -126,11 +126,12 @@ def graph_page(
 
 @router.get("/app/settlement")
 def settlement_page(
-    request: Request, session: SessionDep, principal: Finance,
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Finance,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> Response:  # fmt: skip
     """Run a period's settlement and see its figures; lock it; download the reports."""
-    result = settle.run_settlement(session=session, period=period, policy=load_policy(None)) if period else None
+    policy = load_policy(settings.policy_file)
+    result = settle.run_settlement(session=session, period=period, policy=policy) if period else None
     locked = settle.list_periods(session=session)
     return render(request, "settlement.html", {"result": result, "period": period or "", "locked": locked,
                                                "_session": session}, principal=principal)  # fmt: skip
@@ -138,18 +139,20 @@ def settlement_page(
 
 @router.post("/app/settlement/lock")
 def lock_period(
-    session: SessionDep, principal: Finance, period: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")]
-) -> Response:
-    settle.lock_period(session=session, period=period, policy=load_policy(None), locked_by=_by(principal))
+    session: SessionDep, settings: SettingsDep, principal: Finance,
+    period: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
+) -> Response:  # fmt: skip
+    policy = load_policy(settings.policy_file)
+    settle.lock_period(session=session, period=period, policy=policy, locked_by=_by(principal))
     return RedirectResponse(f"/app/settlement?period={period}", status_code=303)
 
 
 @router.get("/app/settlement/{period}/report.{fmt}")
-def settlement_report(session: SessionDep, _: Finance, period: str, fmt: str) -> Response:
+def settlement_report(session: SessionDep, settings: SettingsDep, _: Finance, period: str, fmt: str) -> Response:
     """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked)."""
     if fmt not in _REPORT_TYPES:
         raise InvalidInput("report format must be pdf, csv or xlsx", format=fmt)
-    result = settle.run_settlement(session=session, period=period, policy=load_policy(None))
+    result = settle.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file))
     body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt)
     return Response(body, media_type=_REPORT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="settlement-{period}.{fmt}"'})  # fmt: skip

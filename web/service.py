@@ -27,9 +27,10 @@ from sqlmodel import Session, col, select
 from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
 from codes.service import verify_text
+from ledger.history import unit_events
+from ledger.keys import code_key
 from scanning import service as scans
 from scanning.service import ScanOutcome, ScanRequest
-from scanning.state import events_for_unit, unit_key
 from traceability.auth.service import Principal, scope_to_party
 from traceability.models import (
     Code,
@@ -137,13 +138,14 @@ def check_code(*, session: Session, text: str, store: KeyFileStore | None = None
 
 
 def _sale(session: Session, record: Code) -> tuple[datetime | None, str | None]:
-    sales = [e for e in events_for_unit(session, unit_key(record)) if e.biz_step == "retail_selling"]
+    key = code_key(record.gtin, record.serial, record.sscc)
+    sales = [e for e in unit_events(session, key) if e.biz_step == "retail_selling"]
     if not sales:
         return None, None
     first = sales[0]
-    place = session.get(Party, first.location_party_id) if first.location_party_id else None
+    place = session.get(Party, first.location) if first.location else None
     territory = session.get(Territory, place.territory_id) if place else None
-    return first.event_time, territory.name if territory else None
+    return first.time, territory.name if territory else None
 
 
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from codes.errors import MalformedCode
 from scanning.epcis import capture_document
-from scanning.parse import sgtin_urn, sscc_urn
+from scanning.parse import parse_scan, sgtin_urn, sscc_urn
 from tests.factories import BASE_DOC, GTIN
 from traceability.models import Alert, AlertStatus
 
@@ -90,3 +91,11 @@ def made(first: int, n: int, *, hour: float = 0, packed_in: int | None = None) -
     if packed_in is not None:
         events.append(ev(9500 + first, "packing", units, "PLANT-1", hour + 1, parent=case(packed_in), action="ADD"))
     return events
+
+
+def scanned_key(raw: str) -> str | None:
+    """The key our scanners store with a rejected scan: what the scan parser read, or None if it read nothing."""
+    try:
+        return parse_scan(raw).key
+    except MalformedCode:
+        return None

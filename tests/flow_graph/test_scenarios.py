@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from flow_graph.service import reevaluate
+from ledger.store import scans_rejected as notify_scan_rejected
 from scanning.epcis import capture_document
+from tests.flow_graph.helpers import scanned_key
 from tests.flow_graph.scenario import PLANTS, Expected, Network, Scenario, build, document
-from traceability.hooks import notify_scan_rejected
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Alert, AlertStatus, RejectedScan
 
@@ -55,7 +56,8 @@ def replay(session: Session, sc: Scenario, data: st.DataObject) -> None:
 
 
 def reject(session: Session, sc: Scenario) -> None:
-    rows = [RejectedScan(party_id=party, biz_step="retail_selling", raw=raw, reason=reason, message="forged")
+    rows = [RejectedScan(party_id=party, biz_step="retail_selling", raw=raw, key=scanned_key(raw), reason=reason,
+                         message="forged")
             for party, raw, reason in sc.rejections]  # fmt: skip
     if rows:
         session.add_all(rows)

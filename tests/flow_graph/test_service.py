@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 from flow_graph import service
 from flow_graph.errors import InvalidFilter, InvalidTransition
 from flow_graph.service import AlertFilter
+from ledger.store import scans_rejected as notify_scan_rejected
 from tests.factories import masterdata_doc, seed_masterdata
-from tests.flow_graph.helpers import alerts, brief, capture, case, ev, key, made, retract, unit
+from tests.flow_graph.helpers import alerts, brief, capture, case, ev, key, made, retract, scanned_key, unit
 from traceability.auth.service import Principal
-from traceability.hooks import notify_scan_rejected
 from traceability.masterdata.service import import_masterdata
 from traceability.models import AlertKind, AlertStatus, Code, RejectedScan, Role
 
@@ -114,7 +114,9 @@ def test_error_declaration_withdraws_what_rested_on_the_event(world: Session) ->
 
 
 def reject(session: Session, party: str, raw: str, reason: str) -> None:
-    row = RejectedScan(party_id=party, biz_step="retail_selling", raw=raw, reason=reason, message=reason)
+    # Our scanners store the key the parser read beside the raw text.
+    row = RejectedScan(party_id=party, biz_step="retail_selling", raw=raw, key=scanned_key(raw), reason=reason,
+                       message=reason)  # fmt: skip
     session.add(row)
     session.flush()
     notify_scan_rejected(session, [row])

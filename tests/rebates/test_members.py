@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from rebates.errors import NoFreeItem
 from rebates.facts import rebuild
+from rebates.policy import PointsPolicy, Policy
 from rebates.service import member_summary, redeem_free_item
-from settlement.errors import NoFreeItem
-from settlement.policy import PointsPolicy, Policy
 from tests.factories import api_key, auth
 from tests.settlement.scenario import P1, P2, capture, event, retract, seed, units
 from traceability.auth.service import Principal

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
-from scanning.epcis import verify_chain
+from ledger.store import verify_chain
 from scanning.service import ScanRequest, record_scans
 from tests.factories import GTIN, masterdata_doc
 from traceability.auth.service import Principal

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import Session, select
 
-from scanning.epcis import EventQuery, capture_document, export_document, query_events, verify_chain
+from ledger.event_hash import document_events
+from ledger.store import verify_chain
+from scanning.epcis import EventQuery, capture_document, export_document, query_events
 from scanning.errors import CaptureConflict, InvalidDocument
-from scanning.event_hash import document_events
 from tests.conftest import conformance_dir
 from traceability.models import Event
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanning.event_hash import (
+from ledger.event_hash import (
     HashContext,
     canonical_gs1_uri,
     document_event_hashes,

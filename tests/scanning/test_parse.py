@@ -14,7 +14,7 @@ from codes.errors import MalformedCode
 from codes.identity import CodeIdentity
 from codes.render import GS, to_digital_link, to_element_string
 from codes.signing import HmacSigner, Keyring, Signer, verify
-from scanning.event_hash import canonical_gs1_uri
+from ledger.event_hash import canonical_gs1_uri
 from scanning.parse import ScannedCode, epc_urn_to_key, parse_scan, sgtin_urn, sscc_urn
 from tests.codes.test_identity import CSET82, cset82_values, expiries, gtins
 from traceability.gs1 import with_check_digit

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from rebates.policy import Policy
 from settlement.alerts import flagged_sales
-from settlement.policy import Policy, period_bounds
+from settlement.periods import period_bounds
 from settlement.service import lock_period, locked_document, run_settlement
 from tests.settlement.scenario import P1, capture, event, retract, seed, units
 from traceability.models import Sale, SettlementLine, SettlementPeriod

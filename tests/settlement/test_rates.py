@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session
 
-from settlement.policy import Policy
+from rebates.policy import Policy
 from settlement.service import lock_period, run_settlement
 from tests.settlement.scenario import P1, capture, event, seed, units
 from traceability.models import Alert, AlertKind, AlertStatus

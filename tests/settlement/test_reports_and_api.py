@@ -9,17 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from settlement.policy import Policy
+from rebates.policy import Policy
 from settlement.reports import report_data, to_csv, to_pdf, to_xlsx
 from settlement.service import run_settlement
 from tests.factories import api_key, auth
 from tests.settlement.scenario import seed
 from tests.settlement.test_scenario import april  # noqa: F401  (fixture)
 from traceability.models import Role
+from traceability.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,15 +73,14 @@ def test_finance_api(client: TestClient, session: Session, april) -> None:  # no
     assert client.get("/api/v1/settlement/2026-04", headers=store).status_code == 403
 
 
-def test_policy_file_errors_are_clear(client: TestClient, session: Session, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_policy_file_errors_are_clear(client: TestClient, session: Session, tmp_path: Path, settings: Settings) -> None:
     seed(session)
     bad = tmp_path / "policy.toml"
     bad.write_text(
         '[store_fee]\nrate = "1.5"\n[rebate]\ntiers = [{rate = "0.01", min_coverage = "0.8", max_diverted_share = "0"},'
         ' {rate = "0.02", min_coverage = "0.9", max_diverted_share = "0"}]\n'
     )
-    monkeypatch.setenv("TRACEABILITY_POLICY", str(bad))
+    settings.policy_file = bad  # the app's one settings object (TRACEABILITY_POLICY_FILE)
     r = client.get("/api/v1/settlement/2026-04", headers=auth(api_key(session, Role.finance)))
     assert r.status_code == 422 and r.json()["error"] == "policy_invalid"
     paths = {p["path"] for p in r.json()["problems"]}

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
+from rebates.policy import Policy
 from settlement.errors import LockOutOfOrder, PeriodLocked
-from settlement.policy import Policy
 from settlement.service import lock_period, locked_document, run_settlement
 from tests.settlement.scenario import P1, P2, capture, event, retract, seed, sscc, unit, units
 from traceability.models import Purchase, Sale

@@ -100,6 +100,9 @@ class RejectedScan(SQLModel, table=True):
     party_id: str | None = Field(default=None, max_length=64, index=True)
     biz_step: str | None = Field(default=None, max_length=200)
     raw: str = Field(sa_type=Text)
+    key: str | None = Field(default=None, max_length=300)
+    """The matching key the scan parser read from ``raw`` (None when it could not be parsed), so nothing
+    downstream parses the scan again."""
     reason: str = Field(max_length=40)
     message: str = Field(sa_type=Text)
     capture_id: int | None = Field(default=None, foreign_key="capture.id")

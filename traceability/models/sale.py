@@ -1,8 +1,8 @@
 """Settlement facts materialised from the event store: units sold, bought from the brand, and scanned out.
 
-The event store stays the source of truth: every row here is derived from stored events by ``rebates`` (a listener
-on ``traceability.hooks``) and can be rebuilt from them at any time. Rows carry the event they came from, so every
-amount in a settlement can be traced back to units and events. Settlement aggregates these rows in SQL.
+The event store stays the source of truth: every row here is derived from stored events by ``rebates`` (a capture
+listener, ``rebates.facts.facts_listener``) and can be rebuilt from them at any time. Rows carry the event they came
+from, so every amount in a settlement can be traced back to units and events. Settlement aggregates these rows in SQL.
 """
 
 from __future__ import annotations

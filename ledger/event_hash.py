@@ -233,9 +233,14 @@ _DL_ROOT: Final = "https://id.gs1.org/"
 _GS1_SAFE: Final = "-._';="  # kept literally in Digital Link values; everything else is percent-encoded
 
 
+def _quote(value: str) -> str:
+    """Percent-encode one decoded value in the one canonical way (GS1's literal characters kept)."""
+    return quote(value, safe=_GS1_SAFE)
+
+
 def _encode(value: str) -> str:
-    """Percent-encode one value the same way whichever escaping the input used."""
-    return quote(unquote(value), safe=_GS1_SAFE)
+    """Percent-encode one value taken from a URN, decoding its escapes exactly once."""
+    return _quote(unquote(value))
 
 
 def _digits(value: str, length: int | None = None) -> bool:
@@ -344,8 +349,9 @@ def _urn_to_path(kind: str, scheme: str, body: str) -> str | None:
     return None
 
 
-_EPC_URN: Final = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.+)")
-_DIGITAL_LINK: Final = re.compile(r"https?://[^/?#]*(/[^?#]*)(?:\?[^#]*)?(?:#.*)?")
+# Scheme and namespace are case-insensitive (RFC 3986, RFC 8141); the rest is not.
+_EPC_URN: Final = re.compile(r"(?i:urn:epc:)(id|class|idpat):([a-z]+):(.+)")
+_DIGITAL_LINK: Final = re.compile(r"(?i:https?)://[^/?#]*(/[^?#]*)(?:\?[^#]*)?(?:#.*)?")
 _SHORT_NAMES: Final = {
     "gtin": "01", "itip": "8006", "cpid": "8010", "gln": "414", "party": "417", "gsrnp": "8017", "gsrn": "8018",
     "gcn": "255", "sscc": "00", "gdti": "253", "ginc": "401", "gsin": "402", "grai": "8003", "giai": "8004",
@@ -417,13 +423,13 @@ def _digital_link_path(path: str) -> str | None:
         if qualifier in qualifiers or (qualifier != "22" and qualifier not in _KEPT_QUALIFIERS.get(ai, ())):
             return None
         qualifiers[qualifier] = unquote(pairs[index + 1])
-    result = f"{ai}/{_encode(key)}"
+    result = f"{ai}/{_quote(key)}"
     for qualifier in _KEPT_QUALIFIERS.get(ai, ()):
         if qualifier in qualifiers:
             value = qualifiers[qualifier]
             if _QUALIFIERS[qualifier].fullmatch(value) is None:
                 return None
-            return f"{result}/{qualifier}/{_encode(value)}"
+            return f"{result}/{qualifier}/{_quote(value)}"
     return result
 
 

@@ -1,4 +1,4 @@
-"""The settlement policy: rebate tiers, store fee, points and the six-get-one rule, from a TOML file.
+"""The rebate policy: rebate tiers, store fee, points and the six-get-one rule, from a TOML file.
 
 The defaults are DESIGN.md's rules, so a brand with no policy file settles by them. A file is validated whole on load
 and every problem is reported with its path (``rebate.tiers.1.min_coverage``), never a traceback or a silent default.
@@ -8,9 +8,7 @@ Rates and thresholds are decimal strings (``"0.02"``), so what finance writes is
 from __future__ import annotations
 
 import json
-import os
 import tomllib
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,26 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from settlement.errors import BadPeriod, PolicyInvalid
+from rebates.errors import PolicyInvalid
 from traceability.errors import Problem
 from traceability.gs1 import is_valid_gtin14
 
-__all__ = [
-    "POLICY_ENV",
-    "Policy",
-    "PointsPolicy",
-    "RebatePolicy",
-    "RebateTier",
-    "StoreFeePolicy",
-    "load_policy",
-    "next_period",
-    "parse_period",
-    "period_bounds",
-    "period_of",
-]
-
-POLICY_ENV = "TRACEABILITY_POLICY"
-"""Environment variable naming the policy file the API and the CLI use when none is given."""
+__all__ = ["Policy", "PointsPolicy", "RebatePolicy", "RebateTier", "StoreFeePolicy", "load_policy"]
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -134,12 +117,13 @@ def _problems(exc: ValidationError) -> list[Problem]:
 
 
 def load_policy(path: Path | str | None = None) -> Policy:
-    """The policy in ``path`` (TOML), else in ``$TRACEABILITY_POLICY``, else the defaults; validated whole."""
+    """The policy in ``path`` (TOML), or DESIGN.md's defaults when there is none; validated whole.
+
+    Callers pass ``settings.policy_file`` from the settings they hold, or a ``--policy`` file. A named file that is
+    missing or invalid is an error, never a silent fall-back to the defaults.
+    """
     if path is None:
-        env = os.environ.get(POLICY_ENV)
-        if not env:
-            return Policy()
-        path = env
+        return Policy()
     path = Path(path)
     try:
         raw: Any = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -151,39 +135,3 @@ def load_policy(path: Path | str | None = None) -> Policy:
         return Policy.model_validate(raw)
     except ValidationError as exc:
         raise PolicyInvalid(f"policy file {path} is invalid; nothing was settled", _problems(exc)) from None
-
-
-def parse_period(period: str) -> tuple[int, int]:
-    """``YYYY-MM`` to (year, month), or a clear error."""
-    try:
-        year, month = period.split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError
-        y, m = int(year), int(month)
-        if not (1 <= m <= 12 and 1970 <= y <= 9999):
-            raise ValueError
-    except ValueError:
-        raise BadPeriod(f"period {period!r} is not YYYY-MM (e.g. 2026-04)", period=period) from None
-    return y, m
-
-
-def next_period(period: str) -> str:
-    y, m = parse_period(period)
-    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
-
-
-def period_bounds(period: str, timezone: str = "UTC") -> tuple[datetime, datetime]:
-    """The period as a half-open UTC interval: the calendar month in the policy's time zone."""
-    y, m = parse_period(period)
-    zone = ZoneInfo(timezone)
-    start = datetime(y, m, 1, tzinfo=zone)
-    ny, nm = parse_period(next_period(period))
-    end = datetime(ny, nm, 1, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def period_of(moment: datetime, timezone: str = "UTC") -> str:
-    """The period (``YYYY-MM``) an instant falls in, in the policy's time zone."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    local = aware.astimezone(ZoneInfo(timezone))
-    return f"{local.year:04d}-{local.month:02d}"

@@ -1,0 +1,98 @@
+"""Unit status and holder, folded from the stored history, so that arrival order never matters.
+
+A unit's state is a fold over every non-retracted event that concerns it (:func:`ledger.history.sightings_of`), in
+event-time order. The fold is recomputed for every code a capture touches, so a late or out-of-order event lands
+where it belongs; the ``status`` and ``holder_id`` columns of ``code`` are a cache of it, written set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col
+
+from ledger.history import EventRow, StoreView, affected_keys, load_view, sightings_of
+from traceability.models import Code, CodeStatus, Event
+
+__all__ = ["UnitState", "fold", "rederive", "state_of"]
+
+# bizStep → the status a unit has after it; steps not listed observe without changing state.
+_STEP_STATUS = {
+    "commissioning": CodeStatus.commissioned,
+    "packing": CodeStatus.commissioned,
+    "shipping": CodeStatus.shipped,
+    "departing": CodeStatus.shipped,
+    "receiving": CodeStatus.received,
+    "arriving": CodeStatus.received,
+    "accepting": CodeStatus.received,
+    "retail_selling": CodeStatus.sold,
+    "decommissioning": CodeStatus.voided,
+    "destroying": CodeStatus.voided,
+}
+_TERMINAL = frozenset({CodeStatus.sold, CodeStatus.voided})
+
+
+@dataclass(frozen=True, slots=True)
+class UnitState:
+    status: CodeStatus | None
+    holder_id: str | None
+
+
+def fold(events: Iterable[EventRow]) -> UnitState:
+    """A unit's status and holder after its events (already in event-time order)."""
+    status: CodeStatus | None = None
+    holder: str | None = None
+    for event in events:
+        if status in _TERMINAL:
+            break
+        new = _STEP_STATUS.get(event.biz_step or "")
+        if event.event_type == "ObjectEvent" and event.action == "DELETE":
+            new = CodeStatus.voided
+        if new is not None:
+            status = new
+        if new is CodeStatus.shipped:
+            holder = event.destination or holder
+        elif new is not None or event.location:
+            holder = event.location or event.destination or holder
+    return UnitState(status=status, holder_id=holder)
+
+
+def state_of(view: StoreView, key: str) -> UnitState:
+    """The state of one code in a loaded view."""
+    return fold(s.event for s in sightings_of(view, key))
+
+
+_SET_STATE = (
+    update(Code)
+    .where(col(Code.id) == bindparam("code_id"))
+    .values(status=bindparam("new_status"), holder_id=bindparam("new_holder"))
+)
+
+
+def rederive(session: Session, events: Sequence[Event]) -> int:
+    """Recompute the state of every recorded code the events concern (and of what is inside containers they name).
+
+    Returns how many code rows changed. ORM copies of changed rows in the session are expired, so request-sized
+    work that loaded them sees the new state.
+    """
+    if not events:
+        return 0
+    session.flush()
+    view = load_view(session, affected_keys(session, events))
+    changes: list[dict[str, Any]] = []
+    for key, facts in view.codes.items():
+        state = state_of(view, key)
+        if state.status is None:
+            continue
+        if facts.status != state.status.value or facts.holder != state.holder_id:
+            changes.append({"code_id": facts.id, "new_status": state.status.value, "new_holder": state.holder_id})
+    if changes:
+        session.connection().execute(_SET_STATE, changes)
+        changed = {c["code_id"] for c in changes}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Code) and obj.id in changed:
+                session.expire(obj, ["status", "holder_id"])
+    return len(changes)
