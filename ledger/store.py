@@ -11,17 +11,21 @@ names no domain, and no behaviour depends on the order in which modules happen t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
+from codes.keyfiles import KeyFileStore
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
 from ledger.keys import key_of
 from ledger.state import rederive
@@ -30,12 +34,18 @@ from traceability.models import ChainHead, Event, EventEpc, Party, RejectedScan
 __all__ = [
     "EPCIS_CONTEXT",
     "GENESIS",
+    "CHAIN_KEY_ID",
+    "COVERED",
     "ChainReport",
+    "Checkpoint",
     "Listener",
     "NewEvent",
     "PartyDirectory",
     "append",
+    "chain_key",
     "chain_link",
+    "checkpoint_signed_by",
+    "facts_digest",
     "canonical_json",
     "epcs_of",
     "listeners",
@@ -45,6 +55,7 @@ __all__ = [
     "parse_event_time",
     "scans_rejected",
     "set_listeners",
+    "sign_checkpoint",
     "verify_chain",
 ]
 
@@ -176,16 +187,42 @@ def lock_store(session: Session) -> ChainHead:
     return head
 
 
-def chain_link(previous: str, hash_id: str, document: str) -> str:
-    """One link of the tamper-evident chain: covers the previous link, the event hash and the stored JSON."""
+COVERED = (
+    "seq", "event_id", "declaration", "hash_id", "event_type", "action", "biz_step", "disposition", "event_time",
+    "tz_offset", "record_time", "read_point", "biz_location", "location_party_id", "source_party_id",
+    "destination_party_id", "capture_id", "origin", "warnings",
+)  # fmt: skip
+"""Every stored column of an event but its row id and its link: what alerts, state and settlement are made of."""
+
+
+def _plain(value: Any) -> Any:
+    """A column value as the chain hashes it, the same whichever driver read it back."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat()
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    return str(value)
+
+
+def facts_digest(row: Mapping[str, Any], epcs: Iterable[tuple[str, str, str]]) -> str:
+    """The digest of an event's columns (:data:`COVERED`) and its identifier rows (key, EPC as captured, role)."""
+    payload = [[_plain(row.get(name)) for name in COVERED], sorted(epcs)]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def chain_link(previous: str, hash_id: str, document: str, facts: str) -> str:
+    """One link of the tamper-evident chain: the previous link, the event hash, the stored JSON, and the digest of
+    every column and identifier row derived from it (so rewriting a party column breaks the chain too)."""
     digest = hashlib.sha256()
     digest.update(previous.encode("ascii"))
     digest.update(b"|")
     digest.update(hash_id.encode("utf-8"))
     digest.update(b"|")
     digest.update(hashlib.sha256(document.encode("utf-8")).digest())
+    digest.update(b"|")
+    digest.update(facts.encode("ascii"))
     return digest.hexdigest()
-
 
 
 # --- listeners -------------------------------------------------------------------------------------------------------
@@ -278,13 +315,15 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
     head = lock_store(session)
     first, seq, link = head.seq + 1, head.seq, head.hash
     rows: list[dict[str, Any]] = []
-    epcs_by_seq: dict[int, list[tuple[str, str]]] = {}
+    epcs_by_seq: dict[int, list[tuple[str, str, str]]] = {}
     received = datetime.now(UTC)
     for p in prepared:
         seq += 1
-        link = chain_link(link, p.hash_id, p.document)
-        row, epcs = _row(p, directory)
-        row.update(seq=seq, chain_hash=link, capture_id=capture_id, origin=origin, record_time=received)
+        row, named = _row(p, directory)
+        row.update(seq=seq, capture_id=capture_id, origin=origin, record_time=received)
+        epcs = [(key_of(epc), epc, role) for epc, role in named]
+        link = chain_link(link, p.hash_id, p.document, facts_digest(row, epcs))
+        row["chain_hash"] = link
         rows.append(row)
         epcs_by_seq[seq] = epcs
     # Core inserts, then one select: SQLModel's per-instance validation costs more than the insert itself.
@@ -293,9 +332,9 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
     just_stored = select(Event).where(col(Event.seq) >= first, col(Event.seq) <= seq).order_by(col(Event.seq))
     stored = list(session.exec(just_stored.execution_options(populate_existing=True)))
     values = [
-        {"event_pk": event.id, "key": key_of(epc), "epc": epc, "role": role}
+        {"event_pk": event.id, "key": key, "epc": epc, "role": role}
         for event in stored
-        for epc, role in epcs_by_seq[event.seq]
+        for key, epc, role in epcs_by_seq[event.seq]
     ]
     if values:
         session.execute(insert(EventEpc), values)
@@ -348,16 +387,25 @@ class ChainReport:
     problems: list[str]
 
 
-def verify_chain(*, session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the chain from the start: every link, sequence number and stored field must match what was captured."""
+def verify_chain(*, session: Session, batch: int = 5000, checkpoint: Checkpoint | None = None) -> ChainReport:
+    """Walk the chain from the start: every link over every column and identifier row, every sequence number, the
+    JSON against the query columns, and (given a signed checkpoint) the link the checkpoint vouches for."""
     problems: list[str] = []
     link, expected_seq, count = GENESIS, 1, 0
     last_id = 0
+    vouched: str | None = None
     while True:
         page = select(Event).where(col(Event.id) > last_id).order_by(col(Event.id)).limit(batch)
         rows = session.exec(page.execution_options(populate_existing=True)).all()
         if not rows:
             break
+        named: dict[int, list[tuple[str, str, str]]] = {}
+        pks = [r.id for r in rows]
+        epc_rows = select(EventEpc.event_pk, EventEpc.key, EventEpc.epc, EventEpc.role).where(
+            col(EventEpc.event_pk) >= pks[0], col(EventEpc.event_pk) <= pks[-1]
+        )
+        for pk, key, epc, role in session.exec(epc_rows).all():
+            named.setdefault(pk, []).append((key, epc, role))
         for r in rows:
             assert r.id is not None
             last_id = r.id
@@ -367,30 +415,49 @@ def verify_chain(*, session: Session, batch: int = 5000) -> ChainReport:
                     f"sequence jumps from {expected_seq - 1} to {r.seq}: events removed before {r.event_id}"
                 )
             expected_seq = r.seq + 1
-            link = chain_link(link, r.hash_id, r.document)
+            facts = facts_digest({name: getattr(r, name) for name in COVERED}, named.pop(r.id, []))
+            link = chain_link(link, r.hash_id, r.document, facts)
             if link != r.chain_hash:
                 problems.append(f"event {r.event_id} (seq {r.seq}) was altered: its chain link does not match")
                 link = r.chain_hash  # resynchronise so one alteration is reported once
+            if checkpoint is not None and r.seq == checkpoint.seq:
+                vouched = link
             problems.extend(_field_drift(r))
+        problems.extend(f"identifier rows of a removed event (row {pk}) remain" for pk in named)
     head = session.exec(select(ChainHead).where(ChainHead.id == 1)).one()
     if head.seq != expected_seq - 1 or head.hash != link:
         problems.append(
             f"chain head says seq {head.seq}, the store ends at {expected_seq - 1}: events removed at the end"
         )
+    if checkpoint is not None:
+        if vouched is None:
+            problems.append(f"the checkpoint vouches for event {checkpoint.seq}, which the store no longer holds")
+        elif vouched != checkpoint.head:
+            problems.append(
+                f"the store was rewritten: the chain at event {checkpoint.seq} is not the one the checkpoint of "
+                f"{checkpoint.at} signed"
+            )
     return ChainReport(ok=not problems, events=count, problems=problems)
 
 
 def _field_drift(r: Event) -> list[str]:
+    """Columns that no longer say what the stored JSON says (the JSON is what the event hash covers)."""
     try:
         e = json.loads(r.document)
     except json.JSONDecodeError:
         return [f"event {r.event_id}: stored document is not JSON"]
+    read_point = e.get("readPoint", {}).get("id") if isinstance(e.get("readPoint"), dict) else None
+    biz_location = e.get("bizLocation", {}).get("id") if isinstance(e.get("bizLocation"), dict) else None
     expected = {
         "event_id": e.get("eventID"),
         "event_type": e.get("type"),
         "action": e.get("action"),
         "biz_step": normalise_vocab(e.get("bizStep")),
+        "disposition": normalise_vocab(e.get("disposition")),
         "event_time": parse_event_time(e.get("eventTime")) if "eventTime" in e else None,
+        "tz_offset": e.get("eventTimeZoneOffset"),
+        "read_point": read_point,
+        "biz_location": biz_location,
     }
     out = []
     for name, value in expected.items():
@@ -401,3 +468,63 @@ def _field_drift(r: Event) -> list[str]:
             out.append(f"event {r.event_id}: column {name} was altered ({actual!r} != {value!r})")
     return out
 
+
+# --- signed checkpoints ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain head at one moment, signed with a key kept outside the database.
+
+    Anyone who can write the database can recompute the whole chain; nobody without the key can sign a checkpoint,
+    so a copy held elsewhere (with finance, with a locked period) proves that nothing up to ``seq`` changed since.
+    """
+
+    seq: int
+    head: str
+    at: str
+    key_id: str
+    signature: str = ""
+
+    def payload(self) -> bytes:
+        body = {"seq": self.seq, "head": self.head, "at": self.at, "key_id": self.key_id}
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "head": self.head, "at": self.at, "key_id": self.key_id, "signature": self.signature}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Checkpoint:
+        try:
+            return cls(int(raw["seq"]), str(raw["head"]), str(raw["at"]), str(raw["key_id"]), str(raw["signature"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a chain checkpoint: {exc}") from None
+
+
+def sign_checkpoint(*, session: Session, key: Ed25519PrivateKey, key_id: str) -> Checkpoint:
+    """Sign the current chain head (after verifying nothing is broken is the caller's choice; see the CLI)."""
+    head = session.exec(select(ChainHead).where(ChainHead.id == 1)).one()
+    unsigned = Checkpoint(head.seq, head.hash, datetime.now(UTC).isoformat(timespec="seconds"), key_id)
+    signature = base64.urlsafe_b64encode(key.sign(unsigned.payload())).decode("ascii").rstrip("=")
+    return Checkpoint(unsigned.seq, unsigned.head, unsigned.at, unsigned.key_id, signature)
+
+
+CHAIN_KEY_ID = "chain"
+"""The key file (in the settings' key directory, never in the database) that signs chain checkpoints."""
+
+
+def chain_key(keys: KeyFileStore) -> Ed25519PrivateKey:
+    """The checkpoint signing key, created on first use beside the code-signing keys."""
+    if not keys.pem_path(CHAIN_KEY_ID).exists():
+        keys.create_ed25519(CHAIN_KEY_ID)
+    return keys.load_private(CHAIN_KEY_ID)
+
+
+def checkpoint_signed_by(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
+    """Whether the checkpoint carries a valid signature of that key (so its head can be trusted)."""
+    try:
+        raw = base64.urlsafe_b64decode(checkpoint.signature + "=" * (-len(checkpoint.signature) % 4))
+        public_key.verify(raw, checkpoint.payload())
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
@@ -37,7 +38,7 @@ from traceability.models import (
 )
 from traceability.privacy import MEMBER_FIELD, MEMBER_NAMESPACE
 
-__all__ = ["FactCounts", "PartyRoles", "derive_facts", "facts_listener", "rebuild", "record_facts"]
+__all__ = ["FactCounts", "PartyRoles", "derive_facts", "facts_drift", "facts_listener", "rebuild", "record_facts"]
 
 _MEMBER_KEYS = (MEMBER_FIELD, MEMBER_NAMESPACE + MEMBER_FIELD.split(":", 1)[1])
 
@@ -356,6 +357,43 @@ def record_facts(session: Session, events: Sequence[Event]) -> None:
 
 facts_listener = Listener("settlement_facts", events_stored=record_facts)
 """Sales, purchases and dispatches follow every capture."""
+
+
+def _facts(session: Session) -> dict[str, set[tuple[object, ...]]]:
+    """Every fact row without its row id, as a comparable set per table."""
+    out: dict[str, set[tuple[object, ...]]] = {}
+    for table in (Sale, Purchase, Dispatch):
+        sa_table: Any = table.__table__  # type: ignore[union-attr]
+        columns = [c for c in sa_table.columns if c.name != "id"]
+        out[str(sa_table.name)] = {
+            tuple(_aware(v) if isinstance(v, datetime) else v for v in row)
+            for row in session.connection().execute(query(*columns))
+        }
+    return out
+
+
+def facts_drift(*, session: Session) -> list[str]:
+    """What differs between the stored sales, purchases and dispatches and a fresh derivation from the events.
+
+    The derivation runs inside a savepoint that is rolled back: nothing is changed, whatever it finds.
+    """
+    session.flush()
+    stored = _facts(session)
+    savepoint = session.begin_nested()
+    try:
+        rebuild(session=session)
+        derived = _facts(session)
+    finally:
+        savepoint.rollback()
+    problems: list[str] = []
+    for table, kept in stored.items():
+        extra, missing = kept - derived[table], derived[table] - kept
+        if extra or missing:
+            problems.append(
+                f"table {table}: {len(extra)} row(s) no event explains, {len(missing)} row(s) the events imply are "
+                "missing or altered"
+            )
+    return problems
 
 
 def rebuild(*, session: Session, batch: int = 2000) -> FactCounts:
