@@ -11,11 +11,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.context import err_console, out_console, print_json, state
+from cli.context import err_console, out_console, output_file, print_json, state, usage_error
 from codes import service
 from codes.keyfiles import public_key_from_raw, public_key_to_pem
 from codes.render import parse_code
 from codes.signing import Keyring, verify
+from traceability.errors import NotFound
 from traceability.models import CodeLevel, KeyAlgorithm
 
 app = typer.Typer(help="Signed codes: keys, generation, verification, aggregation.", no_args_is_help=True)
@@ -62,7 +63,7 @@ def keys_revoke(ctx: typer.Context, key_id: str, reason: str = typer.Option(...,
 
 
 @keys_app.command("list")
-def keys_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
+def keys_list(ctx: typer.Context, fmt: Literal["table", "json"] = typer.Option("table", "--format")) -> None:
     """List keys and their status."""
     with state(ctx).session() as session:
         rows = service.list_keys(session=session)
@@ -87,7 +88,7 @@ def keys_export_public(
     if pem is not None:
         info = ring.get(pem)
         if info is None:
-            raise typer.BadParameter(f"no Ed25519 key {pem!r}")
+            raise NotFound(f"no Ed25519 key {pem!r}", key_id=pem)
         text = public_key_to_pem(public_key_from_raw(info.public_key)).decode()
     else:
         text = ring.to_json()
@@ -105,30 +106,33 @@ def generate(
     lot: str | None = typer.Option(None, help="Lot / batch (AI 10)."),
     expiry: str | None = typer.Option(None, help="Expiry date YYMMDD (AI 17)."),
     count: int = typer.Option(..., min=1, help="How many codes."),
-    out: Path = typer.Option(..., "--out", help="File to write, one code per line."),
-    fmt: str = typer.Option("dl", "--format", help="dl (Digital Link), gs1, gs1-human or csv."),
+    out: Path = typer.Option(..., "--out", dir_okay=False, help="File to write, one code per line."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    fmt: Literal["dl", "gs1", "gs1-human", "csv"] = typer.Option(
+        "dl", "--format", help="dl (Digital Link), gs1, gs1-human or csv."
+    ),
     level: CodeLevel = typer.Option(CodeLevel.unit, help="unit or case."),
     party: str | None = typer.Option(None, help="Party that holds the new codes (e.g. the plant)."),
     workers: int = typer.Option(1, min=1, help="Processes that sign in parallel."),
     chunk: int = typer.Option(5000, min=1, help="Codes per database write."),
 ) -> None:
-    """Generate signed codes, streamed to a file and recorded in the database in bulk."""
-    if fmt not in ("dl", "gs1", "gs1-human", "csv"):
-        raise typer.BadParameter("--format must be dl, gs1, gs1-human or csv")
+    """Generate signed codes, streamed to a file and recorded in the database in bulk.
+
+    A failure leaves no partial --out (it gets its name once the codes are recorded); an existing one needs --force."""
     st = state(ctx)
     store = service.key_store(st.settings)
-    with st.session() as session, out.open("w", encoding="utf-8", newline="\n") as fh:
-        signer = service.load_signer(session=session, store=store)
-        columns = (TextColumn("signing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=False) as bar:
-            task = bar.add_task("codes", total=count)
-            result = service.generate_codes(
-                session=session, signer=signer, gtin=gtin, lot=lot, expiry=expiry, count=count, out=fh,
-                fmt=fmt,  # type: ignore[arg-type]
-                resolver=st.settings.resolver, level=level, party_id=party, chunk_size=chunk, workers=workers,
-                key_dir=st.settings.key_dir, passphrase=service.passphrase(st.settings),
-                progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
+    with output_file(out, replace=force) as part:
+        with st.session() as session, part.open("w", encoding="utf-8", newline="\n") as fh:
+            signer = service.load_signer(session=session, store=store)
+            columns = (TextColumn("signing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=err_console, transient=False) as bar:
+                task = bar.add_task("codes", total=count)
+                result = service.generate_codes(
+                    session=session, signer=signer, gtin=gtin, lot=lot, expiry=expiry, count=count, out=fh,
+                    fmt=fmt, resolver=st.settings.resolver, level=level, party_id=party, chunk_size=chunk,
+                    workers=workers, key_dir=st.settings.key_dir, passphrase=service.passphrase(st.settings),
+                    progress=lambda n: bar.advance(task, n),
+                )  # fmt: skip
     err_console.print(f"issued {result.issued} codes under key {result.key_id} (batch {result.batch_id}) → {out}")
 
 
@@ -207,7 +211,7 @@ def aggregate(
     """Pack children into a parent."""
     items = list(children or []) + (_lines(from_file) if from_file else [])
     if not items:
-        raise typer.BadParameter("give child codes or --from-file")
+        raise usage_error("give child codes or --from-file")
     with state(ctx).session() as session:
         service.aggregate(session=session, parent=parent, children=items, party_id=party)
     typer.echo(f"packed {len(items)} item(s) into {parent}")

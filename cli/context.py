@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import typer
@@ -17,7 +21,8 @@ from sqlmodel import Session
 from traceability.database import make_engine, migrate, session_scope
 from traceability.settings import Settings
 
-__all__ = ["CliState", "err_console", "out_console", "print_json", "state"]
+__all__ = ["CliState", "click_exceptions", "err_console", "out_console", "output_file", "print_json", "state",
+           "usage_error"]
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -51,3 +56,34 @@ def state(ctx: typer.Context) -> CliState:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def click_exceptions() -> ModuleType:
+    """The module of the click exceptions typer raises: its own bundled copy (typer 0.2x) or click's (older typer)."""
+    return sys.modules[typer.BadParameter.__module__]
+
+
+def usage_error(message: str) -> Exception:
+    """A usage error for a check typer cannot declare: the root prints it with the command's ``--help`` hint and
+    exits 2. Raise it inside a command, which gives it the command's context."""
+    error: Exception = click_exceptions().UsageError(message)
+    return error
+
+
+@contextmanager
+def output_file(path: Path, *, replace: bool) -> Iterator[Path]:
+    """A temporary file beside ``path`` that becomes ``path`` only when the block (and so the command's commit)
+    succeeds; on any failure it is removed, so no partial file is ever left. Without ``replace`` an existing
+    ``path`` is a usage error."""
+    if path.exists() and not replace:
+        raise usage_error(f"{path} exists already; give another --out, or add --force to replace it")
+    if not path.parent.is_dir():
+        raise usage_error(f"cannot write {path}: folder {path.parent} does not exist")
+    # A hidden name of its own (not created here, so the file gets the usual permissions when the caller opens it).
+    part = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    try:
+        yield part
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(path)

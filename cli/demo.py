@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.context import err_console, out_console, state
+from cli.context import err_console, out_console, state, usage_error
 from traceability.settings import DEFAULT_DB_URL
 
 
@@ -68,7 +68,7 @@ def demo(
 def _reset(db: str) -> None:
     """Remove a SQLite database file (and its WAL files); other databases must be emptied by their owner."""
     if not db.startswith("sqlite:///"):
-        raise typer.BadParameter("--reset only deletes SQLite files; give an empty database with --db instead")
+        raise usage_error("--reset only deletes SQLite files; give an empty database with --db instead")
     path = Path(db.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)

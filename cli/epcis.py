@@ -16,6 +16,7 @@ from rebates.facts import facts_drift
 from scanning import epcis
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
+from traceability.privacy import member_pepper
 
 app = typer.Typer(help="GS1 EPCIS 2.0 event store.", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def capture(
         with st.session() as session:
             result = epcis.capture_document(
                 session=session, document=document, proceed=proceed, party_id=party,
-                schema_path=st.settings.epcis_schema,
+                schema_path=st.settings.epcis_schema, member_pepper=member_pepper(st.settings.key_dir),
             )  # fmt: skip
         summary = result.as_dict()
         summary["file"] = str(path)

@@ -1,4 +1,7 @@
-"""``traceability trail`` and ``traceability graph``: a unit's trail, leak analysis, the party graph and its exports."""
+"""``traceability trail`` and ``traceability graph``: a unit's trail, leak analysis, the party graph and its exports.
+
+``flow_graph.graph`` (NetworkX) is imported inside each command, so every other command of the CLI starts without it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import typer
 from rich.table import Table
 
 from cli.context import err_console, out_console, print_json, state
-from flow_graph import graph as flow
 from flow_graph.schemas import LeakReportRead, LeakSummaryRead, TrailRead
 
 app = typer.Typer(help="The party graph: leaks, top leaks, GraphML / JSON exports.", no_args_is_help=True)
@@ -33,6 +35,8 @@ def trail(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """A unit's full trail: every event that concerned it (also through its case or pallet) and its alerts."""
+    from flow_graph import graph as flow
+
     with state(ctx).session() as session:
         found = TrailRead.model_validate(flow.unit_trail(session=session, epc=epc))
     if fmt is Format.json:
@@ -61,6 +65,8 @@ def leaks(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Where a distributor's goods surfaced outside its channel, the paths they took, the parties in between."""
+    from flow_graph import graph as flow
+
     with state(ctx).session() as session:
         report = LeakReportRead.model_validate(
             flow.leak_report(session=session, distributor=distributor, since=since, until=until)
@@ -90,6 +96,8 @@ def top_leaks(
     fmt: Format = typer.Option(Format.table, "--format", help="table or json"),
 ) -> None:
     """Distributors ranked by diverted units across the network."""
+    from flow_graph import graph as flow
+
     with state(ctx).session() as session:
         rows = [LeakSummaryRead.model_validate(r) for r in flow.top_leaks(session=session, limit=limit, since=since,
                                                                           until=until)]  # fmt: skip
@@ -113,6 +121,8 @@ def export(
     gtin: str | None = typer.Option(None, help="Only this product."),
 ) -> None:
     """Export the party graph: GraphML for Gephi / yEd, or node-link JSON for a browser graph view."""
+    from flow_graph import graph as flow
+
     with state(ctx).session() as session:
         if fmt is GraphFormat.json:
             document = flow.graph_document(session=session, since=since, until=until, gtin=gtin)

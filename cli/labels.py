@@ -1,4 +1,7 @@
-"""``traceability labels``: print jobs for packaging plants (create, print, reprint, void, close, reconcile)."""
+"""``traceability labels``: print jobs for packaging plants (create, print, reprint, void, close, reconcile).
+
+``labels.service`` (the PDF, ZPL and symbol writers) is imported inside each command, so every other command of
+the CLI starts without it."""
 
 from __future__ import annotations
 
@@ -14,9 +17,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.context import err_console, out_console, print_json, state
+from cli.context import err_console, out_console, output_file, print_json, state
 from codes.service import key_store
-from labels import service
 from labels.schemas import JobRead
 from traceability.models import CodeLevel, LabelSymbology, PrintFormat, PrintJob, PrintJobStatus
 
@@ -43,18 +45,6 @@ def _progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
-@contextmanager
-def _output(path: Path) -> Iterator[Path]:
-    """Write to ``<path>.part`` and rename only when the command succeeded (so after the commit)."""
-    part = path.with_name(path.name + ".part")
-    try:
-        yield part
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    part.replace(path)
-
-
 def _job_row(job: PrintJob) -> list[str]:
     return [str(job.id), job.party_id, job.lot or "", str(job.quantity), str(job.level), job.template,
             str(job.status)]  # fmt: skip
@@ -70,6 +60,8 @@ def _job_json(job: PrintJob) -> dict[str, object]:
 @app.command("templates")
 def templates(fmt: Literal["table", "json"] = typer.Option("table", "--format")) -> None:
     """List label templates (sheets for office printers, rolls for thermal printers)."""
+    from labels import service
+
     rows = service.list_templates()
     if fmt == "json":
         print_json([{"id": t.id, "title": t.title, "kind": t.kind, "page_mm": t.page_mm, "label_mm": t.label_mm,
@@ -89,13 +81,17 @@ def create(
     gtin: str = typer.Option(..., help="GTIN-14 of the product."),
     lot: str | None = typer.Option(None, help="Batch / lot (AI 10)."),
     expiry: str | None = typer.Option(None, help="Expiry date YYMMDD (AI 17)."),
-    quantity: int = typer.Option(..., min=1, max=service.MAX_QUANTITY, help="How many labels."),
+    quantity: int = typer.Option(..., min=1, help="How many labels."),
     level: CodeLevel = typer.Option(CodeLevel.unit, help="unit, case or pallet."),
     template: str = typer.Option(..., help="Template id (see `labels templates`)."),
     symbology: LabelSymbology | None = typer.Option(None, "--symbol", help="Unit labels: qr (default) or datamatrix."),
     by: str = typer.Option(_user, help=_BY_HELP),
 ) -> None:
     """Create a print job and draw its codes (signed unit codes, or SSCCs for cases and pallets)."""
+    from labels import service
+
+    if quantity > service.MAX_QUANTITY:
+        raise typer.BadParameter(f"at most {service.MAX_QUANTITY:,}", param_hint="'--quantity'")
     st = state(ctx)
     with st.session() as session, _progress("drawing codes", quantity) as advance:
         job = service.create_job(
@@ -116,6 +112,8 @@ def list_jobs(
     fmt: Literal["table", "json"] = typer.Option("table", "--format"),
 ) -> None:
     """List print jobs, newest first."""
+    from labels import service
+
     with state(ctx).session() as session:
         jobs = service.list_jobs(session=session, party_id=party, status=status, limit=limit)
     if fmt == "json":
@@ -130,6 +128,8 @@ def list_jobs(
 @app.command("show")
 def show(ctx: typer.Context, job_id: int) -> None:
     """Show one print job as JSON."""
+    from labels import service
+
     with state(ctx).session() as session:
         print_json(_job_json(service.get_job(session=session, job_id=job_id)))
 
@@ -143,9 +143,11 @@ def print_(
     by: str = typer.Option(_user, help=_BY_HELP),
 ) -> None:
     """Print a job's labels (once) as PDF or ZPL; its codes are marked printed."""
+    from labels import service
+
     fmt = fmt or (PrintFormat.zpl if out.suffix.lower() == ".zpl" else PrintFormat.pdf)
     st = state(ctx)
-    with _output(out) as part:
+    with output_file(out, replace=True) as part:
         with st.session() as session, part.open("wb") as fh:
             job = service.get_job(session=session, job_id=job_id)
             with _progress(f"printing {fmt.value.upper()}", job.quantity) as advance:
@@ -166,8 +168,10 @@ def reprint(
     slot: int = typer.Option(0, min=0, help="Sheet position to print on (0 = top left), to use up a sheet."),
 ) -> None:
     """Print one damaged label again, with the same code; logged with who and why."""
+    from labels import service
+
     st = state(ctx)
-    with _output(out) as part:
+    with output_file(out, replace=True) as part:
         with st.session() as session, part.open("wb") as fh:
             log = service.reprint_label(session=session, job_id=job_id, code=code, reason=reason, by=by, out=fh,
                                         resolver=st.settings.resolver, fmt=fmt, first_slot=slot)  # fmt: skip
@@ -183,6 +187,8 @@ def void(
     by: str = typer.Option(..., help=_BY_HELP),
 ) -> None:
     """Void a code before commissioning: it can never be commissioned; logged with who and why."""
+    from labels import service
+
     with state(ctx).session() as session:
         log = service.void_label(session=session, job_id=job_id, code=code, reason=reason, by=by)
     err_console.print(f"voided code {log.code_id} of job {job_id} (was {log.previous_status})")
@@ -191,6 +197,8 @@ def void(
 @app.command("close")
 def close(ctx: typer.Context, job_id: int, by: str = typer.Option(_user, help=_BY_HELP)) -> None:
     """Close a printed job: no more reprints."""
+    from labels import service
+
     with state(ctx).session() as session:
         service.close_job(session=session, job_id=job_id, by=by)
     err_console.print(f"closed print job {job_id}")
@@ -205,6 +213,8 @@ def reconcile(
     check: bool = typer.Option(False, "--check", help="Exit 1 if any job has codes unaccounted for."),
 ) -> None:
     """Per job: issued, printed, reprinted, voided, commissioned, and the difference still unaccounted for."""
+    from labels import service
+
     with state(ctx).session() as session:
         reports = [service.reconcile(session=session, job_id=job_id) for job_id in job_ids]
     if fmt == "table" and out is None:

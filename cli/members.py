@@ -16,8 +16,9 @@ from traceability.privacy import member_hash, member_pepper
 app = typer.Typer(help="Members: points and free units (six-get-one).", no_args_is_help=True)
 
 _POLICY = typer.Option(
-    None, "--policy", help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults."
-)
+    None, "--policy", exists=True, dir_okay=False,
+    help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults.",
+)  # fmt: skip
 
 
 @app.command("points")

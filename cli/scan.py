@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cli.context import err_console, print_json, state
+from cli.context import err_console, print_json, state, usage_error
 from codes.service import key_store
 from scanning import service
 from scanning.service import ScanOutcome, ScanRequest
@@ -46,6 +46,8 @@ def scan(
     items = list(codes or [])
     if items == ["-"]:
         items = [line.strip() for line in sys.stdin.read().split("\n") if line.strip()]
+    if image is None and not items:
+        raise usage_error("give codes, '-' for standard input, or --image")
     hashed = member_hash(member, member_pepper(st.settings.key_dir)) if member else None
     request = ScanRequest(biz_step=step, codes=items, party_id=party, destination_id=destination, member_hash=hashed)
     with st.session() as session:
@@ -54,10 +56,8 @@ def scan(
                   "store": key_store(st.settings)}  # fmt: skip
         if image is not None:
             outcome = service.record_image_scan(image=image.read_bytes(), **common)  # type: ignore[arg-type]
-        elif items:
-            outcome = service.record_scans(**common)  # type: ignore[arg-type]
         else:
-            raise typer.BadParameter("give codes, '-' for standard input, or --image")
+            outcome = service.record_scans(**common)  # type: ignore[arg-type]
     _report(outcome)
     if outcome.rejected:
         raise typer.Exit(1)
@@ -89,8 +89,12 @@ def scan_into(
 
 
 @shipment_app.command("close")
-def close(ctx: typer.Context, shipment_id: int, party: str = typer.Option(...)) -> None:
+def close(
+    ctx: typer.Context, shipment_id: int, party: str = typer.Option(...),
+    confirm: bool = typer.Option(False, "--confirm", help="Close despite the shipment's warnings (recorded)."),
+) -> None:  # fmt: skip
     """Close a shipment: one shipping event with everything scanned into it."""
     with state(ctx).session() as session:
-        shipment = service.close_shipment(session=session, principal=_operator(party), shipment_id=shipment_id)
+        shipment = service.close_shipment(session=session, principal=_operator(party), shipment_id=shipment_id,
+                                          confirm=confirm)  # fmt: skip
     typer.echo(f"shipment {shipment_id} closed: event {shipment.event_id}")

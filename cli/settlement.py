@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -13,22 +14,23 @@ from settlement import reports, service
 
 app = typer.Typer(help="Period settlement: distributor rebates and store fees.", no_args_is_help=True)
 
+RunFormat = Literal["json", "table", "pdf", "csv", "xlsx"]
+
 _POLICY = typer.Option(
-    None, "--policy", help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults."
-)
+    None, "--policy", exists=True, dir_okay=False,
+    help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults.",
+)  # fmt: skip
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
     period: str = typer.Option(..., "--period", help="YYYY-MM"),
-    fmt: str = typer.Option("json", "--format", help="json, table, pdf, csv or xlsx"),
+    fmt: RunFormat = typer.Option("json", "--format", help="json, table, pdf, csv or xlsx"),
     out: Path | None = typer.Option(None, "--out", help="Write here (pdf/csv/xlsx default: settlement-PERIOD.EXT)."),
     policy: Path | None = _POLICY,
 ) -> None:
     """Settle a period; a locked one prints exactly as it was locked."""
-    if fmt not in ("json", "table", "pdf", "csv", "xlsx"):
-        raise typer.BadParameter("--format must be json, table, pdf, csv or xlsx")
     st = state(ctx)
     rules = load_policy(policy or st.settings.policy_file)
     with st.session() as session:
@@ -50,13 +52,16 @@ def lock(
     ctx: typer.Context,
     period: str = typer.Option(..., "--period", help="YYYY-MM"),
     by: str = typer.Option("cli", "--by", help="Who locks it (recorded)."),
+    force: bool = typer.Option(False, "--force", help="Lock it even though nothing happened in it."),
     policy: Path | None = _POLICY,
 ) -> None:
-    """Lock a period: settled one last time, stored, never changed again."""
+    """Lock a period for good: settled one last time, stored, never changed again.
+
+    Periods lock in order, once ended plus the policy's grace days (default 3); an empty one only with --force."""
     st = state(ctx)
     rules = load_policy(policy or st.settings.policy_file)
     with st.session() as session:
-        result = service.lock_period(session=session, period=period, policy=rules, locked_by=by)
+        result = service.lock_period(session=session, period=period, policy=rules, locked_by=by, force=force)
     totals = ", ".join(f"{t['currency']} {t['payable']}" for t in result.totals()) or "nothing payable"
     err_console.print(f"locked {period}: {totals}", highlight=False)
     print_json(result.as_dict())

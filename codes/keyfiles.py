@@ -25,6 +25,7 @@ __all__ = [
     "public_key_from_raw",
     "public_key_raw",
     "public_key_to_pem",
+    "write_private",
 ]
 
 HMAC_SECRET_BYTES = 32
@@ -54,6 +55,19 @@ def public_key_from_pem(pem: bytes | str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError(f"expected an Ed25519 public key, got {type(key).__name__}")
     return key
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read or write (0600), replacing an earlier one, whose mode is tightened too.
+
+    For secrets that are not key files but must not be world-readable either (the demo's API keys).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, 0o600)  # O_CREAT leaves an existing file's mode as it was (0644 from an earlier version)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class KeyFileStore:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from codes import service as codes_service
-from codes.keyfiles import KeyFileStore
+from codes.keyfiles import KeyFileStore, write_private
 from demo.network import build_network
 from demo.simulate import Month, Simulator, capture_events, gln_uri, months_before, object_event
 from rebates.policy import Policy, load_policy
@@ -369,9 +369,8 @@ def run_demo(
             keys[role.value] = (party, create_api_key(session=session, role=role, party_id=party, name="demo").token)
         summary = demo_summary(session=session, periods=[first.period, second.period], locked=first.period,
                                policy=policy)
-    keys_file = out / "demo-keys.txt"
-    keys_file.write_text("".join(f"{role}\t{party}\t{token}\n" for role, (party, token) in keys.items()),
-                         encoding="utf-8")  # fmt: skip
+    keys_file = out / "demo-keys.txt"  # API keys: readable by their owner only
+    write_private(keys_file, "".join(f"{role}\t{party}\t{token}\n" for role, (party, token) in keys.items()).encode())
     summary_file = out / "summary.json"
     summary_file.write_text(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     files += [keys_file, summary_file]

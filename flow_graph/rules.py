@@ -15,7 +15,9 @@ The rules (``docs/diversion.md`` gives the reasons for every choice DESIGN.md le
 - ``unauthorized_channel``: a distributor ships a unit to a store it is not authorised to supply; the shipping
   distributor is the responsible one;
 - ``clone_suspected``: a unit sold twice, or seen at two places with coordinates whose distance over the time between
-  consecutive sightings implies more than :data:`MAX_SPEED_KMH`;
+  consecutive sightings, widened by the clock-skew tolerance (:data:`CLOCK_SKEW`), implies more than
+  :data:`MAX_SPEED_KMH`; a receipt at the declared destination of the shipment the unit travels on is the expected
+  hop, never a speed violation;
 - ``counterfeit_suspected``: a GTIN + serial that we never issued and no brand-owned party commissioned, wherever it
   is seen; or a scan of ours rejected for a reason that means the code is not genuine.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from ledger.history import EventRow, Sighting
@@ -35,8 +37,10 @@ from ledger.keys import is_sgtin_key
 from traceability.models import AlertKind
 
 __all__ = [
+    "CLOCK_SKEW",
     "COUNTERFEIT_REASONS",
     "MAX_SPEED_KMH",
+    "RECEIPT_STEPS",
     "WITHDRAWABLE_REASONS",
     "Finding",
     "MasterData",
@@ -44,13 +48,24 @@ __all__ = [
     "Rejection",
     "UnitHistory",
     "attribute",
+    "channel_breach",
+    "delivered_to",
     "distance_km",
     "evaluate_unit",
     "known",
+    "outside_territories",
 ]
 
 MAX_SPEED_KMH = 300.0
 """Implied speed between two sightings above which one physical unit cannot have made the trip."""
+
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far two parties' scanner clocks may disagree: the time between two sightings is widened by it before the speed
+is judged, so two honest scans minutes apart are never "too fast" because one clock runs late. The deployment
+changes it with ``TRACEABILITY_CLONE_CLOCK_SKEW_MINUTES`` (``traceability.settings``)."""
+
+RECEIPT_STEPS = frozenset({"receiving", "arriving", "accepting"})
+"""The CBV steps that record goods arriving at a place."""
 
 COUNTERFEIT_REASONS = frozenset({"bad_signature", "key_revoked", "unknown_key", "never_issued", "malformed"})
 """Rejection reasons of our scanners that say the code is not genuine (others, like ``already_sold``, do not)."""
@@ -189,6 +204,38 @@ def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
+def channel_breach(md: MasterData, shipper: str | None, destination: str | None) -> str | None:
+    """The distributor that breaks its channel by shipping from ``shipper`` to ``destination``, if it does.
+
+    A party that is or belongs to a distributor (not brand-owned) shipping to a store that does not list that
+    distributor as its supplier. The rule ``unauthorized_channel`` and the outbound check at the scan both ask this.
+    """
+    if destination is None or md.brand_owned(shipper):
+        return None
+    sender = md.distributor_of(shipper)
+    if sender and md.kind(destination) == "store" and not md.supplies(sender, destination):
+        return sender
+    return None
+
+
+def outside_territories(md: MasterData, distributor: str, place: str | None) -> bool:
+    """Whether ``place`` is a market party outside every territory ``distributor`` is authorised for."""
+    return bool(place) and md.is_market(place) and not md.authorised_at(distributor, place or "")
+
+
+def delivered_to(md: MasterData, place: str | None, declared: str | None) -> bool:
+    """Whether ``place`` is the declared destination ``declared``, or a place it owns (a distributor's warehouse)."""
+    seen: set[str] = set()
+    node = place
+    while node is not None and node not in seen:
+        if node == declared:
+            return True
+        seen.add(node)
+        info = md.parties.get(node)
+        node = info.owner if info else None
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One alert as the rules see it: unit, rule and place, with its evidence and responsible distributor."""
@@ -304,7 +351,9 @@ def attribute(sightings: Sequence[Sighting], md: MasterData) -> list[tuple[str, 
     return out
 
 
-def evaluate_unit(history: UnitHistory, md: MasterData, *, max_speed_kmh: float = MAX_SPEED_KMH) -> list[Finding]:
+def evaluate_unit(
+    history: UnitHistory, md: MasterData, *, max_speed_kmh: float = MAX_SPEED_KMH, clock_skew: timedelta = CLOCK_SKEW,
+) -> list[Finding]:  # fmt: skip
     """Every finding for one code, each with its evidence; empty when nothing is wrong."""
     out = _Findings()
     genuine = bool(known(history, md))
@@ -312,18 +361,20 @@ def evaluate_unit(history: UnitHistory, md: MasterData, *, max_speed_kmh: float 
     timeline = attribute(history.sightings, md)
     last_sale: EventRow | None = None
     last_located: tuple[EventRow, tuple[float, float]] | None = None
+    transit: EventRow | None = None
+    """The shipment the unit travels on: the latest shipping event with no located sighting after it."""
+    skew_hours = clock_skew.total_seconds() / 3600
+    tolerance = f" (allowing {skew_hours * 60:.0f} min of clock skew)" if skew_hours else ""
     for s, current in zip(history.sightings, timeline, strict=True):
         e = s.event
         place = e.location
         responsible = current[0] if current else None
         if history.is_unit:
-            shipper = e.source or e.location
-            if e.biz_step == "shipping" and e.destination is not None and not md.brand_owned(shipper):
-                sender = md.distributor_of(shipper)
-                if sender and md.kind(e.destination) == "store" and not md.supplies(sender, e.destination):
-                    detail = f"{sender} shipped to store {e.destination}, which it is not authorised to supply"
-                    out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e])
-            if current is not None and place and md.is_market(place) and not md.authorised_at(current[0], place):
+            sender = channel_breach(md, e.source or e.location, e.destination) if e.biz_step == "shipping" else None
+            if sender is not None:
+                detail = f"{sender} shipped to store {e.destination}, which it is not authorised to supply"
+                out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e])
+            if current is not None and outside_territories(md, current[0], place):
                 allowed = ", ".join(sorted(md.authorised.get(current[0], ()))) or "none"
                 detail = (
                     f"seen at {place} (territory {md.territory(place)}), outside the territories of its "
@@ -337,18 +388,34 @@ def evaluate_unit(history: UnitHistory, md: MasterData, *, max_speed_kmh: float 
                 last_sale = e
             point = md.coords(place)
             if point is not None:
+                arrived_early = False
                 if last_located is not None and last_located[0].location != place:
                     before, where = last_located
+                    # The expected hop: a receipt at the declared destination of the shipment the unit travels on.
+                    # A receipt stamped up to the clock skew *before* its dispatch is the same hop seen by two
+                    # clocks; the unit is then at the destination, so the dispatch does not move it back.
+                    expected = e.biz_step in RECEIPT_STEPS and transit is not None and delivered_to(
+                        md, place, transit.destination
+                    )
+                    arrived_early = (
+                        e.biz_step == "shipping" and before.biz_step in RECEIPT_STEPS
+                        and delivered_to(md, before.location, e.destination) and e.time - before.time <= clock_skew
+                    )  # fmt: skip
                     km = distance_km(where, point)
                     hours = (e.time - before.time).total_seconds() / 3600
-                    if km > 0 and (hours <= 0 or km / hours > max_speed_kmh):
-                        speed = "an instant" if hours <= 0 else f"{km / hours:.0f} km/h"
+                    window = hours + skew_hours
+                    if not (expected or arrived_early) and km > 0 and (window <= 0 or km / window > max_speed_kmh):
+                        speed = "an instant" if window <= 0 else f"{km / window:.0f} km/h"
                         detail = (
                             f"seen at {before.location} and at {place}, {km:.0f} km apart, "
-                            f"{hours * 60:.0f} min later: {speed} > {max_speed_kmh:.0f} km/h"
+                            f"{hours * 60:.0f} min later: {speed}{tolerance} > {max_speed_kmh:.0f} km/h"
                         )
                         out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[before, e])
-                last_located = (e, point)
+                if not arrived_early:
+                    last_located = (e, point)
+                transit = e if e.biz_step == "shipping" and not arrived_early else None
+            elif e.biz_step == "shipping":
+                transit = e
         if counterfeit:
             detail = "never issued by the brand and not commissioned by a brand-owned party"
             out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e])

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert
@@ -51,6 +51,7 @@ from traceability.models import (
     Territory,
 )
 from traceability.models.base import utcnow
+from traceability.settings import get_settings
 
 __all__ = [
     "ACTIVE",
@@ -62,6 +63,7 @@ __all__ = [
     "alert_case",
     "alert_event_ids",
     "alert_history",
+    "clock_skew",
     "get_alert",
     "diversion_listener",
     "list_alerts",
@@ -105,8 +107,18 @@ class Reconciliation:
 # --- deriving ---------------------------------------------------------------------------------------------------
 
 
+def clock_skew() -> timedelta:
+    """The clone rule's clock-skew tolerance: ``TRACEABILITY_CLONE_CLOCK_SKEW_MINUTES``, default 10.
+
+    A setting rather than a policy entry: it describes the scanners' clocks, not a commercial rule, and the capture
+    listener runs inside every capture with nothing but the session, so it reads the process's settings here.
+    """
+    return timedelta(minutes=get_settings().clone_clock_skew_minutes)
+
+
 def _evaluate(view: FlowView, md: MasterData, keys: Iterable[str]) -> list[Finding]:
-    return [f for key in keys for f in evaluate_unit(history_of(view, key), md)]
+    skew = clock_skew()
+    return [f for key in keys for f in evaluate_unit(history_of(view, key), md, clock_skew=skew)]
 
 
 def refresh_units(*, session: Session, keys: Iterable[str]) -> Reconciliation:

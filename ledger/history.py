@@ -108,6 +108,8 @@ class CodeFacts:
     """The key of the case or pallet its packing record puts it in."""
     status: str | None = None
     holder: str | None = None
+    signed: bool = False
+    """Issued with a signature of ours (a signing key): genuine only with that signature."""
 
 
 def query(*entities: Any) -> Select[Any]:
@@ -356,6 +358,7 @@ def code_facts(session: Session, keys: Iterable[str]) -> dict[str, CodeFacts]:
                 found[key] = CodeFacts(
                     pk, str(level), key_id is not None or batch_id is not None,
                     code_key(p_gtin, p_serial, p_sscc) if (p_sscc or p_serial) else None, status, holder,
+                    key_id is not None,
                 )  # fmt: skip
     return found
 
@@ -581,7 +584,7 @@ def load_everything(
     ):
         view.codes[code_key(gtin, serial, sscc)] = CodeFacts(
             pk, g(level, level), key_id is not None or batch_id is not None,
-            code_key(p_gtin, p_serial, p_sscc) if (p_sscc or p_serial) else None, status, holder,
+            code_key(p_gtin, p_serial, p_sscc) if (p_sscc or p_serial) else None, status, holder, key_id is not None,
         )  # fmt: skip
     _finish(view, raw)
     return view

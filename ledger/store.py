@@ -53,6 +53,7 @@ __all__ = [
     "normalise_vocab",
     "own_event",
     "parse_event_time",
+    "resolve_columns",
     "scans_rejected",
     "set_listeners",
     "sign_checkpoint",
@@ -319,9 +320,9 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
     received = datetime.now(UTC)
     for p in prepared:
         seq += 1
-        row, named = _row(p, directory)
+        row = resolve_columns(p, directory)
         row.update(seq=seq, capture_id=capture_id, origin=origin, record_time=received)
-        epcs = [(key_of(epc), epc, role) for epc, role in named]
+        epcs = [(key_of(epc), epc, role) for epc, role in epcs_of(p.raw)]
         link = chain_link(link, p.hash_id, p.document, facts_digest(row, epcs))
         row["chain_hash"] = link
         rows.append(row)
@@ -343,8 +344,8 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
     return stored
 
 
-def _row(p: NewEvent, directory: PartyDirectory) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The query columns of one event, read from its JSON, and the identifiers it names."""
+def resolve_columns(p: NewEvent, directory: PartyDirectory) -> dict[str, Any]:
+    """The query columns of one event, read from its JSON, with its places and parties resolved to party ids."""
     e = p.raw
     warnings: list[str] = []
     read_point = e.get("readPoint", {}).get("id") if isinstance(e.get("readPoint"), dict) else None
@@ -373,7 +374,7 @@ def _row(p: NewEvent, directory: PartyDirectory) -> tuple[dict[str, Any], list[t
         "document": p.document,
         "warnings": json.dumps(warnings, ensure_ascii=False) if warnings else None,
     }
-    return row, epcs_of(e)
+    return row
 
 
 

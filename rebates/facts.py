@@ -36,11 +36,10 @@ from traceability.models import (
     Sale,
     SettlementPeriod,
 )
-from traceability.privacy import MEMBER_FIELD, MEMBER_NAMESPACE
+from traceability.privacy import MEMBER_KEYS
 
 __all__ = ["FactCounts", "PartyRoles", "derive_facts", "facts_drift", "facts_listener", "rebuild", "record_facts"]
 
-_MEMBER_KEYS = (MEMBER_FIELD, MEMBER_NAMESPACE + MEMBER_FIELD.split(":", 1)[1])
 
 
 def _aware(t: datetime) -> datetime:
@@ -137,7 +136,7 @@ def _member(event: Event) -> str | None:
         doc = json.loads(event.document)
     except json.JSONDecodeError:
         return None
-    for name in _MEMBER_KEYS:
+    for name in MEMBER_KEYS:
         value = doc.get(name)
         if isinstance(value, str) and value:
             return value[:64]

@@ -1,4 +1,5 @@
-"""The rebate policy: rebate tiers, store fee, points and the six-get-one rule, from a TOML file.
+"""The brand's policy: rebate tiers, store fee, points and the six-get-one rule, and what an outbound scan that fails
+a channel check does (``[outbound]``), from a TOML file.
 
 The defaults are DESIGN.md's rules, so a brand with no policy file settles by them. A file is validated whole on load
 and every problem is reported with its path (``rebate.tiers.1.min_coverage``), never a traceback or a silent default.
@@ -11,7 +12,7 @@ import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,7 +21,16 @@ from rebates.errors import PolicyInvalid
 from traceability.errors import Problem
 from traceability.gs1 import is_valid_gtin14
 
-__all__ = ["Policy", "PointsPolicy", "RebatePolicy", "RebateTier", "StoreFeePolicy", "load_policy"]
+__all__ = [
+    "OutboundAction",
+    "OutboundPolicy",
+    "Policy",
+    "PointsPolicy",
+    "RebatePolicy",
+    "RebateTier",
+    "StoreFeePolicy",
+    "load_policy",
+]
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -82,14 +92,38 @@ class PointsPolicy(_Strict):
         return gtins
 
 
+OutboundAction = Literal["warn", "refuse"]
+
+
+class OutboundPolicy(_Strict):
+    """Per outbound check, what a failing scan does: ``warn`` (accepted, carrying the warning) or ``refuse`` (rejected
+    with the check as its reason, stored as every rejected scan is). A shipment to a destination refused by policy
+    cannot be opened."""
+
+    unauthorized_channel: OutboundAction = "warn"
+    """Shipping to a store the distributor is not authorised to supply."""
+    out_of_territory: OutboundAction = "warn"
+    """Shipping to a place outside the territories of the distributor responsible for the goods."""
+    not_holder: OutboundAction = "warn"
+    """Shipping a unit that another party holds."""
+    wrong_product: OutboundAction = "warn"
+    """Scanning a product the shipment's order does not name."""
+
+    def refuses(self, kind: str) -> bool:
+        return getattr(self, kind, "warn") == "refuse"
+
+
 class Policy(_Strict):
     """Every rule settlement applies; ``Policy()`` is DESIGN.md's defaults."""
 
     timezone: str = "UTC"
     """The time zone whose calendar months are the settlement periods (e.g. ``Asia/Shanghai``)."""
+    lock_grace_days: int = Field(default=3, ge=0, le=366)
+    """Days after a period ends (midnight in ``timezone``) before it may be locked, so late scans still count."""
     rebate: RebatePolicy = Field(default_factory=RebatePolicy)
     store_fee: StoreFeePolicy = Field(default_factory=StoreFeePolicy)
     points: PointsPolicy = Field(default_factory=PointsPolicy)
+    outbound: OutboundPolicy = Field(default_factory=OutboundPolicy)
 
     @field_validator("timezone")
     @classmethod

@@ -26,6 +26,7 @@ import ctypes
 import io
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,8 +36,9 @@ import cv2
 import numpy as np
 import zxingcpp
 from numpy.typing import NDArray
+from PIL import Image
 
-from scanning.errors import CorruptImage, UnsupportedImage
+from scanning.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 
 try:
     from pyzbar import wrapper as _zbar_lib
@@ -60,8 +62,9 @@ log = logging.getLogger(__name__)
 ZXING: Final = "zxing-cpp"
 ZBAR: Final = "zbar"
 ENGINES: Final = (ZXING, ZBAR)
-MAX_PIXELS: Final = 100_000_000
-"""Larger images are refused: no phone or scanner makes them, and decoding one would stall a worker."""
+MAX_PIXELS: Final = 50_000_000
+"""The default pixel limit (``Settings.max_image_pixels`` sets the server's): a 48 MP photo. Larger images are
+refused from their header, before decoding: decoding one would take memory and stall a worker."""
 
 Point = tuple[int, int]
 Gray = NDArray[np.uint8]
@@ -111,10 +114,12 @@ def decode_image(
     *,
     try_harder: bool = True,
     engines: Collection[str] | None = None,
+    max_pixels: int | None = None,
 ) -> DecodeResult:
     """Decode every barcode in encoded image bytes (PNG, JPEG, WebP, BMP, TIFF …) or a BGR / gray array.
 
-    ``engines`` narrows the engines used (to compare them); by default both run, zxing-cpp first.
+    ``engines`` narrows the engines used (to compare them); by default both run, zxing-cpp first. An image of more
+    than ``max_pixels`` (default :data:`MAX_PIXELS`) is refused with :class:`ImageTooLarge`, before it is decoded.
     """
     if engines is not None and (unknown := set(engines) - set(ENGINES)):
         raise ValueError(f"unknown decoding engine(s) {sorted(unknown)}; choose from {list(ENGINES)}")
@@ -124,7 +129,7 @@ def decode_image(
         wanted = tuple(e for e in wanted if e != ZBAR)
     if not wanted:
         raise ValueError(f"no usable decoding engine among {sorted(engines or ())}")
-    gray = _load(data)
+    gray = _load(data, MAX_PIXELS if max_pixels is None else max_pixels)
     return _Decoder(gray, wanted).run(try_harder=try_harder)
 
 
@@ -150,10 +155,34 @@ def _sniff(raw: bytes) -> str | None:
     return next((name for magic, name in _MAGIC if raw.startswith(magic)), None)
 
 
-def _load(data: bytes | bytearray | memoryview | NDArray[Any]) -> Gray:
-    """Turn the input into one 8-bit gray image, raising only domain errors."""
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """What the file header says, read before a single pixel is decoded."""
+
+    format: str
+    width: int
+    height: int
+    alpha: bool
+
+
+_PILLOW_FORMATS: Final = ("PNG", "JPEG", "WEBP", "AVIF", "BMP", "GIF", "TIFF", "JPEG2000", "PPM")
+"""The formats cameras, phones and scanners write; Pillow opens only these here, not its whole zoo (EPS, for one,
+would run Ghostscript)."""
+_ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_BOMB_PIXELS: Final = re.compile(r"\((\d+) pixels\)")
+_STRIP_ROWS: Final = 128  # rows composited over white at a time: float copies of a strip, never of the image
+
+
+def _load(data: bytes | bytearray | memoryview | NDArray[Any], max_pixels: int) -> Gray:
+    """Turn the input into one 8-bit gray image, raising only domain errors.
+
+    Encoded bytes are measured from their header first, so an image with too many pixels is refused without being
+    decoded (a 2 MB PNG can hold 25,000 x 25,000 pixels). An image without transparency is then decoded straight
+    to 8-bit gray (one byte a pixel, whatever its depth and channels); one with transparency is composited over
+    white strip by strip from Pillow's 8-bit RGBA (four bytes a pixel, even when the file holds 16-bit samples).
+    """
     if isinstance(data, np.ndarray):
-        return _to_gray(data, source="array")
+        return _to_gray(data, source="array", max_pixels=max_pixels)
     if not isinstance(data, bytes | bytearray | memoryview):
         raise UnsupportedImage(
             f"expected encoded image bytes or a numpy array, got {type(data).__name__}", reason="type"
@@ -161,29 +190,72 @@ def _load(data: bytes | bytearray | memoryview | NDArray[Any]) -> Gray:
     raw = bytes(data)
     if not raw:
         raise CorruptImage("image data is empty (0 bytes)", reason="empty")
-    # OpenCV refuses (and logs about) WebP files under 32 bytes, valid ones included: a 1x1 image is 30 bytes
-    image = None if _sniff(raw) == "WebP" and len(raw) < 32 else _imdecode(raw)
+    header = _header(raw, max_pixels)
+    if header is None:
+        raise _corrupt(raw)  # no size in a header we read: not an image of ours, or cut off before its size
+    image: NDArray[Any] | None
+    if header.alpha:
+        image = _pillow_over_white(raw)
+        if image is None:
+            image = _imdecode(raw, cv2.IMREAD_UNCHANGED)
+    else:
+        # OpenCV refuses (and logs about) WebP files under 32 bytes, valid ones included: a 1x1 image is 30 bytes
+        tiny_webp = header.format == "WEBP" and len(raw) < 32
+        # as stored: polygons are in pixels of the image as stored, so no EXIF rotation
+        image = None if tiny_webp else _imdecode(raw, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        if image is None:
+            image = _pillow_gray(raw)
     if image is None:
-        image = _pillow_decode(raw)
-    if image is None:
-        kind = _sniff(raw)
-        if kind is None:
-            raise CorruptImage(
-                f"data ({len(raw)} bytes, starting {raw[:8].hex(' ')}) is not an image in a supported format "
-                "(PNG, JPEG, WebP, BMP, TIFF, GIF …)",
-                reason="unknown_format",
-            )
-        raise CorruptImage(
-            f"{kind} image data ({len(raw)} bytes) is truncated or corrupt", reason="truncated", format=kind
+        raise _corrupt(raw)
+    return _to_gray(image, source=_sniff(raw) or "image", max_pixels=max_pixels)
+
+
+def _header(raw: bytes, max_pixels: int) -> _Header | None:
+    """Format, size and transparency from the header (Pillow's open reads no pixels); None when it has none we read.
+
+    :class:`ImageTooLarge` when width x height is over ``max_pixels``, and when Pillow's own decompression-bomb
+    guard (twice ``Image.MAX_IMAGE_PIXELS``) refuses the image first.
+    """
+    kind = _sniff(raw) or "image"
+    try:
+        with Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS) as opened:
+            width, height = opened.size
+            alpha = opened.mode in _ALPHA_MODES or "transparency" in opened.info
+            header = _Header(str(opened.format), int(width), int(height), alpha)
+    except Image.DecompressionBombError as exc:
+        found = _BOMB_PIXELS.search(str(exc))
+        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        raise _too_large(f"{kind} image has {pixels}", max_pixels) from None
+    except Exception:  # Pillow raises a zoo of types for hostile input; all mean "no header we can read"
+        return None
+    if header.width <= 0 or header.height <= 0:
+        return None
+    if header.width * header.height > max_pixels:
+        raise _too_large(f"{kind} image has {header.width}x{header.height} pixels", max_pixels)
+    return header
+
+
+def _too_large(what: str, max_pixels: int) -> ImageTooLarge:
+    return ImageTooLarge(f"{what}, more than the {max_pixels:,} accepted", reason="too_large", limit=max_pixels)
+
+
+def _corrupt(raw: bytes) -> CorruptImage:
+    kind = _sniff(raw)
+    if kind is None:
+        return CorruptImage(
+            f"data ({len(raw)} bytes, starting {raw[:8].hex(' ')}) is not an image in a supported format "
+            "(PNG, JPEG, WebP, BMP, TIFF, GIF …)",
+            reason="unknown_format",
         )
-    return _to_gray(image, source=_sniff(raw) or "image")
+    return CorruptImage(f"{kind} image data ({len(raw)} bytes) is truncated or corrupt", reason="truncated",
+                        format=kind)  # fmt: skip
 
 
 _CV_LOG_LOCK: Final = threading.Lock()
 
 
-def _imdecode(raw: bytes) -> NDArray[Any] | None:
-    """OpenCV first: it is the fast path and reads alpha and 16-bit as they are.
+def _imdecode(raw: bytes, flags: int) -> NDArray[Any] | None:
+    """OpenCV first: it is the fast path, and reads alpha and 16-bit as they are when asked to.
 
     OpenCV logs every broken upload to stderr; the caller gets a CorruptImage instead, so its logging is muted
     for the call (under a lock, so concurrent calls cannot leave it muted).
@@ -192,7 +264,7 @@ def _imdecode(raw: bytes) -> NDArray[Any] | None:
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         try:
-            image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), flags)
         except cv2.error:
             return None
         finally:
@@ -200,23 +272,39 @@ def _imdecode(raw: bytes) -> NDArray[Any] | None:
     return None if image is None or image.size == 0 else np.asarray(image)
 
 
-def _pillow_decode(raw: bytes) -> NDArray[Any] | None:
-    """Fallback for valid files OpenCV refuses, when Pillow is installed (reportlab brings it)."""
+def _pillow_gray(raw: bytes) -> NDArray[Any] | None:
+    """Fallback for valid files OpenCV refuses (tiny WebP)."""
     try:
-        from PIL import Image
-    except ImportError:
-        return None
-    try:
-        with Image.open(io.BytesIO(raw)) as opened:
-            opened.load()
-            if opened.mode in ("RGBA", "LA", "PA", "P"):
-                return np.asarray(opened.convert("RGBA"))[:, :, [2, 1, 0, 3]]  # RGBA -> BGRA, as OpenCV gives
+        with Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS) as opened:
             return np.asarray(opened.convert("L"))
     except Exception:  # Pillow raises a zoo of types for hostile input; all mean "cannot decode"
         return None
 
 
-def _to_gray(image: NDArray[Any], *, source: str) -> Gray:
+def _pillow_over_white(raw: bytes) -> Gray | None:
+    """An image with transparency as gray over white, from 8-bit RGBA one strip at a time (None if Pillow fails)."""
+    try:
+        with Image.open(io.BytesIO(raw), formats=_PILLOW_FORMATS) as opened:
+            opened.load()
+            rgba = opened if opened.mode == "RGBA" else opened.convert("RGBA")
+            width, height = rgba.size
+            gray = np.empty((height, width), np.uint8)
+            for top in range(0, height, _STRIP_ROWS):
+                strip = np.asarray(rgba.crop((0, top, width, min(top + _STRIP_ROWS, height))), dtype=np.uint8)
+                luma = np.asarray(cv2.cvtColor(strip, cv2.COLOR_RGBA2GRAY), dtype=np.uint8)
+                gray[top : top + strip.shape[0]] = _over_white(luma, strip[:, :, 3])
+            return gray
+    except Exception:  # Pillow raises a zoo of types for hostile input; all mean "cannot decode"
+        return None
+
+
+def _over_white(gray: Gray, alpha: NDArray[np.uint8]) -> Gray:
+    """Composite gray with its alpha over white (transparency is paper, not ink)."""
+    unit = alpha.astype(np.float32) / 255.0
+    return np.asarray(gray.astype(np.float32) * unit + 255.0 * (1.0 - unit) + 0.5).astype(np.uint8)
+
+
+def _to_gray(image: NDArray[Any], *, source: str, max_pixels: int) -> Gray:
     """8-bit gray from gray/BGR/BGRA arrays of any common dtype; transparency is composited over white."""
     if image.size == 0:
         raise CorruptImage(f"{source} has no pixels (shape {image.shape})", reason="empty")
@@ -226,21 +314,23 @@ def _to_gray(image: NDArray[Any], *, source: str) -> Gray:
         raise UnsupportedImage(
             f"{source} has shape {image.shape}; expected (h, w), (h, w, 3) BGR or (h, w, 4) BGRA", reason="shape"
         )
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise UnsupportedImage(
-            f"{source} has {image.shape[1]}x{image.shape[0]} pixels, more than the {MAX_PIXELS:,} accepted",
-            reason="too_large",
-        )
-    unit = _as_unit_float(image, source=source) if image.dtype != np.uint8 else None
-    if unit is not None:
-        image = (unit * 255.0 + 0.5).astype(np.uint8)
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise _too_large(f"{source} has {image.shape[1]}x{image.shape[0]} pixels", max_pixels)
+    if image.dtype == np.uint16:
+        # 16-bit scans use their full range; scaled in one pass to one byte a sample (a float copy takes four)
+        image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
+    elif image.dtype != np.uint8:
+        image = (_as_unit_float(image, source=source) * 255.0 + 0.5).astype(np.uint8)
     if image.ndim == 2:
         return np.ascontiguousarray(image, dtype=np.uint8)
-    gray = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_BGR2GRAY)
-    if image.shape[2] == 4:
-        alpha = image[:, :, 3].astype(np.float32) / 255.0
-        gray = (gray.astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(gray, dtype=np.uint8)
+    if image.shape[2] == 3:
+        return np.asarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+    image = np.ascontiguousarray(image)
+    gray = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY), dtype=np.uint8)
+    for top in range(0, gray.shape[0], _STRIP_ROWS):
+        rows = slice(top, top + _STRIP_ROWS)
+        gray[rows] = _over_white(gray[rows], image[rows, :, 3])
+    return gray
 
 
 def _as_unit_float(image: NDArray[Any], *, source: str) -> NDArray[np.float32]:

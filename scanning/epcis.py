@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,13 +21,21 @@ from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from codes.errors import MalformedCode
+from codes.render import parse_code
+from codes.service import keyring
+from codes.signing import verify
+from ledger.entitlements import Refusal, is_brand_side, refusals
+from ledger.errors import NotEntitled
 from ledger.event_hash import HashContext, event_hash_id
+from ledger.history import code_facts
 from ledger.keys import key_of
-from ledger.store import NewEvent, append, canonical_json, normalise_vocab, parse_event_time
+from ledger.store import NewEvent, append, canonical_json, epcs_of, lock_store, normalise_vocab, parse_event_time
 from scanning.errors import CaptureConflict, InvalidDocument
 from traceability.auth.service import Principal, scope_to_party
-from traceability.errors import Problem
+from traceability.errors import InvalidInput, Problem
 from traceability.models import Capture, Event, EventEpc
+from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
 
 __all__ = [
     "EVENT_TYPES",
@@ -59,6 +67,10 @@ def load_schema(path: Path) -> Any:
 
 
 def _event_list(document: Mapping[str, Any]) -> tuple[list[Any], str]:
+    """The events of a document and the path they sit at; InvalidDocument naming the field when it is malformed."""
+    header = _check_fields(document, _DOCUMENT_FIELDS, "")
+    if header:
+        raise InvalidDocument("the document header is not valid EPCIS 2.0", [_problem(r) for r in header])
     if document.get("type") == "EPCISDocument":
         body = document.get("epcisBody")
         if not isinstance(body, dict):
@@ -70,15 +82,17 @@ def _event_list(document: Mapping[str, Any]) -> tuple[list[Any], str]:
             raise InvalidDocument("epcisBody has no eventList array", [Problem("/epcisBody/eventList", "missing")])
         return events, "/epcisBody/eventList"
     if document.get("type") == "EPCISQueryDocument":
-        results = document.get("epcisBody", {}).get("queryResults", {}).get("resultsBody", {})
-        events = results.get("eventList") if isinstance(results, dict) else None
-        if not isinstance(events, list):
-            path = "/epcisBody/queryResults/resultsBody/eventList"
+        path = "/epcisBody/queryResults/resultsBody/eventList"
+        found: object = document
+        for name in path.strip("/").split("/"):
+            found = found.get(name) if isinstance(found, dict) else None
+        if not isinstance(found, list):
             raise InvalidDocument("EPCISQueryDocument has no result event list", [Problem(path, "missing")])
-        return events, "/epcisBody/queryResults/resultsBody/eventList"
+        return found, path
     kind = document.get("type")
     raise InvalidDocument(
-        f"not an EPCIS 2.0 document: type is {kind!r}, expected 'EPCISDocument'", [Problem("/type", "not EPCIS")]
+        f"not an EPCIS 2.0 document: type is {_shown(kind)}, expected 'EPCISDocument'",
+        [Problem("/type", "not EPCIS")],
     )
 
 
@@ -92,37 +106,211 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+# Field checks: a value and where it is (a path inside the event or the document) to the reasons it is wrong.
+# Types follow the GS1 EPCIS 2.0 JSON schema; lengths are the store's (its identifier columns and matching keys
+# hold 300 characters, vocabulary columns 200), so that a value the store cannot hold is refused by name here,
+# never failing later as a database error. The schema, when configured, checks the rest (enums, patterns).
+Check = Callable[[object, str], list[str]]
+
+_ID_CHARS = 300
+_VOCAB_CHARS = 200
+_TIME_CHARS = 64  # far longer than any xsd:dateTime; a longer value is not quoted back
+_REASONS_PER_FIELD = 5  # a list of 100,000 wrong items is one problem, not 100,000 lines
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _shown(value: object) -> str:
+    """A value quoted in a message, cut short: a 10 MB string does not come back in the error."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}… ({len(text):,} characters)"
+
+
+def _got(value: object) -> str:
+    return f"got {_json_type(value)}" + ("" if isinstance(value, list | dict) or value is None else f" {_shown(value)}")
+
+
+def _string(what: str = "a string", max_chars: int | None = None) -> Check:
+    def check(value: object, where: str) -> list[str]:
+        if not isinstance(value, str):
+            return [f"{where} must be {what}, {_got(value)}"]
+        if max_chars is not None and len(value) > max_chars:
+            return [f"{where} is {len(value):,} characters long; at most {max_chars} are accepted"]
+        return []
+
+    return check
+
+
+_URI = _string("a string (a URI)")
+_ID = _string("a string (a URI)", _ID_CHARS)
+
+
+def _identifier(value: object, where: str) -> list[str]:
+    """An identifier the store lists under its matching key (EPCs, classes, parents): both must fit 300."""
+    reasons = _ID(value, where)
+    if not reasons and isinstance(value, str) and len(key_of(value)) > _ID_CHARS:
+        reasons.append(f"{where} is too long as a GS1 key (more than {_ID_CHARS} characters)")
+    return reasons
+
+
+def _vocabulary(value: object, where: str) -> list[str]:
+    """A CBV value (bare, URN or Web URI) or a URI of one's own; kept in its bare form, up to 200 characters."""
+    if not isinstance(value, str):
+        return [f"{where} must be a string (a CBV value or a URI), {_got(value)}"]
+    if len(normalise_vocab(value) or "") > _VOCAB_CHARS:
+        return [f"{where} is {len(value):,} characters long; at most {_VOCAB_CHARS} are accepted"]
+    return []
+
+
+def _time(value: object, where: str) -> list[str]:
+    if not isinstance(value, str):
+        return [f"{where} must be a date-time string with a time-zone offset, {_got(value)}"]
+    if len(value) > _TIME_CHARS:
+        return [f"{where} is {len(value):,} characters long; not a date-time"]
+    try:
+        parse_event_time(value)
+    except ValueError as exc:
+        return [f"{where} {exc}"]
+    return []
+
+
+def _number(value: object, where: str) -> list[str]:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return [] if ok else [f"{where} must be a number, {_got(value)}"]
+
+
+def _boolean(value: object, where: str) -> list[str]:
+    return [] if isinstance(value, bool) else [f"{where} must be true or false, {_got(value)}"]
+
+
+def _list(item: Check) -> Check:
+    def check(value: object, where: str) -> list[str]:
+        if not isinstance(value, list):
+            return [f"{where} must be an array, {_got(value)}"]
+        reasons: list[str] = []
+        for i, element in enumerate(value):
+            reasons += item(element, f"{where}/{i}")
+            if len(reasons) >= _REASONS_PER_FIELD:
+                return [*reasons[:_REASONS_PER_FIELD], f"{where}: more problems not listed"]
+        return reasons
+
+    return check
+
+
+def _object(fields: Mapping[str, Check], required: tuple[str, ...] = ()) -> Check:
+    def check(value: object, where: str) -> list[str]:
+        if not isinstance(value, dict):
+            return [f"{where} must be an object, {_got(value)}"]
+        return [f"{where}/{name} is missing" for name in required if name not in value] + _check_fields(
+            value, fields, where
+        )
+
+    return check
+
+
+def _uri_or_uris(value: object, where: str) -> list[str]:
+    if isinstance(value, list):
+        return _list(_URI)(value, where)
+    return _string("a string (a URI) or an array of them")(value, where)
+
+
+def _context(value: object, where: str) -> list[str]:
+    entries = value if isinstance(value, list) else [value]
+    if all(isinstance(entry, str | dict) for entry in entries):
+        return []
+    return [f"{where} must be a URI, an object or an array of those, {_got(value)}"]
+
+
+def _check_fields(value: Mapping[str, Any], fields: Mapping[str, Check], where: str) -> list[str]:
+    return [reason for name, check in fields.items() if name in value
+            for reason in check(value[name], f"{where}/{name}")]  # fmt: skip
+
+
+def _problem(reason: str) -> Problem:
+    """A reason that starts with its path as a Problem at that path."""
+    path, _, _ = reason.partition(" ")
+    return Problem(path, reason)
+
+
+_QUANTITY = _object({"epcClass": _identifier, "quantity": _number, "uom": _string()}, required=("epcClass",))
+_SENSOR_METADATA = _object({
+    "time": _time, "startTime": _time, "endTime": _time, "deviceID": _URI, "deviceMetadata": _URI, "rawData": _URI,
+    "dataProcessingMethod": _URI, "bizRules": _URI,
+})  # fmt: skip
+_SENSOR_REPORT = _object({
+    "type": _URI, "exception": _URI, "deviceID": _URI, "deviceMetadata": _URI, "rawData": _URI,
+    "dataProcessingMethod": _URI, "bizRules": _URI, "time": _time, "microorganism": _URI,
+    "chemicalSubstance": _URI, "coordinateReferenceSystem": _URI, "component": _URI, "stringValue": _string(),
+    "booleanValue": _boolean, "hexBinaryValue": _string(), "uriValue": _URI, "uom": _string(),
+    **dict.fromkeys(("value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue"), _number),
+})  # fmt: skip
+_PLACE = _object({"id": _ID}, required=("id",))
+_EVENT_FIELDS: Mapping[str, Check] = {
+    "@context": _context,
+    "recordTime": _time,
+    "certificationInfo": _uri_or_uris,
+    "errorDeclaration": _object(
+        {"declarationTime": _time, "reason": _URI, "correctiveEventIDs": _list(_ID)}, required=("declarationTime",)
+    ),
+    **dict.fromkeys(("epcList", "childEPCs", "inputEPCList", "outputEPCList"), _list(_identifier)),
+    "parentID": _identifier,
+    **dict.fromkeys(("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"), _list(_QUANTITY)),
+    "bizStep": _vocabulary,
+    "disposition": _vocabulary,
+    "persistentDisposition": _object({"set": _list(_vocabulary), "unset": _list(_vocabulary)}),
+    "readPoint": _PLACE,
+    "bizLocation": _PLACE,
+    "bizTransactionList": _list(_object({"type": _URI, "bizTransaction": _URI}, required=("bizTransaction",))),
+    "sourceList": _list(_object({"type": _URI, "source": _URI}, required=("type", "source"))),
+    "destinationList": _list(_object({"type": _URI, "destination": _URI}, required=("type", "destination"))),
+    "sensorElementList": _list(_object({"sensorMetadata": _SENSOR_METADATA, "sensorReport": _list(_SENSOR_REPORT)})),
+    "ilmd": _object({}),
+    "transformationID": _URI,
+}
+_DOCUMENT_FIELDS: Mapping[str, Check] = {
+    "type": _string(),
+    "@context": _context,
+    "schemaVersion": _string(),
+    "creationDate": _time,
+    "epcisBody": _object({}),
+}
+
+
 def _check_event(event: object) -> list[str]:
-    """The structural rules of EPCIS 2.0 this store relies on; the JSON schema, when configured, checks the rest."""
+    """The structural rules of EPCIS 2.0 this store relies on, each reason naming its field; the JSON schema, when
+    configured, checks the rest."""
     if not isinstance(event, dict):
-        return ["an event must be a JSON object"]
+        return [f"an event must be a JSON object, {_got(event)}"]
     reasons: list[str] = []
     if _has_nul(event):
         reasons.append("a value contains a NUL character, which no EPCIS field may hold")
-    kind = event.get("type")
+    kind = event.get("type") if isinstance(event.get("type"), str) else None
     if kind not in EVENT_TYPES:
-        reasons.append(f"type {kind!r} is not an EPCIS 2.0 event type")
-    if kind in _NEEDS_ACTION and event.get("action") not in _ACTIONS:
-        reasons.append(f"action must be ADD, OBSERVE or DELETE, got {event.get('action')!r}")
-    try:
-        parse_event_time(event.get("eventTime"))
-    except ValueError as exc:
-        reasons.append(f"eventTime {exc}")
+        reasons.append(f"type {_shown(event.get('type'))} is not an EPCIS 2.0 event type")
+    action = event.get("action")
+    if (kind in _NEEDS_ACTION or "action" in event) and not (isinstance(action, str) and action in _ACTIONS):
+        reasons.append(f"action must be ADD, OBSERVE or DELETE, {_got(action)}")
+    reasons += [r.removeprefix("/") for r in _time(event.get("eventTime"), "/eventTime")]
     offset = event.get("eventTimeZoneOffset")
     if not isinstance(offset, str) or not _OFFSET.match(offset):
-        reasons.append(f"eventTimeZoneOffset must look like +08:00, got {offset!r}")
-    if "eventID" in event and not (isinstance(event["eventID"], str) and event["eventID"].strip()):
-        reasons.append("eventID must be a non-empty string (a URI)")
-    for name in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
-        if name in event and not (isinstance(event[name], list) and all(isinstance(x, str) for x in event[name])):
-            reasons.append(f"{name} must be a list of URI strings")
-    for name in ("readPoint", "bizLocation"):
-        if name in event and not (isinstance(event[name], dict) and isinstance(event[name].get("id"), str)):
-            reasons.append(f"{name} must be an object with an id")
-    if "errorDeclaration" in event:
-        decl = event["errorDeclaration"]
-        if not isinstance(decl, dict) or "declarationTime" not in decl:
-            reasons.append("errorDeclaration must be an object with a declarationTime")
+        reasons.append(f"eventTimeZoneOffset must look like +08:00, {_got(offset)}")
+    if "eventID" in event:
+        given = event["eventID"]
+        if not (isinstance(given, str) and given.strip()):
+            reasons.append(f"eventID must be a non-empty string (a URI), {_got(given)}")
+        elif len(given.strip()) > _ID_CHARS:
+            reasons.append(f"eventID is {len(given):,} characters long; at most {_ID_CHARS} are accepted")
+    reasons += [r.removeprefix("/") for r in _check_fields(event, _EVENT_FIELDS, "")]
     return reasons
 
 
@@ -134,9 +322,10 @@ class EventProblem:
     index: int
     event_id: str | None
     reason: str
+    code: str = "invalid_event"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "eventID": self.event_id, "reason": self.reason}
+        return {"index": self.index, "eventID": self.event_id, "reason": self.reason, "code": self.code}
 
 
 @dataclass
@@ -171,11 +360,15 @@ def capture_document(
     party_id: str | None = None,
     schema_path: Path | None = None,
     capture: Capture | None = None,
+    principal: Principal | None = None,
+    member_pepper: bytes | None = None,
 ) -> CaptureResult:
     """Validate and store an EPCISDocument: all or nothing, or (``proceed``) the valid events with the others refused.
 
     Idempotent by eventID (or the CBV 2.0 event hash when an event has none): the same event again is acknowledged
-    as a duplicate; the same eventID with other content is a conflict.
+    as a duplicate; the same eventID with other content is a conflict. ``principal`` None is the brand's own tools;
+    any other caller asserts only what it is entitled to (:mod:`ledger.entitlements`), else 403. A member's phone
+    in ``trc:member`` is replaced by its keyed hash before anything is hashed or stored (``member_pepper``).
     """
     if not isinstance(document, dict):
         raise InvalidDocument("an EPCIS document must be a JSON object", [Problem("", "not an object")])
@@ -204,6 +397,10 @@ def capture_document(
             refused.append(EventProblem(index, given_id, "; ".join(reasons)))
             continue
         assert isinstance(event, dict)
+        member_problem = _members_hashed(event, member_pepper)
+        if member_problem is not None:
+            refused.append(EventProblem(index, given_id, member_problem, "member_in_clear"))
+            continue
         try:
             hash_id = event_hash_id(event, context)
         except (ValueError, TypeError, KeyError) as exc:
@@ -219,6 +416,9 @@ def capture_document(
 
     # Same eventID with other content, against the store and within the document itself.
     seen: dict[tuple[str, bool], str] = {}
+    # The store lock first: two identical captures at once must see each other's events, not both insert them.
+    if prepared:
+        lock_store(session)
     existing = _existing_hashes(session, {(p.event_id, p.declaration) for _, p in prepared})
     fresh: list[NewEvent] = []
     duplicates: list[str] = []
@@ -242,6 +442,25 @@ def capture_document(
             )
         raise InvalidDocument(f"{len(refused)} event(s) are not valid EPCIS 2.0; nothing was stored", problems)
 
+    # What this principal may not assert (ledger.entitlements), and our codes without their signature, are refused,
+    # never stored as evidence.
+    positions = {id(p): index for index, p in prepared}
+    for check in (refusals, _unsigned_codes):
+        found = check(session, principal, fresh)
+        if not found:
+            continue
+        at = [(positions[id(fresh[r.position])], r) for r in found]
+        if not proceed:
+            problems = [Problem(f"{base}/{i}", r.message) for i, r in at]
+            if check is refusals:
+                raise NotEntitled(f"{len(at)} event(s) may not be asserted with this key; nothing was stored", problems,
+                                  [{"index": i, "eventID": r.event_id, "reason": r.reason} for i, r in at])  # fmt: skip
+            raise InvalidDocument(f"{len(at)} event(s) name our codes without their valid signature; nothing was "
+                                  "stored", problems)  # fmt: skip
+        refused.extend(EventProblem(i, r.event_id, r.message, r.reason) for i, r in at)
+        dropped = {r.position for r in found}
+        fresh = [p for i, p in enumerate(fresh) if i not in dropped]
+
     capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
@@ -258,6 +477,53 @@ def capture_document(
         warnings={r.event_id: json.loads(r.warnings) for r in rows if r.warnings},
         events=rows,
     )
+
+
+def _unsigned_codes(session: Session, principal: Principal | None, events: Sequence[NewEvent]) -> list[Refusal]:
+    """Events from outside the brand that name one of our signed codes without its valid, unrevoked signature: our
+    codes are genuine only with it, on every door. Codes another serialization system issued carry no signature of
+    ours and pass (they are verified by look-up)."""
+    if principal is None or not events:
+        return []
+    if is_brand_side(principal, session):
+        return []
+    named = [(i, epc) for i, e in enumerate(events) for epc, role in epcs_of(e.raw) if role != "quantity"]
+    issued = {k for k, f in code_facts(session, {key_of(epc) for _, epc in named}).items() if f.signed}
+    if not issued:
+        return []
+    ring = keyring(session=session)
+    out: dict[int, tuple[str, str]] = {}
+    for i, epc in named:
+        if i in out or key_of(epc) not in issued:
+            continue
+        try:
+            result = verify(parse_code(epc), ring)
+        except MalformedCode:
+            out[i] = ("signature_missing", f"{epc} is one of our codes and is valid only with its signature")
+            continue
+        if not result.ok:
+            out[i] = (str(result.reason or "bad_signature"), f"{epc}: {result.message}")
+    return [Refusal(i, events[i].event_id, code, why) for i, (code, why) in sorted(out.items())]
+
+
+def _members_hashed(event: dict[str, Any], pepper: bytes | None) -> str | None:
+    """Replace a member's phone sent in clear by its keyed hash, in place; the reason when that cannot be done.
+
+    The reason never repeats the value: a phone number must not reach a response, a log or the store in clear.
+    """
+    for name in MEMBER_KEYS:
+        value = event.get(name)
+        if value is None or is_member_hash(value):
+            continue
+        if not isinstance(value, str):
+            return f"{name} must be a member's phone number or its keyed hash"
+        if pepper is None:
+            return f"{name} holds a phone number in clear, which this door does not take: send the member's hash"
+        try:
+            event[name] = member_hash(value, pepper)
+        except InvalidInput as exc:
+            return f"{name}: {exc.message}"
+    return None
 
 
 def _existing_hashes(session: Session, keys: set[tuple[str, bool]]) -> dict[tuple[str, bool], str]:

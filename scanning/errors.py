@@ -3,24 +3,32 @@
 TraceabilityError
 ├── InvalidInput (422)
 │   ├── CorruptImage         image bytes are empty, truncated or in no format we can decode (names why)
-│   ├── UnsupportedImage     an image we will not process: odd array shape or dtype, or too many pixels
+│   ├── UnsupportedImage     an image we will not process: odd array shape or dtype
 │   └── ValidationFailed (422)
 │       ├── InvalidDocument  an EPCIS document (or some of its events) is not valid EPCIS 2.0
 │       └── CaptureConflict  (409) an eventID already stored with different content
+├── PayloadTooLarge (413)
+│   └── ImageTooLarge        more pixels than ``max_image_pixels``, read from the header before decoding
+├── Forbidden (403)
+│   └── OutboundRefused      the brand's policy refuses a shipment to this destination (channel, territory)
 └── Conflict (409)
     ├── IdempotencyConflict  an Idempotency-Key reused for a different request body
-    └── ShipmentError        a shipment session step its state does not allow
+    ├── ShipmentError        a shipment session step its state does not allow
+    └── ConfirmationRequired closing a shipment that has warnings, without confirming them
 """
 
 from __future__ import annotations
 
-from traceability.errors import Conflict, InvalidInput, ValidationFailed
+from traceability.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge, ValidationFailed
 
 __all__ = [
     "CaptureConflict",
+    "ConfirmationRequired",
     "CorruptImage",
     "IdempotencyConflict",
+    "ImageTooLarge",
     "InvalidDocument",
+    "OutboundRefused",
     "ShipmentError",
     "UnsupportedImage",
 ]
@@ -36,6 +44,12 @@ class UnsupportedImage(InvalidInput):
     """A well-formed image (or array) outside what the decoder accepts, e.g. a 5-channel array."""
 
     code = "unsupported_image"
+
+
+class ImageTooLarge(PayloadTooLarge):
+    """An image with more pixels than accepted, refused from its header so it is never decoded (no memory spent)."""
+
+    code = "image_too_large"
 
 
 class InvalidDocument(ValidationFailed):
@@ -61,3 +75,16 @@ class ShipmentError(Conflict):
     """A shipment session operation that its state does not allow (closing twice, scanning into a closed one)."""
 
     code = "shipment_state"
+
+
+class OutboundRefused(Forbidden):
+    """The brand's policy refuses what this shipment would break; ``detail["warnings"]`` lists each check, worded."""
+
+    code = "outbound_refused"
+
+
+class ConfirmationRequired(Conflict):
+    """A shipment with warnings is closed only when the caller confirms them (``confirm``); ``detail["warnings"]``
+    lists them, worded in the request's language."""
+
+    code = "confirmation_required"

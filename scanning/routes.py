@@ -8,17 +8,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
+from rebates.policy import OutboundPolicy, load_policy
 from scanning import epcis, service
 from scanning.errors import InvalidDocument
-from scanning.schemas import PackIn, RejectedScanRead, ScanIn, ScanResult, ShipmentIn, ShipmentRead, ShipmentScanIn
+from scanning.schemas import (
+    PackIn,
+    RejectedScanRead,
+    ScanIn,
+    ScanResult,
+    ShipmentCloseIn,
+    ShipmentIn,
+    ShipmentRead,
+    ShipmentScanIn,
+    WarningRead,
+)
 from scanning.service import ScanRequest
-from traceability.api import RowId, SessionDep, SettingsDep, allow
+from traceability.api import JSON_DEPTH_SCOPE_KEY, RowId, SessionDep, SettingsDep, allow, checked_json_depth
 from traceability.auth.service import Principal
 from traceability.errors import Problem
+from traceability.i18n import negotiate
 from traceability.models import Role, Shipment
 from traceability.privacy import member_hash, member_pepper
+from traceability.settings import Settings
 
 __all__ = ["epcis_router", "scans_router"]
 
@@ -27,31 +41,44 @@ Capturer = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role
 Anyone = Annotated[Principal, Depends(allow(*Role))]
 
 
-async def _json_body(request: Request) -> Any:
+async def _capture_body(request: Request) -> bytes:
+    """The raw body, read before the key is checked (no transaction is open while a client uploads), within the
+    depth limit: the body limits measured a JSON-typed one already; one sent as another type is measured here."""
     raw = await request.body()
+    if JSON_DEPTH_SCOPE_KEY not in request.scope:
+        settings: Settings = request.app.state.settings
+        await run_in_threadpool(checked_json_depth, raw, limit=settings.max_json_depth)
+    return raw
+
+
+def _parsed(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not JSON, not UTF-8/16/32, or an integer of more than 4,300 digits
         raise InvalidDocument(f"request body is not JSON: {exc}", [Problem("", "not JSON")]) from None
 
 
 @epcis_router.post("/capture", status_code=202, responses={409: {"description": "eventID conflict"}})
-async def capture(
-    request: Request,
+def capture(
+    body: Annotated[bytes, Depends(_capture_body)],
     session: SessionDep,
     settings: SettingsDep,
     principal: Capturer,
     behaviour: Annotated[str | None, Header(alias="GS1-Capture-Error-Behaviour")] = None,
 ) -> JSONResponse:
     """Capture an EPCISDocument (JSON / JSON-LD). All or nothing unless ``GS1-Capture-Error-Behaviour: proceed``."""
-    document = await _json_body(request)
     result = epcis.capture_document(
         session=session,
-        document=document,
+        document=_parsed(body),
         proceed=(behaviour or "").lower() == "proceed",
         party_id=principal.party_id,
+        principal=principal,
+        member_pepper=member_pepper(settings.key_dir),
         schema_path=settings.epcis_schema,
     )
+    # Committed here, in this worker thread: the chain head stays locked until the commit, and the session
+    # dependency would commit only after a hop through the event loop (it then finds nothing left to do).
+    session.commit()
     return JSONResponse(result.as_dict(), status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
 
 
@@ -94,41 +121,62 @@ Shipper = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.
 RejectionViewer = Annotated[Principal, Depends(allow(*Role))]
 
 
+def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+    """zh-CN or en for the messages of warnings and refusals, from the request's Accept-Language (default zh-CN)."""
+    return negotiate(accept_language)
+
+
+def _outbound(settings: SettingsDep) -> OutboundPolicy:
+    """The ``[outbound]`` section of the brand's policy: which outbound checks warn and which refuse."""
+    return load_policy(settings.policy_file).outbound
+
+
+Lang = Annotated[str, Depends(_lang)]
+Outbound = Annotated[OutboundPolicy, Depends(_outbound)]
+
+
 @scans_router.post("/scans", response_model=ScanResult)
 def post_scans(
     session: SessionDep,
     settings: SettingsDep,
     principal: Scanner,
     body: ScanIn,
+    lang: Lang,
+    policy: Outbound,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Any:
-    """Record raw scans for a business step; each code is accepted or rejected with its reason."""
+    """Record raw scans for a business step; each code is accepted (a shipment's with its outbound ``warnings``) or
+    rejected with its reason."""
     member = member_hash(body.member, member_pepper(settings.key_dir)) if body.member else None
     request = ScanRequest(biz_step=body.biz_step, codes=body.codes, party_id=body.party,
                           destination_id=body.destination, event_time=body.event_time, member_hash=member)  # fmt: skip
     return service.record_scans(
         session=session, principal=principal, request=request, idempotency_key=idempotency_key,
-        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings), policy=policy, lang=lang,
     ).as_dict()  # fmt: skip
 
 
 @scans_router.post("/scans/image", response_model=ScanResult)
-async def post_image_scan(
+def post_image_scan(
     session: SessionDep,
     settings: SettingsDep,
     principal: Scanner,
+    lang: Lang,
+    policy: Outbound,
     image: Annotated[UploadFile, File(description="Photo or scanner image (PNG, JPEG, WebP, …)")],
     biz_step: Annotated[str, Form()],
     destination: Annotated[str | None, Form()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Any:
     """Decode every code on a photo (a case top holds dozens) and record them as one scan."""
-    data = await image.read()
     request = ScanRequest(biz_step=biz_step, codes=[], destination_id=destination)
-    return service.record_image_scan(
-        session=session, principal=principal, image=data, request=request, idempotency_key=idempotency_key,
-        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
-    ).as_dict()  # fmt: skip
+    outcome = service.record_image_scan(
+        session=session, principal=principal, image=image.file.read(), request=request,
+        idempotency_key=idempotency_key, company_prefix_length=settings.company_prefix_length,
+        store=key_store(settings), max_pixels=settings.max_image_pixels, policy=policy, lang=lang,
+    )  # fmt: skip
+    session.commit()  # in this worker thread, as capture does: the chain head is not held across an await
+    return outcome.as_dict()
 
 
 @scans_router.post("/scans/pack", response_model=ScanResult)
@@ -148,37 +196,55 @@ def rejected_scans(
     return service.list_rejected(session=session, principal=principal, limit=limit)
 
 
-def _shipment_read(session: SessionDep, shipment: Shipment) -> ShipmentRead:
-    assert shipment.id is not None
-    items = len(service.shipment_items(session=session, shipment_id=shipment.id))
-    return ShipmentRead(**shipment.model_dump(warnings=False), items=items)
+def _shipment_read(session: SessionDep, shipment: Shipment, lang: str) -> ShipmentRead:
+    view = service.describe_shipment(session=session, shipment=shipment)
+    closing = view.confirmed_warnings if shipment.confirmed_warnings else view.to_confirm()
+    data = shipment.model_dump(warnings=False, exclude={"order_gtins", "confirmed_warnings", "confirmed_key_id"})
+    return ShipmentRead(
+        **data, items=len(view.items), units=view.units, order_gtins=view.order_gtins,
+        warnings=[WarningRead(**w.as_dict(lang)) for w in view.warnings],
+        close_warnings=[WarningRead(**w.as_dict(lang)) for w in closing],
+    )  # fmt: skip
 
 
-@scans_router.post("/shipments", response_model=ShipmentRead, status_code=201)
-def open_shipment(session: SessionDep, principal: Shipper, body: ShipmentIn) -> ShipmentRead:
-    """Open an outbound shipment to a destination party."""
-    shipment = service.open_shipment(session=session, principal=principal, destination_id=body.destination)
-    return _shipment_read(session, shipment)
+@scans_router.post("/shipments", response_model=ShipmentRead, status_code=201,
+                   responses={403: {"description": "the brand's policy refuses shipping to this destination"}})
+def open_shipment(
+    session: SessionDep, principal: Shipper, body: ShipmentIn, lang: Lang, policy: Outbound
+) -> ShipmentRead:
+    """Open an outbound shipment to a destination party (optionally for an order); answers with its ``warnings``."""
+    shipment = service.open_shipment(
+        session=session, principal=principal, destination_id=body.destination, order_ref=body.order,
+        order_gtins=body.gtins, expected_quantity=body.expected_quantity, policy=policy, lang=lang,
+    )  # fmt: skip
+    return _shipment_read(session, shipment, lang)
 
 
 @scans_router.get("/shipments/{shipment_id}", response_model=ShipmentRead)
-def get_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId) -> ShipmentRead:
-    return _shipment_read(session, service.get_shipment(session=session, principal=principal, shipment_id=shipment_id))
+def get_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId, lang: Lang) -> ShipmentRead:
+    shipment = service.get_shipment(session=session, principal=principal, shipment_id=shipment_id)
+    return _shipment_read(session, shipment, lang)
 
 
 @scans_router.post("/shipments/{shipment_id}/scans", response_model=ScanResult)
 def scan_into_shipment(
-    session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: RowId, body: ShipmentScanIn
-) -> Any:
-    """Scan codes (a case stands for its units) into an open shipment."""
+    session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: RowId, body: ShipmentScanIn,
+    lang: Lang, policy: Outbound,
+) -> Any:  # fmt: skip
+    """Scan codes (a case stands for its units) into an open shipment; each carries its outbound ``warnings``."""
     return service.scan_into_shipment(
         session=session, principal=principal, shipment_id=shipment_id, codes=body.codes,
-        company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+        company_prefix_length=settings.company_prefix_length, store=key_store(settings), policy=policy, lang=lang,
     ).as_dict()  # fmt: skip
 
 
-@scans_router.post("/shipments/{shipment_id}/close", response_model=ShipmentRead)
-def close_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId) -> ShipmentRead:
-    """Close the shipment: one shipping event from the sender to the destination."""
-    shipment = service.close_shipment(session=session, principal=principal, shipment_id=shipment_id)
-    return _shipment_read(session, shipment)
+@scans_router.post("/shipments/{shipment_id}/close", response_model=ShipmentRead,
+                   responses={409: {"description": "the shipment has warnings: confirm them to close it"}})
+def close_shipment(
+    session: SessionDep, principal: Shipper, shipment_id: RowId, lang: Lang, body: ShipmentCloseIn | None = None
+) -> ShipmentRead:
+    """Close the shipment: one shipping event from the sender to the destination. With warnings, only with
+    ``{"confirm": true}``, recorded with who confirmed."""
+    shipment = service.close_shipment(session=session, principal=principal, shipment_id=shipment_id,
+                                      confirm=body is not None and body.confirm, lang=lang)  # fmt: skip
+    return _shipment_read(session, shipment, lang)

@@ -10,13 +10,17 @@ from pydantic import BaseModel, Field
 from traceability.models import ShipmentStatus
 
 __all__ = [
+    "AcceptedItem",
     "PackIn",
+    "RejectedItem",
     "RejectedScanRead",
     "ScanIn",
     "ScanResult",
+    "ShipmentCloseIn",
     "ShipmentIn",
     "ShipmentRead",
     "ShipmentScanIn",
+    "WarningRead",
 ]
 
 
@@ -29,11 +33,31 @@ class ScanIn(BaseModel):
     member: str | None = Field(default=None, description="Member's phone on a sale; stored only as a keyed hash")
 
 
+class WarningRead(BaseModel):
+    kind: str = Field(description="unauthorized_channel, out_of_territory, not_holder, wrong_product, over_quantity, "
+                                  "under_quantity or duplicate_order")
+    message: str = Field(description="In plain words, in the language of the request's Accept-Language")
+    severity: str = Field(default="medium", description="high (red: a diversion alert once shipped) or medium")
+
+
+class AcceptedItem(BaseModel):
+    code: str
+    epc: str
+    units: int = Field(description="Units the code stands for (a case counts the units packed in it)")
+    warnings: list[WarningRead] = Field(default_factory=list, description="Outbound checks the code failed")
+
+
+class RejectedItem(BaseModel):
+    code: str
+    reason: str
+    message: str
+
+
 class ScanResult(BaseModel):
     capture_id: int | None
     event_id: str | None
-    accepted: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    accepted: list[AcceptedItem]
+    rejected: list[RejectedItem]
     replayed: bool = False
     unreadable: list[dict[str, Any]] = Field(default_factory=list, description="Regions on a photo not read")
 
@@ -44,11 +68,21 @@ class PackIn(BaseModel):
 
 
 class ShipmentIn(BaseModel):
-    destination: str = Field(min_length=1)
+    destination: str = Field(min_length=1, max_length=64)
+    order: str | None = Field(default=None, max_length=200,
+                              description="Order reference; closing records it as the event's bizTransaction (po)")
+    gtins: list[str] = Field(default_factory=list, max_length=100,
+                             description="Products the order is for (GTIN-14); another product warns wrong_product")
+    expected_quantity: int | None = Field(default=None, ge=1, le=10_000_000,
+                                          description="Units the order asks for; closing checks over / under")
 
 
 class ShipmentScanIn(BaseModel):
     codes: list[str] = Field(min_length=1, max_length=5000)
+
+
+class ShipmentCloseIn(BaseModel):
+    confirm: bool = Field(default=False, description="Close despite the shipment's warnings (recorded with who)")
 
 
 class ShipmentRead(BaseModel):
@@ -60,6 +94,16 @@ class ShipmentRead(BaseModel):
     closed_at: datetime | None
     event_id: str | None
     items: int = 0
+    units: int = 0
+    order_ref: str | None = None
+    order_gtins: list[str] = Field(default_factory=list)
+    expected_quantity: int | None = None
+    warnings: list[WarningRead] = Field(default_factory=list, description="What shipping to the destination breaks")
+    close_warnings: list[WarningRead] = Field(
+        default_factory=list, description="Open: what closing will ask to confirm; closed: what was confirmed"
+    )
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
 
 
 class RejectedScanRead(BaseModel):

@@ -4,6 +4,11 @@ Every code is checked before anything is written: it parses, its signature verif
 state allows the step, and the scanning party may perform the step. Accepted codes become one EPCIS event; rejected
 ones are stored with their reason and change nothing. The event store's write lock is taken first, so two clients
 scanning the same unit at once are applied one after the other and the second sees the first.
+
+Outbound scans (shipping, and codes scanned into a shipment) are checked against the channel too
+(:mod:`scanning.outbound`): an accepted code carries the ``warnings`` it raised, and a check the brand's policy
+refuses makes it a rejected scan with the check as its reason. Closing a shipment that has warnings needs the
+caller's confirmation, which is recorded with who gave it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -25,11 +31,15 @@ from codes.service import aggregate, keyring
 from codes.signing import verify
 from ledger.history import codes_for_keys
 from ledger.store import lock_store, scans_rejected
+from rebates.policy import OutboundPolicy
+from scanning import outbound
 from scanning.epcis import capture_document
-from scanning.errors import IdempotencyConflict, ShipmentError
+from scanning.errors import ConfirmationRequired, IdempotencyConflict, OutboundRefused, ShipmentError
+from scanning.outbound import CodeToShip, OutboundWarning
 from scanning.parse import ScannedCode, parse_scan
 from traceability.auth.service import Principal, scope_to_party
-from traceability.errors import Forbidden, NotFound
+from traceability.errors import Forbidden, InvalidInput, NotFound
+from traceability.gs1 import is_valid_gtin14
 from traceability.models import (
     Capture,
     Code,
@@ -49,7 +59,9 @@ __all__ = [
     "SCAN_STEPS",
     "ScanOutcome",
     "ScanRequest",
+    "ShipmentView",
     "close_shipment",
+    "describe_shipment",
     "get_shipment",
     "list_rejected",
     "open_shipment",
@@ -113,6 +125,7 @@ class _Checked:
     code: Code | None
     reason: str | None = None
     message: str = ""
+    warnings: list[OutboundWarning] = field(default_factory=list)
 
 
 def _party_for(session: Session, principal: Principal, party_id: str | None) -> Party:
@@ -179,6 +192,9 @@ def _check_code(item: _Checked, step: str, ring: Any, store: KeyFileStore | None
         result = verify(scanned.signed, ring, secrets_)
         if not result.ok:
             return result.reason or "bad_signature", result.message
+    elif code is not None and code.key_id is not None:
+        # One of our signed codes is genuine only with its signature: a label cut down to GTIN + serial is a copy.
+        return "signature_missing", "this code was issued with a signature; scan the whole label, signature included"
     if code is None:
         return "never_issued", f"{scanned.key} was never issued by this brand"
     status = CodeStatus(code.status)
@@ -292,6 +308,32 @@ def _units_behind(session: Session, code: Code | None) -> int:
     return total
 
 
+def _accepted(session: Session, item: _Checked, lang: str) -> dict[str, Any]:
+    assert item.scanned is not None
+    return {"code": item.raw, "epc": item.scanned.epc_urn, "units": _units_behind(session, item.code),
+            "warnings": [w.as_dict(lang) for w in item.warnings]}  # fmt: skip
+
+
+def _check_outbound(
+    session: Session, checked: Sequence[_Checked], party: Party, destination: str | None, *, policy: OutboundPolicy,
+    lang: str, order_ref: str | None = None, order_gtins: Sequence[str] = (),
+) -> None:  # fmt: skip
+    """Run the outbound checks on the codes still accepted: warnings on each, or a rejection the policy asks for."""
+    items = [c for c in checked if c.reason is None and c.scanned is not None]
+    if not items:
+        return
+    gtins = outbound.products_behind(session, [(c.scanned.gtin if c.scanned else None, c.code) for c in items])
+    codes = [CodeToShip(c.scanned.key, c.code, g) for c, g in zip(items, gtins, strict=True) if c.scanned]
+    found = outbound.code_warnings(session=session, sender=party.id, destination=destination, codes=codes,
+                                   order_ref=order_ref, order_gtins=order_gtins)  # fmt: skip
+    for item, warnings in zip(items, found, strict=True):
+        refused = [w for w in warnings if policy.refuses(w.kind)]
+        if refused:
+            item.reason, item.message = refused[0].kind, "; ".join(w.message(lang) for w in refused)
+        else:
+            item.warnings = warnings
+
+
 def record_scans(
     *,
     session: Session,
@@ -300,8 +342,14 @@ def record_scans(
     idempotency_key: str | None = None,
     company_prefix_length: int = 7,
     store: KeyFileStore | None = None,
+    policy: OutboundPolicy | None = None,
+    lang: str = "en",
 ) -> ScanOutcome:
-    """Validate raw scanned strings and capture the accepted ones as one event; store rejected ones with reasons."""
+    """Validate raw scanned strings and capture the accepted ones as one event; store rejected ones with reasons.
+
+    A shipping scan is also checked outbound (``scanning.outbound``): accepted codes carry their ``warnings``,
+    worded in ``lang``, and checks ``policy`` refuses reject the code.
+    """
     lock_store(session)
     party = _party_for(session, principal, request.party_id)
     destination = None
@@ -316,6 +364,8 @@ def record_scans(
             return replay
     checked = _validate(session, request.codes, request.biz_step, party, company_prefix_length=company_prefix_length,
                         store=store)  # fmt: skip
+    if request.biz_step == "shipping":
+        _check_outbound(session, checked, party, request.destination_id, policy=policy or OutboundPolicy(), lang=lang)
     capture = Capture(origin="scan", party_id=party.id, idempotency_key=idempotency_key, request_hash=request_hash)
     session.add(capture)
     try:
@@ -332,11 +382,7 @@ def record_scans(
         capture_document(session=session, document=_document(event), origin="scan", party_id=party.id,
                          capture=capture)  # fmt: skip
         outcome.event_id = event["eventID"]
-        outcome.accepted = [
-            {"code": c.raw, "epc": c.scanned.epc_urn, "units": _units_behind(session, c.code)}
-            for c in accepted
-            if c.scanned is not None
-        ]
+        outcome.accepted = [_accepted(session, c, lang) for c in accepted]
     capture.response = json.dumps(outcome.as_dict(), ensure_ascii=False)
     session.add(capture)
     session.flush()
@@ -352,17 +398,20 @@ def record_image_scan(
     idempotency_key: str | None = None,
     company_prefix_length: int = 7,
     store: KeyFileStore | None = None,
+    max_pixels: int | None = None,
+    policy: OutboundPolicy | None = None,
+    lang: str = "en",
 ) -> ScanOutcome:
     """Decode every symbol on a photo (a case top holds many) and record them as one scan; say what was unreadable."""
     from scanning.decode import decode_image
 
-    decoded = decode_image(image)
+    decoded = decode_image(image, max_pixels=max_pixels)
     texts = [s.text for s in decoded.symbols]
     if texts:
         request.codes = texts
         outcome = record_scans(session=session, principal=principal, request=request,
                                idempotency_key=idempotency_key, company_prefix_length=company_prefix_length,
-                               store=store)  # fmt: skip
+                               store=store, policy=policy, lang=lang)  # fmt: skip
     else:
         outcome = ScanOutcome()
     outcome.unreadable = [
@@ -398,7 +447,8 @@ def pack(
     }
     result = capture_document(session=session, document=_document(event), origin="scan", party_id=party.id)
     return ScanOutcome(capture_id=result.capture_id, event_id=event_id,
-                       accepted=[{"code": c.raw, "epc": c.epc_urn, "units": 1} for c in child_scans])  # fmt: skip
+                       accepted=[{"code": c.raw, "epc": c.epc_urn, "units": 1, "warnings": []}
+                                 for c in child_scans])  # fmt: skip
 
 
 def _plain(scanned: ScannedCode) -> str:
@@ -408,8 +458,24 @@ def _plain(scanned: ScannedCode) -> str:
 # --- shipment sessions --------------------------------------------------------------------------------------------
 
 
-def open_shipment(*, session: Session, principal: Principal, destination_id: str) -> Shipment:
-    """Open an outbound shipment from the caller's party to a destination party."""
+def _order_gtins(gtins: Sequence[str]) -> list[str]:
+    cleaned = sorted({g.strip() for g in gtins if g.strip()})
+    bad = [g for g in cleaned if not is_valid_gtin14(g)]
+    if bad:
+        raise InvalidInput(f"not 14-digit GTINs with a valid check digit: {', '.join(bad)}", gtins=bad)
+    return cleaned
+
+
+def open_shipment(
+    *, session: Session, principal: Principal, destination_id: str, order_ref: str | None = None,
+    order_gtins: Sequence[str] = (), expected_quantity: int | None = None, policy: OutboundPolicy | None = None,
+    lang: str = "en",
+) -> Shipment:  # fmt: skip
+    """Open an outbound shipment from the caller's party to a destination party, optionally for an order.
+
+    The destination is checked at once (``describe_shipment`` gives the warnings); a check the policy refuses
+    refuses the shipment (:class:`OutboundRefused`, its message in ``lang``).
+    """
     party = _party_for(session, principal, None)
     if PartyKind(party.kind) not in STEP_PARTIES["shipping"]:
         raise Forbidden(f"a {party.kind} does not ship goods")
@@ -417,7 +483,17 @@ def open_shipment(*, session: Session, principal: Principal, destination_id: str
         raise NotFound(f"unknown destination party {destination_id!r}", party=destination_id)
     if destination_id == party.id:
         raise ShipmentError("a shipment cannot go to its own sender")
-    shipment = Shipment(party_id=party.id, destination_id=destination_id)
+    if expected_quantity is not None and expected_quantity < 1:
+        raise InvalidInput("the expected quantity is at least one unit", expected_quantity=expected_quantity)
+    gtins = _order_gtins(order_gtins)
+    policy = policy or OutboundPolicy()
+    refused = [w for w in outbound.destination_warnings(session=session, sender=party.id, destination=destination_id)
+               if policy.refuses(w.kind)]  # fmt: skip
+    if refused:
+        raise OutboundRefused("; ".join(w.message(lang) for w in refused),
+                              warnings=[w.as_dict(lang) for w in refused])  # fmt: skip
+    shipment = Shipment(party_id=party.id, destination_id=destination_id, order_ref=(order_ref or "").strip() or None,
+                        order_gtins=json.dumps(gtins) if gtins else None, expected_quantity=expected_quantity)
     session.add(shipment)
     session.flush()
     return shipment
@@ -436,11 +512,69 @@ def shipment_items(*, session: Session, shipment_id: int) -> list[ShipmentItem]:
     return list(session.exec(select(ShipmentItem).where(ShipmentItem.shipment_id == shipment_id)).all())
 
 
+def _gtins_of(shipment: Shipment) -> list[str]:
+    return list(json.loads(shipment.order_gtins)) if shipment.order_gtins else []
+
+
+@dataclass
+class ShipmentView:
+    """A shipment with what its checks say now: the destination's warnings, each item's, and closing's."""
+
+    shipment: Shipment
+    items: list[ShipmentItem]
+    units: int
+    """Units the scanned items stand for (a case counts its units)."""
+    warnings: list[OutboundWarning]
+    """What shipping to the destination breaks (channel, territory), checked now."""
+    item_warnings: dict[int, list[OutboundWarning]]
+    """Item id → the warnings its scan raised."""
+    closing: list[OutboundWarning]
+    """Quantity against the order and a repeated order: what closing checks."""
+
+    @property
+    def order_gtins(self) -> list[str]:
+        return _gtins_of(self.shipment)
+
+    @property
+    def confirmed_warnings(self) -> list[OutboundWarning]:
+        return outbound.load(self.shipment.confirmed_warnings)
+
+    def to_confirm(self) -> list[OutboundWarning]:
+        """Every distinct warning of the shipment: the ones closing asks the caller to confirm."""
+        seen: dict[str, OutboundWarning] = {}
+        for w in [*self.warnings, *(w for ws in self.item_warnings.values() for w in ws), *self.closing]:
+            seen.setdefault(json.dumps(w.stored(), sort_keys=True), w)
+        return list(seen.values())
+
+
+def describe_shipment(*, session: Session, shipment: Shipment) -> ShipmentView:
+    """A shipment with its items, its units and its warnings as they stand (the destination checked now)."""
+    assert shipment.id is not None
+    items = shipment_items(session=session, shipment_id=shipment.id)
+    records = codes_for_keys(session, [i.key for i in items])
+    units = sum(_units_behind(session, records.get(i.key)) for i in items)
+    earlier = None
+    if shipment.order_ref:
+        earlier = session.exec(
+            select(Shipment.id).where(Shipment.party_id == shipment.party_id, Shipment.order_ref == shipment.order_ref,
+                                      Shipment.status == ShipmentStatus.closed, Shipment.id != shipment.id)
+            .order_by(col(Shipment.id))
+        ).first()  # fmt: skip
+    closing = outbound.closing_warnings(units=units, expected=shipment.expected_quantity,
+                                        order_ref=shipment.order_ref, earlier_shipment=earlier)  # fmt: skip
+    warnings = outbound.destination_warnings(session=session, sender=shipment.party_id,
+                                             destination=shipment.destination_id)  # fmt: skip
+    return ShipmentView(shipment=shipment, items=items, units=units, warnings=warnings,
+                        item_warnings={i.id: outbound.load(i.warnings) for i in items if i.id is not None},
+                        closing=closing)  # fmt: skip
+
+
 def scan_into_shipment(
     *, session: Session, principal: Principal, shipment_id: int, codes: list[str], company_prefix_length: int = 7,
-    store: KeyFileStore | None = None,
+    store: KeyFileStore | None = None, policy: OutboundPolicy | None = None, lang: str = "en",
 ) -> ScanOutcome:  # fmt: skip
-    """Add scanned codes to an open shipment; each is validated for shipping now, rejected ones are kept."""
+    """Add scanned codes to an open shipment; each is validated for shipping now and checked outbound (its
+    ``warnings``, or a rejection the policy asks for); rejected ones are kept."""
     shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
     if shipment.status != ShipmentStatus.open:
         raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
@@ -451,6 +585,8 @@ def scan_into_shipment(
     for item in checked:
         if item.reason is None and item.scanned is not None and item.scanned.key in present:
             item.reason, item.message = "duplicate", "already in this shipment"
+    _check_outbound(session, checked, party, shipment.destination_id, policy=policy or OutboundPolicy(), lang=lang,
+                    order_ref=shipment.order_ref, order_gtins=_gtins_of(shipment))  # fmt: skip
     capture = Capture(origin="shipment-scan", party_id=party.id)
     session.add(capture)
     session.flush()
@@ -459,32 +595,56 @@ def scan_into_shipment(
     for item in checked:
         if item.reason is None and item.scanned is not None:
             session.add(ShipmentItem(shipment_id=shipment_id, key=item.scanned.key, epc=item.scanned.epc_urn,
-                                     raw=item.raw))  # fmt: skip
-            outcome.accepted.append({"code": item.raw, "epc": item.scanned.epc_urn,
-                                     "units": _units_behind(session, item.code)})  # fmt: skip
+                                     raw=item.raw, warnings=outbound.dump(item.warnings)))  # fmt: skip
+            outcome.accepted.append(_accepted(session, item, lang))
     session.flush()
     return outcome
 
 
-def close_shipment(*, session: Session, principal: Principal, shipment_id: int) -> Shipment:
-    """Close a shipment: one shipping event with every scanned item, from the sender to the destination."""
+def _biz_transaction(ref: str, party: Party) -> str:
+    """The order reference as a CBV business-transaction URI (``urn:epcglobal:cbv:bt:<GLN>:<ref>``) unless it is one."""
+    if ":" in ref and not any(ch.isspace() for ch in ref):
+        return ref
+    return f"urn:epcglobal:cbv:bt:{party.gln}:{quote(ref, safe='')}"
+
+
+def close_shipment(
+    *, session: Session, principal: Principal, shipment_id: int, confirm: bool = False, lang: str = "en",
+) -> Shipment:  # fmt: skip
+    """Close a shipment: one shipping event with every scanned item, from the sender to the destination.
+
+    A shipment with warnings (destination, items, quantity, a repeated order) closes only with ``confirm``; the
+    confirmation is recorded: by which party and key, when, and the warnings confirmed.
+    """
     shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
     if shipment.status != ShipmentStatus.open:
         raise ShipmentError(f"shipment {shipment_id} is already {shipment.status}")
-    items = shipment_items(session=session, shipment_id=shipment_id)
-    if not items:
+    view = describe_shipment(session=session, shipment=shipment)
+    if not view.items:
         raise ShipmentError(f"shipment {shipment_id} has no scanned items; scan before closing")
+    warnings = view.to_confirm()
+    if warnings and not confirm:
+        raise ConfirmationRequired(
+            f"shipment {shipment_id} has {len(warnings)} warning(s); confirm to close it: "
+            + "; ".join(w.message(lang) for w in warnings),
+            warnings=[w.as_dict(lang) for w in warnings],
+        )
     party = session.get(Party, shipment.party_id)
     destination = session.get(Party, shipment.destination_id)
     assert party is not None
     assert destination is not None
     lock_store(session)
-    scanned = [parse_scan(i.epc) for i in items]
+    scanned = [parse_scan(i.epc) for i in view.items]
     event = _event("shipping", party, scanned, destination=destination, when=datetime.now(UTC))
+    if shipment.order_ref:
+        event["bizTransactionList"] = [{"type": "po", "bizTransaction": _biz_transaction(shipment.order_ref, party)}]
     capture_document(session=session, document=_document(event), origin="scan", party_id=party.id)
     shipment.status = ShipmentStatus.closed
     shipment.closed_at = utcnow()
     shipment.event_id = event["eventID"]
+    if warnings:
+        shipment.confirmed_by, shipment.confirmed_key_id = principal.party_id, principal.api_key_id
+        shipment.confirmed_at, shipment.confirmed_warnings = shipment.closed_at, outbound.dump(warnings)
     session.add(shipment)
     session.flush()
     return shipment

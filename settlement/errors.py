@@ -7,14 +7,16 @@ TraceabilityError
 │   └── BadPeriod            a period that is not ``YYYY-MM``
 └── Conflict (409)
     ├── PeriodLocked         the period is locked: it can be read, never run again or changed
-    └── LockOutOfOrder       periods lock in order; an earlier open period must be locked first
+    ├── LockOutOfOrder       periods lock in order; an earlier open period must be locked first
+    ├── PeriodNotEnded       the period has not ended (plus the policy's grace days); says when it can be locked
+    └── EmptyPeriod          no fact dated in the period and no adjustment to book; locking it needs ``force``
 """
 
 from __future__ import annotations
 
 from traceability.errors import Conflict, InvalidInput
 
-__all__ = ["BadPeriod", "LockOutOfOrder", "PeriodLocked"]
+__all__ = ["BadPeriod", "EmptyPeriod", "LockOutOfOrder", "PeriodLocked", "PeriodNotEnded"]
 
 
 class BadPeriod(InvalidInput):
@@ -27,3 +29,11 @@ class PeriodLocked(Conflict):
 
 class LockOutOfOrder(Conflict):
     code = "lock_out_of_order"
+
+
+class PeriodNotEnded(Conflict):
+    code = "period_not_ended"
+
+
+class EmptyPeriod(Conflict):
+    code = "period_empty"

@@ -43,11 +43,13 @@ def report(session: SessionDep, settings: SettingsDep, _: Finance, period: str,
 
 
 @router.post("/{period}/lock", response_model=SettlementRead)
-def lock(session: SessionDep, settings: SettingsDep, principal: Finance, period: str) -> Any:
-    """Lock a period for good; 409 if it is locked already or an earlier one is still open."""
+def lock(session: SessionDep, settings: SettingsDep, principal: Finance, period: str, force: bool = False) -> Any:
+    """Lock a period for good; 409 if it is locked already, an earlier one is still open, it has not ended (plus the
+    policy's grace days), or it is empty without ``force``."""
     locked_by = f"{principal.role.value}:{principal.party_id}:key{principal.api_key_id}"
     policy = load_policy(settings.policy_file)
-    return service.lock_period(session=session, period=period, policy=policy, locked_by=locked_by).as_dict()
+    return service.lock_period(session=session, period=period, policy=policy, locked_by=locked_by,
+                               force=force).as_dict()  # fmt: skip
 
 
 @router.get("/{period}/units", response_model=list[UnitRead])

@@ -5,10 +5,12 @@ How a period is settled (``docs/settlement.md`` gives every rule and its reason)
 - Facts come from the ``sale`` and ``purchase`` rows the capture listener keeps (:mod:`rebates.facts`), grouped in
   SQL by party and GTIN; only that small result reaches Python, where prices (Decimal) make the money exact.
 - Alerts come through :mod:`settlement.alerts`.
-- Periods lock in order. A locked period is never computed again: a run returns its document as locked. The first
-  open period after the last locked one (the *next open period*) restates every locked period whose facts or alerts
-  changed, and books the difference to what was already paid as adjustments; locking it records the restatement, so
-  each party's deltas for a period always add up to what it is owed for it: nothing is paid twice.
+- Periods lock in order, each only once it has ended in the policy's time zone and its grace days have passed
+  (:func:`lockable_from`), and an empty one only on purpose (``force``). A locked period is never computed again: a
+  run returns its document as locked. The first open period after the last locked one (the *next open period*)
+  restates every locked period whose facts or alerts changed, and books the difference to what was already paid as
+  adjustments; locking it records the restatement, so each party's deltas for a period always add up to what it is
+  owed for it: nothing is paid twice.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
@@ -28,10 +31,10 @@ from sqlmodel import Session, col, select
 from ledger.store import lock_store
 from rebates.policy import Policy, RebateTier
 from settlement.alerts import Diversion, diversion_by_distributor, flagged_sales
-from settlement.errors import LockOutOfOrder, PeriodLocked
+from settlement.errors import EmptyPeriod, LockOutOfOrder, PeriodLocked, PeriodNotEnded
 from settlement.periods import next_period, parse_period, period_bounds, period_of
 from traceability.errors import NotFound
-from traceability.models import Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
+from traceability.models import Dispatch, Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
 from traceability.models.base import utcnow
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "StoreLine",
     "list_periods",
     "lock_period",
+    "lockable_from",
     "run_settlement",
     "units_behind",
 ]
@@ -567,13 +571,44 @@ def _earliest_fact(session: Session) -> datetime | None:
     return min(found) if found else None
 
 
-def lock_period(*, session: Session, period: str, policy: Policy, locked_by: str = "") -> Settlement:
-    """Lock a period: settle it one last time and store the result and its lines; it never changes again."""
+def lockable_from(period: str, policy: Policy) -> datetime:
+    """The first moment ``period`` may be locked: midnight after its last day in the policy's time zone, plus the
+    policy's grace days (an aware datetime in that zone)."""
+    end = period_bounds(period, policy.timezone)[1].astimezone(ZoneInfo(policy.timezone))
+    # Aware arithmetic within one zone adds calendar days, so a DST change inside the grace days moves nothing.
+    return end + timedelta(days=policy.lock_grace_days)
+
+
+def _has_facts(session: Session, start: datetime, end: datetime) -> bool:
+    """Whether any sale, purchase or dispatch is dated in ``[start, end)`` (counted or not)."""
+    for table in (Sale, Purchase, Dispatch):
+        stmt = select(table.id).where(col(table.event_time) >= start, col(table.event_time) < end).limit(1)
+        if session.exec(stmt).first() is not None:
+            return True
+    return False
+
+
+def lock_period(
+    *, session: Session, period: str, policy: Policy, locked_by: str = "", force: bool = False,
+    now: datetime | None = None,
+) -> Settlement:  # fmt: skip
+    """Lock a period once it has ended (plus the grace days): settle it one last time and store the result and its
+    lines; it never changes again. An empty period (no facts, no adjustments) locks only with ``force``; ``now``
+    is the clock (tests)."""
     parse_period(period)
+    moment = _aware(now).astimezone(UTC) if now is not None else utcnow()
     lock_store(session)  # no capture may slip between the settlement and the lock
     locked = _locked(session)
     if any(r.period == period for r in locked):
         raise PeriodLocked(f"{period} is already locked", period=period)
+    ready = lockable_from(period, policy)
+    if moment < ready:
+        days = policy.lock_grace_days
+        raise PeriodNotEnded(
+            f"{period} can be locked from {ready:%Y-%m-%d %H:%M} {policy.timezone} (the month must end, then "
+            f"{days} grace day{'' if days == 1 else 's'} for late scans)", period=period,
+            lockable_from=ready.isoformat(), timezone=policy.timezone,
+        )  # fmt: skip
     expected = _next_open(locked)
     start, end = period_bounds(period, policy.timezone)
     if expected is not None and period != expected:
@@ -587,8 +622,13 @@ def lock_period(*, session: Session, period: str, policy: Policy, locked_by: str
                 f"first", period=period, next=first,
             )  # fmt: skip
     result = run_settlement(session=session, period=period, policy=policy)
+    if not force and not result.adjustments and not _has_facts(session, result.starts_at, result.ends_at):
+        raise EmptyPeriod(
+            f"{period} holds no sales, purchases or dispatches and no adjustments: check the period; to lock an "
+            f"empty one anyway, use --force (API: ?force=true)", period=period,
+        )  # fmt: skip
     result.status = "locked"
-    result.locked_at = utcnow().replace(microsecond=0)
+    result.locked_at = moment.replace(microsecond=0)
     document = canonical(result.as_dict())
     row = SettlementPeriod(
         period=period, starts_at=BOOKS_START if expected is None else start, ends_at=end, locked_at=result.locked_at,

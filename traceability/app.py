@@ -1,26 +1,45 @@
-"""The assembly: the FastAPI app factory (one engine, the domain routers, one renderer for every domain error) and
-the wiring of the capture listeners, which the app and the CLI both call."""
+"""The assembly: the FastAPI app factory (one engine, the domain routers, one renderer for every domain error, the
+request body limits) and the wiring of the capture listeners, which the app and the CLI both call."""
 
 from __future__ import annotations
+
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.store import Listener, set_listeners
+from traceability.api import JSON_DEPTH_SCOPE_KEY, RequestRefused, checked_json_depth
 from traceability.database import make_engine, migrate
-from traceability.errors import Problem, TraceabilityError, ValidationFailed
+from traceability.errors import JsonTooDeep, PayloadTooLarge, Problem, TraceabilityError, ValidationFailed
 from traceability.settings import Settings, get_settings
 
-__all__ = ["capture_listeners", "create_app", "wire_listeners"]
+__all__ = ["RequestLimits", "capture_listeners", "create_app", "wire_listeners"]
 
 PROBLEM_JSON = "application/problem+json"
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+def _problem(request: Request, error: TraceabilityError) -> JSONResponse:
+    headers = None
+    if error.code == PayloadTooLarge.code and request.url.path.startswith("/epcis"):
+        # the EPCIS 2.0 REST binding's way of telling a client the size it may send
+        headers = {"GS1-EPCIS-Capture-File-Size-Limit": str(error.detail["limit"])}
+    return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TraceabilityError)
-    return JSONResponse(exc.to_problem(), status_code=exc.status_code, media_type=PROBLEM_JSON)
+    return _problem(request, exc)
+
+
+async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestRefused)
+    return _problem(request, exc.error)
 
 
 async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -31,6 +50,85 @@ async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
     ]
     error = ValidationFailed("request is invalid", problems)
     return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON)
+
+
+_JSON_TYPE = re.compile(r"^\s*application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE)
+_THREAD_ABOVE = 64 * 1024  # bytes; measuring a smaller body costs less than the hop to a worker thread
+
+
+class RequestLimits:
+    """Body size and JSON depth limits for every route, applied as a route reads its body (pure ASGI).
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read, a streamed body as soon as it
+    passes the limit; a JSON body is read whole (it is bounded) and its depth measured before any parser sees it,
+    since ``json`` recurses and a deep one would end in a 500. The refusal is raised inside the route, so the API
+    answers problem JSON and a page shows an error page; a route that never reads its body is not affected.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, _LimitedBody(self, scope, receive), send)
+
+
+class _LimitedBody:
+    """The ``receive`` a route sees under :class:`RequestLimits`."""
+
+    def __init__(self, limits: RequestLimits, scope: Scope, receive: Receive) -> None:
+        headers = Headers(scope=scope)
+        length = headers.get("content-length", "")
+        self.declared = int(length) if length.isdigit() else None
+        self.json = bool(_JSON_TYPE.match(headers.get("content-type", "")))
+        self.limits = limits
+        self.scope = scope
+        self.receive = receive
+        self.read = 0
+        self.done = False
+
+    async def __call__(self) -> Message:
+        if self.done:
+            return await self.receive()
+        if self.declared is not None and self.declared > self.limits.max_body_bytes:
+            raise self._too_large(self.declared)
+        if not self.json:
+            return self._counted(await self.receive())
+        chunks: list[bytes] = []
+        while not self.done:
+            message = self._counted(await self.receive())
+            if message["type"] != "http.request":
+                return message  # the client went away mid-body
+            chunks.append(message.get("body", b""))
+        body, limit = b"".join(chunks), self.limits.max_json_depth
+        try:
+            if len(body) <= _THREAD_ABOVE:
+                depth = checked_json_depth(body, limit=limit)
+            else:
+                depth = await run_in_threadpool(checked_json_depth, body, limit=limit)
+        except JsonTooDeep as exc:
+            raise RequestRefused(exc) from None
+        self.scope[JSON_DEPTH_SCOPE_KEY] = depth
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    def _counted(self, message: Message) -> Message:
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if self.read > self.limits.max_body_bytes:
+                raise self._too_large(None)
+            self.done = not message.get("more_body", False)
+        return message
+
+    def _too_large(self, declared: int | None) -> RequestRefused:
+        limit = self.limits.max_body_bytes
+        size = f"of {declared:,} bytes " if declared is not None else ""
+        return RequestRefused(PayloadTooLarge(
+            f"request body {size}is larger than the {limit:,} bytes accepted", limit=limit
+        ))  # fmt: skip
 
 
 def capture_listeners() -> tuple[Listener, ...]:
@@ -79,10 +177,14 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.add_exception_handler(TraceabilityError, _domain_error)
+    app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth)
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # On the event loop, not in the thread pool: it touches nothing, and so it answers while every worker
+        # thread is busy with captures.
         return {"status": "ok"}
 
     for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,

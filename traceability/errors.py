@@ -7,7 +7,9 @@ maps to. The API renders them once (RFC 9457 problem details); the CLI prints th
     ├── NotFound (404)
     ├── Conflict (409)
     ├── InvalidInput (422)
-    │   └── ValidationFailed (422, with a list of problems: path and reason)
+    │   ├── ValidationFailed (422, with a list of problems: path and reason)
+    │   └── JsonTooDeep (422) a JSON body nested deeper than the settings allow
+    ├── PayloadTooLarge (413) a request body (or an image in it) larger than the settings allow
     ├── Unauthenticated (401)
     └── Forbidden (403)
 
@@ -23,7 +25,9 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
+    "JsonTooDeep",
     "NotFound",
+    "PayloadTooLarge",
     "Problem",
     "TraceabilityError",
     "Unauthenticated",
@@ -93,6 +97,19 @@ class ValidationFailed(InvalidInput):
     def __str__(self) -> str:
         lines = [self.message] + [f"  {p.path}: {p.reason}" for p in self.problems]
         return "\n".join(lines)
+
+
+class JsonTooDeep(InvalidInput):
+    """A JSON body nested deeper than ``max_json_depth``: refused before it is parsed, whatever the route."""
+
+    code = "json_too_deep"
+
+
+class PayloadTooLarge(TraceabilityError):
+    """A request body larger than ``max_body_bytes`` (or an image with more pixels than allowed)."""
+
+    status_code = 413
+    code = "payload_too_large"
 
 
 class Unauthenticated(TraceabilityError):

@@ -39,11 +39,26 @@ class Settings(BaseSettings):
     epcis_schema: Path | None = None
     """The GS1 EPCIS 2.0 JSON schema file; when set, every captured document is validated against it too."""
 
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    """Largest request body accepted, in bytes (16 MiB: an EPCIS document of about 40,000 events, a 48 MP photo);
+    a larger one is refused with 413 before it is read."""
+
+    max_json_depth: int = Field(default=64, ge=1)
+    """Deepest nesting of arrays and objects accepted in a JSON body (an EPCIS event with sensor data is about 8);
+    a deeper one is refused with 422 before it is parsed."""
+
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    """Largest image (width × height) decoded (50 M: a 48 MP photo); checked from the file header before decoding,
+    a larger one is refused with 413."""
+
     policy_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("TRACEABILITY_POLICY_FILE", "TRACEABILITY_POLICY")
     )
     """The rebate and settlement policy (TOML, ``docs/settlement.md``); unset means DESIGN.md's defaults. The older
     name ``TRACEABILITY_POLICY`` is still read, so existing deployments keep their policy."""
+
+    clone_clock_skew_minutes: float = Field(default=10.0, ge=0, le=24 * 60)
+    """How far scanner clocks may disagree (minutes): the clone rule widens the time between two sightings by it."""
 
     @field_validator("db")
     @classmethod

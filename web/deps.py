@@ -3,7 +3,8 @@
 A browser signs in once with its API key; the key is kept in an HttpOnly, SameSite=Lax cookie and resolved to the
 same :class:`~traceability.auth.service.Principal` as a bearer token, so a page sees exactly what the key's role and
 party may see through the API. Scripts may still send ``Authorization: Bearer`` to a page route. Unsafe requests
-with a cookie must come from our own origin (SameSite covers modern browsers, the Origin check the rest).
+with a cookie must come from our own origin (SameSite covers modern browsers, the Origin check the rest), and so
+must the sign-in form itself, which has no cookie yet to protect it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from traceability.errors import Forbidden, Unauthenticated
 from traceability.models import Role
 from web.i18n import LANG_COOKIE, negotiate
 
-__all__ = ["KEY_COOKIE", "PagePrincipal", "OptionalPrincipal", "page_allow", "page_lang", "wants_html"]
+__all__ = [
+    "KEY_COOKIE",
+    "OptionalPrincipal",
+    "PagePrincipal",
+    "page_allow",
+    "page_lang",
+    "refuse_cross_site",
+    "wants_html",
+]
 
 KEY_COOKIE = "trc_key"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,6 +52,10 @@ def _token(request: Request) -> tuple[str | None, bool]:
 
 
 def _same_origin(request: Request) -> bool:
+    # Fetch metadata first: every current browser says where a request comes from; a sibling subdomain
+    # ("same-site") is another origin too.
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return False
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin is None:
         return True  # not a browser, or one that sends neither: SameSite=Lax already kept cross-site cookies out
@@ -51,13 +64,21 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", request.url.netloc)
 
 
+def refuse_cross_site(request: Request) -> None:
+    """A dependency for forms no other site may post: Forbidden unless the request comes from our own origin."""
+    if not _same_origin(request):
+        raise Forbidden("cross-site request refused: post this form from this site's own page", reason="cross_site")
+
+
 def get_page_principal(request: Request, session: SessionDep) -> Principal:
     token, from_cookie = _token(request)
     if not token:
         raise Unauthenticated("sign in with an API key")
     if from_cookie and request.method not in _SAFE and not _same_origin(request):
-        raise Forbidden("cross-site request refused")
-    return authenticate(session=session, token=token)
+        raise Forbidden("cross-site request refused", reason="cross_site")
+    principal = authenticate(session=session, token=token)
+    session.commit()  # end the read, as the API's principal does (traceability.api.get_principal says why)
+    return principal
 
 
 def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:

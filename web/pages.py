@@ -14,7 +14,7 @@ from labels import service as labels
 from rebates.policy import load_policy
 from settlement import reports as settlement_reports
 from settlement import service as settle
-from traceability.api import SessionDep, SettingsDep
+from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
 from traceability.masterdata.service import list_products
@@ -87,7 +87,7 @@ def alerts_page(
 
 
 @router.get("/app/alerts/{alert_id}")
-def alert_detail(request: Request, session: SessionDep, principal: Auditor, alert_id: int) -> Response:
+def alert_detail(request: Request, session: SessionDep, principal: Auditor, alert_id: RowId) -> Response:
     """One alert: evidence, the unit's trail, the case history, and the status form."""
     page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
     return render(request, "alert.html", {**page, "_session": session}, principal=principal)
@@ -97,13 +97,14 @@ def alert_detail(request: Request, session: SessionDep, principal: Auditor, aler
 def update_alert(
     session: SessionDep,
     principal: Auditor,
-    alert_id: int,
+    alert_id: RowId,
     status: Annotated[str, Form(max_length=20)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Move the case on and/or add a note; the history keeps who and when."""
+    new_status = _choice(AlertStatus, status)  # an unknown status is the user's error (422), not ours
     flow.update_alert(session=session, alert_id=alert_id, author=_by(principal),
-                      status=AlertStatus(status) if status else None, note=note.strip() or None)  # fmt: skip
+                      status=new_status[0] if new_status else None, note=note.strip() or None)  # fmt: skip
     return RedirectResponse(f"/app/alerts/{alert_id}", status_code=303)
 
 
@@ -190,7 +191,7 @@ def create_print_job(
 
 
 @router.get("/app/print-jobs/{job_id}")
-def print_job_page(request: Request, session: SessionDep, principal: Plant, job_id: int) -> Response:
+def print_job_page(request: Request, session: SessionDep, principal: Plant, job_id: RowId) -> Response:
     job = labels.get_job(session=session, job_id=job_id, principal=principal)
     recon = labels.reconcile(session=session, job_id=job_id, principal=principal)
     return render(request, "print_job.html", {"job": job, "r": recon, "_session": session}, principal=principal)
@@ -204,7 +205,7 @@ def _file(body: bytes, fmt: PrintFormat, name: str) -> Response:
 
 @router.post("/app/print-jobs/{job_id}/print")
 def print_labels(
-    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int, fmt: Annotated[PrintFormat, Form()]
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: RowId, fmt: Annotated[PrintFormat, Form()]
 ) -> Response:
     """Print the job once: the PDF sheet or the ZPL for a thermal printer, as a download."""
     out = io.BytesIO()
@@ -215,7 +216,7 @@ def print_labels(
 
 @router.post("/app/print-jobs/{job_id}/reprint")
 def reprint_label(
-    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: int,
+    session: SessionDep, settings: SettingsDep, principal: Plant, job_id: RowId,
     code: Annotated[str, Form(min_length=1, max_length=2000)],
     reason: Annotated[str, Form(min_length=1, max_length=500)],
     fmt: Annotated[PrintFormat, Form()] = PrintFormat.pdf,
@@ -230,7 +231,7 @@ def reprint_label(
 
 @router.post("/app/print-jobs/{job_id}/void")
 def void_label(
-    session: SessionDep, principal: Plant, job_id: int,
+    session: SessionDep, principal: Plant, job_id: RowId,
     code: Annotated[str, Form(min_length=1, max_length=2000)],
     reason: Annotated[str, Form(min_length=1, max_length=500)],
 ) -> Response:  # fmt: skip

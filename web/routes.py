@@ -20,18 +20,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
+from rebates.policy import load_policy
 from scanning import service as scans
 from scanning.decode import decode_image
+from scanning.errors import ConfirmationRequired
 from scanning.schemas import ScanResult
-from traceability.api import SessionDep, SettingsDep
+from traceability.api import RequestRefused, RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import TraceabilityError, Unauthenticated
 from traceability.models import Role
 from web import service
-from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, wants_html
+from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refuse_cross_site, wants_html
 from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, translator
 
 __all__ = ["NAV", "NavItem", "render", "router", "templates"]
@@ -48,10 +49,10 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except (TraceabilityError, RequestValidationError) as exc:
+            except (TraceabilityError, RequestValidationError, RequestRefused) as exc:
                 if not wants_html(request):
                     raise
-                return _error_page(request, exc)
+                return _error_page(request, exc.error if isinstance(exc, RequestRefused) else exc)
 
         return page_handler
 
@@ -113,7 +114,7 @@ def js_messages(request: Request, *prefixes: str) -> dict[str, str]:
 
 
 def _scan_messages(request: Request) -> dict[str, str]:
-    return js_messages(request, "reason.", "scan.", "camera.", "shipment.count")
+    return js_messages(request, "reason.", "scan.", "camera.", "shipment.count", "shipment.units", "warning.")
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
@@ -148,14 +149,18 @@ def login_page(request: Request, principal: OptionalPrincipal, next: str | None 
     return render(request, "login.html", {"next": _local(next) or "", "error": None}, principal=principal)
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(refuse_cross_site)])
 def login(
     request: Request,
     session: SessionDep,
     key: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Check the key and keep it in an HttpOnly cookie; a wrong key re-shows the form with a 401."""
+    """Check the key and keep it in an HttpOnly cookie; a wrong key re-shows the form with a 401.
+
+    Another site's form may not post here: it would sign the browser in with the attacker's key, and what the
+    victim then scans or records would land in the attacker's account (login CSRF).
+    """
     try:
         principal = authenticate(session=session, token=key.strip())
     except Unauthenticated:
@@ -166,7 +171,7 @@ def login(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(refuse_cross_site)])
 def logout() -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(KEY_COOKIE, path="/")
@@ -247,14 +252,27 @@ def shipments_page(request: Request, session: SessionDep, principal: Shipper) ->
 
 @router.post("/app/shipments")
 def open_shipment(
-    session: SessionDep, principal: Shipper, destination: Annotated[str, Form(min_length=1, max_length=64)]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Shipper,
+    destination: Annotated[str, Form(min_length=1, max_length=64)],
+    order: Annotated[str, Form(max_length=200)] = "",
+    gtin: Annotated[str, Form(max_length=200, description="The ordered products' GTINs, comma-separated")] = "",
+    expected: Annotated[str, Form(max_length=9, pattern=r"^\s*\d*\s*$")] = "",
 ) -> Response:
-    shipment = scans.open_shipment(session=session, principal=principal, destination_id=destination.strip())
+    """Open a shipment (optionally for an order); its page shows at once what shipping there breaks."""
+    shipment = scans.open_shipment(
+        session=session, principal=principal, destination_id=destination.strip(), order_ref=order.strip() or None,
+        order_gtins=[g for g in gtin.replace(";", ",").split(",") if g.strip()],
+        expected_quantity=int(expected) if expected.strip() else None,
+        policy=load_policy(settings.policy_file).outbound, lang=page_lang(request),
+    )  # fmt: skip
     return RedirectResponse(f"/app/shipments/{shipment.id}", status_code=303)
 
 
 @router.get("/app/shipments/{shipment_id}", response_class=HTMLResponse)
-def shipment_detail(request: Request, session: SessionDep, principal: Shipper, shipment_id: int) -> Response:
+def shipment_detail(request: Request, session: SessionDep, principal: Shipper, shipment_id: RowId) -> Response:
     """The scanning page: keyboard wedge input, camera, each code's outcome, close."""
     page = service.shipment_page(session=session, principal=principal, shipment_id=shipment_id)
     return render(request, "shipment.html", {"page": page, "outcome": None, "_session": session,
@@ -267,7 +285,7 @@ def scan_into_shipment(
     session: SessionDep,
     settings: SettingsDep,
     principal: Shipper,
-    shipment_id: int,
+    shipment_id: RowId,
     codes: Annotated[str, Form(min_length=1, max_length=500_000, description="Scanned codes, one per line")],
 ) -> Response:
     """Scan codes into the shipment: JSON for the page's script, the page itself for a plain form post."""
@@ -275,6 +293,7 @@ def scan_into_shipment(
     outcome = scans.scan_into_shipment(
         session=session, principal=principal, shipment_id=shipment_id, codes=lines,
         company_prefix_length=settings.company_prefix_length, store=key_store(settings),
+        policy=load_policy(settings.policy_file).outbound, lang=page_lang(request),
     )  # fmt: skip
     if not wants_html(request):
         return JSONResponse(outcome.as_dict())
@@ -284,8 +303,21 @@ def scan_into_shipment(
 
 
 @router.post("/app/shipments/{shipment_id}/close")
-def close_shipment(session: SessionDep, principal: Shipper, shipment_id: int) -> Response:
-    scans.close_shipment(session=session, principal=principal, shipment_id=shipment_id)
+def close_shipment(
+    request: Request, session: SessionDep, principal: Shipper, shipment_id: RowId,
+    confirm: Annotated[bool, Form()] = False,
+) -> Response:  # fmt: skip
+    """Close the shipment; one with warnings first shows them and asks to confirm (the confirmation is recorded)."""
+    try:
+        scans.close_shipment(session=session, principal=principal, shipment_id=shipment_id, confirm=confirm,
+                             lang=page_lang(request))  # fmt: skip
+    except ConfirmationRequired:
+        if not wants_html(request):
+            raise
+        page = service.shipment_page(session=session, principal=principal, shipment_id=shipment_id)
+        return render(request, "shipment.html", {"page": page, "outcome": None, "confirming": True,
+                      "_session": session, "messages": _scan_messages(request)}, principal=principal,
+                      status_code=409)  # fmt: skip
     return RedirectResponse(f"/app/shipments/{shipment_id}", status_code=303)
 
 
@@ -295,11 +327,12 @@ class DecodedFrame(BaseModel):
 
 
 @router.post("/app/decode", response_model=DecodedFrame)
-async def decode_frame(
-    _: Scanner, frame: Annotated[UploadFile, File(description="One camera frame (JPEG / PNG / WebP)")]
+def decode_frame(
+    _: Scanner,
+    settings: SettingsDep,
+    frame: Annotated[UploadFile, File(description="One camera frame (JPEG / PNG / WebP)")],
 ) -> DecodedFrame:
     """Decode a camera frame with the server's decoder; the page then scans what it read (and only once)."""
-    data = await frame.read(8_000_000)
-    # Decoding is CPU work: off the event loop, so other pages keep answering while a phone streams frames.
-    result = await run_in_threadpool(decode_image, data, try_harder=False)
+    # A plain def, so in the thread pool: other pages keep answering while a phone streams frames.
+    result = decode_image(frame.file.read(), try_harder=False, max_pixels=settings.max_image_pixels)
     return DecodedFrame(codes=[s.text for s in result.symbols], unreadable=len(result.unreadable_regions))

@@ -30,6 +30,7 @@ from codes.service import verify_text
 from ledger.history import unit_events
 from ledger.keys import code_key
 from scanning import service as scans
+from scanning.outbound import OutboundWarning
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal, scope_to_party
 from traceability.models import (
@@ -273,17 +274,28 @@ class ShipmentPage:
     sender_name: str
     destination_name: str
     items: list[ShipmentItem] = field(default_factory=list)
+    warnings: list[OutboundWarning] = field(default_factory=list)
+    """What shipping to the destination breaks, shown as soon as the shipment is open."""
+    item_warnings: dict[int, list[OutboundWarning]] = field(default_factory=dict)
+    to_confirm: list[OutboundWarning] = field(default_factory=list)
+    """Open: what closing will ask to confirm. Closed: what was confirmed (with ``shipment.confirmed_by``)."""
+    units: int = 0
+    order_gtins: list[str] = field(default_factory=list)
 
 
 def shipment_page(*, session: Session, principal: Principal, shipment_id: int) -> ShipmentPage:
-    """One of the principal's shipments with what was scanned into it (NotFound for another party's)."""
+    """One of the principal's shipments with what was scanned into it and its warnings (NotFound for another
+    party's)."""
     shipment = scans.get_shipment(session=session, principal=principal, shipment_id=shipment_id)
     assert shipment.id is not None
     names = party_names(session=session, ids={shipment.party_id, shipment.destination_id})
-    items = scans.shipment_items(session=session, shipment_id=shipment.id)
+    view = scans.describe_shipment(session=session, shipment=shipment)
+    confirm = view.confirmed_warnings if shipment.confirmed_warnings else view.to_confirm()
     return ShipmentPage(shipment=shipment, sender_name=names.get(shipment.party_id, shipment.party_id),
                         destination_name=names.get(shipment.destination_id, shipment.destination_id),
-                        items=sorted(items, key=lambda i: i.id or 0, reverse=True))  # fmt: skip
+                        items=sorted(view.items, key=lambda i: i.id or 0, reverse=True), warnings=view.warnings,
+                        item_warnings=view.item_warnings, to_confirm=confirm, units=view.units,
+                        order_gtins=view.order_gtins)  # fmt: skip
 
 
 # --- auditor ------------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The network: a brand with a plant, provinces each with a distributor authorised for the province and stores it
 supplies; a province with two cities also has a city distributor authorised for its second city only, supplying
 one store there. Parties have coordinates (provinces ~550 km apart, stores within a few km of their city), and the
-steps of a flow are 12 hours apart, so no honest flow implies more than ~200 km/h.
+steps of a flow are 12 hours apart, so no honest flow implies more than ~200 km/h, except a delivery's receipt: it
+comes 12 hours after the dispatch, or minutes after it, or minutes *before* it (the store's clock runs late), and
+either way it is the expected hop to the declared destination, never a clone.
 
 Each flow method adds the events of one flow and the alerts it must raise (kind, EPC, place, responsible
 distributor); honest flows add events and no alerts. Every code enters through a commissioning event of the plant
@@ -24,6 +26,8 @@ GTIN = "06901234000108"
 CASE_GTIN = "16901234000105"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 STEP = timedelta(hours=12)
+RECEIPT_DELAYS = (STEP, timedelta(minutes=2), -timedelta(minutes=4))
+"""A delivery is received half a day later, minutes later, or stamped minutes before its dispatch (clock skew)."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ class Scenario:
 
     def _deliver(self, epcs: list[str], sender: str, store: str, t: datetime) -> tuple[dict[str, Any], datetime]:
         ship = self._event("shipping", epcs, sender, t, dest=store)
-        self._event("receiving", epcs, store, t + STEP)
+        self._event("receiving", epcs, store, t + self.rng.choice(RECEIPT_DELAYS))
         return ship, t + 2 * STEP
 
     def _sell(self, units: list[str], store: str, t: datetime) -> datetime:
@@ -266,6 +270,18 @@ class Scenario:
         self._expect("clone_suspected", units, far, d)
         self._expect("out_of_territory", units, far, d)
 
+    def seen_elsewhere_in_transit(self, p: int) -> None:
+        """On its way to an authorised store, the code is scanned minutes later in another province: a clone."""
+        d, q = self.net.distributor(p), self._other(p)
+        units, _, t = self._to_distributor(d, 1, cased=False)
+        store, far = self.rng.choice(self.net.stores(p)), self.rng.choice(self.net.stores(q))
+        self._event("shipping", units, d, t, dest=store)
+        self._event(self.rng.choice(("receiving", "inspecting")), units, far, t + timedelta(minutes=5))
+        self._event("receiving", units, store, t + STEP)
+        self._sell(units, store, t + 2 * STEP)
+        self._expect("clone_suspected", units, far, d)
+        self._expect("out_of_territory", units, far, d)
+
     def forged_sale(self, p: int) -> None:
         """A code nobody issued is sold in a store."""
         store = self.rng.choice(self.net.stores(p))
@@ -308,8 +324,8 @@ class Scenario:
 
 PLANTS = (
     "direct_cross", "in_province_unauthorized", "small_territory", "via_distributor", "case_to_wrong_store",
-    "sold_twice", "seen_far_too_soon", "forged_sale", "forged_scan", "commissioned_by_distributor",
-    "retracted_diversion",
+    "sold_twice", "seen_far_too_soon", "seen_elsewhere_in_transit", "forged_sale", "forged_scan",
+    "commissioned_by_distributor", "retracted_diversion",
 )  # fmt: skip
 NEEDS_TWO_CITIES = frozenset({"in_province_unauthorized", "small_territory"})
 

@@ -13,6 +13,7 @@ from tests.settlement.scenario import P1, capture, event, seed, units
 from traceability.models import Alert, AlertKind, AlertStatus
 
 POLICY = Policy()
+LATER = datetime(2026, 7, 4, tzinfo=UTC)
 U = units(P1, "R", 200)
 
 
@@ -74,7 +75,7 @@ def test_dismissed_withdrawn_other_kinds_and_other_months_do_not_count(session: 
 
 
 def test_diversion_confirmed_after_the_lock_claws_back_in_the_next_period(session: Session, shipped) -> None:
-    lock_period(session=session, period="2026-04", policy=POLICY)
+    lock_period(session=session, period="2026-04", policy=POLICY, now=LATER)
     alert = _alert(session, 1, AlertStatus.open)[0]
     may = run_settlement(session=session, period="2026-05", policy=POLICY).as_dict()
     claw = next(a for a in may["adjustments"] if a["party"] == "D-GZ")
@@ -87,6 +88,6 @@ def test_diversion_confirmed_after_the_lock_claws_back_in_the_next_period(sessio
     alert.status = AlertStatus.confirmed
     session.add(alert)
     session.flush()
-    lock_period(session=session, period="2026-05", policy=POLICY)
+    lock_period(session=session, period="2026-05", policy=POLICY, now=LATER)
     june = run_settlement(session=session, period="2026-06", policy=POLICY).as_dict()
     assert june["adjustments"] == []  # clawed back once, in May

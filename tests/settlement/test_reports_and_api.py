@@ -105,7 +105,9 @@ def test_cli_run_lock_and_files(tmp_path: Path) -> None:
     cli("settlement", "run", "--period", "2026-04", "--format", "xlsx")
     assert (tmp_path / "settlement-2026-04.xlsx").exists()
     assert "Distributors" in cli("settlement", "run", "--period", "2026-04", "--format", "table").stdout
-    cli("settlement", "lock", "--period", "2026-04")
+    empty = cli("settlement", "lock", "--period", "2026-04", ok=False)  # only master data: nothing happened in April
+    assert empty.returncode == 1 and "--force" in empty.stderr and "Traceback" not in empty.stderr
+    cli("settlement", "lock", "--period", "2026-04", "--force")
     failed = cli("settlement", "lock", "--period", "2026-04", ok=False)
     assert "already locked" in failed.stderr
     policy = tmp_path / "p.toml"

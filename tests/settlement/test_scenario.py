@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,8 @@ from tests.settlement.scenario import P1, P2, capture, event, retract, seed, ssc
 from traceability.models import Purchase, Sale
 
 POLICY = Policy()
+LATER = datetime(2026, 7, 4, tzinfo=UTC)
+"""The clock of the locks below: April, May and June have ended, and their grace days have passed."""
 GZ_UNITS = units(P1, "G", 20)
 NJ_LOOSE = units(P2, "N", 4)
 NJ_CASE = units(P2, "C", 6)
@@ -23,7 +26,7 @@ CASE = sscc(1)
 @pytest.fixture
 def april(session: Session) -> dict[str, dict]:
     seed(session)
-    sale_gz_1 = event("retail_selling", [GZ_UNITS[0]], "S-GZ-1", "2026-04-10T10:00:00+08:00", member="m" * 64)
+    sale_gz_1 = event("retail_selling", [GZ_UNITS[0]], "S-GZ-1", "2026-04-10T10:00:00+08:00", member="e" * 64)
     capture(
         session,
         event("commissioning", GZ_UNITS + NJ_LOOSE + NJ_CASE, "PLANT-1", "2026-03-31T08:00:00+08:00", action="ADD"),
@@ -37,7 +40,7 @@ def april(session: Session) -> dict[str, dict]:
         event("shipping", [CASE, *NJ_LOOSE[:2]], "D-NJ", "2026-04-06T09:00:00+08:00", to="S-NJ-1"),
         # Sales: 5 units at S-GZ-1 (unit 1 scanned twice: counted once), 1 unit at S-NJ-1.
         sale_gz_1,
-        event("retail_selling", GZ_UNITS[1:5], "S-GZ-1", "2026-04-11T10:00:00+08:00", member="m" * 64),
+        event("retail_selling", GZ_UNITS[1:5], "S-GZ-1", "2026-04-11T10:00:00+08:00", member="e" * 64),
         event("retail_selling", [GZ_UNITS[0]], "S-GZ-1", "2026-04-12T10:00:00+08:00"),
         event("retail_selling", [NJ_CASE[0]], "S-NJ-1", "2026-04-20T10:00:00+08:00"),
     )  # fmt: skip
@@ -81,7 +84,7 @@ def test_facts_are_rows_with_their_events(session: Session, april) -> None:
     assert len(sales) == 7  # 1 + 4 + 1 (repeat of unit 1) + 1 at Nanjing; the retracted one is gone
     assert sum(1 for s in sales if s.counted) == 6
     members = {s.member_hash for s in sales if s.counted and s.store_id == "S-GZ-1"}
-    assert members == {"m" * 64}
+    assert members == {"e" * 64}
     case_units = session.exec(select(Purchase).where(Purchase.distributor_id == "D-NJ")).all()
     assert {p.unit_key.rsplit("/", 1)[1] for p in case_units} >= {"C1", "C6", "N1"}
 
@@ -98,15 +101,15 @@ def test_timezone_moves_the_month_boundary(session: Session, april) -> None:
 
 
 def test_lock_is_final_and_late_events_become_adjustments(session: Session, april) -> None:
-    with pytest.raises(LockOutOfOrder):
-        lock_period(session=session, period="2026-05", policy=POLICY)  # April holds facts: the books start there
-    locked = lock_period(session=session, period="2026-04", policy=POLICY, locked_by="finance@brand")
+    with pytest.raises(LockOutOfOrder):  # April holds facts: the books start there
+        lock_period(session=session, period="2026-05", policy=POLICY, now=LATER)
+    locked = lock_period(session=session, period="2026-04", policy=POLICY, locked_by="finance@brand", now=LATER)
     document = locked_document(session=session, period="2026-04")
     assert document is not None
     with pytest.raises(PeriodLocked):
-        lock_period(session=session, period="2026-04", policy=POLICY)
+        lock_period(session=session, period="2026-04", policy=POLICY, now=LATER)
     with pytest.raises(LockOutOfOrder):
-        lock_period(session=session, period="2026-06", policy=POLICY)
+        lock_period(session=session, period="2026-06", policy=POLICY, now=LATER)
 
     # Late: an April sale of one more unit at S-GZ-1, and the retraction of the Nanjing sale.
     capture(session, event("retail_selling", [GZ_UNITS[7]], "S-GZ-1", "2026-04-25T10:00:00+08:00"))
@@ -130,7 +133,7 @@ def test_lock_is_final_and_late_events_become_adjustments(session: Session, apri
     assert may["totals"][0]["adjustments"] == "5.06"
     assert run_settlement(session=session, period="2026-05", policy=POLICY).as_dict() == may  # repeatable
 
-    lock_period(session=session, period="2026-05", policy=POLICY)
+    lock_period(session=session, period="2026-05", policy=POLICY, now=LATER)
     june = run_settlement(session=session, period="2026-06", policy=POLICY).as_dict()
     assert june["adjustments"] == []  # recorded in May: never paid again
     # June is the next open period: May and April stay as locked.
@@ -150,6 +153,6 @@ def test_case_sold_counts_its_units_once(session: Session, april) -> None:
 
 def test_a_time_zone_change_leaves_no_gap_and_no_overlap(session: Session, april) -> None:
     capture(session, event("retail_selling", [GZ_UNITS[5]], "S-GZ-1", "2026-05-01T00:30:00+08:00"))
-    lock_period(session=session, period="2026-04", policy=POLICY)  # UTC: the 16:30Z sale is April's
+    lock_period(session=session, period="2026-04", policy=POLICY, now=LATER)  # UTC: the 16:30Z sale is April's
     may = run_settlement(session=session, period="2026-05", policy=Policy(timezone="Asia/Shanghai")).as_dict()
     assert may["stores"] == [] and may["starts_at"] == "2026-05-01T00:00:00+00:00"  # not paid a second time

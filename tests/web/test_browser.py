@@ -61,6 +61,40 @@ def test_distributor_scans_with_a_barcode_gun_and_closes(page_for: Any, live: Li
     assert good.split("?")[0].split("/21/")[1] in page.get_by_test_id("items").inner_text()
 
 
+def test_a_shipment_to_an_unauthorised_store_warns_on_the_first_scan_and_closing_asks(page_for: Any,
+                                                                                   live: Live) -> None:  # fmt: skip
+    first, second = live.take(2)
+    page = page_for(Role.distributor)
+    page.fill("#destination", "S-NJ-1")  # a Nanjing store: 广州 does not supply it, and it is outside 广州
+    page.click("form[action='/app/shipments'] button")
+    page.wait_for_url(re.compile(r"/app/shipments/\d+$"))
+    banner = page.get_by_test_id("shipment-warnings")
+    assert "Unauthorised channel" in banner.inner_text() and "Out of territory" in banner.inner_text()
+    log = page.get_by_test_id("scan-log")
+    page.focus("#scan-input")
+    page.keyboard.type(first + "\n")
+    warned = log.locator("li.warned").first
+    warned.wait_for()
+    assert "high" in (warned.get_attribute("class") or "")
+    assert set((warned.get_attribute("data-warnings") or "").split()) == {"unauthorized_channel", "out_of_territory"}
+    assert "Accepted with warnings" in warned.inner_text()
+    assert "is not authorised to supply store Store NJ 1 (S-NJ-1)" in warned.inner_text()
+    page.keyboard.type(second + "\n")
+    page.wait_for_function("document.querySelectorAll('#scan-log li.warned').length === 2")
+    screenshot(page, "distributor-shipment-warning")
+    page.click("#close-shipment")
+    confirm = page.get_by_test_id("confirm-close")
+    confirm.wait_for()
+    assert page.get_by_test_id("status").get_attribute("data-status") == "open"  # nothing closed yet
+    kinds = confirm.locator("li.warn").evaluate_all("ls => ls.map(l => l.dataset.kind)")
+    assert set(kinds) == {"unauthorized_channel", "out_of_territory"}
+    screenshot(page, "distributor-close-confirm")
+    page.click("#confirm-close-button")
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").get_attribute("data-status") == "closed"
+    assert "confirmed by D-GZ" in page.get_by_test_id("confirmed").inner_text()
+
+
 def test_distributor_scans_with_the_phone_camera(page_for: Any, live: Live) -> None:
     page = page_for(Role.distributor)
     page.fill("#destination", "S-GZ-1")

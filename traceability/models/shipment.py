@@ -1,11 +1,15 @@
-"""Outbound shipment sessions: a distributor scans cases and units into an open shipment, then closes it."""
+"""Outbound shipment sessions: a distributor scans cases and units into an open shipment, then closes it.
+
+Warnings are kept language-neutral, as JSON lists of ``{"kind": …, "params": {…}}``; the scanning service words them
+in the reader's language (``scanning.outbound``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from traceability.models.base import utcnow
@@ -28,6 +32,19 @@ class Shipment(SQLModel, table=True):
     closed_at: datetime | None = None
     event_id: str | None = Field(default=None, max_length=300)
     """The shipping event that closing the shipment captured."""
+    order_ref: str | None = Field(default=None, max_length=200)
+    """The order this shipment fulfils; closing records it as the event's ``bizTransaction`` (type ``po``)."""
+    order_gtins: str | None = Field(default=None, sa_type=Text)
+    """JSON list of the GTINs the order is for; a scanned code of another product warns ``wrong_product``."""
+    expected_quantity: int | None = None
+    """Units the order asks for; closing compares the units scanned (over / under)."""
+    confirmed_by: str | None = Field(default=None, max_length=64)
+    """The party whose key confirmed closing despite warnings."""
+    confirmed_key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    """The API key that confirmed (none from the brand's command line)."""
+    confirmed_at: datetime | None = None
+    confirmed_warnings: str | None = Field(default=None, sa_type=Text)
+    """JSON: the warnings shown when closing was confirmed."""
 
 
 class ShipmentItem(SQLModel, table=True):
@@ -40,3 +57,5 @@ class ShipmentItem(SQLModel, table=True):
     epc: str = Field(max_length=300)
     raw: str = Field(max_length=2000)
     scanned_at: datetime = Field(default_factory=utcnow)
+    warnings: str | None = Field(default=None, sa_type=Text)
+    """JSON: the outbound checks this code failed when it was scanned (accepted with warnings)."""

@@ -1,6 +1,7 @@
 // The scanning page: a barcode gun types a code and Enter into the focused field; the phone camera's frames are
 // decoded in the browser (BarcodeDetector, where the browser has it) or by the server's decoder (POST /app/decode).
-// Each code goes to the shipment once and its outcome (accepted, or rejected with the reason) is listed at the top.
+// Each code goes to the shipment once and its outcome (accepted, accepted with the outbound checks' warnings in red
+// or amber, or rejected with the reason) is listed at the top.
 (function () {
   "use strict";
   const root = document.getElementById("scanner");
@@ -24,20 +25,23 @@
     return text;
   }
 
-  function beep(ok) {
+  // High: accepted. Low: rejected. Two middle tones: accepted, but with a warning to look at.
+  function beep(kind) {
+    const tones = { ok: [1760, 0.08], no: [220, 0.3], warn: [660, 0.25] };
+    const [freq, length] = tones[kind] || tones.ok;
     try {
       audioCtx = audioCtx || new (window.AudioContext || window.webkitAudioContext)();
       const osc = audioCtx.createOscillator();
       const gain = audioCtx.createGain();
-      osc.frequency.value = ok ? 1760 : 220;
+      osc.frequency.value = freq;
       gain.gain.value = 0.05;
       osc.connect(gain).connect(audioCtx.destination);
       osc.start();
-      osc.stop(audioCtx.currentTime + (ok ? 0.08 : 0.3));
+      osc.stop(audioCtx.currentTime + length);
     } catch (e) { /* no sound is fine */ }
   }
 
-  function add(cls, head, detail, code, reason) {
+  function add(cls, head, detail, code, reason, warnings) {
     const li = document.createElement("li");
     li.className = cls;
     if (reason) li.dataset.reason = reason;
@@ -47,16 +51,42 @@
     const c = document.createElement("code");
     c.textContent = code.slice(0, 80);
     li.append(c);
+    if (warnings && warnings.length) {
+      li.dataset.warnings = warnings.map((w) => w.kind).join(" ");
+      const ul = document.createElement("ul");
+      ul.className = "warnings";
+      for (const w of warnings) {
+        const item = document.createElement("li");
+        item.className = "warn " + w.severity;
+        item.dataset.kind = w.kind;
+        const name = document.createElement("strong");
+        name.textContent = t("warning." + w.kind);
+        item.append(name, " · " + w.message);
+        ul.append(item);
+      }
+      li.append(ul);
+    }
     log.prepend(li);
   }
 
   function show(result) {
-    for (const a of result.accepted) add("ok", t("scan.accepted"), t("scan.units") + " " + a.units, a.code, null);
+    for (const a of result.accepted) {
+      const warnings = a.warnings || [];
+      const level = warnings.some((w) => w.severity === "high") ? "high" : "medium";
+      add(warnings.length ? "ok warned " + level : "ok", t(warnings.length ? "scan.warned" : "scan.accepted"),
+          t("scan.units") + " " + a.units, a.code, null, warnings);
+    }
     for (const r of result.rejected) add("no", t("reason." + r.reason), r.message, r.code, r.reason);
     if (count && result.accepted.length) {
       const n = Number(count.dataset.n) + result.accepted.length;
       count.dataset.n = String(n);
       count.textContent = t("shipment.count", { n: n });
+    }
+    const unitCount = document.getElementById("unit-count");
+    if (unitCount && result.accepted.length) {
+      const n = Number(unitCount.dataset.n) + result.accepted.reduce((sum, a) => sum + a.units, 0);
+      unitCount.dataset.n = String(n);
+      unitCount.textContent = t("shipment.units", { n: n });
     }
   }
 
@@ -71,11 +101,12 @@
         const data = await resp.json().catch(() => ({ detail: resp.statusText }));
         if (!resp.ok) {
           add("no", t("scan.error"), data.detail || String(resp.status), codes.join(" "), "error");
-          beep(false);
+          beep("no");
           return;
         }
         show(data);
-        beep(data.rejected.length === 0);
+        const warned = data.accepted.some((a) => a.warnings && a.warnings.length);
+        beep(data.rejected.length ? "no" : warned ? "warn" : "ok");
       } catch (e) {
         add("no", t("scan.error"), String(e), codes.join(" "), "error");
       }

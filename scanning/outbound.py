@@ -1,0 +1,262 @@
+"""Outbound checks at the scan: goods going where the distributor may not send them are flagged on the dock, while
+they can still be stopped, not only by an alert after they arrived.
+
+The facts and the decisions are the flow graph's: its master data (``flow_graph.history.load_masterdata``) and its
+pure rules (``flow_graph.rules.channel_breach``, ``outside_territories``, ``attribute``), so a warning at the scan
+is the alert the diversion rules raise once the goods move, and the two cannot drift apart.
+
+- ``unauthorized_channel`` (red): the sender is (or belongs to) a distributor and the destination is a store that
+  does not list it among its suppliers;
+- ``out_of_territory`` (red): the destination is a market party outside the territories of the distributor
+  responsible for the goods (the distributor the brand last shipped the code to, else the sender's);
+- ``not_holder`` (amber): the code is held by a party that is not on the sender's side;
+- ``wrong_product`` (amber): the shipment's order names its products and the code is (or holds) another one;
+- ``over_quantity`` / ``under_quantity`` (amber, at close): units scanned against the order's expected quantity;
+- ``duplicate_order`` (amber, at close): the sender already closed a shipment for the same order reference.
+
+Red are the ones that raise a diversion alert against the distributor once shipped. The brand's policy
+(``[outbound]`` in the policy file, ``rebates.policy.OutboundPolicy``) decides per scan check whether a failing code
+is accepted with its warning or refused (rejected with the check as its reason). A brand-owned sender is not
+checked for channel or territory: its shipments are what makes a distributor responsible.
+
+Warnings are stored language-neutral (kind and parameters) and worded when shown, in zh-CN or en
+(``traceability.i18n.negotiate``); issue 17 moves these few messages into the catalogues with Babel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from flow_graph.history import history_of, load_masterdata, load_view
+from flow_graph.rules import MasterData, attribute, channel_breach, delivered_to, outside_territories
+from traceability.models import Code, Party, Product
+
+__all__ = [
+    "CLOSING_KINDS",
+    "POLICY_KINDS",
+    "RED",
+    "CodeToShip",
+    "OutboundWarning",
+    "closing_warnings",
+    "code_warnings",
+    "destination_warnings",
+    "dump",
+    "load",
+    "products_behind",
+]
+
+POLICY_KINDS = ("unauthorized_channel", "out_of_territory", "not_holder", "wrong_product")
+"""The checks of a scanned code; the policy says for each whether it warns or refuses."""
+CLOSING_KINDS = ("over_quantity", "under_quantity", "duplicate_order")
+"""The checks of a whole shipment when it is closed; they ask for confirmation, never refuse."""
+RED = frozenset({"unauthorized_channel", "out_of_territory"})
+"""Warnings that become a diversion alert against the distributor once the goods move."""
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "unauthorized_channel": "{distributor} is not authorised to supply store {store}",
+        "out_of_territory": "{place} (territory {territory}) is outside the territories of {distributor} ({allowed})",
+        "not_holder": "held by {holder}, not by {party}",
+        "wrong_product": "product {gtin} is not on order {order}",
+        "over_quantity": "{scanned} units scanned, {expected} expected: {diff} too many",
+        "under_quantity": "{scanned} units scanned, {expected} expected: {diff} missing",
+        "duplicate_order": "order {order} was already shipped in shipment #{shipment}",
+    },
+    "zh-CN": {
+        "unauthorized_channel": "{distributor} 未获授权向门店 {store} 供货",
+        "out_of_territory": "{place}（区域 {territory}）不在 {distributor} 的授权区域（{allowed}）内",
+        "not_holder": "该货品由 {holder} 持有，不在 {party}",
+        "wrong_product": "产品 {gtin} 不在订单 {order} 中",
+        "over_quantity": "已扫描 {scanned} 件，应发 {expected} 件：多 {diff} 件",
+        "under_quantity": "已扫描 {scanned} 件，应发 {expected} 件：少 {diff} 件",
+        "duplicate_order": "订单 {order} 已在发货单 #{shipment} 中发出",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundWarning:
+    """One failed check: its kind and the facts its message names (party labels, territories, counts)."""
+
+    kind: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        """``high`` (red on the page: a diversion alert once shipped) or ``medium`` (amber)."""
+        return "high" if self.kind in RED else "medium"
+
+    def message(self, lang: str) -> str:
+        texts = _MESSAGES.get(lang, _MESSAGES["en"])
+        return texts.get(self.kind, self.kind).format_map(_Missing(self.params))
+
+    def as_dict(self, lang: str) -> dict[str, str]:
+        """The contract's shape: ``kind`` and ``message`` (in ``lang``), with the ``severity`` the page colours."""
+        return {"kind": self.kind, "severity": self.severity, "message": self.message(lang)}
+
+    def stored(self) -> dict[str, Any]:
+        return {"kind": self.kind, "params": self.params}
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def dump(warnings: Iterable[OutboundWarning]) -> str | None:
+    """Warnings as stored (JSON, language-neutral); None when there are none."""
+    rows = [w.stored() for w in warnings]
+    return json.dumps(rows, ensure_ascii=False, sort_keys=True) if rows else None
+
+
+def load(text: str | None) -> list[OutboundWarning]:
+    """Warnings read back from their stored JSON."""
+    if not text:
+        return []
+    return [OutboundWarning(str(row["kind"]), {str(k): str(v) for k, v in (row.get("params") or {}).items()})
+            for row in json.loads(text)]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CodeToShip:
+    """A validated code about to be shipped: its matching key, its record, and the products it is or holds."""
+
+    key: str
+    code: Code | None
+    gtins: frozenset[str]
+
+
+def _names(session: Session, ids: Iterable[str | None]) -> dict[str, str]:
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    return dict(session.exec(select(Party.id, Party.name).where(col(Party.id).in_(wanted))).all())
+
+
+def _label(names: dict[str, str], party: str) -> str:
+    name = names.get(party)
+    return f"{name} ({party})" if name and name != party else party
+
+
+def _same_side(md: MasterData, a: str, b: str) -> bool:
+    """Whether two parties hold goods for the same business: the same party, both the brand's, one owning the
+    other, or both belonging to the same distributor."""
+    if a == b or (md.brand_owned(a) and md.brand_owned(b)):
+        return True
+    if delivered_to(md, a, b) or delivered_to(md, b, a):
+        return True
+    mine = md.distributor_of(a)
+    return mine is not None and mine == md.distributor_of(b)
+
+
+def _channel(md: MasterData, names: dict[str, str], sender: str, destination: str) -> OutboundWarning | None:
+    breaker = channel_breach(md, sender, destination)
+    if breaker is None:
+        return None
+    return OutboundWarning("unauthorized_channel", {"distributor": _label(names, breaker),
+                                                    "store": _label(names, destination)})  # fmt: skip
+
+
+def _territory(md: MasterData, names: dict[str, str], distributor: str | None, destination: str,
+               ) -> OutboundWarning | None:  # fmt: skip
+    if distributor is None or not outside_territories(md, distributor, destination):
+        return None
+    allowed = ", ".join(sorted(md.authorised.get(distributor, ()))) or "—"
+    return OutboundWarning("out_of_territory", {
+        "place": _label(names, destination), "territory": md.territory(destination) or "—",
+        "distributor": _label(names, distributor), "allowed": allowed,
+    })  # fmt: skip
+
+
+def destination_warnings(*, session: Session, sender: str, destination: str) -> list[OutboundWarning]:
+    """What shipping anything from ``sender`` to ``destination`` breaks: its channel, its territories."""
+    md = load_masterdata(session, [sender, destination])
+    if md.brand_owned(sender):
+        return []
+    names = _names(session, [sender, destination, md.distributor_of(sender)])
+    found = [_channel(md, names, sender, destination), _territory(md, names, md.distributor_of(sender), destination)]
+    return [w for w in found if w is not None]
+
+
+def code_warnings(
+    *, session: Session, sender: str, destination: str | None, codes: Sequence[CodeToShip],
+    order_ref: str | None = None, order_gtins: Iterable[str] = (),
+) -> list[list[OutboundWarning]]:  # fmt: skip
+    """The warnings of each code shipped from ``sender`` (to ``destination`` when known), in order.
+
+    Territories are those of the distributor responsible for the code (the destination of the brand's latest
+    shipment of it, as the rules attribute it), or of the sender's distributor when the brand never shipped it to
+    one; so goods that came from another distributor are judged by that distributor's territories, as their alert
+    would be.
+    """
+    if not codes:
+        return []
+    view = load_view(session, [c.key for c in codes])
+    holders = {c.code.holder_id for c in codes if c.code is not None and c.code.holder_id}
+    md = load_masterdata(session, view.parties() | holders | {sender} | ({destination} if destination else set()))
+    brand = md.brand_owned(sender)
+    own = md.distributor_of(sender)
+    responsible: dict[str, str | None] = {}
+    for c in codes:
+        timeline = attribute(history_of(view, c.key).sightings, md)
+        responsible[c.key] = timeline[-1][0] if timeline and timeline[-1] is not None else own
+    names = _names(session, {sender, destination, *holders, *(d for d in responsible.values() if d)})
+    channel = _channel(md, names, sender, destination) if destination and not brand else None
+    ordered = frozenset(order_gtins)
+    out: list[list[OutboundWarning]] = []
+    for c in codes:
+        found: list[OutboundWarning] = []
+        if channel is not None:
+            found.append(channel)
+        if destination and not brand:
+            territory = _territory(md, names, responsible[c.key], destination)
+            if territory is not None:
+                found.append(territory)
+        holder = c.code.holder_id if c.code is not None else None
+        if holder and not _same_side(md, holder, sender):
+            found.append(OutboundWarning("not_holder", {"holder": _label(names, holder),
+                                                        "party": _label(names, sender)}))  # fmt: skip
+        stray = sorted(c.gtins - ordered) if ordered else []
+        if stray:
+            found.append(OutboundWarning("wrong_product", {"gtin": stray[0], "order": order_ref or "—"}))
+        out.append(found)
+    return out
+
+
+def products_behind(session: Session, codes: Sequence[tuple[str | None, Code | None]]) -> list[frozenset[str]]:
+    """For each (scanned GTIN, record): the product GTINs it is (a unit, a case GTIN's product) or holds (packed)."""
+    case_products = {case: gtin for gtin, case in session.exec(select(Product.gtin, Product.case_gtin)).all() if case}
+    out: list[frozenset[str]] = []
+    for gtin, code in codes:
+        found: set[str] = set()
+        if gtin is not None and (code is None or code.level == "unit"):
+            found.add(case_products.get(gtin, gtin))
+        elif code is not None:
+            frontier = [code.id]
+            while frontier:
+                children = session.exec(select(Code).where(col(Code.parent_id).in_(frontier))).all()
+                found.update(case_products.get(c.gtin, c.gtin) for c in children if c.level == "unit" and c.gtin)
+                frontier = [c.id for c in children if c.level != "unit"]
+            if not found and gtin is not None:
+                found.add(case_products.get(gtin, gtin))
+        out.append(frozenset(found))
+    return out
+
+
+def closing_warnings(
+    *, units: int, expected: int | None, order_ref: str | None, earlier_shipment: int | None,
+) -> list[OutboundWarning]:  # fmt: skip
+    """What closing a shipment finds: more or fewer units than expected, an order already shipped."""
+    found: list[OutboundWarning] = []
+    if expected is not None and units != expected:
+        kind = "over_quantity" if units > expected else "under_quantity"
+        found.append(OutboundWarning(kind, {"scanned": str(units), "expected": str(expected),
+                                            "diff": str(abs(units - expected))}))  # fmt: skip
+    if order_ref and earlier_shipment is not None:
+        found.append(OutboundWarning("duplicate_order", {"order": order_ref, "shipment": str(earlier_shipment)}))
+    return found
