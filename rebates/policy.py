@@ -104,8 +104,9 @@ class OutboundPolicy(_Strict):
     """Shipping to a store the distributor is not authorised to supply."""
     out_of_territory: OutboundAction = "warn"
     """Shipping to a place outside the territories of the distributor responsible for the goods."""
-    not_holder: OutboundAction = "warn"
-    """Shipping a unit that another party holds."""
+    not_holder: OutboundAction = "refuse"
+    """Shipping a unit that another party holds: refused by default, since a key must never move another party's
+    goods (DESIGN.md, Trust and evidence); a brand may relax it to a warning while its holders are being set up."""
     wrong_product: OutboundAction = "warn"
     """Scanning a product the shipment's order does not name."""
 

@@ -218,6 +218,11 @@ def _request_hash(request: ScanRequest) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _scoped_key(party_id: str, key: str) -> str:
+    """The stored form of an Idempotency-Key: the party and the key, hashed (the column has room for any key)."""
+    return "p1:" + hashlib.sha256(f"{party_id}\x1f{key}".encode()).hexdigest()
+
+
 def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None:
     previous = session.exec(select(Capture).where(Capture.idempotency_key == key)).first()
     if previous is None:
@@ -359,6 +364,8 @@ def record_scans(
             raise NotFound(f"unknown destination party {request.destination_id!r}", party=request.destination_id)
     request_hash = _request_hash(request)
     if idempotency_key is not None:
+        # Scoped to the party: one party's key never replays (or blocks) another party's result.
+        idempotency_key = _scoped_key(party.id, idempotency_key)
         replay = _replay(session, idempotency_key, request_hash)
         if replay is not None:
             return replay

@@ -165,9 +165,18 @@ def test_a_shipment_without_warnings_closes_without_confirmation(session: Sessio
     assert closed.status == "closed" and closed.confirmed_by is None and closed.confirmed_warnings is None
 
 
-def test_a_unit_another_party_holds_warns_not_holder(session: Session, units: list[str]) -> None:
+def test_a_unit_another_party_holds_is_refused_by_default(session: Session, units: list[str]) -> None:
     shipment = open_shipment(session=session, principal=GZ, destination_id="S-GZ-1")
     outcome = scan_into_shipment(session=session, principal=GZ, shipment_id=sid(shipment), codes=[units[6], units[0]])
+    assert [r["reason"] for r in outcome.rejected] == ["not_holder"] and len(outcome.accepted) == 1
+
+
+def test_a_unit_another_party_holds_warns_not_holder_where_the_policy_relaxes_it(
+    session: Session, units: list[str]
+) -> None:
+    shipment = open_shipment(session=session, principal=GZ, destination_id="S-GZ-1")
+    outcome = scan_into_shipment(session=session, principal=GZ, shipment_id=sid(shipment), codes=[units[6], units[0]],
+                                 policy=OutboundPolicy(not_holder="warn"))  # fmt: skip
     held, own = outcome.accepted
     assert kinds(held) == ["not_holder"] and held["warnings"][0]["severity"] == "medium"
     assert "Plant 1 (PLANT-1)" in held["warnings"][0]["message"]
@@ -201,9 +210,10 @@ def test_the_plain_scan_api_warns_on_shipping_too(client: TestClient, session: S
 # --- the policy decides: warn or refuse ------------------------------------------------------------------------------
 
 
-def test_the_policy_file_has_an_outbound_section_defaulting_to_warn(tmp_path: Path) -> None:
+def test_the_policy_file_has_an_outbound_section_warning_by_default_but_for_not_holder(tmp_path: Path) -> None:
     assert load_policy(None).outbound == OutboundPolicy()
-    assert set(OutboundPolicy().model_dump().values()) == {"warn"}
+    defaults = OutboundPolicy().model_dump()
+    assert defaults.pop("not_holder") == "refuse" and set(defaults.values()) == {"warn"}
     path = tmp_path / "p.toml"
     path.write_text('[outbound]\nunauthorized_channel = "refuse"\n', encoding="utf-8")
     loaded = load_policy(path).outbound

@@ -176,3 +176,16 @@ def test_any_party_pair(client: TestClient, session: Session, data: st.DataObjec
     world.post(attacker, retraction(world.events[victim_event]), expect=403)
     world.post(attacker, forged, expect=403)
     assert world.digest() == before
+
+
+def test_an_idempotency_key_is_scoped_to_its_party(client: TestClient, session: Session) -> None:
+    """Another party sending the same Idempotency-Key neither replays the first party's result nor is blocked."""
+    seed_masterdata(session)
+    gz, nj = auth(api_key(session, Role.distributor, "D-GZ")), auth(api_key(session, Role.distributor, "D-NJ"))
+    body = {"biz_step": "inspecting", "codes": ["https://id.gs1.org/01/06901234000108/21/NOPE"]}
+    first = client.post("/api/v1/scans", json=body, headers={**gz, "Idempotency-Key": "till-1"})
+    other = client.post("/api/v1/scans", json=body, headers={**nj, "Idempotency-Key": "till-1"})
+    assert first.status_code in (200, 201) and other.status_code in (200, 201), other.text
+    assert other.json()["replayed"] is False and other.json()["capture_id"] != first.json()["capture_id"]
+    again = client.post("/api/v1/scans", json=body, headers={**gz, "Idempotency-Key": "till-1"})
+    assert again.json()["replayed"] is True and again.json()["capture_id"] == first.json()["capture_id"]
