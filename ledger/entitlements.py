@@ -24,14 +24,14 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from ledger.history import chunks, utc
+from ledger.parties import PartyRoles
 from ledger.store import NewEvent, PartyDirectory, parse_event_time, resolve_columns
 from traceability.auth.service import Principal
-from traceability.models import Capture, Event, Party, Role, SettlementPeriod
+from traceability.models import Capture, Event, Role, SettlementPeriod
 
 __all__ = ["Refusal", "is_brand_side", "refusals"]
 
 _SHIPPING = frozenset({"shipping", "departing"})
-_BRAND_KINDS = frozenset({"brand", "plant"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,36 +44,11 @@ class Refusal:
     message: str
 
 
-@dataclass
-class _Parties:
-    kind: dict[str, str]
-    owner: dict[str, str | None]
-
-    @classmethod
-    def load(cls, session: Session) -> _Parties:
-        rows = session.exec(select(Party.id, Party.kind, Party.owner_id)).all()
-        return cls(kind={p: str(k) for p, k, _ in rows}, owner={p: o for p, _, o in rows})
-
-    def chain(self, party: str | None) -> list[str]:
-        """The party and its owners, up the chain."""
-        out: list[str] = []
-        while party is not None and party not in out and party in self.kind:
-            out.append(party)
-            party = self.owner.get(party)
-        return out
-
-    def brand_owned(self, party: str | None) -> bool:
-        return any(self.kind[p] in _BRAND_KINDS for p in self.chain(party))
-
-    def own(self, principal: Principal, party: str | None) -> bool:
-        return principal.party_id in self.chain(party)
-
-
-def is_brand_side(principal: Principal | None, session: Session | _Parties) -> bool:
+def is_brand_side(principal: Principal | None, session: Session | PartyRoles) -> bool:
     """The brand's own systems: no principal (the brand's CLI), an admin or plant key, or a brand-owned party's."""
     if principal is None or principal.role in (Role.admin, Role.plant):
         return True
-    parties = session if isinstance(session, _Parties) else _Parties.load(session)
+    parties = session if isinstance(session, PartyRoles) else PartyRoles.load(session)
     return parties.brand_owned(principal.party_id)
 
 
@@ -81,7 +56,7 @@ def refusals(session: Session, principal: Principal | None, events: Sequence[New
     """The events of ``events`` that ``principal`` may not assert (module rules), in order."""
     if not events:
         return []
-    parties = _Parties.load(session)
+    parties = PartyRoles.load(session)
     brand = is_brand_side(principal, parties)
     out: list[Refusal] = []
     declarations = [(i, e) for i, e in enumerate(events) if e.declaration]
@@ -111,11 +86,11 @@ def refusals(session: Session, principal: Principal | None, events: Sequence[New
             out.append(Refusal(i, event.event_id, "brand_shipment",
                                f"only the brand's own systems record a shipment from {source}; "
                                f"{principal.party_id} may record what it receives"))  # fmt: skip
-        elif place is not None and not parties.own(principal, place):
+        elif place is not None and not parties.owns(principal.party_id, place):
             out.append(Refusal(i, event.event_id, "not_your_location",
                                f"{principal.party_id} may record only what happens at its own places; "
                                f"event {event.event_id} is at {place}"))  # fmt: skip
-        elif place is None and not parties.own(principal, source):
+        elif place is None and not parties.owns(principal.party_id, source):
             named = source or "no known place or source"
             out.append(Refusal(i, event.event_id, "not_your_location",
                                f"{principal.party_id} may record only what happens at its own places or leaves from "

@@ -26,55 +26,24 @@ from sqlmodel import Session, col, select
 
 from ledger.history import chunks, code_facts, contents_of, load_view, query, rows, sightings_of
 from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
+from ledger.parties import PartyRoles
 from ledger.store import Listener
 from traceability.models import (
     Dispatch,
     Event,
     EventEpc,
-    Party,
     Purchase,
     Sale,
     SettlementPeriod,
 )
 from traceability.privacy import MEMBER_KEYS
 
-__all__ = ["FactCounts", "PartyRoles", "derive_facts", "facts_drift", "facts_listener", "rebuild", "record_facts"]
+__all__ = ["FactCounts", "derive_facts", "facts_drift", "facts_listener", "rebuild", "record_facts"]
 
 
 
 def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
-@dataclass
-class PartyRoles:
-    """Which parties are brand-owned and which distributor a party is or belongs to (as ``flow_graph`` decides)."""
-
-    kind: dict[str, str]
-    owner: dict[str, str | None]
-
-    @classmethod
-    def load(cls, session: Session) -> PartyRoles:
-        rows = session.exec(select(Party.id, Party.kind, Party.owner_id)).all()
-        return cls(kind={p: str(k) for p, k, _ in rows}, owner={p: o for p, _, o in rows})
-
-    def _walk(self, party: str | None, kinds: frozenset[str]) -> str | None:
-        seen: set[str] = set()
-        node = party
-        while node is not None and node not in seen and node in self.kind:
-            seen.add(node)
-            if self.kind[node] in kinds:
-                return node
-            node = self.owner.get(node)
-        return None
-
-    def brand_owned(self, party: str | None) -> bool:
-        """``brand`` or ``plant``, or owned (through any chain of owners) by one."""
-        return self._walk(party, frozenset({"brand", "plant"})) is not None
-
-    def distributor_of(self, party: str | None) -> str | None:
-        """The distributor a party is, or belongs to (a distributor's own warehouse counts as the distributor)."""
-        return self._walk(party, frozenset({"distributor"}))
 
 
 @dataclass
