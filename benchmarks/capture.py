@@ -16,7 +16,8 @@ The baseline is what the same rows cost the database alone: one SQLAlchemy Core 
 of ``epcis_event`` and ``epcis_event_epc`` (same columns, constraints and indexes, other names), one transaction,
 committed. The ratio says how much of the capture time is the database's and how much is ours (validation, hashing,
 the chain, unit state, the listeners). Each database is fresh for every run: a new SQLite file (WAL, synchronous=FULL,
-as ``make_engine`` sets it up) and, on PostgreSQL, schemas dropped and created again.
+as ``make_engine`` sets it up) and, on PostgreSQL, two schemas of this run's own (``bench_capture_<pid>``,
+``bench_bare_<pid>``), created empty and dropped at the end, so that runs sharing a database do not meet.
 
 Output is one ``name: value`` per line on stdout; progress goes to stderr.
 """
@@ -63,7 +64,7 @@ CITIES_PER_PROVINCE = 3
 STORES_PER_DISTRIBUTOR = 10
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 RESOLVER = "https://id.gs1.org"
-PG_CAPTURE_SCHEMA, PG_BARE_SCHEMA = "bench_capture", "bench_bare"
+PG_CAPTURE_SCHEMA, PG_BARE_SCHEMA = f"bench_capture_{os.getpid()}", f"bench_bare_{os.getpid()}"
 DEFAULT_EVENTS, QUICK_EVENTS = 100_000, 10_000
 
 
@@ -391,12 +392,14 @@ def pg_url(url: str, schema: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def reset_pg_schemas(url: str) -> None:
+def pg_schemas(url: str, *, create: bool) -> None:
+    """Drop this run's schemas, and (``create``) make them again, empty."""
     admin = create_engine(pg_url(url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         for schema in (PG_CAPTURE_SCHEMA, PG_BARE_SCHEMA):
             conn.execute(sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(sql(f'CREATE SCHEMA "{schema}"'))
+            if create:
+                conn.execute(sql(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
 
 
@@ -470,9 +473,13 @@ def run_database(
     engine = bare_engine()
     try:
         out.update(measure_bare(engine, rows(), work.events, prefix))
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        out["bare_insert_error"] = f"{type(exc).__name__}: {first}"[:300]
+        log(f"{prefix}: bare insert failed: {out['bare_insert_error']}")
     finally:
         engine.dispose()
-    if "capture_events_per_second" in out:
+    if "capture_events_per_second" in out and "bare_insert_events_per_second" in out:
         ratio = float(out["capture_events_per_second"]) / float(out["bare_insert_events_per_second"])
         out["ratio_to_bare_insert"] = f"{ratio:.4f}"
     return out
@@ -491,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="URL",
         default=os.environ.get("TRACEABILITY_BENCH_PG"),
         help="Also measure on this PostgreSQL database (default: env TRACEABILITY_BENCH_PG); "
-        f"its schemas {PG_CAPTURE_SCHEMA} and {PG_BARE_SCHEMA} are dropped and created again.",
+        "the run works in two schemas of its own (bench_capture_<pid>, bench_bare_<pid>), dropped at the end.",
     )
     args = parser.parse_args(argv)
     target = QUICK_EVENTS if args.quick else args.events
@@ -530,13 +537,16 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in results["sqlite"].items():
         emit(f"sqlite_{name}", value)
     if args.postgres:
-        reset_pg_schemas(args.postgres)
-        results["postgresql"] = run_database(
-            "postgresql",
-            lambda: make_engine(pg_url(args.postgres, PG_CAPTURE_SCHEMA)),
-            lambda: make_engine(pg_url(args.postgres, PG_BARE_SCHEMA)),
-            net, work, rows,
-        )  # fmt: skip
+        pg_schemas(args.postgres, create=True)
+        try:
+            results["postgresql"] = run_database(
+                "postgresql",
+                lambda: make_engine(pg_url(args.postgres, PG_CAPTURE_SCHEMA)),
+                lambda: make_engine(pg_url(args.postgres, PG_BARE_SCHEMA)),
+                net, work, rows,
+            )  # fmt: skip
+        finally:
+            pg_schemas(args.postgres, create=False)
         for name, value in results["postgresql"].items():
             emit(f"postgresql_{name}", value)
     emit("peak_rss_mb", f"{peak_rss_mb():.0f}")

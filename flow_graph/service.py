@@ -31,7 +31,7 @@ from flow_graph.history import (
     load_view,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
-from ledger.history import EventRow, affected_keys, code_facts, no_gc, query, retracted_ids, rows
+from ledger.history import EventRow, affected_keys, chunks, code_facts, no_gc, query, retracted_ids, rows
 from ledger.keys import gtin_of, is_sgtin_key, key_of, serial_of
 from ledger.state import rederive
 from ledger.store import Listener, lock_store
@@ -267,7 +267,8 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     }  # fmt: skip
     if not candidates:
         return
-    named = [(pk, key) for pk, key in rows(session, _EPCS_OF, {"pks": list(candidates)}) if is_sgtin_key(key)]
+    named = [(pk, key) for chunk in chunks(sorted(pk for pk in candidates if pk is not None))
+             for pk, key in rows(session, _EPCS_OF, {"pks": chunk}) if is_sgtin_key(key)]  # fmt: skip
     existing = code_facts(session, {key for _, key in named})
     named = [(pk, key) for pk, key in named if key not in existing]
     if not named:
@@ -294,9 +295,12 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     session.execute(insert(Code), new)
     # Capture derived unit states before this listener ran: give the new records theirs when other events about
     # them are stored already (the commissioning came late, or with its packing in one document).
-    later = query(EventEpc.key).where(col(EventEpc.key).in_(list(holders)), col(EventEpc.event_pk).not_in(list(live)))
-    if rows(session, later.limit(1)).first() is not None:
-        rederive(session, list(live.values()))
+    # In chunks: a document may commission more codes than one statement can bind.
+    for chunk in chunks(sorted(holders)):
+        named_by = rows(session, query(EventEpc.event_pk).where(col(EventEpc.key).in_(chunk))).scalars()
+        if any(pk not in live for pk in named_by):
+            rederive(session, list(live.values()))
+            break
 
 
 def _raw_key(raw: str) -> str:

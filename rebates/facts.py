@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
-from ledger.history import chunks, code_facts, contents_of, load_view, query, rows, sightings_of
+from ledger.history import chunks, code_facts, contents_of, load_view, query, retracted_ids, rows, sightings_of
 from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
 from ledger.parties import PartyRoles
 from ledger.store import Listener
@@ -159,12 +159,7 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
             targets[e.event_id] = e
     for e in _events_naming(session, containers):
         targets.setdefault(e.event_id, e)
-    declared = set(
-        session.exec(
-            select(Event.event_id).where(col(Event.declaration).is_(True), col(Event.event_id).in_(list(targets)))
-        )
-    ) if targets else set()  # fmt: skip
-    retracted |= declared
+    retracted |= retracted_ids(session, targets)  # in chunks: a document may hold more events than a statement binds
 
     counts = FactCounts()
     touched_units: set[str] = set()
