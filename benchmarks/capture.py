@@ -28,7 +28,6 @@ import argparse
 import gc
 import hashlib
 import importlib
-import importlib.util
 import json
 import os
 import random
