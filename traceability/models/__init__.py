@@ -6,6 +6,7 @@ from traceability.models.code import AggregationAction, AggregationLog, Code, Co
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
+from traceability.models.member import Member
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.product import Product
 from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
@@ -48,6 +49,7 @@ __all__ = [
     "CodeStatus",
     "KeyAlgorithm",
     "KeyStatus",
+    "Member",
     "Party",
     "PartyKind",
     "PartyTerritory",
