@@ -1,24 +1,105 @@
-"""``traceability members``: a member's points and six-get-one standing, and redeeming a free unit."""
+"""``traceability members``: the member registry (register, list, import a member list), a member's points and
+six-get-one standing, and redeeming a free unit. The CLI is the brand's: it acts with the admin's rights."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
+from rich.table import Table
 
-from cli.context import print_json, state
-from rebates import service
+from cli.context import err_console, out_console, print_json, state
+from members import service
 from rebates.policy import load_policy
+from rebates.service import redeem_free_item
 from traceability.auth.service import Principal
 from traceability.models import Role
+from traceability.models.base import utcnow
 from traceability.privacy import member_hash, member_pepper
 
-app = typer.Typer(help="Members: points and free units (six-get-one).", no_args_is_help=True)
+app = typer.Typer(help="Members: the registry, points and free units (six-get-one).", no_args_is_help=True)
 
 _POLICY = typer.Option(
     None, "--policy", exists=True, dir_okay=False,
     help="Policy file (TOML); default $TRACEABILITY_POLICY_FILE (the settings), else the defaults.",
 )  # fmt: skip
+_BRAND = Principal(role=Role.admin, party_id="BRAND")
+"""The command line is run by the brand: any store, every member (the party is not read for an admin)."""
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    store: str = typer.Option(..., "--store", help="The member's home store (master-data id)."),
+    phone: str = typer.Option(..., "--phone", help="The member's phone (hashed, never stored)."),
+    name: str | None = typer.Option(None, "--name", help="Her name (at most 50 characters)."),
+    baby_birth_date: datetime | None = typer.Option(
+        None, "--baby-birth-date", formats=["%Y-%m-%d"], help="The baby's birth date, YYYY-MM-DD."
+    ),
+    baby_stage: int | None = typer.Option(None, "--baby-stage", help="The formula stage she buys, 1 to 4."),
+    source: str | None = typer.Option(None, "--source", help="How she joined (default cli), e.g. campaign:SPRING."),
+    consent: bool = typer.Option(False, "--consent", help="She consents now to the brand keeping her data."),
+) -> None:
+    """Register a member at a store; a member already registered keeps her home store (created: false)."""
+    st = state(ctx)
+    hashed = service.hash_phone(phone=phone, pepper=member_pepper(st.settings.key_dir))
+    with st.session() as session:
+        done = service.register(
+            session=session, principal=_BRAND, phone_hash=hashed, store_id=store, name=name,
+            baby_birth_date=baby_birth_date.date() if baby_birth_date else None, baby_stage=baby_stage,
+            source=source or "cli", consent_at=utcnow() if consent else None,
+        )  # fmt: skip
+        print_json(done.as_dict())
+
+
+@app.command("list")
+def list_members(
+    ctx: typer.Context,
+    store: str | None = typer.Option(None, "--store", help="One store's members (default: every store's)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+    limit: int = typer.Option(50, "--limit", min=1, max=100_000, help="At most this many, newest first."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many first."),
+) -> None:
+    """List members, newest first."""
+    with state(ctx).session() as session:
+        page = service.list_members(session=session, principal=_BRAND, store_id=store, limit=limit, offset=offset)
+    if fmt is Format.json:
+        print_json(page.items)
+        return
+    table = Table("id", "home store", "name", "baby born", "stage", "source", "consent", "created")
+    for m in page.items:
+        table.add_row(str(m["id"]), m["home_store"], m["name"] or "", m["baby_birth_date"] or "",
+                      str(m["baby_stage"] or ""), m["source"], (m["consent_at"] or "")[:16],
+                      m["created_at"][:16])  # fmt: skip
+    out_console.print(table)
+    err_console.print(f"{len(page.items)} of {page.total} member(s)", highlight=False)
+
+
+@app.command("import")
+def import_members(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The member list (CSV, UTF-8)."),
+    store: str | None = typer.Option(None, "--store", help="Store of the rows that name none (a store column)."),
+    policy: Path | None = _POLICY,
+) -> None:
+    """Import a member list: every row checked first, every bad row reported, nothing written unless all are good."""
+    st = state(ctx)
+    rules = load_policy(policy or st.settings.policy_file)
+    data = file.read_bytes()
+    with st.session() as session:
+        result = service.import_members(
+            session=session, principal=_BRAND, data=data, pepper=member_pepper(st.settings.key_dir), store_id=store,
+            tz=ZoneInfo(rules.timezone),
+        )  # fmt: skip
+    print_json(result.as_dict())
 
 
 @app.command("points")
@@ -27,12 +108,12 @@ def points(
     phone: str = typer.Option(..., "--phone", help="The member's phone (hashed, never stored)."),
     policy: Path | None = _POLICY,
 ) -> None:
-    """Points balance, six-get-one standing and history."""
+    """Points balance, six-get-one standing, home store and history."""
     st = state(ctx)
     hashed = member_hash(phone, member_pepper(st.settings.key_dir))
     rules = load_policy(policy or st.settings.policy_file)
     with st.session() as session:
-        print_json(service.member_summary(session=session, member_hash=hashed, policy=rules).as_dict())
+        print_json(service.member_points(session=session, phone_hash=hashed, policy=rules))
 
 
 @app.command("redeem")
@@ -48,7 +129,7 @@ def redeem(
     hashed = member_hash(phone, member_pepper(st.settings.key_dir))
     rules = load_policy(policy or st.settings.policy_file)
     with st.session() as session:
-        row = service.redeem_free_item(session=session, member_hash=hashed, store_id=store,
-                                       policy=rules, principal=Principal(role=Role.admin, party_id=store),
-                                       unit=unit, company_prefix_length=st.settings.company_prefix_length)  # fmt: skip
+        row = redeem_free_item(session=session, member_hash=hashed, store_id=store,
+                               policy=rules, principal=Principal(role=Role.admin, party_id=store),
+                               unit=unit, company_prefix_length=st.settings.company_prefix_length)  # fmt: skip
         print_json({"id": row.id, "store": row.store_id, "unit": row.unit_key, "redeemed_at": row.redeemed_at})

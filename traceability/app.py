@@ -137,12 +137,15 @@ def capture_listeners() -> tuple[Listener, ...]:
     1. ``diversion`` (flow_graph): alerts; it also records codes another system commissioned, which unit state and
        the settlement facts then find as code records;
     2. ``settlement_facts`` (rebates): sales, purchases and dispatches; they read unit history only, not alerts, so
-       they could run first, but after the foreign codes are recorded their facts are the same on every path.
+       they could run first, but after the foreign codes are recorded their facts are the same on every path;
+    3. ``members`` (members): a member first seen on a sale is registered at that sale's store; it reads the events
+       only, so its place is free, and last it changes nothing the others read.
     """
     from flow_graph.service import diversion_listener
+    from members.service import members_listener
     from rebates.facts import facts_listener
 
-    return (diversion_listener, facts_listener)
+    return (diversion_listener, facts_listener, members_listener)
 
 
 def wire_listeners() -> None:
@@ -157,7 +160,7 @@ def create_app(
     from codes.routes import router as codes_router
     from flow_graph.routes import alerts_router, flow_router
     from labels.routes import router as labels_router
-    from rebates.routes import router as members_router
+    from members.routes import router as members_router
     from scanning.routes import epcis_router, scans_router
     from settlement.routes import router as settlement_router
     from traceability.auth.routes import router as apikeys_router
