@@ -1,7 +1,9 @@
-"""``traceability settlement``: run a period (JSON, table, PDF, CSV, XLSX), lock it, list locked periods."""
+"""``traceability settlement``: run a period (JSON, table, PDF, CSV, XLSX), lock it, list locked periods, write
+out the chain checkpoint a lock signed."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Literal
@@ -9,6 +11,7 @@ from typing import Literal
 import typer
 
 from cli.context import err_console, print_json, state
+from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
 
@@ -55,16 +58,36 @@ def lock(
     force: bool = typer.Option(False, "--force", help="Lock it even though nothing happened in it."),
     policy: Path | None = _POLICY,
 ) -> None:
-    """Lock a period for good: settled one last time, stored, never changed again.
+    """Lock a period for good: settled one last time, stored with a signed checkpoint of the event chain, never
+    changed again.
 
-    Periods lock in order, once ended plus the policy's grace days (default 3); an empty one only with --force."""
+    Periods lock in order, once ended plus the policy's grace days (default 3); an empty one only with --force.
+    The checkpoint key is the key directory's chain.pem (created on first use, never in the database)."""
     st = state(ctx)
     rules = load_policy(policy or st.settings.policy_file)
     with st.session() as session:
-        result = service.lock_period(session=session, period=period, policy=rules, locked_by=by, force=force)
+        result = service.lock_period(session=session, period=period, policy=rules, locked_by=by, force=force,
+                                     keys=key_store(st.settings))  # fmt: skip
     totals = ", ".join(f"{t['currency']} {t['payable']}" for t in result.totals()) or "nothing payable"
     err_console.print(f"locked {period}: {totals}", highlight=False)
+    if result.checkpoint is not None:
+        c = result.checkpoint
+        err_console.print(f"chain checkpoint: event {c.seq}, head {c.head}, signed {c.at} (key {c.key_id})",
+                          highlight=False)  # fmt: skip
     print_json(result.as_dict())
+
+
+@app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    period: str = typer.Option(..., "--period", help="A locked period, YYYY-MM"),
+    out: Path = typer.Option(..., "--out", help="Where to write it (JSON); check it with epcis verify-chain."),
+) -> None:
+    """Write out the chain checkpoint signed when a period was locked, for `epcis verify-chain --checkpoint`."""
+    with state(ctx).session() as session:
+        signed = service.lock_checkpoint(session=session, period=period)
+    out.write_text(json.dumps(signed.as_dict(), indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"checkpoint of {period}'s lock: event {signed.seq} ({signed.head[:16]}…) signed at {signed.at}: {out}")
 
 
 @app.command("periods")

@@ -358,7 +358,8 @@ def run_demo(
     with session_scope(engine) as session:
         from settlement import service as settle
 
-        settle.lock_period(session=session, period=first.period, policy=policy, locked_by="演示 finance")
+        settle.lock_period(session=session, period=first.period, policy=policy, locked_by="演示 finance",
+                           keys=codes_service.key_store(settings))  # fmt: skip
     with session_scope(engine) as session:
         files += _reports(session, out, [first.period, second.period], policy)
     done(f"settled and locked {first.period}; reports written")

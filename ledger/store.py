@@ -394,7 +394,7 @@ def verify_chain(*, session: Session, batch: int = 5000, checkpoint: Checkpoint 
     problems: list[str] = []
     link, expected_seq, count = GENESIS, 1, 0
     last_id = 0
-    vouched: str | None = None
+    vouched: str | None = GENESIS if checkpoint is not None and checkpoint.seq == 0 else None  # an empty chain's
     while True:
         page = select(Event).where(col(Event.id) > last_id).order_by(col(Event.id)).limit(batch)
         rows = session.exec(page.execution_options(populate_existing=True)).all()

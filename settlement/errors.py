@@ -3,6 +3,8 @@
 The policy's own error (``PolicyInvalid``) and the members' (``NoFreeItem``) are in :mod:`rebates.errors`.
 
 TraceabilityError
+├── NotFound (404)
+│   └── NoCheckpoint         the period is open, or was locked before locks wrote chain checkpoints
 ├── InvalidInput (422)
 │   └── BadPeriod            a period that is not ``YYYY-MM``
 └── Conflict (409)
@@ -14,13 +16,17 @@ TraceabilityError
 
 from __future__ import annotations
 
-from traceability.errors import Conflict, InvalidInput
+from traceability.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["BadPeriod", "EmptyPeriod", "LockOutOfOrder", "PeriodLocked", "PeriodNotEnded"]
+__all__ = ["BadPeriod", "EmptyPeriod", "LockOutOfOrder", "NoCheckpoint", "PeriodLocked", "PeriodNotEnded"]
 
 
 class BadPeriod(InvalidInput):
     code = "bad_period"
+
+
+class NoCheckpoint(NotFound):
+    code = "no_checkpoint"
 
 
 class PeriodLocked(Conflict):

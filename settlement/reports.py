@@ -3,7 +3,9 @@
 Party and product names are often Chinese. The PDF uses reportlab's built-in CID font ``STSong-Light`` (no font file
 to ship), the CSV starts with a BOM so spreadsheet programs read it as UTF-8, and XLSX is Unicode by nature.
 The PDF's first page is for a manager at a glance (rebate and purchase value by distributor, diverted units by
-territory, sell-through by week); the pages after it carry every line with the reason for its rate.
+territory, sell-through by week); the pages after it carry every line with the reason for its rate. A locked
+period's PDF names the chain checkpoint signed at the lock on its first page and in every page's footer, so the
+paper copy filed with finance is itself the evidence to check the store against.
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def to_xlsx(settlement: Settlement) -> bytes:
     summary.title = "Summary"
     summary.append(["Settlement", settlement.period, settlement.status])
     summary.append(["Period (UTC)", settlement.starts_at.isoformat(), settlement.ends_at.isoformat()])
+    if settlement.checkpoint is not None:
+        summary.append(["Chain checkpoint", settlement.checkpoint.seq, settlement.checkpoint.head])
     summary.append([])
     summary.append(["currency", "rebates", "fees", "adjustments", "payable"])
     for t in settlement.totals():
@@ -260,6 +264,14 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
     ) or "nothing payable"  # fmt: skip
     story.append(Paragraph(f"Settlement {s.period} — {s.status} ({s.timezone})", h1))
     story.append(Paragraph(totals, body))
+    if s.checkpoint is not None:
+        c = s.checkpoint
+        story.append(Paragraph(
+            f"Evidence: locked on event {c.seq} of the hash chain, head {c.head}, signed {c.at} with key "
+            f"'{c.key_id}'. Check that nothing it was settled from changed since: traceability settlement "
+            f"checkpoint --period {s.period} --out FILE, then traceability epcis verify-chain --checkpoint FILE.",
+            body,
+        ))  # fmt: skip
     story.append(Spacer(1, 6))
 
     width = (page[0] - 56) / 2 - 6
@@ -320,6 +332,8 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
     def footer(canvas: Any, _doc: Any) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
+        if s.checkpoint is not None:
+            canvas.drawString(28, 14, f"chain checkpoint: event {s.checkpoint.seq}, head {s.checkpoint.head}")
         canvas.drawRightString(page[0] - 28, 14, f"Settlement {s.period} | page {canvas.getPageNumber()}")
         canvas.restoreState()
 

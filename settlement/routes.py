@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
 from settlement.schemas import PeriodRead, ReportFormat, SettlementRead, UnitRead
@@ -26,7 +27,8 @@ def list_periods(session: SessionDep, _: Finance) -> list[Any]:
     return service.list_periods(session=session)
 
 
-@router.get("/{period}", response_model=SettlementRead)
+# exclude_unset: an open period has no ``checkpoint`` key at all, so its output is byte for byte what it always was.
+@router.get("/{period}", response_model=SettlementRead, response_model_exclude_unset=True)
 def run(session: SessionDep, settings: SettingsDep, _: Finance, period: str) -> Any:
     """Settle a period (``YYYY-MM``): as locked, or from today's facts while it is open."""
     return service.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file)).as_dict()
@@ -42,14 +44,14 @@ def report(session: SessionDep, settings: SettingsDep, _: Finance, period: str,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
-@router.post("/{period}/lock", response_model=SettlementRead)
+@router.post("/{period}/lock", response_model=SettlementRead, response_model_exclude_unset=True)
 def lock(session: SessionDep, settings: SettingsDep, principal: Finance, period: str, force: bool = False) -> Any:
-    """Lock a period for good; 409 if it is locked already, an earlier one is still open, it has not ended (plus the
-    policy's grace days), or it is empty without ``force``."""
+    """Lock a period for good, with a signed checkpoint of the event chain; 409 if it is locked already, an earlier
+    one is still open, it has not ended (plus the policy's grace days), or it is empty without ``force``."""
     locked_by = f"{principal.role.value}:{principal.party_id}:key{principal.api_key_id}"
     policy = load_policy(settings.policy_file)
     return service.lock_period(session=session, period=period, policy=policy, locked_by=locked_by,
-                               force=force).as_dict()  # fmt: skip
+                               force=force, keys=key_store(settings)).as_dict()  # fmt: skip
 
 
 @router.get("/{period}/units", response_model=list[UnitRead])

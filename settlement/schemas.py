@@ -1,4 +1,5 @@
-"""API shapes of settlement: the JSON contract's lines, adjustments, totals and locked periods."""
+"""API shapes of settlement: the JSON contract's lines, adjustments, totals, the lock's chain checkpoint and locked
+periods."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "AdjustmentRead",
+    "CheckpointRead",
     "DistributorLineRead",
     "PeriodRead",
     "ReportFormat",
@@ -70,6 +72,16 @@ class TotalRead(BaseModel):
     payable: str
 
 
+class CheckpointRead(BaseModel):
+    """The chain head signed at the lock, as ``traceability epcis checkpoint`` writes it (``verify-chain`` reads it)."""
+
+    seq: int = Field(description="Events in the chain at the lock (the sequence number of the last one)")
+    head: str = Field(description="The chain link of that event (hex SHA-256)")
+    at: str = Field(description="When it was signed (ISO 8601, UTC)")
+    key_id: str = Field(description="The signing key's file in the key directory, never in the database")
+    signature: str = Field(description="Ed25519 over seq, head, at and key_id (base64url)")
+
+
 class SettlementRead(BaseModel):
     period: str
     status: Literal["open", "locked"]
@@ -82,6 +94,9 @@ class SettlementRead(BaseModel):
     stores: list[StoreLineRead]
     adjustments: list[AdjustmentRead]
     totals: list[TotalRead]
+    checkpoint: CheckpointRead | None = Field(
+        default=None, description="Locked periods only (absent while open): the chain head signed at the lock"
+    )
 
 
 class PeriodRead(BaseModel):

@@ -11,6 +11,9 @@ How a period is settled (``docs/settlement.md`` gives every rule and its reason)
   restates every locked period whose facts or alerts changed, and books the difference to what was already paid as
   adjustments; locking it records the restatement, so each party's deltas for a period always add up to what it is
   owed for it: nothing is paid twice.
+- A lock signs a checkpoint of the event chain's head under the same store lock (:func:`lock_period`) and keeps it
+  in the locked document: whoever holds a copy of that document can later prove that no event the period was
+  settled from has been rewritten since (``traceability epcis verify-chain --checkpoint``).
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from ledger.store import lock_store
+from codes.keyfiles import KeyFileStore
+from codes.service import key_store
+from ledger.store import CHAIN_KEY_ID, Checkpoint, chain_key, lock_store, sign_checkpoint
 from rebates.policy import Policy, RebateTier
 from settlement.alerts import Diversion, diversion_by_distributor, flagged_sales
-from settlement.errors import EmptyPeriod, LockOutOfOrder, PeriodLocked, PeriodNotEnded
+from settlement.errors import EmptyPeriod, LockOutOfOrder, NoCheckpoint, PeriodLocked, PeriodNotEnded
 from settlement.periods import next_period, parse_period, period_bounds, period_of
 from traceability.errors import NotFound
 from traceability.models import Dispatch, Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
 from traceability.models.base import utcnow
+from traceability.settings import get_settings
 
 __all__ = [
     "Adjustment",
@@ -43,6 +49,7 @@ __all__ = [
     "Settlement",
     "StoreLine",
     "list_periods",
+    "lock_checkpoint",
     "lock_period",
     "lockable_from",
     "run_settlement",
@@ -174,6 +181,8 @@ class Settlement:
     stores: list[StoreLine] = field(default_factory=list)
     adjustments: list[Adjustment] = field(default_factory=list)
     locked_at: datetime | None = None
+    checkpoint: Checkpoint | None = None
+    """The chain head signed at the lock (None while open, and for periods locked before locks signed one)."""
     # Restated lines to record at lock (including ones whose amount did not change but whose figures did).
     _restated: list[SettlementLine] = field(default_factory=list, repr=False)
 
@@ -197,8 +206,9 @@ class Settlement:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        """The settlement JSON contract (amounts and rates as decimal strings, a rate as a fraction)."""
-        return {
+        """The settlement JSON contract (amounts and rates as decimal strings, a rate as a fraction); a locked one
+        ends with its ``checkpoint``, an open one has none (its output is as it always was)."""
+        out = {
             "period": self.period,
             "status": self.status,
             "timezone": self.timezone,
@@ -211,6 +221,9 @@ class Settlement:
             "adjustments": [a.as_dict() for a in self.adjustments],
             "totals": self.totals(),
         }
+        if self.checkpoint is not None:
+            out["checkpoint"] = self.checkpoint.as_dict()
+        return out
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -536,6 +549,7 @@ def _from_document(row: SettlementPeriod) -> Settlement:
         starts_at=datetime.fromisoformat(data["starts_at"]), ends_at=datetime.fromisoformat(data["ends_at"]),
         policy=Policy.model_validate(data["policy"]),
         locked_at=datetime.fromisoformat(data["locked_at"]),
+        checkpoint=Checkpoint.from_dict(data["checkpoint"]) if "checkpoint" in data else None,
     )  # fmt: skip
     result.distributors = [
         DistributorLine(**{**d, "purchase_value": Decimal(d["purchase_value"]), "rate": Decimal(d["rate"]),
@@ -560,6 +574,21 @@ def locked_document(*, session: Session, period: str) -> str | None:
     """The stored JSON of a locked period, byte for byte, or None while it is open."""
     row = session.get(SettlementPeriod, period)
     return row.document if row is not None else None
+
+
+def lock_checkpoint(*, session: Session, period: str) -> Checkpoint:
+    """The chain checkpoint signed when ``period`` was locked, as kept in its locked document."""
+    parse_period(period)
+    row = session.get(SettlementPeriod, period)
+    if row is None:
+        raise NoCheckpoint(f"{period} is not locked: its checkpoint is signed when it is", period=period)
+    data = json.loads(row.document)
+    if "checkpoint" not in data:
+        raise NoCheckpoint(
+            f"{period} was locked before locks signed chain checkpoints: sign one now with `traceability epcis "
+            f"checkpoint` (it vouches for the store from now on, not for the lock)", period=period,
+        )  # fmt: skip
+    return Checkpoint.from_dict(data["checkpoint"])
 
 
 def _earliest_fact(session: Session) -> datetime | None:
@@ -590,11 +619,13 @@ def _has_facts(session: Session, start: datetime, end: datetime) -> bool:
 
 def lock_period(
     *, session: Session, period: str, policy: Policy, locked_by: str = "", force: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, keys: KeyFileStore | None = None,
 ) -> Settlement:  # fmt: skip
-    """Lock a period once it has ended (plus the grace days): settle it one last time and store the result and its
-    lines; it never changes again. An empty period (no facts, no adjustments) locks only with ``force``; ``now``
-    is the clock (tests)."""
+    """Lock a period once it has ended (plus the grace days): settle it one last time, sign a checkpoint of the
+    chain head, and store the result with the checkpoint and its lines; it never changes again. An empty period (no
+    facts, no adjustments) locks only with ``force``; ``now`` is the clock (tests); ``keys`` holds the checkpoint
+    key (default: the settings' key directory; the key is created there on first use, as ``epcis checkpoint``
+    does, so every lock signs one)."""
     parse_period(period)
     moment = _aware(now).astimezone(UTC) if now is not None else utcnow()
     lock_store(session)  # no capture may slip between the settlement and the lock
@@ -629,6 +660,11 @@ def lock_period(
         )  # fmt: skip
     result.status = "locked"
     result.locked_at = moment.replace(microsecond=0)
+    # Still under the store lock taken above: the head signed is the one this settlement was computed from, and no
+    # capture can slip between. The chain is not walked first (that is verify-chain's job, and it would hold every
+    # capture for as long as the walk takes): the checkpoint vouches for the store as settled, broken or not.
+    result.checkpoint = sign_checkpoint(session=session, key=chain_key(keys or key_store(get_settings())),
+                                        key_id=CHAIN_KEY_ID)  # fmt: skip
     document = canonical(result.as_dict())
     row = SettlementPeriod(
         period=period, starts_at=BOOKS_START if expected is None else start, ends_at=end, locked_at=result.locked_at,

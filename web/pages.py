@@ -144,7 +144,8 @@ def lock_period(
     period: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
 ) -> Response:  # fmt: skip
     policy = load_policy(settings.policy_file)
-    settle.lock_period(session=session, period=period, policy=policy, locked_by=_by(principal))
+    settle.lock_period(session=session, period=period, policy=policy, locked_by=_by(principal),
+                       keys=key_store(settings))  # fmt: skip
     return RedirectResponse(f"/app/settlement?period={period}", status_code=303)
 
 
