@@ -574,7 +574,7 @@ def import_members(
     rows: list[_Row] = []
     ignored: list[str] = []
     try:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # a broken quote is an error, not data
         header = next(reader, None)
         if header is None:
             raise ImportInvalid(word("import_invalid", lang, count=1),
