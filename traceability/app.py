@@ -194,6 +194,8 @@ def create_app(
                    alerts_router, flow_router, settlement_router, members_router):  # fmt: skip
         app.include_router(router)
     from web.app import mount_web
+    from web.limits import install_limits
 
+    install_limits(app, settings)  # the public doors' rate limits (web/limits.py says which and why)
     mount_web(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,6 +60,39 @@ class Settings(BaseSettings):
 
     clone_clock_skew_minutes: float = Field(default=10.0, ge=0, le=24 * 60)
     """How far scanner clocks may disagree (minutes): the clone rule widens the time between two sightings by it."""
+
+    rate_limit_enabled: bool = True
+    """Whether the public doors (the consumer check, the resolver page, sign-in) are rate-limited; off only for a
+    load test behind a limiter of its own."""
+
+    public_rate_limit_client: str = "120/minute"
+    """Consumer checks one client (an address; an IPv6 /64) may make, over the check page, the resolver page and
+    ``/check/inspect`` together (a ``limits`` string: ``"120/minute"``, ``"1000/day;120/minute"``)."""
+
+    public_rate_limit_code: str = "30/minute"
+    """Checks of one code (its matching key), from every client together: enough for a shop's queue, too few to
+    inflate a code's check count or to probe it."""
+
+    login_rate_limit: str = "20/minute"
+    """Sign-in attempts one client may make: keys cannot be guessed, and this keeps it so."""
+
+    rate_limit_storage: str = "memory://"
+    """Where the limiter keeps its counts (a ``limits`` storage URI): per process by default; a shared store such as
+    ``redis://host:6379`` when several workers or machines serve the app."""
+
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    """Reverse proxies in front of the app that append the client's address to ``X-Forwarded-For``. 0 (the default)
+    ignores the header, which any client can write; 1 takes its last address (the one our proxy saw), and so on."""
+
+    @field_validator("public_rate_limit_client", "public_rate_limit_code", "login_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        # Refused when the settings are read, so a mistyped limit stops the start, never a request.
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit (write e.g. 120/minute or 1000/day;120/minute)") from None
+        return value
 
     @field_validator("db")
     @classmethod

@@ -34,6 +34,7 @@ from traceability.models import Role
 from web import service
 from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refuse_cross_site, wants_html
 from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, translator
+from web.limits import limit_check_page, limit_code, limit_login, limit_public, limit_resolver
 
 __all__ = ["NAV", "NavItem", "render", "router", "templates"]
 
@@ -149,7 +150,7 @@ def login_page(request: Request, principal: OptionalPrincipal, next: str | None 
     return render(request, "login.html", {"next": _local(next) or "", "error": None}, principal=principal)
 
 
-@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(refuse_cross_site)])
+@router.post("/login", response_class=HTMLResponse, dependencies=[Depends(refuse_cross_site), Depends(limit_login)])
 def login(
     request: Request,
     session: SessionDep,
@@ -190,25 +191,28 @@ def switch_language(lang: str, next: str | None = None) -> Response:
 # --- public: the consumer / inspector check ----------------------------------------------------------------------
 
 
-@router.get("/check", response_class=HTMLResponse)
+@router.get("/check", response_class=HTMLResponse, dependencies=[Depends(limit_check_page)])
 def check_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, code: str | None = None
 ) -> Response:
     """Check any printed form of a code typed or pasted by an inspector (element string or Digital Link)."""
     verdict = None
     if code and code.strip():
-        verdict = service.check_code(session=session, text=code.strip()[:2000], store=key_store(settings))
+        verdict = service.check_code(session=session, text=code.strip()[:2000], store=key_store(settings),
+                                     count=True, zone=load_policy(settings.policy_file).timezone)  # fmt: skip
     return render(request, "check.html", {"verdict": verdict, "code": code or "", "_session": session},
                   principal=principal)  # fmt: skip
 
 
-@router.get("/01/{gtin}/21/{serial}", response_class=HTMLResponse, include_in_schema=True, tags=["web"])
+@router.get("/01/{gtin}/21/{serial}", response_class=HTMLResponse, include_in_schema=True, tags=["web"],
+            dependencies=[Depends(limit_resolver)])  # fmt: skip
 def digital_link(
     request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, gtin: str, serial: str
 ) -> Response:
     """The GS1 Digital Link resolver: the page a phone opens from the QR, saying whether the code is genuine."""
     text = str(request.url)
-    verdict = service.check_code(session=session, text=text, store=key_store(settings))
+    verdict = service.check_code(session=session, text=text, store=key_store(settings), count=True,
+                                 zone=load_policy(settings.policy_file).timezone)  # fmt: skip
     return render(request, "check.html", {"verdict": verdict, "code": text, "resolver": True, "_session": session},
                   principal=principal)  # fmt: skip
 
@@ -225,12 +229,19 @@ class InspectionOut(BaseModel):
     message: str
 
 
-@router.post("/check/inspect", response_model=InspectionOut, include_in_schema=True, tags=["web"])
+def _limit_inspected_code(request: Request, body: InspectionIn) -> None:
+    """The inspected code's per-code limit (FastAPI parses the body once, for this and for the route)."""
+    limit_code(request, body.code)
+
+
+@router.post("/check/inspect", response_model=InspectionOut, include_in_schema=True, tags=["web"],
+             dependencies=[Depends(limit_public), Depends(_limit_inspected_code)])  # fmt: skip
 def inspect(request: Request, session: SessionDep, settings: SettingsDep, body: InspectionIn) -> InspectionOut:
     """Record a consumer's check, with the position the browser shared, as an ``inspecting`` observation."""
     result = service.record_inspection(session=session, text=body.code, lat=body.lat, lon=body.lon,
                                        store=key_store(settings),
                                        company_prefix_length=settings.company_prefix_length)  # fmt: skip
+    service.count_check(session=session, text=body.code, store=key_store(settings))
     _ = translator(page_lang(request))
     return InspectionOut(recorded=result.recorded, reason=result.reason, message=_(f"inspect.{result.reason}"))
 

@@ -17,23 +17,26 @@ and a forged code becomes a rejected scan (counterfeit evidence) rather than an 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
 from codes.service import verify_text
 from ledger.history import unit_events
-from ledger.keys import code_key
+from ledger.keys import code_key, sgtin_key
 from scanning import service as scans
 from scanning.outbound import OutboundWarning
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal, scope_to_party
 from traceability.models import (
+    CheckCount,
     Code,
     CodeStatus,
     Party,
@@ -45,21 +48,25 @@ from traceability.models import (
     StoreSupplier,
     Territory,
 )
+from traceability.models.base import utcnow
 
 __all__ = [
     "INSPECTION_RADIUS_KM",
     "alert_page",
     "graph_around",
+    "CheckTally",
     "CodeVerdict",
     "InspectionResult",
     "ShipmentPage",
     "ShipmentRow",
     "check_code",
+    "count_check",
     "destinations_for",
     "list_shipments",
     "nearest_store",
     "party_ids",
     "party_names",
+    "record_check",
     "record_inspection",
     "shipment_page",
 ]
@@ -68,6 +75,23 @@ INSPECTION_RADIUS_KM = 50.0
 """A consumer's sighting is pinned to the nearest member store no farther than this; beyond it, nothing is recorded."""
 
 Verdict = Literal["genuine", "sold", "voided", "not_released", "not_issued", "forged", "revoked", "malformed"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTally:
+    """How often a code has been checked by the public, and when first and last (in the brand's time zone)."""
+
+    checks: int
+    first_checked_at: datetime
+    last_checked_at: datetime
+
+    @property
+    def offset(self) -> str:
+        """The time zone's UTC offset as printed beside the times (``+08:00``)."""
+        delta = self.first_checked_at.utcoffset()
+        minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+        sign = "-" if minutes < 0 else "+"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +112,8 @@ class CodeVerdict:
     sold_at: datetime | None = None
     sold_in: str | None = None
     """The city (territory name) of the store that sold it, not the store: enough for a buyer to recognise."""
+    tally: CheckTally | None = None
+    """How often the code has been checked, this check included, when it was counted (``check_code(count=True)``)."""
 
     @property
     def good(self) -> bool:
@@ -107,8 +133,46 @@ class CodeVerdict:
         ]
 
 
-def check_code(*, session: Session, text: str, store: KeyFileStore | None = None) -> CodeVerdict:
-    """Verify a printed code and judge it: signature, issued by us, not voided, not already sold."""
+def check_code(
+    *, session: Session, text: str, store: KeyFileStore | None = None, count: bool = False, zone: str = "UTC"
+) -> CodeVerdict:
+    """Verify a printed code and judge it: signature, issued by us, not voided, not already sold.
+
+    ``count`` (a consumer's check on a public door) adds one to the code's tally and returns it with the verdict,
+    its times in the time zone ``zone``; only our own codes with their valid signature count, so neither a typo nor
+    a forgery adds a row, and the tally moves only for whoever holds the printed code.
+    """
+    verdict = _judge(session, text, store)
+    if count and verdict.signature_ok and verdict.issued and verdict.gtin and verdict.serial is not None:
+        tally = record_check(session=session, key=sgtin_key(verdict.gtin, verdict.serial), zone=zone)
+        verdict = replace(verdict, tally=tally)
+    return verdict
+
+
+def count_check(
+    *, session: Session, text: str, store: KeyFileStore | None = None, zone: str = "UTC"
+) -> CheckTally | None:
+    """Count a consumer's check that renders no page (``/check/inspect``), by the rule of :func:`check_code`."""
+    return check_code(session=session, text=text, store=store, count=True, zone=zone).tally
+
+
+def record_check(*, session: Session, key: str, zone: str = "UTC", at: datetime | None = None) -> CheckTally:
+    """Add one check to the code ``key``'s tally and return it: one upsert, so racing checks each count once."""
+    now = at or utcnow()
+    table = CheckCount.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = insert(table).values(key=key, checks=1, first_checked_at=now, last_checked_at=now)
+    upsert = row.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"checks": table.c.checks + 1, "last_checked_at": row.excluded.last_checked_at},
+    ).returning(table.c.checks, table.c.first_checked_at, table.c.last_checked_at)
+    checks, first, last = session.execute(upsert).one()
+    tz = ZoneInfo(zone)
+    return CheckTally(checks=checks, first_checked_at=first.astimezone(tz), last_checked_at=last.astimezone(tz))
+
+
+def _judge(session: Session, text: str, store: KeyFileStore | None) -> CodeVerdict:
     try:
         check = verify_text(session=session, text=text, store=store)
     except MalformedCode as exc:

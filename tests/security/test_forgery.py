@@ -33,6 +33,12 @@ VARIANTS_PER_FORM = 350
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The sweep sends ~40 variants of one code through the resolver: a per-code limit that lets each be judged."""
+    return settings.model_copy(update={"public_rate_limit_code": "1000/minute"})
+
+
+@pytest.fixture
 def signed(session: Session, settings: Settings) -> list[str]:
     """Six of our codes as Digital Links, the first signed by a key revoked since (valid only as long as it was)."""
     seed_masterdata(session)

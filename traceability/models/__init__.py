@@ -2,6 +2,7 @@
 
 from traceability.models.alert import Alert, AlertKind, AlertNote, AlertStatus, CounterfeitScan
 from traceability.models.api_key import ApiKey, Role
+from traceability.models.check import CheckCount
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
@@ -43,6 +44,7 @@ __all__ = [
     "AggregationAction",
     "AggregationLog",
     "ApiKey",
+    "CheckCount",
     "Code",
     "CodeBatch",
     "CodeLevel",
