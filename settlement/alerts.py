@@ -39,8 +39,11 @@ class Diversion:
         return bool(self.alert_ids)
 
 
-def diversion_by_distributor(*, session: Session, start: datetime, end: datetime) -> dict[str, Diversion]:
-    """Per distributor, attributed diverted units and active alerts first seen in ``[start, end)``."""
+def diversion_by_distributor(
+    *, session: Session, start: datetime, end: datetime, distributor: str | None = None
+) -> dict[str, Diversion]:
+    """Per distributor (or only ``distributor``), attributed diverted units and active alerts first seen in
+    ``[start, end)``."""
     stmt = (
         select(Alert.responsible_distributor_id, Alert.unit_key, Alert.id)
         .where(
@@ -52,6 +55,8 @@ def diversion_by_distributor(*, session: Session, start: datetime, end: datetime
         )
         .order_by(col(Alert.id))
     )
+    if distributor is not None:
+        stmt = stmt.where(col(Alert.responsible_distributor_id) == distributor)
     units: dict[str, set[str]] = {}
     out: dict[str, Diversion] = {}
     for party, unit, alert_id in session.exec(stmt):
@@ -73,8 +78,9 @@ class FlaggedSale:
     alert_ids: tuple[int, ...]
 
 
-def flagged_sales(*, session: Session, start: datetime, end: datetime) -> list[FlaggedSale]:
-    """Counted sales in ``[start, end)`` that an active alert flags (see the module), with those alerts."""
+def flagged_sales(*, session: Session, start: datetime, end: datetime, store: str | None = None) -> list[FlaggedSale]:
+    """Counted sales in ``[start, end)`` (of ``store`` only, if given) that an active alert flags (see the module),
+    with those alerts."""
     rows = session.exec(
         select(Alert.id, Alert.kind, Alert.unit_key, Alert.event_ids)
         .where(col(Alert.status).in_(ACTIVE))
@@ -92,10 +98,11 @@ def flagged_sales(*, session: Session, start: datetime, end: datetime) -> list[F
     out: list[FlaggedSale] = []
     keys: Sequence[str] = sorted(by_unit)
     for i in range(0, len(keys), 400):
-        sales = session.exec(
-            select(Sale).where(col(Sale.unit_key).in_(keys[i : i + 400]), col(Sale.counted).is_(True),
-                               col(Sale.event_time) >= start, col(Sale.event_time) < end)
-        ).all()  # fmt: skip
+        chunk = select(Sale).where(col(Sale.unit_key).in_(keys[i : i + 400]), col(Sale.counted).is_(True),
+                                   col(Sale.event_time) >= start, col(Sale.event_time) < end)  # fmt: skip
+        if store is not None:
+            chunk = chunk.where(col(Sale.store_id) == store)
+        sales = session.exec(chunk).all()
         for s in sales:
             hits = tuple(a for a, clone, ev in by_unit[s.unit_key] if clone or s.event_id in ev)
             if hits and s.id is not None:

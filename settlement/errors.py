@@ -6,23 +6,50 @@ TraceabilityError
 ├── NotFound (404)
 │   └── NoCheckpoint         the period is open, or was locked before locks wrote chain checkpoints
 ├── InvalidInput (422)
-│   └── BadPeriod            a period that is not ``YYYY-MM``
+│   ├── BadPeriod            a period that is not ``YYYY-MM``
+│   └── PartyRequired        finance asked for the units behind a line without naming the party
+├── Forbidden (403)
+│   └── NotYourParty         a partner asked for another party's figures, or a role with no figures of its own
 └── Conflict (409)
     ├── PeriodLocked         the period is locked: it can be read, never run again or changed
     ├── LockOutOfOrder       periods lock in order; an earlier open period must be locked first
     ├── PeriodNotEnded       the period has not ended (plus the policy's grace days); says when it can be locked
     └── EmptyPeriod          no fact dated in the period and no adjustment to book; locking it needs ``force``
+
+The partners' errors are worded in the request's language (zh-CN or en, :func:`worded`): distributors and stores
+read them on their own pages; finance's errors stay in English like the rest of its command line.
 """
 
 from __future__ import annotations
 
-from traceability.errors import Conflict, InvalidInput, NotFound
+from typing import Any
 
-__all__ = ["BadPeriod", "EmptyPeriod", "LockOutOfOrder", "NoCheckpoint", "PeriodLocked", "PeriodNotEnded"]
+from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound
+from traceability.i18n import DEFAULT_LANG
+
+__all__ = [
+    "BadPeriod",
+    "EmptyPeriod",
+    "LockOutOfOrder",
+    "NoCheckpoint",
+    "NotYourParty",
+    "PartyRequired",
+    "PeriodLocked",
+    "PeriodNotEnded",
+    "worded",
+]
 
 
 class BadPeriod(InvalidInput):
     code = "bad_period"
+
+
+class PartyRequired(InvalidInput):
+    code = "party_required"
+
+
+class NotYourParty(Forbidden):
+    code = "not_your_party"
 
 
 class NoCheckpoint(NotFound):
@@ -43,3 +70,25 @@ class PeriodNotEnded(Conflict):
 
 class EmptyPeriod(Conflict):
     code = "period_empty"
+
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "other_party": "your key is {party}'s: it shows {party}'s own figures, not {other}'s",
+        "no_own_figures": "a {role} key has no settlement line of its own; finance sees every line",
+        "not_a_store": "only a store's key has a day at the counter; this key is a {role}'s",
+        "party_required": "name the party whose units to list (?party=…)",
+    },
+    "zh-CN": {
+        "other_party": "此密钥属于 {party}：只能查看 {party} 自己的数据，不能查看 {other} 的数据",
+        "no_own_figures": "{role} 密钥没有自己的结算行；财务可查看全部结算行",
+        "not_a_store": "只有门店密钥才有门店当日汇总；此密钥属于 {role}",
+        "party_required": "请指定要列出其货品的参与方（?party=…）",
+    },
+}
+
+
+def worded(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
+    """A partner-facing message in ``lang`` (zh-CN or en; anything else gets the default, Chinese)."""
+    table = _MESSAGES.get(lang, _MESSAGES[DEFAULT_LANG])
+    return table[key].format(**params)

@@ -1,37 +1,57 @@
-"""Settlement for finance: run a period, download its reports, lock it, list locked periods, trace a line's units."""
+"""Settlement: finance runs a period, downloads its reports, locks it, lists locked periods and traces a line's
+units; each partner reads its own line (``/api/v1/settlement``); a store reads its day (``/api/v1/stores``).
+
+The scoping to the caller's party is the service's (:func:`settlement.service.statement_for` and friends), never a
+route's: the routes only admit the roles and pass the principal on.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
-from settlement.schemas import PeriodRead, ReportFormat, SettlementRead, UnitRead
+from settlement.schemas import PeriodRead, ReportFormat, SettlementRead, StoreSummaryRead, UnitRead
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
+from traceability.i18n import negotiate
 from traceability.models import Role
 
-__all__ = ["router"]
+__all__ = ["router", "stores_router"]
 
 router = APIRouter(prefix="/api/v1/settlement", tags=["settlement"])
+stores_router = APIRouter(prefix="/api/v1/stores", tags=["stores"])
 Finance = Annotated[Principal, Depends(allow(Role.finance, Role.admin))]
+Partner = Annotated[Principal, Depends(allow(Role.finance, Role.admin, Role.distributor, Role.store))]
+Store = Annotated[Principal, Depends(allow(Role.store))]
+
+
+def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+    """zh-CN or en for a partner's refusals, from the request's Accept-Language (default zh-CN)."""
+    return negotiate(accept_language)
+
+
+Lang = Annotated[str, Depends(_lang)]
 
 
 @router.get("/periods", response_model=list[PeriodRead])
-def list_periods(session: SessionDep, _: Finance) -> list[Any]:
-    """Locked periods, oldest first."""
+def list_periods(session: SessionDep, _: Partner) -> list[Any]:
+    """Locked periods, oldest first (which months are closed is no party's secret)."""
     return service.list_periods(session=session)
 
 
 # exclude_unset: an open period has no ``checkpoint`` key at all, so its output is byte for byte what it always was.
 @router.get("/{period}", response_model=SettlementRead, response_model_exclude_unset=True)
-def run(session: SessionDep, settings: SettingsDep, _: Finance, period: str) -> Any:
-    """Settle a period (``YYYY-MM``): as locked, or from today's facts while it is open."""
-    return service.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file)).as_dict()
+def run(session: SessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang) -> Any:
+    """Settle a period (``YYYY-MM``): as locked, or from today's facts while it is open. Finance and admin see every
+    line; a distributor's key only its own distributor line, a store's key only its own store line."""
+    policy = load_policy(settings.policy_file)
+    return service.statement_for(session=session, principal=principal, period=period, policy=policy,
+                                 lang=lang).as_dict()  # fmt: skip
 
 
 @router.get("/{period}/report")
@@ -55,8 +75,17 @@ def lock(session: SessionDep, settings: SettingsDep, principal: Finance, period:
 
 
 @router.get("/{period}/units", response_model=list[UnitRead])
-def units(session: SessionDep, settings: SettingsDep, _: Finance, period: str, party: str,
-          limit: Annotated[int, Query(le=100_000)] = 10_000) -> list[Any]:  # fmt: skip
-    """The sales or purchases behind a party's line: every unit with the event it came from."""
+def units(session: SessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang,
+          party: str | None = None, limit: Annotated[int, Query(le=100_000)] = 10_000) -> list[Any]:  # fmt: skip
+    """The sales or purchases behind a party's line: every unit with the event it came from. Finance names the
+    party; a distributor or a store gets its own (another party's: 403)."""
     policy = load_policy(settings.policy_file)
-    return list(service.units_behind(session=session, period=period, party=party, policy=policy, limit=limit))
+    return list(service.units_for(session=session, principal=principal, period=period, policy=policy, party=party,
+                                  limit=limit, lang=lang))  # fmt: skip
+
+
+@stores_router.get("/me/summary", response_model=StoreSummaryRead)
+def my_summary(session: SessionDep, settings: SettingsDep, principal: Store, lang: Lang) -> Any:
+    """The calling store's day: today's sales, the month's sell-through and fee so far, and its member count."""
+    policy = load_policy(settings.policy_file)
+    return service.store_summary(session=session, principal=principal, policy=policy, lang=lang).as_dict()

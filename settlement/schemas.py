@@ -1,9 +1,9 @@
-"""API shapes of settlement: the JSON contract's lines, adjustments, totals, the lock's chain checkpoint and locked
-periods."""
+"""API shapes of settlement: the JSON contract's lines, adjustments, totals, the lock's chain checkpoint, locked
+periods, and a store's day."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,12 +15,17 @@ __all__ = [
     "PeriodRead",
     "ReportFormat",
     "SettlementRead",
+    "StoreDayRead",
     "StoreLineRead",
+    "StoreMonthRead",
+    "StoreSummaryRead",
     "TotalRead",
     "UnitRead",
 ]
 
 ReportFormat = Literal["pdf", "csv", "xlsx"]
+CalendarDay = date
+"""``date`` under another name, so a field may be called ``date``."""
 
 
 class DistributorLineRead(BaseModel):
@@ -117,3 +122,28 @@ class UnitRead(BaseModel):
     event_time: str
     counted: bool
     scanned_out: bool | None = None
+
+
+class StoreDayRead(BaseModel):
+    date: CalendarDay = Field(description="Today in the policy's time zone")
+    units_sold: int = Field(description="Units sold today, each unit counted once")
+    member_units: int = Field(description="Of those, units sold to members")
+    free_units: int = Field(description="Free units given to members today (six-get-one)")
+
+
+class StoreMonthRead(BaseModel):
+    period: str
+    status: Literal["open", "locked"]
+    units_sold: int = Field(description="Sell-through this month so far")
+    lines: list[StoreLineRead] = Field(description="The store's settlement lines so far: the fee at policy rates")
+    adjustments: list[AdjustmentRead]
+    totals: list[TotalRead]
+
+
+class StoreSummaryRead(BaseModel):
+    store: str
+    name: str
+    timezone: str
+    today: StoreDayRead
+    month: StoreMonthRead
+    members: int = Field(description="Members registered at this store (their home store)")

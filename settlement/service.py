@@ -14,6 +14,9 @@ How a period is settled (``docs/settlement.md`` gives every rule and its reason)
 - A lock signs a checkpoint of the event chain's head under the same store lock (:func:`lock_period`) and keeps it
   in the locked document: whoever holds a copy of that document can later prove that no event the period was
   settled from has been rewritten since (``traceability epcis verify-chain --checkpoint``).
+- Each partner sees its own figures (:func:`statement_for`, :func:`units_for`, :func:`store_summary`): the party
+  filter goes into the queries, so a distributor's or a store's line is computed alone, and is the very line
+  finance sees for it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,10 +39,32 @@ from codes.service import key_store
 from ledger.store import CHAIN_KEY_ID, Checkpoint, chain_key, lock_store, sign_checkpoint
 from rebates.policy import Policy, RebateTier
 from settlement.alerts import Diversion, diversion_by_distributor, flagged_sales
-from settlement.errors import EmptyPeriod, LockOutOfOrder, NoCheckpoint, PeriodLocked, PeriodNotEnded
+from settlement.errors import (
+    EmptyPeriod,
+    LockOutOfOrder,
+    NoCheckpoint,
+    NotYourParty,
+    PartyRequired,
+    PeriodLocked,
+    PeriodNotEnded,
+    worded,
+)
 from settlement.periods import next_period, parse_period, period_bounds, period_of
+from traceability.auth.service import Principal
 from traceability.errors import NotFound
-from traceability.models import Dispatch, Party, Product, Purchase, Sale, SettlementLine, SettlementPeriod
+from traceability.i18n import DEFAULT_LANG
+from traceability.models import (
+    Dispatch,
+    Member,
+    Party,
+    Product,
+    Purchase,
+    Redemption,
+    Role,
+    Sale,
+    SettlementLine,
+    SettlementPeriod,
+)
 from traceability.models.base import utcnow
 from traceability.settings import get_settings
 
@@ -47,13 +72,18 @@ __all__ = [
     "Adjustment",
     "DistributorLine",
     "Settlement",
+    "StoreDay",
     "StoreLine",
+    "StoreSummary",
     "list_periods",
     "lock_checkpoint",
     "lock_period",
     "lockable_from",
     "run_settlement",
+    "statement_for",
+    "store_summary",
     "units_behind",
+    "units_for",
 ]
 
 CENT = Decimal("0.01")
@@ -261,15 +291,18 @@ class _StoreFig:
 
 
 def _purchase_figures(
-    session: Session, prices: _Prices, start: datetime, end: datetime
+    session: Session, prices: _Prices, start: datetime, end: datetime, party: str | None = None
 ) -> dict[tuple[str, str], _DistFig]:
-    """Per (distributor, currency): units bought from the brand, units scanned out, purchase value — one SQL scan."""
+    """Per (distributor, currency): units bought from the brand, units scanned out, purchase value — one SQL scan
+    (of one distributor's rows only, given ``party``)."""
     stmt = (
         select(Purchase.distributor_id, Purchase.gtin, func.count(),
                func.sum(case((col(Purchase.scanned_out).is_(True), 1), else_=0)))
         .where(col(Purchase.counted).is_(True), col(Purchase.event_time) >= start, col(Purchase.event_time) < end)
         .group_by(col(Purchase.distributor_id), col(Purchase.gtin))
     )  # fmt: skip
+    if party is not None:
+        stmt = stmt.where(col(Purchase.distributor_id) == party)
     out: dict[tuple[str, str], _DistFig] = defaultdict(_DistFig)
     for party, gtin, units, shipped in session.exec(stmt):
         if gtin not in prices.price:
@@ -283,14 +316,17 @@ def _purchase_figures(
 
 
 def _sale_figures(
-    session: Session, prices: _Prices, start: datetime, end: datetime
+    session: Session, prices: _Prices, start: datetime, end: datetime, party: str | None = None
 ) -> dict[tuple[str, str], _StoreFig]:
-    """Per (store, currency): units sold (each unit once) and their value — one SQL scan."""
+    """Per (store, currency): units sold (each unit once) and their value — one SQL scan (of one store's rows only,
+    given ``party``)."""
     stmt = (
         select(Sale.store_id, Sale.gtin, func.count())
         .where(col(Sale.counted).is_(True), col(Sale.event_time) >= start, col(Sale.event_time) < end)
         .group_by(col(Sale.store_id), col(Sale.gtin))
     )
+    if party is not None:
+        stmt = stmt.where(col(Sale.store_id) == party)
     out: dict[tuple[str, str], _StoreFig] = defaultdict(_StoreFig)
     for party, gtin, units in session.exec(stmt):
         if party is None or gtin not in prices.price:
@@ -303,8 +339,8 @@ def _sale_figures(
 
 
 def _add_flags(session: Session, prices: _Prices, figs: dict[tuple[str, str], _StoreFig], start: datetime,
-               end: datetime) -> None:  # fmt: skip
-    for f in flagged_sales(session=session, start=start, end=end):
+               end: datetime, party: str | None = None) -> None:  # fmt: skip
+    for f in flagged_sales(session=session, start=start, end=end, store=party):
         if f.store_id is None or f.gtin not in prices.price:
             continue
         price, currency = prices.price[f.gtin]
@@ -401,15 +437,41 @@ def _store_lines(policy: Policy, ctx: _Context, figs: dict[tuple[str, str], _Sto
     return lines
 
 
+@dataclass(frozen=True)
+class _Only:
+    """One party's lines of one kind (``distributor`` or ``store``): the filter a partner's view puts in every query.
+
+    Every figure of a line depends on its own party's rows alone (its purchases, sales, flags and attributed
+    alerts), so the line computed alone is the line computed with all the others."""
+
+    kind: str
+    party: str
+
+    def wants(self, kind: str) -> bool:
+        return self.kind == kind
+
+
+def _wants(only: _Only | None, kind: str) -> bool:
+    return only is None or only.wants(kind)
+
+
+def _party(only: _Only | None) -> str | None:
+    return only.party if only is not None else None
+
+
 def _compute(session: Session, policy: Policy, start: datetime, end: datetime, ctx: _Context, prices: _Prices,
              heavy: tuple[dict[tuple[str, str], _DistFig], dict[tuple[str, str], _StoreFig]] | None = None,
-             ) -> tuple[list[DistributorLine], list[StoreLine]]:  # fmt: skip
+             only: _Only | None = None) -> tuple[list[DistributorLine], list[StoreLine]]:  # fmt: skip
+    party = _party(only)
     if heavy is None:
-        dist, stores = _purchase_figures(session, prices, start, end), _sale_figures(session, prices, start, end)
+        dist = _purchase_figures(session, prices, start, end, party) if _wants(only, "distributor") else {}
+        stores = _sale_figures(session, prices, start, end, party) if _wants(only, "store") else {}
     else:
         dist, stores = heavy
-    _add_flags(session, prices, stores, start, end)
-    diversions = diversion_by_distributor(session=session, start=start, end=end)
+    if _wants(only, "store"):
+        _add_flags(session, prices, stores, start, end, party)
+    diversions = (diversion_by_distributor(session=session, start=start, end=end, distributor=party)
+                  if _wants(only, "distributor") else {})  # fmt: skip
     return _distributor_lines(policy, ctx, dist, diversions), _store_lines(policy, ctx, stores)
 
 
@@ -424,12 +486,14 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _latest_lines(session: Session, period: str) -> dict[tuple[str, str, str], SettlementLine]:
+def _latest_lines(
+    session: Session, period: str, only: _Only | None = None
+) -> dict[tuple[str, str, str], SettlementLine]:
     """The latest line per (kind, party, currency) settled for ``period``: what has been paid for it so far."""
-    rows = session.exec(
-        select(SettlementLine).where(SettlementLine.for_period == period)
-        .order_by(col(SettlementLine.booked_in), col(SettlementLine.id))
-    ).all()  # fmt: skip
+    stmt = select(SettlementLine).where(SettlementLine.for_period == period)
+    if only is not None:
+        stmt = stmt.where(SettlementLine.kind == only.kind, SettlementLine.party_id == only.party)
+    rows = session.exec(stmt.order_by(col(SettlementLine.booked_in), col(SettlementLine.id))).all()
     return {(r.kind, r.party_id, r.currency): r for r in rows}
 
 
@@ -470,7 +534,7 @@ def _figures_key(r: SettlementLine) -> tuple[Any, ...]:
 
 
 def _restate(
-    session: Session, booked_in: str, ctx: _Context, prices: _Prices
+    session: Session, booked_in: str, ctx: _Context, prices: _Prices, only: _Only | None = None
 ) -> tuple[list[Adjustment], list[SettlementLine]]:
     """Restate every locked period against what was paid for it; return the adjustments and the lines to record."""
     adjustments: list[Adjustment] = []
@@ -478,9 +542,9 @@ def _restate(
     for row in _locked(session):
         policy = Policy.from_json(row.policy)
         start, end = _aware(row.starts_at), _aware(row.ends_at)
-        previous = _latest_lines(session, row.period)
+        previous = _latest_lines(session, row.period, only)
         heavy = None if row.restate else _heavy_from_lines(previous)
-        dist, stores = _compute(session, policy, start, end, ctx, prices, heavy)
+        dist, stores = _compute(session, policy, start, end, ctx, prices, heavy, only)
         current = _line_rows(booked_in, row.period, dist, stores)
         reasons = {("distributor", d.party, d.currency): d.reason for d in dist}
         reasons.update({("store", s.party, s.currency): s.reason for s in stores})
@@ -519,11 +583,15 @@ def _next_open(locked: list[SettlementPeriod]) -> str | None:
 def run_settlement(*, session: Session, period: str, policy: Policy) -> Settlement:
     """Settle a period: a locked one as it was locked; an open one from today's facts (the next open one with the
     restatements of locked periods as adjustments). Deterministic: the same stored facts give the same output."""
+    return _settle(session, period, policy, None)
+
+
+def _settle(session: Session, period: str, policy: Policy, only: _Only | None) -> Settlement:
     parse_period(period)
     locked = _locked(session)
     for row in locked:
         if row.period == period:
-            return _from_document(row)
+            return _narrowed(_from_document(row), only)
     if locked and period < locked[-1].period:
         raise PeriodLocked(
             f"{period} is before the first locked period {locked[0].period}: its facts are settled as adjustments "
@@ -534,11 +602,21 @@ def run_settlement(*, session: Session, period: str, policy: Policy) -> Settleme
         # The books have no gap and no overlap, even if the policy's time zone changed since the last lock.
         start = _aware(locked[-1].ends_at)
     ctx, prices = _Context.load(session), _Prices.load(session)
-    dist, stores = _compute(session, policy, start, end, ctx, prices)
+    dist, stores = _compute(session, policy, start, end, ctx, prices, only=only)
     result = Settlement(period=period, status="open", timezone=policy.timezone, starts_at=start, ends_at=end,
                         policy=policy, distributors=dist, stores=stores)  # fmt: skip
     if period == _next_open(locked):
-        result.adjustments, result._restated = _restate(session, period, ctx, prices)
+        result.adjustments, result._restated = _restate(session, period, ctx, prices, only)
+    return result
+
+
+def _narrowed(result: Settlement, only: _Only | None) -> Settlement:
+    """A locked document cut down to one party's lines (a document cannot be queried by party; it is small)."""
+    if only is None:
+        return result
+    result.distributors = [d for d in result.distributors if only.wants("distributor") and d.party == only.party]
+    result.stores = [s for s in result.stores if only.wants("store") and s.party == only.party]
+    result.adjustments = [a for a in result.adjustments if a.kind == only.kind and a.party == only.party]
     return result
 
 
@@ -711,3 +789,111 @@ def units_behind(
         yield {"kind": "purchase", "unit": p.unit_key, "gtin": p.gtin, "event_id": p.event_id,
                "event_time": _aware(p.event_time).isoformat(), "counted": bool(p.counted),
                "scanned_out": bool(p.scanned_out)}  # fmt: skip
+
+
+# --- each partner's own view --------------------------------------------------------------------------------------
+
+
+def _only_for(principal: Principal, lang: str) -> _Only | None:
+    """What of a settlement a principal may see: all of it (finance, admin, auditors), or its own lines."""
+    if principal.sees_all:
+        return None
+    if principal.role is Role.distributor:
+        return _Only("distributor", principal.party_id)
+    if principal.role is Role.store:
+        return _Only("store", principal.party_id)
+    raise NotYourParty(worded("no_own_figures", lang, role=principal.role.value), role=principal.role.value)
+
+
+def statement_for(
+    *, session: Session, principal: Principal, period: str, policy: Policy, lang: str = DEFAULT_LANG
+) -> Settlement:
+    """The settlement as ``principal`` may see it: finance and admin all of it (exactly :func:`run_settlement`); a
+    distributor its own distributor lines and adjustments, a store its own store lines and adjustments (the party in
+    every query); the totals are then the party's own."""
+    return _settle(session, period, policy, _only_for(principal, lang))
+
+
+def units_for(
+    *, session: Session, principal: Principal, period: str, policy: Policy, party: str | None = None,
+    limit: int = 10_000, lang: str = DEFAULT_LANG,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """The units behind a line ``principal`` may see (:func:`units_behind`): finance and admin name the party; a
+    distributor or a store gets its own, and naming another party is refused."""
+    only = _only_for(principal, lang)
+    if only is None:
+        if party is None:
+            raise PartyRequired(worded("party_required", lang))
+        return units_behind(session=session, period=period, party=party, policy=policy, limit=limit)
+    if party is not None and party != only.party:
+        raise NotYourParty(worded("other_party", lang, party=only.party, other=party), party=party)
+    return units_behind(session=session, period=period, party=only.party, policy=policy, limit=limit)
+
+
+@dataclass
+class StoreDay:
+    """A store's counter today (in the policy's time zone): units sold (counted once), to members, given free."""
+
+    day: date
+    units_sold: int
+    member_units: int
+    free_units: int
+
+
+@dataclass
+class StoreSummary:
+    """A store's own page at a glance: today, the month so far (its settlement line), and its members."""
+
+    store: str
+    name: str
+    timezone: str
+    today: StoreDay
+    month: Settlement
+    members: int
+
+    def as_dict(self) -> dict[str, Any]:
+        m = self.month
+        return {
+            "store": self.store,
+            "name": self.name,
+            "timezone": self.timezone,
+            "today": {"date": self.today.day.isoformat(), "units_sold": self.today.units_sold,
+                      "member_units": self.today.member_units, "free_units": self.today.free_units},
+            "month": {"period": m.period, "status": m.status, "units_sold": sum(s.units_sold for s in m.stores),
+                      "lines": [s.as_dict() for s in m.stores],
+                      "adjustments": [a.as_dict() for a in m.adjustments], "totals": m.totals()},
+            "members": self.members,
+        }  # fmt: skip
+
+
+def store_summary(
+    *, session: Session, principal: Principal, policy: Policy, now: datetime | None = None, lang: str = DEFAULT_LANG
+) -> StoreSummary:
+    """A store's day: today's sales, its settlement line for the month so far (the same figures finance sees for
+    it, at the policy's rates), and how many members it registered; ``now`` is the clock (tests)."""
+    if principal.role is not Role.store:
+        raise NotYourParty(worded("not_a_store", lang, role=principal.role.value), role=principal.role.value)
+    store = principal.party_id
+    zone = ZoneInfo(policy.timezone)
+    local = (_aware(now) if now is not None else utcnow()).astimezone(zone)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=zone)
+    # Aware arithmetic within one zone adds a calendar day: a DST change today still ends the day at midnight.
+    start, end = midnight.astimezone(UTC), (midnight + timedelta(days=1)).astimezone(UTC)
+    sold, to_members = session.exec(
+        select(func.count(), func.sum(case((col(Sale.member_hash).is_not(None), 1), else_=0)))
+        .where(col(Sale.store_id) == store, col(Sale.counted).is_(True), col(Sale.event_time) >= start,
+               col(Sale.event_time) < end)
+    ).one()  # fmt: skip
+    free = session.exec(
+        select(func.count()).select_from(Redemption)
+        .where(col(Redemption.store_id) == store, col(Redemption.redeemed_at) >= start,
+               col(Redemption.redeemed_at) < end)
+    ).one()  # fmt: skip
+    members = session.exec(select(func.count()).select_from(Member).where(col(Member.home_store_id) == store)).one()
+    party = session.get(Party, store)
+    month = _settle(session, period_of(local, policy.timezone), policy, _Only("store", store))
+    return StoreSummary(
+        store=store, name=party.name if party is not None else store, timezone=policy.timezone,
+        today=StoreDay(day=local.date(), units_sold=int(sold), member_units=int(to_members or 0), free_units=int(free)),
+        month=month, members=int(members),
+    )  # fmt: skip

@@ -69,8 +69,8 @@ def test_finance_api(client: TestClient, session: Session, april) -> None:  # no
     again = client.post("/api/v1/settlement/2026-04/lock", headers=finance)
     assert again.status_code == 409 and again.json()["error"] == "period_locked"
     assert [p["period"] for p in client.get("/api/v1/settlement/periods", headers=finance).json()] == ["2026-04"]
-    store = auth(api_key(session, Role.store))
-    assert client.get("/api/v1/settlement/2026-04", headers=store).status_code == 403
+    plant = auth(api_key(session, Role.plant))  # partners read their own line: tests/settlement/test_partner_views.py
+    assert client.get("/api/v1/settlement/2026-04", headers=plant).status_code == 403
 
 
 def test_policy_file_errors_are_clear(client: TestClient, session: Session, tmp_path: Path, settings: Settings) -> None:
