@@ -1,9 +1,9 @@
 """Alerts (``/api/v1/alerts``) and the auditor's flow views (``/api/v1/flow``).
 
-Distributors read the alerts that name them (as the place or as the responsible distributor); auditors, finance
-and admins read all of them, and auditors and admins alone move them through the case workflow. Stores and plants
-do not see alerts: an alert about a store is an open investigation of it. The flow views (trails, leaks, the graph)
-show the whole network and are for auditors and admins only.
+Distributors read the alerts that name them (as the place or as the responsible distributor) and may answer them
+with a note; auditors, finance and admins read all of them, and auditors and admins alone move them through the
+case workflow. Stores and plants do not see alerts: an alert about a store is an open investigation of it. The flow
+views (trails, leaks, the graph) show the whole network and are for auditors and admins only.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from flow_graph import graph, service
 from flow_graph.schemas import (
@@ -27,6 +28,7 @@ from flow_graph.schemas import (
 )
 from traceability.api import SessionDep, allow
 from traceability.auth.service import Principal
+from traceability.i18n import negotiate
 from traceability.models import AlertKind, AlertStatus, Role
 
 __all__ = ["alerts_router", "flow_router"]
@@ -38,6 +40,21 @@ Reader = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the id column is a 32-bit INTEGER on PostgreSQL
 Auditor = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
 Admin = Annotated[Principal, Depends(allow(Role.admin))]
+Noter = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role.admin))]
+
+
+def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+    """zh-CN or en for a refusal's message, from the request's Accept-Language (default zh-CN)."""
+    return negotiate(accept_language)
+
+
+Lang = Annotated[str, Depends(_lang)]
+
+
+class AlertNoteIn(BaseModel):
+    """A note on an alert: a partner's answer or an auditor's finding; it never changes the alert."""
+
+    text: str = Field(min_length=1, max_length=2000)
 
 
 def _author(principal: Principal) -> str:
@@ -87,6 +104,13 @@ def update_alert(session: SessionDep, principal: Auditor, alert_id: AlertId, bod
         session=session, alert_id=alert_id, author=_author(principal), status=body.status, note=body.note,
         assignee=body.assignee if "assignee" in body.model_fields_set else service.UNSET,
     )  # fmt: skip
+
+
+@alerts_router.post("/{alert_id}/notes", response_model=AlertCaseRead, status_code=201)
+def add_note(session: SessionDep, principal: Noter, alert_id: AlertId, body: AlertNoteIn, lang: Lang) -> Any:
+    """Add a note to an alert: a distributor to one that names it (404 for any other), auditors and admins to any.
+    Status and assignee stay as they are; the answer is the alert with its case history."""
+    return service.add_note(session=session, alert_id=alert_id, principal=principal, text=body.text, lang=lang)
 
 
 @flow_router.get("/trail", response_model=TrailRead)

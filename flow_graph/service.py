@@ -36,6 +36,7 @@ from ledger.keys import gtin_of, is_sgtin_key, key_of, serial_of
 from ledger.state import rederive
 from ledger.store import Listener, lock_store
 from traceability.auth.service import Principal, scope_to_party
+from traceability.errors import InvalidInput
 from traceability.models import (
     Alert,
     AlertKind,
@@ -60,6 +61,7 @@ __all__ = [
     "AlertCase",
     "AlertFilter",
     "Reconciliation",
+    "add_note",
     "alert_case",
     "alert_event_ids",
     "alert_history",
@@ -519,3 +521,26 @@ def update_alert(
         session.add_all(notes)
         session.flush()
     return alert
+
+# --- a partner's answer -------------------------------------------------------------------------------------------
+
+_NOTE_WORDS: dict[str, dict[str, str]] = {
+    "en": {"not_found": "no alert {alert} that you may see", "empty": "a note needs some text"},
+    "zh-CN": {"not_found": "没有您可查看的预警 {alert}", "empty": "备注不能为空"},
+}
+
+
+def add_note(*, session: Session, alert_id: int, principal: Principal, text: str, lang: str = "zh-CN") -> AlertCase:
+    """Append a note to an alert the principal may see (a distributor: one naming it); the alert itself is left
+    untouched, whoever writes, so a partner answers a case and never moves one (status stays the auditor's)."""
+    words = _NOTE_WORDS.get(lang, _NOTE_WORDS["zh-CN"])
+    if not text.strip():
+        raise InvalidInput(words["empty"], field="text")
+    try:
+        get_alert(session=session, alert_id=alert_id, principal=principal)
+    except AlertNotFound:
+        raise AlertNotFound(words["not_found"].format(alert=alert_id), alert=alert_id) from None
+    author = f"{principal.party_id} ({principal.role.value}, key {principal.api_key_id})"
+    session.add(AlertNote(alert_id=alert_id, at=utcnow(), author=author, action="note", text=text.strip()))
+    session.flush()
+    return alert_case(session=session, alert_id=alert_id, principal=principal)

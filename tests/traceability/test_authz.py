@@ -60,6 +60,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/alerts"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("GET", "/api/v1/alerts/{alert_id}"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("PATCH", "/api/v1/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
+    ("POST", "/api/v1/alerts/{alert_id}/notes"): frozenset({R.distributor, R.auditor, R.admin}),
     ("POST", "/api/v1/alerts/reevaluate"): frozenset({R.admin}),
     ("GET", "/api/v1/flow/trail"): frozenset({R.auditor, R.admin}),
     ("GET", "/api/v1/flow/leaks"): frozenset({R.auditor, R.admin}),
@@ -145,6 +146,7 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("POST", "/app/shipments/{shipment_id}/close"): _shipment_of,
     ("GET", "/app/print-jobs/{job_id}"): label_job_of,
     ("GET", "/api/v1/alerts/{alert_id}"): _alert_naming,
+    ("POST", "/api/v1/alerts/{alert_id}/notes"): _alert_naming,
     ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): label_job_of,
@@ -157,6 +159,7 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): {"code": "junk", "reason": "torn"},
     ("POST", "/api/v1/labels/jobs/{job_id}/void"): {"code": "junk", "reason": "torn"},
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): {"codes": ["junk"]},
+    ("POST", "/api/v1/alerts/{alert_id}/notes"): {"text": "we are looking into it"},
 }
 # Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.
 NEUTRAL_PARAMS = {"key_id": "999999", "period": "2026-04"}
