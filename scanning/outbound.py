@@ -30,11 +30,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from flow_graph.history import history_of, load_masterdata, load_view
 from flow_graph.rules import MasterData, attribute, channel_breach, delivered_to, outside_territories
-from traceability.models import Code, Party, Product
+from traceability.auth.service import Principal, scope_to_party
+from traceability.models import Code, Party, Product, Shipment, ShipmentItem
 
 __all__ = [
     "CLOSING_KINDS",
@@ -42,10 +44,12 @@ __all__ = [
     "RED",
     "CodeToShip",
     "OutboundWarning",
+    "ShipmentListing",
     "closing_warnings",
     "code_warnings",
     "destination_warnings",
     "dump",
+    "list_shipments",
     "load",
     "products_behind",
 ]
@@ -260,3 +264,29 @@ def closing_warnings(
     if order_ref and earlier_shipment is not None:
         found.append(OutboundWarning("duplicate_order", {"order": order_ref, "shipment": str(earlier_shipment)}))
     return found
+
+
+# --- the sender's own shipments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShipmentListing:
+    """One shipment in a list, with the number of codes scanned into it (the units behind them are in its detail)."""
+
+    shipment: Shipment
+    items: int
+
+
+def list_shipments(
+    *, session: Session, principal: Principal, limit: int = 50, offset: int = 0
+) -> list[ShipmentListing]:
+    """The shipments the principal's party sent (every party's for the brand's full-view roles), newest first."""
+    stmt = scope_to_party(select(Shipment), principal, Shipment.party_id)
+    shipments = list(session.exec(stmt.order_by(col(Shipment.id).desc()).offset(offset).limit(limit)).all())
+    ids = [s.id for s in shipments if s.id is not None]
+    counts: dict[int, int] = {}
+    if ids:
+        per = (select(ShipmentItem.shipment_id, func.count()).where(col(ShipmentItem.shipment_id).in_(ids))
+               .group_by(col(ShipmentItem.shipment_id)))  # fmt: skip
+        counts = {sid: int(n) for sid, n in session.exec(per).all()}
+    return [ShipmentListing(shipment=s, items=counts.get(s.id or 0, 0)) for s in shipments]

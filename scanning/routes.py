@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
-from scanning import epcis, service
+from scanning import epcis, outbound, service
 from scanning.errors import InvalidDocument
 from scanning.schemas import (
     PackIn,
@@ -30,7 +31,7 @@ from traceability.api import JSON_DEPTH_SCOPE_KEY, RowId, SessionDep, SettingsDe
 from traceability.auth.service import Principal
 from traceability.errors import Problem
 from traceability.i18n import negotiate
-from traceability.models import Role, Shipment
+from traceability.models import Role, Shipment, ShipmentStatus
 from traceability.privacy import member_hash, member_pepper
 from traceability.settings import Settings
 
@@ -218,6 +219,33 @@ def open_shipment(
         order_gtins=body.gtins, expected_quantity=body.expected_quantity, policy=policy, lang=lang,
     )  # fmt: skip
     return _shipment_read(session, shipment, lang)
+
+
+class ShipmentListRead(BaseModel):
+    """A shipment in the sender's list; its warnings and units are in ``GET /api/v1/shipments/{id}``."""
+
+    id: int
+    party_id: str
+    destination_id: str
+    status: ShipmentStatus
+    opened_at: datetime
+    closed_at: datetime | None
+    event_id: str | None
+    order_ref: str | None
+    expected_quantity: int | None
+    items: int
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+
+
+@scans_router.get("/shipments", response_model=list[ShipmentListRead])
+def list_shipments(
+    session: SessionDep, principal: Shipper, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[ShipmentListRead]:  # fmt: skip
+    """The caller's own shipments (it sent them), newest first, a page at a time (``limit``, ``offset``)."""
+    listed = outbound.list_shipments(session=session, principal=principal, limit=limit, offset=offset)
+    return [ShipmentListRead(**row.shipment.model_dump(warnings=False), items=row.items) for row in listed]
 
 
 @scans_router.get("/shipments/{shipment_id}", response_model=ShipmentRead)

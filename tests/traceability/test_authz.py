@@ -42,6 +42,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/scans/pack"): frozenset({R.plant, R.distributor, R.admin}),
     ("GET", "/api/v1/scans/rejected"): ALL,
     ("POST", "/api/v1/shipments"): frozenset({R.plant, R.distributor, R.admin}),
+    ("GET", "/api/v1/shipments"): frozenset({R.plant, R.distributor, R.admin}),
     ("GET", "/api/v1/shipments/{shipment_id}"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): frozenset({R.plant, R.distributor, R.admin}),
     ("POST", "/api/v1/shipments/{shipment_id}/close"): frozenset({R.plant, R.distributor, R.admin}),
