@@ -9,6 +9,7 @@ from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
 from traceability.models.member import Member
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
+from traceability.models.pos import PosPrinter, PosSale, PosSaleKind, PrinterMode
 from traceability.models.product import Product
 from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
 from traceability.models.settlement import SettlementLine, SettlementPeriod
@@ -55,6 +56,10 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyTerritory",
+    "PosPrinter",
+    "PosSale",
+    "PosSaleKind",
+    "PrinterMode",
     "Product",
     "Role",
     "SigningKey",
