@@ -293,13 +293,15 @@ class Simulator:
         items = extra["D-GZ"][:6]
         self._scan("shipping", "D-GZ", items, when=month.at(9, 11), destination="S-SZ-012")
         self._sell(month, "S-SZ-012", items, first_day=12)
-        # 温州's goods go out unscanned and are sold in Beijing.
-        self._sell(month, "S-CY-004", extra["D-WZ"][:8], first_day=14)
-        self._sell(month, "S-HD-009", extra["D-WZ"][8:14], first_day=15)
+        # 温州's goods go out unscanned; Beijing stores scan them in at receipt and sell them.
+        for store, items, day in (("S-CY-004", extra["D-WZ"][:8], 14), ("S-HD-009", extra["D-WZ"][8:14], 15)):
+            self._scan("receiving", store, items, when=month.at(day - 2, 9))
+            self._sell(month, store, items, first_day=day)
         self.stats.planted.append(f"{month.period}: D-DG→成都, D-GZ→深圳, D-WZ→北京")
 
     def plant_clone_and_fakes(self, month: Month) -> None:
-        """A unit sold twice far apart (by another POS system, through EPCIS), and fake codes at a till."""
+        """A unit sold twice far apart (by another POS system, through EPCIS: a ``holder_mismatch`` against that
+        store, since the 杭州 store holds the unit), and fake codes at a till."""
         hz = [(c, s, t) for c, s, t in self.sold if s.startswith("S-HZ-")]
         if hz:
             code, _, when = hz[0]

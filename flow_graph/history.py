@@ -127,7 +127,7 @@ def load_everything(session: Session, *, only: ColumnElement[bool] | None = None
 
 def _masterdata_statements() -> tuple[Any, ...]:
     """Parties, territories and links, all of them and (with ``values``) those some parties need."""
-    columns = (Party.id, Party.kind, Party.territory_id, Party.owner_id, Party.lat, Party.lon)
+    columns = (Party.id, Party.kind, Party.territory_id, Party.owner_id, Party.lat, Party.lon, Party.member_store_no)
     auth = query(literal("a"), PartyTerritory.party_id, PartyTerritory.territory_id)
     supply = query(literal("s"), StoreSupplier.store_id, StoreSupplier.distributor_id)
     everything = (query(*columns), query(Territory.id, Territory.parent_id), union_all(auth, supply))
@@ -156,8 +156,8 @@ def load_masterdata(session: Session, parties: Iterable[str] | None = None) -> M
     if params is not None and not params["values"]:
         return MasterData(parties={}, ancestors={}, authorised={}, suppliers=set())
     infos = {
-        pid: PartyInfo(str(kind), territory, owner, lat, lon)
-        for pid, kind, territory, owner, lat, lon in rows(session, party_stmt, params)
+        pid: PartyInfo(str(kind), territory, owner, lat, lon, member_no is not None and member_no.strip() != "")
+        for pid, kind, territory, owner, lat, lon, member_no in rows(session, party_stmt, params)
     }
     parents: dict[str, str | None] = dict(rows(session, territory_stmt, params).all())
     ancestors: dict[str, frozenset[str]] = {}

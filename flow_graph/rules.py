@@ -19,7 +19,18 @@ The rules (``docs/diversion.md`` gives the reasons for every choice DESIGN.md le
   :data:`MAX_SPEED_KMH`; a receipt at the declared destination of the shipment the unit travels on is the expected
   hop, never a speed violation;
 - ``counterfeit_suspected``: a GTIN + serial that we never issued and no brand-owned party commissioned, wherever it
-  is seen; or a scan of ours rejected for a reason that means the code is not genuine.
+  is seen; or a scan of ours rejected for a reason that means the code is not genuine;
+- ``unauthorized_channel`` also: a unit seen at a store without a member authorisation number (only member stores
+  may sell the brand's goods), attributed to its responsible distributor;
+- ``holder_mismatch``: a party ships, sells or packs (:data:`MOVE_STEPS`) a unit that a party not on its side holds
+  (the holder as :func:`ledger.state.step` folds it). The alert names the party that asserted the move and its
+  distributor, never the holder's: knowing a unit's code is not holding it, so a key cannot frame a competitor by
+  "selling" its units. From that move on, the mover answers for where the unit goes (:func:`attribute`). A brand-owned
+  party's moves are never mismatches: the brand may recall or re-route its goods.
+
+A finding is *verified* when it would hold without unverified sightings (anonymous consumer checks,
+``EventRow.verified``): a violation counts as verified only when every sighting it rests on is. An alert whose
+findings are all unverified waits, with status ``unverified``, for an auditor; settlement ignores it.
 
 One finding per unit, rule and place; its evidence is every event that supports it.
 """
@@ -34,12 +45,14 @@ from typing import NamedTuple
 
 from ledger.history import EventRow, Sighting
 from ledger.keys import is_sgtin_key
+from ledger.state import UNKNOWN, UnitState, step
 from traceability.models import AlertKind
 
 __all__ = [
     "CLOCK_SKEW",
     "COUNTERFEIT_REASONS",
     "MAX_SPEED_KMH",
+    "MOVE_STEPS",
     "RECEIPT_STEPS",
     "WITHDRAWABLE_REASONS",
     "Finding",
@@ -52,8 +65,11 @@ __all__ = [
     "delivered_to",
     "distance_km",
     "evaluate_unit",
+    "holder_breach",
     "known",
+    "mover",
     "outside_territories",
+    "same_side",
 ]
 
 MAX_SPEED_KMH = 300.0
@@ -66,6 +82,9 @@ changes it with ``TRACEABILITY_CLONE_CLOCK_SKEW_MINUTES`` (``traceability.settin
 
 RECEIPT_STEPS = frozenset({"receiving", "arriving", "accepting"})
 """The CBV steps that record goods arriving at a place."""
+
+MOVE_STEPS = frozenset({"shipping", "retail_selling", "packing"})
+"""The steps that dispose of a unit on its holder's authority: only the holder's side may assert them."""
 
 COUNTERFEIT_REASONS = frozenset({"bad_signature", "key_revoked", "unknown_key", "never_issued", "malformed"})
 """Rejection reasons of our scanners that say the code is not genuine (others, like ``already_sold``, do not)."""
@@ -103,6 +122,8 @@ class PartyInfo:
     owner: str | None
     lat: float | None
     lon: float | None
+    member: bool = True
+    """A member store: it holds a member authorisation number (only member stores may sell the brand's goods)."""
 
 
 @dataclass
@@ -236,6 +257,39 @@ def delivered_to(md: MasterData, place: str | None, declared: str | None) -> boo
     return False
 
 
+def same_side(md: MasterData, a: str, b: str) -> bool:
+    """Whether two parties hold goods for the same business: the same party, both the brand's, one owning the
+    other, or both belonging to the same distributor."""
+    if a == b or (md.brand_owned(a) and md.brand_owned(b)):
+        return True
+    if delivered_to(md, a, b) or delivered_to(md, b, a):
+        return True
+    mine = md.distributor_of(a)
+    return mine is not None and mine == md.distributor_of(b)
+
+
+def mover(event: EventRow) -> str | None:
+    """The party an event of :data:`MOVE_STEPS` speaks for: a shipment's source (else where it was scanned), the
+    place of a sale or a packing."""
+    return (event.source or event.location) if event.biz_step == "shipping" else event.location
+
+
+def holder_breach(md: MasterData, before: UnitState, event: EventRow) -> str | None:
+    """The holder whose unit ``event`` moves without being on its side, if it does (the ``holder_mismatch`` rule).
+
+    Nothing is judged when the holder or the mover is unknown, or the mover is brand-owned; nor when a shipment goes
+    to the holder itself (its receipt, stamped by a clock a little early, came first: the same hop).
+    """
+    if event.biz_step not in MOVE_STEPS:
+        return None
+    sender, holder = mover(event), before.holder_id
+    if sender is None or holder is None or md.brand_owned(sender) or same_side(md, holder, sender):
+        return None
+    if event.biz_step == "shipping" and delivered_to(md, holder, event.destination):
+        return None
+    return holder
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One alert as the rules see it: unit, rule and place, with its evidence and responsible distributor."""
@@ -250,6 +304,8 @@ class Finding:
     last_seen: datetime
     detail: str
     territory: str | None
+    verified: bool = True
+    """It holds without unverified sightings (see the module); an unverified finding waits for an auditor."""
 
     @property
     def event_ids(self) -> list[str]:
@@ -264,6 +320,7 @@ class _Acc:
     first: datetime
     events: dict[int, EventRow] = field(default_factory=dict)
     rejected: set[int] = field(default_factory=set)
+    verified: bool = False
 
 
 class _Findings:
@@ -275,7 +332,9 @@ class _Findings:
     def add(
         self, kind: AlertKind, place: str | None, responsible: str | None, detail: str, *,
         at: tuple[datetime, int, str], events: Iterable[EventRow] = (), rejected: int | None = None,
+        resting_on: Iterable[EventRow] = (),
     ) -> None:  # fmt: skip
+        """Record one violation; ``resting_on`` are the sightings it needs (all verified: a verified violation)."""
         slot = self.acc.get((kind, place))
         if slot is None:
             slot = self.acc[(kind, place)] = _Acc(responsible, detail, at, at[0])
@@ -286,6 +345,7 @@ class _Findings:
             slot.events[e.pk] = e
         if rejected is not None:
             slot.rejected.add(rejected)
+        slot.verified = slot.verified or all(e.verified for e in resting_on)
 
     def findings(self, key: str, md: MasterData) -> list[Finding]:
         out = []
@@ -303,6 +363,7 @@ class _Findings:
                     last_seen=a.last[0],
                     detail=a.detail,
                     territory=md.territory(place),
+                    verified=a.verified,
                 )  # fmt: skip
             )
         return out
@@ -334,19 +395,25 @@ def _at(e: EventRow) -> tuple[datetime, int, str]:
 
 
 def attribute(sightings: Sequence[Sighting], md: MasterData) -> list[tuple[str, EventRow] | None]:
-    """The responsible distributor at each sighting, with the shipment that made it responsible.
+    """The responsible distributor at each sighting, with the event that made it responsible.
 
     It is the destination of the latest shipment at or before the sighting (a shipment of a case or pallet counts
-    for the units inside) from a brand-owned party to a distributor.
+    for the units inside) from a brand-owned party to a distributor; after a move by a party that did not hold the
+    unit (:func:`holder_breach`), the mover's distributor (none for a store), until the brand ships the unit again.
     """
     out: list[tuple[str, EventRow] | None] = []
     current: tuple[str, EventRow] | None = None
+    state = UNKNOWN
     for s in sightings:
         e = s.event
         if e.biz_step == "shipping" and md.brand_owned(e.source or e.location):
             receiver = md.distributor_of(e.destination)
             if receiver is not None:
                 current = (receiver, e)
+        elif holder_breach(md, state, e) is not None:
+            taker = md.distributor_of(mover(e))
+            current = (taker, e) if taker is not None else None
+        state = step(state, e)
         out.append(current)
     return out
 
@@ -365,26 +432,40 @@ def evaluate_unit(
     """The shipment the unit travels on: the latest shipping event with no located sighting after it."""
     skew_hours = clock_skew.total_seconds() / 3600
     tolerance = f" (allowing {skew_hours * 60:.0f} min of clock skew)" if skew_hours else ""
+    state = UNKNOWN
     for s, current in zip(history.sightings, timeline, strict=True):
         e = s.event
         place = e.location
         responsible = current[0] if current else None
         if history.is_unit:
+            holder = holder_breach(md, state, e)
+            if holder is not None:
+                taker = mover(e)
+                detail = f"{taker} recorded {e.biz_step} of a unit held by {holder}"
+                out.add(AlertKind.holder_mismatch, taker, md.distributor_of(taker), detail, at=_at(e), events=[e],
+                        resting_on=[e])  # fmt: skip
             sender = channel_breach(md, e.source or e.location, e.destination) if e.biz_step == "shipping" else None
             if sender is not None:
                 detail = f"{sender} shipped to store {e.destination}, which it is not authorised to supply"
-                out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e])
+                out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e],
+                        resting_on=[e])  # fmt: skip
+            if place is not None and md.kind(place) == "store" and not md.parties[place].member:
+                detail = f"seen at store {place}, which holds no member authorisation number"
+                out.add(AlertKind.unauthorized_channel, place, responsible, detail, at=_at(e),
+                        events=[e] if current is None else [e, current[1]], resting_on=[e])  # fmt: skip
             if current is not None and outside_territories(md, current[0], place):
                 allowed = ", ".join(sorted(md.authorised.get(current[0], ()))) or "none"
                 detail = (
                     f"seen at {place} (territory {md.territory(place)}), outside the territories of its "
                     f"responsible distributor {current[0]} ({allowed})"
                 )
-                out.add(AlertKind.out_of_territory, place, responsible, detail, at=_at(e), events=[e, current[1]])
+                out.add(AlertKind.out_of_territory, place, responsible, detail, at=_at(e), events=[e, current[1]],
+                        resting_on=[e])  # fmt: skip
             if e.biz_step == "retail_selling":
                 if last_sale is not None:
                     detail = f"sold twice: at {_where(last_sale.location)} and at {_where(place)}"
-                    out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[last_sale, e])
+                    out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[last_sale, e],
+                            resting_on=[last_sale, e])  # fmt: skip
                 last_sale = e
             point = md.coords(place)
             if point is not None:
@@ -410,7 +491,8 @@ def evaluate_unit(
                             f"seen at {before.location} and at {place}, {km:.0f} km apart, "
                             f"{hours * 60:.0f} min later: {speed}{tolerance} > {max_speed_kmh:.0f} km/h"
                         )
-                        out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[before, e])
+                        out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[before, e],
+                                resting_on=[before, e])  # fmt: skip
                 if not arrived_early:
                     last_located = (e, point)
                 transit = e if e.biz_step == "shipping" and not arrived_early else None
@@ -418,7 +500,8 @@ def evaluate_unit(
                 transit = e
         if counterfeit:
             detail = "never issued by the brand and not commissioned by a brand-owned party"
-            out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e])
+            out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e], resting_on=[e])
+        state = step(state, e)
     for r in history.rejections:
         if r.reason in WITHDRAWABLE_REASONS and genuine:
             continue

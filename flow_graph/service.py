@@ -76,17 +76,21 @@ __all__ = [
     "utc",
 ]
 
-ACTIVE = (AlertStatus.open, AlertStatus.investigating, AlertStatus.confirmed, AlertStatus.dismissed)
+ACTIVE = (
+    AlertStatus.unverified, AlertStatus.open, AlertStatus.investigating, AlertStatus.confirmed, AlertStatus.dismissed,
+)  # fmt: skip
 """Every status but ``withdrawn``: the alerts that exist. A withdrawn alert is history, kept with its reason."""
 
 TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    AlertStatus.unverified: frozenset({AlertStatus.open, AlertStatus.confirmed, AlertStatus.dismissed}),
     AlertStatus.open: frozenset({AlertStatus.investigating}),
     AlertStatus.investigating: frozenset({AlertStatus.confirmed, AlertStatus.dismissed, AlertStatus.open}),
     AlertStatus.confirmed: frozenset({AlertStatus.investigating}),
     AlertStatus.dismissed: frozenset({AlertStatus.investigating}),
     AlertStatus.withdrawn: frozenset(),
 }
-"""The case workflow: open → investigating → confirmed or dismissed; a closed case may be reopened for investigation."""
+"""The case workflow: open → investigating → confirmed or dismissed; a closed case may be reopened for investigation.
+An unverified alert (anonymous sightings only) is opened, confirmed or dismissed by an auditor who checked it."""
 
 SYSTEM = "system"
 
@@ -221,11 +225,18 @@ def _reconcile(
         for name in changed:
             setattr(alert, name, values[name])
         if alert.status == AlertStatus.withdrawn:
-            notes.append(_note(alert, "reopened", AlertStatus.open, f"raised again: {finding.detail}", now))
-            alert.status, alert.withdrawn_at, alert.withdrawn_reason = AlertStatus.open, None, None
+            back = _raised_status(finding)
+            notes.append(_note(alert, "reopened", back, f"raised again: {finding.detail}", now))
+            alert.status, alert.withdrawn_at, alert.withdrawn_reason = back, None, None
             alert.status_changed_at = alert.updated_at = now
             session.add(alert)
             result.reopened += 1
+        elif alert.status == AlertStatus.unverified and finding.verified:
+            notes.append(_note(alert, "status", AlertStatus.open, "a verified sighting confirms it", now))
+            alert.status, alert.status_changed_at = AlertStatus.open, now
+            alert.updated_at = now
+            session.add(alert)
+            result.updated += 1
         elif changed:
             alert.updated_at = now
             session.add(alert)
@@ -233,7 +244,7 @@ def _reconcile(
         else:
             result.unchanged += 1
     rows = [
-        {"kind": f.kind.value, "unit_key": f.key, "party_id": f.party, "status": AlertStatus.open.value,
+        {"kind": f.kind.value, "unit_key": f.key, "party_id": f.party, "status": _raised_status(f).value,
          "created_at": now, "updated_at": now, "status_changed_at": now,
          **_values(f, epcs.get(f.key, f.key))}
         for f in desired.values()
@@ -246,6 +257,14 @@ def _reconcile(
         session.execute(insert(AlertNote), notes)
     session.flush()
     return result
+
+
+def _raised_status(finding: Finding) -> AlertStatus:
+    """``open``, or ``unverified`` when the finding rests only on anonymous sightings (an auditor decides then).
+
+    Once open (by a verified sighting or an auditor), an alert stays open if later only unverified evidence
+    remains: the system never takes back an auditor's decision."""
+    return AlertStatus.open if finding.verified else AlertStatus.unverified
 
 
 def _note(alert: Alert, action: str, to: AlertStatus, text: str, at: datetime) -> dict[str, Any]:
@@ -521,6 +540,7 @@ def update_alert(
         session.add_all(notes)
         session.flush()
     return alert
+
 
 # --- a partner's answer -------------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ all read it, so they cannot disagree about what a unit went through.
 Containment, the one rule:
 
 - a unit is inside a container from the aggregation event that adds it (ADD or OBSERVE) until the one that deletes
-  it; an errorDeclaration retracts an aggregation like any event;
+  it (a deletion with no addition before it: from the start, as a packing record says); an errorDeclaration
+  retracts an aggregation like any event;
 - where no aggregation event names the unit as a child, its packing record (``Code.parent_id``, set by packing
   through the codes service) stands, for all time; ``AggregationLog`` is the audit trail of those records and is
   not read for containment;
@@ -38,6 +39,7 @@ from traceability.models import Code, Event, EventEpc
 
 __all__ = [
     "CHUNK",
+    "CONSUMER_ORIGIN",
     "DIRECT_ROLES",
     "MAX_DEPTH",
     "CodeFacts",
@@ -65,11 +67,14 @@ __all__ = [
 CHUNK = 500
 MAX_DEPTH = 3
 """Container levels followed above a unit: case, pallet, and one more."""
+CONSUMER_ORIGIN = "consumer"
+"""The ``origin`` of an event recorded for an anonymous consumer's check: a sighting no party vouches for."""
+
 DIRECT_ROLES = frozenset({"epc", "child", "parent", "output", "input"})
 """The roles in which an event names the code itself (a ``quantity`` names only its class)."""
 
 _T = TypeVar("_T")
-_Raw = tuple[int, str, datetime, str, str | None, str | None, str | None, str | None, str | None]
+_Raw = tuple[int, str, datetime, str, str | None, str | None, str | None, str | None, str | None, str]
 Interval = tuple[str, datetime | None, datetime | None]
 
 
@@ -85,7 +90,14 @@ class EventRow(NamedTuple):
     location: str | None
     source: str | None
     destination: str | None
+    origin: str
+    """Who recorded it: ``epcis``, ``scan``, … or ``consumer`` (an anonymous check: an unverified sighting)."""
     retracted: bool
+
+    @property
+    def verified(self) -> bool:
+        """Recorded by a known party (a key, a signed-in inspector, the brand), not by an anonymous consumer."""
+        return self.origin != CONSUMER_ORIGIN
 
 
 class Sighting(NamedTuple):
@@ -203,6 +215,9 @@ def _containers_of(view: StoreView, key: str, depth: int) -> list[Interval]:
             open_.setdefault(parent, e.time)
         elif e.action == "DELETE" and parent in open_:
             intervals.append((parent, open_.pop(parent), e.time))
+        elif e.action == "DELETE" and all(p != parent for p, _, _ in intervals):
+            # Packed by a record (no event), opened by an event: it was inside from the start until then.
+            intervals.append((parent, None, e.time))
     intervals.extend((p, t, None) for p, t in open_.items())
     facts = view.codes.get(key)
     if not aggregations and facts is not None and facts.parent is not None:
@@ -247,7 +262,7 @@ def _container_events(view: StoreView, container: str) -> list[tuple[EventRow, s
 
 _EVENT_COLUMNS = (
     Event.id, Event.event_id, Event.event_time, Event.event_type, Event.action, Event.biz_step,
-    Event.location_party_id, Event.source_party_id, Event.destination_party_id,
+    Event.location_party_id, Event.source_party_id, Event.destination_party_id, Event.origin,
 )  # fmt: skip
 _VALUES: Any = bindparam("values", expanding=True)
 _RETRACTED = query(Event.event_id).where(col(Event.declaration).is_(True), col(Event.event_id).in_(_VALUES))
@@ -545,7 +560,7 @@ def load_everything(
     if only is not None:
         stmt = stmt.where(only, col(Event.declaration).is_(False))
         view.retracted = retracted_ids(session, None)
-    for pk, event_id, time, event_type, action, step, location, source, destination, declaration in scan(
+    for pk, event_id, time, event_type, action, step, location, source, destination, origin, declaration in scan(
         session, stmt
     ):
         if declaration:
@@ -554,7 +569,7 @@ def load_everything(
         raw[pk] = (
             pk, event_id, utc(time), g(event_type, event_type), action and g(action, action),
             step and g(step, step), location and g(location, location), source and g(source, source),
-            destination and g(destination, destination),
+            destination and g(destination, destination), g(origin, origin),
         )  # fmt: skip
     epc_stmt = query(EventEpc.event_pk, EventEpc.key, EventEpc.role)
     if only is not None:

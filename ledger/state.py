@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from ledger.history import EventRow, StoreView, affected_keys, load_view, sightings_of
 from traceability.models import Code, CodeStatus, Event
 
-__all__ = ["UnitState", "fold", "rederive", "state_of"]
+__all__ = ["UNKNOWN", "UnitState", "fold", "rederive", "state_of", "step"]
 
 # bizStep → the status a unit has after it; steps not listed observe without changing state.
 _STEP_STATUS = {
@@ -41,23 +41,35 @@ class UnitState:
     holder_id: str | None
 
 
+def step(state: UnitState, event: EventRow) -> UnitState:
+    """The state after one more event: the fold's step, for rules that judge each event by the state before it."""
+    status, holder = state.status, state.holder_id
+    if status in _TERMINAL:
+        return state
+    new = _STEP_STATUS.get(event.biz_step or "")
+    if event.event_type == "ObjectEvent" and event.action == "DELETE":
+        new = CodeStatus.voided
+    if new is not None:
+        status = new
+    if new is CodeStatus.shipped:
+        holder = event.destination or holder
+    elif new is not None or event.location:
+        holder = event.location or event.destination or holder
+    return UnitState(status=status, holder_id=holder)
+
+
+UNKNOWN = UnitState(status=None, holder_id=None)
+"""The state before any event."""
+
+
 def fold(events: Iterable[EventRow]) -> UnitState:
     """A unit's status and holder after its events (already in event-time order)."""
-    status: CodeStatus | None = None
-    holder: str | None = None
+    state = UNKNOWN
     for event in events:
-        if status in _TERMINAL:
+        if state.status in _TERMINAL:
             break
-        new = _STEP_STATUS.get(event.biz_step or "")
-        if event.event_type == "ObjectEvent" and event.action == "DELETE":
-            new = CodeStatus.voided
-        if new is not None:
-            status = new
-        if new is CodeStatus.shipped:
-            holder = event.destination or holder
-        elif new is not None or event.location:
-            holder = event.location or event.destination or holder
-    return UnitState(status=status, holder_id=holder)
+        state = step(state, event)
+    return state
 
 
 def state_of(view: StoreView, key: str) -> UnitState:

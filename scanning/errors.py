@@ -10,7 +10,8 @@ TraceabilityError
 ├── PayloadTooLarge (413)
 │   └── ImageTooLarge        more pixels than ``max_image_pixels``, read from the header before decoding
 ├── Forbidden (403)
-│   └── OutboundRefused      the brand's policy refuses a shipment to this destination (channel, territory)
+│   ├── OutboundRefused      the brand's policy refuses a shipment to this destination (channel, territory)
+│   └── NotHolder            packing units another party holds (``detail["units"]`` names each and its holder)
 └── Conflict (409)
     ├── IdempotencyConflict  an Idempotency-Key reused for a different request body
     ├── ShipmentError        a shipment session step its state does not allow
@@ -28,6 +29,7 @@ __all__ = [
     "IdempotencyConflict",
     "ImageTooLarge",
     "InvalidDocument",
+    "NotHolder",
     "OutboundRefused",
     "ShipmentError",
     "UnsupportedImage",
@@ -81,6 +83,12 @@ class OutboundRefused(Forbidden):
     """The brand's policy refuses what this shipment would break; ``detail["warnings"]`` lists each check, worded."""
 
     code = "outbound_refused"
+
+
+class NotHolder(Forbidden):
+    """Units another party holds, which this party may not pack (a packing is all or nothing)."""
+
+    code = "not_holder"
 
 
 class ConfirmationRequired(Conflict):

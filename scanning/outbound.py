@@ -34,7 +34,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from flow_graph.history import history_of, load_masterdata, load_view
-from flow_graph.rules import MasterData, attribute, channel_breach, delivered_to, outside_territories
+from flow_graph.rules import MasterData, attribute, channel_breach, outside_territories, same_side
+from ledger.state import fold
 from traceability.auth.service import Principal, scope_to_party
 from traceability.models import Code, Party, Product, Shipment, ShipmentItem
 
@@ -52,6 +53,7 @@ __all__ = [
     "list_shipments",
     "load",
     "products_behind",
+    "receipt_warnings",
 ]
 
 POLICY_KINDS = ("unauthorized_channel", "out_of_territory", "not_holder", "wrong_product")
@@ -147,17 +149,6 @@ def _label(names: dict[str, str], party: str) -> str:
     return f"{name} ({party})" if name and name != party else party
 
 
-def _same_side(md: MasterData, a: str, b: str) -> bool:
-    """Whether two parties hold goods for the same business: the same party, both the brand's, one owning the
-    other, or both belonging to the same distributor."""
-    if a == b or (md.brand_owned(a) and md.brand_owned(b)):
-        return True
-    if delivered_to(md, a, b) or delivered_to(md, b, a):
-        return True
-    mine = md.distributor_of(a)
-    return mine is not None and mine == md.distributor_of(b)
-
-
 def _channel(md: MasterData, names: dict[str, str], sender: str, destination: str) -> OutboundWarning | None:
     breaker = channel_breach(md, sender, destination)
     if breaker is None:
@@ -222,7 +213,7 @@ def code_warnings(
             if territory is not None:
                 found.append(territory)
         holder = c.code.holder_id if c.code is not None else None
-        if holder and not _same_side(md, holder, sender):
+        if holder and not same_side(md, holder, sender):
             found.append(OutboundWarning("not_holder", {"holder": _label(names, holder),
                                                         "party": _label(names, sender)}))  # fmt: skip
         stray = sorted(c.gtins - ordered) if ordered else []
@@ -290,3 +281,51 @@ def list_shipments(
                .group_by(col(ShipmentItem.shipment_id)))  # fmt: skip
         counts = {sid: int(n) for sid, n in session.exec(per).all()}
     return [ShipmentListing(shipment=s, items=counts.get(s.id or 0, 0)) for s in shipments]
+
+
+def holder_warnings(*, session: Session, party: str, codes: Sequence[Code | None]) -> list[OutboundWarning | None]:
+    """``not_holder`` for each code held by a party not on ``party``'s side (None when it may dispose of it).
+
+    What the scan API asks before a sale or a packing, as shipping asks it in :func:`code_warnings`: a key that
+    knows a code does not hold its unit. A brand-owned party may move any of its goods.
+    """
+    holders = {c.holder_id for c in codes if c is not None and c.holder_id}
+    if not holders:
+        return [None] * len(codes)
+    md = load_masterdata(session, holders | {party})
+    if md.brand_owned(party):
+        return [None] * len(codes)
+    foreign = {h for h in holders if not same_side(md, h, party)}
+    names = _names(session, foreign | {party}) if foreign else {}
+    return [
+        OutboundWarning("not_holder", {"holder": _label(names, c.holder_id), "party": _label(names, party)})
+        if c is not None and c.holder_id in foreign else None
+        for c in codes
+    ]  # fmt: skip
+
+
+def receipt_warnings(*, session: Session, receiver: str, keys: Sequence[str]) -> list[list[OutboundWarning]]:
+    """What receiving each code at ``receiver`` reveals: a distributor not authorised to supply this store.
+
+    The sender is the source of the latest shipment of the code (a case's counts for its units), else the party
+    that held it: goods that arrive from a distributor the store may not buy from warn at the counter, at once.
+    """
+    if not keys:
+        return []
+    view = load_view(session, list(keys))
+    md = load_masterdata(session, view.parties() | {receiver})
+    senders: list[str | None] = []
+    for key in keys:
+        sightings = history_of(view, key).sightings
+        shipped = [s.event for s in sightings if s.event.biz_step == "shipping"]
+        senders.append((shipped[-1].source or shipped[-1].location) if shipped else fold(
+            s.event for s in sightings).holder_id)  # fmt: skip
+    breakers = {s: channel_breach(md, s, receiver) for s in set(senders) if s}
+    names = _names(session, {receiver, *(b for b in breakers.values() if b)})
+    out: list[list[OutboundWarning]] = []
+    for sender in senders:
+        breaker = breakers.get(sender) if sender else None
+        out.append([OutboundWarning("unauthorized_channel", {"distributor": _label(names, breaker),
+                                                             "store": _label(names, receiver)})]
+                   if breaker else [])  # fmt: skip
+    return out

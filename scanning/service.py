@@ -27,16 +27,16 @@ from sqlmodel import Session, col, select
 
 from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
-from codes.service import aggregate, keyring
+from codes.service import aggregate, disaggregate, keyring
 from codes.signing import verify
 from ledger.history import codes_for_keys
 from ledger.store import lock_store, scans_rejected
 from rebates.policy import OutboundPolicy
 from scanning import outbound
 from scanning.epcis import capture_document
-from scanning.errors import ConfirmationRequired, IdempotencyConflict, OutboundRefused, ShipmentError
+from scanning.errors import ConfirmationRequired, IdempotencyConflict, NotHolder, OutboundRefused, ShipmentError
 from scanning.outbound import CodeToShip, OutboundWarning
-from scanning.parse import ScannedCode, parse_scan
+from scanning.parse import ScannedCode, parse_scan, sgtin_urn, sscc_urn
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Forbidden, InvalidInput, NotFound
 from traceability.gs1 import is_valid_gtin14
@@ -79,8 +79,11 @@ STEP_PARTIES: dict[str, frozenset[PartyKind]] = {
     "receiving": frozenset({PartyKind.warehouse, PartyKind.distributor, PartyKind.store, PartyKind.brand}),
     "retail_selling": frozenset({PartyKind.store}),
     "inspecting": frozenset(PartyKind),
+    "unpacking": frozenset({PartyKind.store, PartyKind.distributor, PartyKind.warehouse, PartyKind.brand}),
 }
 SCAN_STEPS = tuple(STEP_PARTIES)
+HOLDER_STEPS = frozenset({"retail_selling", "packing"})
+"""Steps, besides shipping, that dispose of a unit: only its holder's side may scan them (``not_holder``)."""
 _NEEDS_COMMISSIONED = frozenset({"shipping", "receiving", "retail_selling"})
 _COUNTERFEIT = frozenset({"bad_signature", "key_revoked", "unknown_key", "never_issued", "malformed"})
 
@@ -339,6 +342,31 @@ def _check_outbound(
             item.warnings = warnings
 
 
+def _check_holding(
+    session: Session, checked: Sequence[_Checked], party: Party, *, policy: OutboundPolicy, lang: str
+) -> None:
+    """A sale (or a packing) only by the unit's holder's side: ``not_holder`` refuses, or warns if the policy says."""
+    items = [c for c in checked if c.reason is None and c.code is not None]
+    for item, warning in zip(items, outbound.holder_warnings(session=session, party=party.id,
+                                                            codes=[c.code for c in items]), strict=True):  # fmt: skip
+        if warning is None:
+            continue
+        if policy.refuses(warning.kind):
+            item.reason, item.message = warning.kind, warning.message(lang)
+        else:
+            item.warnings = [*item.warnings, warning]
+
+
+def _check_receipt(session: Session, checked: Sequence[_Checked], party: Party) -> None:
+    """A store receiving goods from a distributor it may not buy from is warned at once (the receipt is kept:
+    the goods are there, and the receipt is the evidence the diversion rules read)."""
+    items = [c for c in checked if c.reason is None and c.scanned is not None]
+    keys = [c.scanned.key for c in items if c.scanned is not None]
+    for item, warnings in zip(items, outbound.receipt_warnings(session=session, receiver=party.id, keys=keys),
+                              strict=True):  # fmt: skip
+        item.warnings = [*item.warnings, *warnings]
+
+
 def record_scans(
     *,
     session: Session,
@@ -349,11 +377,13 @@ def record_scans(
     store: KeyFileStore | None = None,
     policy: OutboundPolicy | None = None,
     lang: str = "en",
+    origin: str = "scan",
 ) -> ScanOutcome:
     """Validate raw scanned strings and capture the accepted ones as one event; store rejected ones with reasons.
 
     A shipping scan is also checked outbound (``scanning.outbound``): accepted codes carry their ``warnings``,
-    worded in ``lang``, and checks ``policy`` refuses reject the code.
+    worded in ``lang``, and checks ``policy`` refuses reject the code. ``origin`` says who vouches for the event:
+    ``consumer`` (an anonymous check) makes it an unverified sighting (``ledger.history.CONSUMER_ORIGIN``).
     """
     lock_store(session)
     party = _party_for(session, principal, request.party_id)
@@ -373,6 +403,10 @@ def record_scans(
                         store=store)  # fmt: skip
     if request.biz_step == "shipping":
         _check_outbound(session, checked, party, request.destination_id, policy=policy or OutboundPolicy(), lang=lang)
+    elif request.biz_step in HOLDER_STEPS:
+        _check_holding(session, checked, party, policy=policy or OutboundPolicy(), lang=lang)
+    elif request.biz_step == "receiving" and party.kind == PartyKind.store:
+        _check_receipt(session, checked, party)
     capture = Capture(origin="scan", party_id=party.id, idempotency_key=idempotency_key, request_hash=request_hash)
     session.add(capture)
     try:
@@ -386,7 +420,7 @@ def record_scans(
         event = _event(request.biz_step, party, [c.scanned for c in accepted if c.scanned],
                        destination=destination, when=request.event_time or datetime.now(UTC),
                        member=request.member_hash if request.biz_step == "retail_selling" else None)  # fmt: skip
-        capture_document(session=session, document=_document(event), origin="scan", party_id=party.id,
+        capture_document(session=session, document=_document(event), origin=origin, party_id=party.id,
                          capture=capture)  # fmt: skip
         outcome.event_id = event["eventID"]
         outcome.accepted = [_accepted(session, c, lang) for c in accepted]
@@ -437,6 +471,15 @@ def pack(
     lock_store(session)
     parent_scan = parse_scan(parent, company_prefix_length=company_prefix_length)
     child_scans = [parse_scan(c, company_prefix_length=company_prefix_length) for c in children]
+    records = codes_for_keys(session, [c.key for c in child_scans])
+    held = outbound.holder_warnings(session=session, party=party.id, codes=[records.get(c.key) for c in child_scans])
+    refused = [(c, w) for c, w in zip(child_scans, held, strict=True) if w is not None]
+    if refused:
+        raise NotHolder(
+            f"{len(refused)} of the units are held by another party: " + "; ".join(
+                f"{c.raw}: {w.message('en')}" for c, w in refused[:5]),
+            units=[{"code": c.raw, "reason": w.kind, "message": w.message("en")} for c, w in refused],
+        )  # fmt: skip
     aggregate(session=session, parent=parent_scan.raw if parent_scan.signed else _plain(parent_scan),
               children=[c.raw if c.signed else _plain(c) for c in child_scans], party_id=party.id)  # fmt: skip
     now = datetime.now(UTC)
@@ -456,6 +499,52 @@ def pack(
     return ScanOutcome(capture_id=result.capture_id, event_id=event_id,
                        accepted=[{"code": c.raw, "epc": c.epc_urn, "units": 1, "warnings": []}
                                  for c in child_scans])  # fmt: skip
+
+
+def unpack(
+    *, session: Session, principal: Principal, parent: str, company_prefix_length: int = 7, lang: str = "en",
+) -> ScanOutcome:  # fmt: skip
+    """Open a case (or pallet) where it is, so that its units are sold one by one: an AggregationEvent (DELETE,
+    ``unpacking``) naming every unit it held, and the packing records cleared.
+
+    Only the case's holder's side may open it (``not_holder``): opening is a disposal, like a sale.
+    """
+    party = _party_for(session, principal, None)
+    if PartyKind(party.kind) not in STEP_PARTIES["unpacking"]:
+        raise Forbidden(f"a {party.kind} may not open cases")
+    lock_store(session)
+    scanned = parse_scan(parent, company_prefix_length=company_prefix_length)
+    record = codes_for_keys(session, [scanned.key]).get(scanned.key)
+    if record is None or record.level == "unit":
+        raise InvalidInput(f"{parent!r} is not a case or pallet we packed", field="code", reason="not_a_case")
+    (held,) = outbound.holder_warnings(session=session, party=party.id, codes=[record])
+    if held is not None:
+        words = held.message(lang)
+        raise NotHolder(words, units=[{"code": parent, "reason": held.kind, "message": words}])
+    inside = session.exec(select(Code).where(Code.parent_id == record.id).order_by(col(Code.id))).all()
+    if not inside:
+        raise InvalidInput(f"{parent!r} holds nothing: it was opened already, or never packed", field="code",
+                           reason="empty_case")  # fmt: skip
+    children = [_epc_of(c, company_prefix_length) for c in inside]
+    disaggregate(session=session, parent=scanned.raw if scanned.signed else _plain(scanned), party_id=party.id)
+    now = datetime.now(UTC)
+    event_id = f"urn:uuid:{uuid.uuid4()}"
+    event: dict[str, Any] = {
+        "eventID": event_id, "type": "AggregationEvent", "action": "DELETE", "bizStep": "unpacking",
+        "parentID": scanned.epc_urn, "childEPCs": children, "eventTime": now.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": "+00:00", "readPoint": {"id": _gln_uri(party)}, "bizLocation": {"id": _gln_uri(party)},
+    }  # fmt: skip
+    result = capture_document(session=session, document=_document(event), origin="scan", party_id=party.id)
+    return ScanOutcome(capture_id=result.capture_id, event_id=event_id,
+                       accepted=[{"code": e, "epc": e, "units": 1, "warnings": []} for e in children])  # fmt: skip
+
+
+def _epc_of(code: Code, company_prefix_length: int) -> str:
+    if code.sscc is not None:
+        return sscc_urn(code.sscc, company_prefix_length)
+    assert code.gtin is not None
+    assert code.serial is not None
+    return sgtin_urn(code.gtin, code.serial, company_prefix_length)
 
 
 def _plain(scanned: ScannedCode) -> str:

@@ -236,12 +236,15 @@ def _limit_inspected_code(request: Request, body: InspectionIn) -> None:
 
 @router.post("/check/inspect", response_model=InspectionOut, include_in_schema=True, tags=["web"],
              dependencies=[Depends(limit_public), Depends(_limit_inspected_code)])  # fmt: skip
-def inspect(request: Request, session: SessionDep, settings: SettingsDep, body: InspectionIn) -> InspectionOut:
-    """Record a consumer's check, with the position the browser shared, as an ``inspecting`` observation."""
+def inspect(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, body: InspectionIn
+) -> InspectionOut:
+    """Record a check, with the position the browser shared, as an ``inspecting`` observation: unverified when
+    anonymous, counted at once when a signed-in auditor made it."""
     result = service.record_inspection(session=session, text=body.code, lat=body.lat, lon=body.lon,
-                                       store=key_store(settings),
+                                       store=key_store(settings), inspector=principal,
                                        company_prefix_length=settings.company_prefix_length)  # fmt: skip
-    service.count_check(session=session, text=body.code, store=key_store(settings))
+    # Not counted as a check: the resolver page the position was shared from counted this person's check already.
     _ = translator(page_lang(request))
     return InspectionOut(recorded=result.recorded, reason=result.reason, message=_(f"inspect.{result.reason}"))
 

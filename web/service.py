@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
 from codes.service import verify_text
-from ledger.history import unit_events
+from ledger.history import CONSUMER_ORIGIN, unit_events
 from ledger.keys import code_key, sgtin_key
 from scanning import service as scans
 from scanning.outbound import OutboundWarning
@@ -247,20 +247,31 @@ class InspectionResult:
     outcome: ScanOutcome | None = None
 
 
+VOUCHING_ROLES = frozenset({Role.auditor, Role.admin})
+"""Signed-in roles whose check is a verified sighting: the brand's inspectors, who answer for where they stood."""
+
+
 def record_inspection(
     *, session: Session, text: str, lat: float, lon: float, store: KeyFileStore | None = None,
-    company_prefix_length: int = 7, max_km: float = INSPECTION_RADIUS_KM,
+    company_prefix_length: int = 7, max_km: float = INSPECTION_RADIUS_KM, inspector: Principal | None = None,
 ) -> InspectionResult:  # fmt: skip
-    """Record a consumer's check as an ``inspecting`` scan at the nearest member store (see the module notes)."""
+    """Record a check as an ``inspecting`` scan at the nearest member store (see the module notes).
+
+    Anyone can send a position, so an anonymous check is an unverified sighting (origin ``consumer``): an alert
+    resting on it alone waits for an auditor and costs no one anything. A signed-in inspector's (``inspector``
+    of a :data:`VOUCHING_ROLES` role) counts at once.
+    """
     found = nearest_store(session=session, lat=lat, lon=lon, max_km=max_km)
     if found is None:
         return InspectionResult(recorded=False, reason="no_store_nearby")
     place, distance = found
-    # The system records on the consumer's behalf, as that store's scanner would; no key is involved.
+    vouched = inspector is not None and inspector.role in VOUCHING_ROLES
+    # The system records on the checker's behalf, as that store's scanner would; the key is not the store's.
     principal = Principal(role=Role.store, party_id=place.id)
     outcome = scans.record_scans(
         session=session, principal=principal, request=ScanRequest(biz_step="inspecting", codes=[text]),
         company_prefix_length=company_prefix_length, store=store,
+        origin="inspection" if vouched else CONSUMER_ORIGIN,
     )  # fmt: skip
     ok = bool(outcome.accepted)
     return InspectionResult(recorded=ok, reason="recorded" if ok else "rejected", store_name=place.name,

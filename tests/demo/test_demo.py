@@ -61,7 +61,7 @@ def test_demo_summary_equals_the_contract_commands(cli, tmp_path: Path) -> None:
     assert dict(Counter(a["status"] for a in alerts)) == summary["alerts_by_status"]
     # Every planted story is found.
     assert set(summary["alerts_by_kind"]) == {"out_of_territory", "unauthorized_channel", "clone_suspected",
-                                              "counterfeit_suspected"}  # fmt: skip
+                                              "counterfeit_suspected", "holder_mismatch"}  # fmt: skip
     leakers = [leak["distributor"] for leak in summary["top_leaks"]]
     assert {"D-DG", "D-WZ", "D-GZ"} <= set(leakers[:3])
 

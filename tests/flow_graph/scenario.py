@@ -72,11 +72,13 @@ class Network:
                 party(self.city_distributor(p), "distributor", f"P{p}-1", base_lat + 0.3, base_lon,
                       authorized_territories=[f"P{p}-1"])  # fmt: skip
                 party(self.city_store(p), "store", f"P{p}-1", base_lat + 0.31, base_lon,
-                      supplied_by=[self.city_distributor(p)])  # fmt: skip
+                      supplied_by=[self.city_distributor(p)], member_store_no=f"M-{self.city_store(p)}")  # fmt: skip
             for c in range(self.cities):
                 for k in range(self.stores_per_city):
                     party(self.store(p, c, k), "store", f"P{p}-{c}", base_lat + 0.3 * c + 0.01 * (k + 1), base_lon,
-                          supplied_by=[self.distributor(p)])  # fmt: skip
+                          supplied_by=[self.distributor(p)], member_store_no=f"M-{self.store(p, c, k)}")  # fmt: skip
+            party(self.outsider(p), "store", f"P{p}-0", base_lat + 0.02, base_lon + 0.01,
+                  supplied_by=[self.distributor(p)])  # fmt: skip
         products = [{"gtin": GTIN, "name": "Formula", "unit_price": "268.00", "currency": "CNY",
                      "case_gtin": CASE_GTIN, "units_per_case": 6}]  # fmt: skip
         self.doc = {"territories": territories, "parties": parties, "products": products}
@@ -96,6 +98,11 @@ class Network:
     @staticmethod
     def store(p: int, c: int = 0, k: int = 0) -> str:
         return f"S{p}-{c}-{k}"
+
+    @staticmethod
+    def outsider(p: int) -> str:
+        """A store of the province with no member authorisation number."""
+        return f"N{p}"
 
     def stores(self, p: int) -> list[str]:
         return [self.store(p, c, k) for c in range(self.cities) for k in range(self.stores_per_city)]
@@ -256,7 +263,42 @@ class Scenario:
         _, t = self._deliver(units, d, first, t)
         t = self._sell(units, first, t)
         self._sell(units, second, t + 2 * STEP)
-        self._expect("clone_suspected", units, second, d)
+        if first == second:
+            self._expect("clone_suspected", units, second, d)
+        else:  # the second store sells a unit the first holds: it answers for it, not d
+            self._expect("clone_suspected", units, second, None)
+            self._expect("holder_mismatch", units, second, None)
+
+    def sold_by_non_holder(self, p: int) -> None:
+        """A store of another province 'sells' a unit that d's store holds, without ever receiving it: the store
+        is named, and d (whose unit it is) is never blamed for the sighting outside its territory."""
+        d, q = self.net.distributor(p), self._other(p)
+        units, _, t = self._to_distributor(d, 1, cased=False)
+        holder = self.rng.choice(self.net.stores(p))
+        _, t = self._deliver(units, d, holder, t)
+        taker = self.rng.choice(self.net.stores(q))
+        self._sell(units, taker, t + STEP)
+        self._expect("holder_mismatch", units, taker, None)
+
+    def shipped_by_non_holder(self, p: int) -> None:
+        """Another province's distributor ships a unit d holds to its own store, which receives and sells it: the
+        shipper is named and answers for the unit from then on, so nothing is attributed to d."""
+        d, q = self.net.distributor(p), self._other(p)
+        other = self.net.distributor(q)
+        units, _, t = self._to_distributor(d, 1, cased=False)
+        store = self.rng.choice(self.net.stores(q))
+        self._event("shipping", units, other, t, dest=store)
+        self._event("receiving", units, store, t + STEP)  # after the shipment: a receipt alone is a sighting
+        self._sell(units, store, t + 2 * STEP)
+        self._expect("holder_mismatch", units, other, other)
+
+    def non_member_store(self, p: int) -> None:
+        """d supplies a store of its own province that holds no member authorisation number, which sells."""
+        d, store = self.net.distributor(p), self.net.outsider(p)
+        units, _, t = self._to_distributor(d, 1, cased=False)
+        _, t = self._deliver(units, d, store, t)
+        self._sell(units, store, t)
+        self._expect("unauthorized_channel", units, store, d)
 
     def seen_far_too_soon(self, p: int) -> None:
         """A genuine unit sold, and its code scanned an hour later in a store of another province."""
@@ -325,7 +367,8 @@ class Scenario:
 PLANTS = (
     "direct_cross", "in_province_unauthorized", "small_territory", "via_distributor", "case_to_wrong_store",
     "sold_twice", "seen_far_too_soon", "seen_elsewhere_in_transit", "forged_sale", "forged_scan",
-    "commissioned_by_distributor", "retracted_diversion",
+    "commissioned_by_distributor", "retracted_diversion", "sold_by_non_holder", "shipped_by_non_holder",
+    "non_member_store",
 )  # fmt: skip
 NEEDS_TWO_CITIES = frozenset({"in_province_unauthorized", "small_territory"})
 

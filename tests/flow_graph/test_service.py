@@ -77,8 +77,9 @@ def test_unknown_code_alert_withdraws_itself_when_its_commissioning_arrives(worl
     capture(world, sale)
     assert brief(world) == {("counterfeit_suspected", "T00007", "S-GZ-1", None)}
     capture(world, *made(7, 1))
-    assert brief(world) == set()
-    (withdrawn,) = alerts(world, withdrawn=True)
+    # Genuine after all, but the plant still holds it: the store that sold it answers for that, nobody else.
+    assert brief(world) == {("holder_mismatch", "T00007", "S-GZ-1", None)}
+    (withdrawn,) = [a for a in alerts(world, withdrawn=True) if a.status == AlertStatus.withdrawn]
     assert withdrawn.status == AlertStatus.withdrawn and "commissioned by PLANT-1" in (withdrawn.withdrawn_reason or "")
     history = service.alert_case(session=world, alert_id=withdrawn.id or 0).history
     assert [h.action for h in history] == ["withdrawn"]
@@ -88,8 +89,9 @@ def test_unknown_code_alert_withdraws_itself_when_its_commissioning_arrives(worl
 
 
 def test_commissioning_first_never_raises(world: Session) -> None:
-    capture(world, *made(7, 1))
-    capture(world, ev(1, "retail_selling", [unit(7)], "S-GZ-1", 50))
+    capture(world, *made(7, 1), ev(1, "shipping", [unit(7)], "PLANT-1", 2, dest="D-GZ"),
+            ev(2, "shipping", [unit(7)], "D-GZ", 20, dest="S-GZ-1"))  # fmt: skip
+    capture(world, ev(3, "retail_selling", [unit(7)], "S-GZ-1", 50))
     assert alerts(world, withdrawn=True) == []
 
 
@@ -148,9 +150,10 @@ def test_clone_sold_twice_and_impossible_travel(world: Session) -> None:
         ev(5, "retail_selling", [unit(2)], "S-GZ-1", 40),
         ev(6, "inspecting", [unit(2)], "S-NJ-1", 40 + 24 * 5),  # five days later: a trip, not a clone
     )  # fmt: skip
+    # S-NJ-1 "sells" a unit S-GZ-1 already sold (and so holds): it answers for that sale, D-GZ does not.
     assert brief(world) == {
-        ("clone_suspected", "T00001", "S-NJ-1", "D-GZ"),
-        ("out_of_territory", "T00001", "S-NJ-1", "D-GZ"),
+        ("clone_suspected", "T00001", "S-NJ-1", None),
+        ("holder_mismatch", "T00001", "S-NJ-1", None),
         ("out_of_territory", "T00002", "S-NJ-1", "D-GZ"),
     }
     clone = next(a for a in alerts(world) if a.kind == AlertKind.clone_suspected)

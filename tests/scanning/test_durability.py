@@ -78,8 +78,10 @@ def _ready_unit(engine: Engine, key_dir: Path) -> str:
                              party_id="PLANT-1")  # fmt: skip
     unit = out.getvalue().strip()
     plant = Principal(role=Role.plant, party_id="PLANT-1")
+    shop = Principal(role=Role.store, party_id="S-GZ-1")
     with session_scope(engine) as session:
         record_scans(session=session, principal=plant, request=ScanRequest("commissioning", [unit]))
+        record_scans(session=session, principal=shop, request=ScanRequest("receiving", [unit]))  # it holds it
     return unit
 
 

@@ -81,6 +81,7 @@ def test_life_cycle_from_plant_to_sale(session: Session, units: list[str]) -> No
 
 def test_every_rejection_has_a_reason_and_changes_nothing(session: Session, units: list[str], store) -> None:
     scan(session, PLANT, "commissioning", units[:3])
+    scan(session, STORE, "receiving", units[:3])  # only the holder may sell: the store received them
     scan(session, STORE, "retail_selling", [units[0]])
     forged = units[1][:-3] + ("AAA" if not units[1].endswith("AAA") else "BBB")
     signer = codes.load_signer(session=session, store=store)
@@ -197,7 +198,8 @@ def test_photo_of_a_case_top_is_one_scan(client: TestClient, session: Session, u
 
 
 def test_member_on_a_sale_is_stored_only_as_a_keyed_hash(client: TestClient, session: Session, units) -> None:
-    scan(session, PLANT, "commissioning", units[:1])
+    scan(session, PLANT, "commissioning", units[:2])
+    scan(session, STORE, "receiving", units[:2])
     store_key = auth(api_key(session, Role.store))
     sale = {"biz_step": "retail_selling", "codes": units[:1], "member": "+86 138-0013-8000"}
     r = client.post("/api/v1/scans", json=sale, headers=store_key)

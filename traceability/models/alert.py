@@ -23,11 +23,15 @@ class AlertKind(StrEnum):
     unauthorized_channel = "unauthorized_channel"
     clone_suspected = "clone_suspected"
     counterfeit_suspected = "counterfeit_suspected"
+    holder_mismatch = "holder_mismatch"
+    """A party shipped, sold or packed a unit another party held: raised against the mover, never the holder."""
 
 
 class AlertStatus(StrEnum):
-    """The case workflow (open → investigating → confirmed / dismissed), plus ``withdrawn``: set by the system only."""
+    """The case workflow (open → investigating → confirmed / dismissed), plus two the system sets: ``unverified``
+    (the alert rests only on anonymous sightings; an auditor opens, confirms or dismisses it) and ``withdrawn``."""
 
+    unverified = "unverified"
     open = "open"
     investigating = "investigating"
     confirmed = "confirmed"
