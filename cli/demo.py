@@ -38,6 +38,7 @@ def demo(
     out_console.print(f"[bold]Network[/]: {s.territories} territories; " + ", ".join(
         f"{n} {k}" for k, n in sorted(s.parties.items())) + f"; {s.codes_issued:,} signed codes; {s.events:,} events")
     out_console.print("[bold]Planted[/]: " + "; ".join(result.planted))
+    out_console.print("[bold]Members[/]: " + ", ".join(f"{n:,} {source}" for source, n in s.members_by_source.items()))
     kinds = Table("alert kind", "alerts", title="Alerts by kind")
     for kind, n in s.alerts_by_kind.items():
         kinds.add_row(kind, str(n))

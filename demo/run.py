@@ -38,6 +38,7 @@ from traceability.models import (
     Event,
     KeyAlgorithm,
     KeyStatus,
+    Member,
     Party,
     PrintFormat,
     Role,
@@ -78,6 +79,8 @@ class Summary:
     alerts_by_kind: dict[str, int]
     alerts_by_status: dict[str, int]
     top_leaks: list[dict[str, Any]]
+    members_by_source: dict[str, int]
+    """Members by how they joined: at a store's POS, or first seen on a sale (``members list`` reads the same)."""
     settlement: dict[str, dict[str, Any]]
     """Per period: status, totals (rebates, fees, payable), distributors by rate, top rebates."""
 
@@ -223,6 +226,7 @@ def demo_summary(*, session: Session, periods: list[str], locked: str, policy: P
         events=session.exec(select(func.count()).select_from(Event)).one(),
         alerts_by_kind=dict(sorted(kinds.items())), alerts_by_status=dict(sorted(statuses.items())),
         top_leaks=leaks, settlement=figures,
+        members_by_source=dict(sorted(Counter(str(x) for x in session.exec(select(Member.source)).all()).items())),
     )  # fmt: skip
 
 

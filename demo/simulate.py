@@ -40,6 +40,7 @@ from codes.keyfiles import KeyFileStore
 from codes.render import to_digital_link
 from codes.signing import SignedCode
 from demo.network import Network
+from members import service as members
 from scanning.epcis import capture_document
 from scanning.parse import sgtin_urn
 from scanning.service import ScanRequest, record_scans
@@ -89,6 +90,7 @@ class SimulationStats:
     units_sold: int = 0
     rejected_scans: int = 0
     inspections: int = 0
+    members_registered: int = 0
     planted: list[str] = field(default_factory=list)
 
 
@@ -97,6 +99,9 @@ class _Stock:
     """Codes (Digital Link texts) a distributor received and has not yet passed on."""
 
     units: list[str] = field(default_factory=list)
+
+
+_SURNAMES = ("王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周")
 
 
 def gln_uri(party: Party) -> str:
@@ -137,6 +142,8 @@ class Simulator:
         self.parties = {p.id: p for p in session.execute(select(Party)).scalars()}
         self.pepper = member_pepper(key_dir)
         self.stock: dict[str, _Stock] = {d: _Stock() for d in network.distributors}
+        self.members: dict[str, list[str]] = {}
+        """Each store's members registered at its POS (keyed hashes)."""
         self.sold: list[tuple[str, str, datetime]] = []
         """(code, store, when) of every sale, for clones and consumer checks."""
 
@@ -163,10 +170,27 @@ class Simulator:
                               r.signature, "ed25519")  # fmt: skip
             yield to_digital_link(code, self.resolver), sgtin_urn(r.gtin, r.serial, self.cpl)
 
-    def _member(self) -> str | None:
+    def _member(self, store: str, when: datetime) -> str | None:
+        """The member a sale is to, if any: mostly one the store registered at its POS, sometimes a walk-in phone
+        (registered by the sale itself, at that store)."""
         if self.rng.random() > 0.6:
             return None
-        return member_hash(f"13{self.rng.randrange(10**9):09d}", self.pepper)
+        if self.rng.random() < 0.3:
+            return member_hash(f"13{self.rng.randrange(10**9):09d}", self.pepper)
+        pool = self.members.get(store)
+        if pool is None:
+            pool = self.members[store] = [self._register(store, when) for _ in range(self.rng.randint(2, 4))]
+        return self.rng.choice(pool)
+
+    def _register(self, store: str, when: datetime) -> str:
+        """A member registered on the spot at the store's POS: the phone's keyed hash, a name, the baby's age."""
+        hashed = member_hash(f"15{self.rng.randrange(10**9):09d}", self.pepper)
+        born = (when - timedelta(days=self.rng.randint(20, 700))).date()
+        members.register(session=self.session, principal=Principal(role=Role.store, party_id=store), phone_hash=hashed,
+                         name=self.rng.choice(_SURNAMES) + "女士", baby_birth_date=born, source="pos", consent_at=when,
+                         now=when)  # fmt: skip
+        self.stats.members_registered += 1
+        return hashed
 
     # --- a month -------------------------------------------------------------------------------------------------
 
@@ -245,7 +269,7 @@ class Simulator:
                     when = month.at(min(27, 8 + j % 5 + 9 * k + self.rng.randint(0, 4)), self.rng.randint(10, 20),
                                     self.rng.randint(0, 59))  # fmt: skip
                     event = object_event("retail_selling", when, [self._urn_of(u) for u in batch], store)
-                    if (member := self._member()) is not None:
+                    if (member := self._member(store.id, when)) is not None:
                         event[MEMBER_FIELD] = member
                     selling.append(event)
                     self.stats.sales += 1
@@ -261,7 +285,7 @@ class Simulator:
         """Sales scanned at the till one visit at a time (the scan service validates every code)."""
         sold = items[: max(1, round(len(items) * self.rng.uniform(0.7, 0.95)))]
         when = month.at(min(27, first_day + self.rng.randint(0, 4)), self.rng.randint(10, 20), self.rng.randint(0, 59))
-        outcome = self._scan("retail_selling", store, sold, when=when, member=self._member())
+        outcome = self._scan("retail_selling", store, sold, when=when, member=self._member(store, when))
         self.stats.sales += 1
         self.stats.units_sold += len(outcome.accepted)
         self.sold.extend((a["code"], store, when) for a in outcome.accepted)
