@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import case, exists, func
 from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
@@ -315,6 +315,11 @@ def _purchase_figures(
     return dict(out)
 
 
+_REDEEMED_HERE = exists().where(col(Redemption.unit_key) == col(Sale.unit_key),
+                                col(Redemption.store_id) == col(Sale.store_id))  # fmt: skip
+"""A member's free unit (six-get-one) redeemed at the store that scanned it out: never a sale for fees (pos/)."""
+
+
 def _sale_figures(
     session: Session, prices: _Prices, start: datetime, end: datetime, party: str | None = None
 ) -> dict[tuple[str, str], _StoreFig]:
@@ -323,6 +328,7 @@ def _sale_figures(
     stmt = (
         select(Sale.store_id, Sale.gtin, func.count())
         .where(col(Sale.counted).is_(True), col(Sale.event_time) >= start, col(Sale.event_time) < end)
+        .where(~_REDEEMED_HERE)
         .group_by(col(Sale.store_id), col(Sale.gtin))
     )
     if party is not None:
