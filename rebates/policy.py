@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rebates.errors import PolicyInvalid
 from traceability.errors import Problem
 from traceability.gs1 import is_valid_gtin14
 
 __all__ = [
+    "CrmPolicy",
+    "CrmTier",
     "OutboundAction",
     "OutboundPolicy",
     "Policy",
@@ -114,6 +116,75 @@ class OutboundPolicy(_Strict):
         return getattr(self, kind, "warn") == "refuse"
 
 
+# --- member care (crm/) -----------------------------------------------------------------------------------------
+# The ``[crm]`` section: how long a unit lasts, the clerk's opportunity windows, the tiers and "active". Read by
+# ``crm`` only; kept here so one policy file, validated whole, holds every rule the brand sets.
+
+
+class CrmTier(_Strict):
+    """What a member must reach for a tier: every threshold met (recency at most, the others at least)."""
+
+    min_frequency: int = Field(default=1, ge=1, le=100_000)
+    """Purchase occasions (distinct sale events)."""
+    min_monetary: Decimal = Field(default=Decimal("0"), ge=0)
+    """Value bought (units x unit price), in the products' currency."""
+    max_recency_days: int = Field(default=90, ge=0, le=100_000)
+    """Days since her last purchase, at most."""
+    min_units_per_purchase: Decimal = Field(default=Decimal("0"), ge=0)
+    """Cans per purchase occasion, on average."""
+
+
+class CrmPolicy(_Strict):
+    """Consumption, the clerk's windows and the member tiers (``docs/crm.md``); ``CrmPolicy()`` is DESIGN.md's."""
+
+    days_per_unit: int = Field(default=7, ge=1, le=366)
+    """Days one unit lasts (an 800 g can: a week)."""
+    days_per_gtin: dict[str, int] = Field(default_factory=dict)
+    """Per-GTIN overrides of ``days_per_unit`` (a 400 g can: 4)."""
+    follow_up_from: int = Field(default=3, ge=0, le=366)
+    follow_up_to: int = Field(default=5, ge=0, le=366)
+    """A follow-up call falls due from ``follow_up_from`` to ``follow_up_to`` days after her first purchase."""
+    replenish_from: int = Field(default=5, ge=0, le=366)
+    replenish_to: int = Field(default=2, ge=0, le=366)
+    """A replenishment call opens when her expected run-out is ``replenish_from`` days away and is due when it is
+    ``replenish_to`` days away."""
+    effect_days: int = Field(default=7, ge=0, le=366)
+    """A purchase up to this many days after a task's due day still counts as its repurchase."""
+    active_days: int = Field(default=90, ge=1, le=3660)
+    """Active: a purchase within this many days (3 months)."""
+    loyal: CrmTier = Field(default_factory=lambda: CrmTier(min_frequency=3, max_recency_days=90))
+    advocate: CrmTier = Field(
+        default_factory=lambda: CrmTier(
+            min_frequency=6, min_monetary=Decimal("1500"), max_recency_days=60, min_units_per_purchase=Decimal("2")
+        )
+    )
+    prospect_target: int = Field(default=20, ge=0, le=10_000)
+    """Prospects each member store hands in per month."""
+
+    @field_validator("days_per_gtin")
+    @classmethod
+    def _gtin_days(cls, days: dict[str, int]) -> dict[str, int]:
+        bad = [g for g in days if not is_valid_gtin14(g)]
+        if bad:
+            raise ValueError(f"not 14-digit GTINs with a valid check digit: {', '.join(bad)}")
+        out = [g for g, d in days.items() if not 1 <= d <= 366]
+        if out:
+            raise ValueError(f"days per unit must lie between 1 and 366: {', '.join(out)}")
+        return days
+
+    @model_validator(mode="after")
+    def _windows(self) -> CrmPolicy:
+        if self.follow_up_from > self.follow_up_to:
+            raise ValueError("follow_up_from must not be after follow_up_to")
+        if self.replenish_from < self.replenish_to:
+            raise ValueError("replenish_from (days before run-out) must be at least replenish_to")
+        return self
+
+    def days_for(self, gtin: str | None) -> int:
+        """Days a unit of ``gtin`` lasts."""
+        return self.days_per_gtin.get(gtin or "", self.days_per_unit)
+
+
 class Policy(_Strict):
     """Every rule settlement applies; ``Policy()`` is DESIGN.md's defaults."""
 
@@ -125,6 +196,7 @@ class Policy(_Strict):
     store_fee: StoreFeePolicy = Field(default_factory=StoreFeePolicy)
     points: PointsPolicy = Field(default_factory=PointsPolicy)
     outbound: OutboundPolicy = Field(default_factory=OutboundPolicy)
+    crm: CrmPolicy = Field(default_factory=CrmPolicy)
 
     @field_validator("timezone")
     @classmethod

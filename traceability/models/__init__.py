@@ -4,6 +4,16 @@ from traceability.models.alert import Alert, AlertKind, AlertNote, AlertStatus, 
 from traceability.models.api_key import ApiKey, Role
 from traceability.models.check import CheckCount
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
+from traceability.models.crm import (
+    Campaign,
+    PointsGrant,
+    Prospect,
+    Reward,
+    RewardRedemption,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
@@ -18,6 +28,14 @@ from traceability.models.territory import Territory
 
 __all__ = [
     "Alert",
+    "Campaign",
+    "PointsGrant",
+    "Prospect",
+    "Reward",
+    "RewardRedemption",
+    "Task",
+    "TaskKind",
+    "TaskStatus",
     "AlertKind",
     "AlertNote",
     "AlertStatus",
