@@ -18,6 +18,17 @@ from traceability.models.event import Capture, ChainHead, Event, EventEpc, Rejec
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
 from traceability.models.member import Member
+from traceability.models.order import (
+    Order,
+    OrderChannel,
+    OrderLine,
+    OrderNotice,
+    OrderNoticeKind,
+    OrderOffer,
+    OrderOfferOutcome,
+    OrderStatus,
+    OrderStep,
+)
 from traceability.models.party import Party, PartyKind, PartyTerritory, StoreSupplier
 from traceability.models.pos import PosPrinter, PosSale, PosSaleKind, PrinterMode
 from traceability.models.product import Product
@@ -71,6 +82,15 @@ __all__ = [
     "KeyAlgorithm",
     "KeyStatus",
     "Member",
+    "Order",
+    "OrderChannel",
+    "OrderLine",
+    "OrderNotice",
+    "OrderNoticeKind",
+    "OrderOffer",
+    "OrderOfferOutcome",
+    "OrderStatus",
+    "OrderStep",
     "Party",
     "PartyKind",
     "PartyTerritory",
