@@ -15,10 +15,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 def mount_web(app: FastAPI) -> None:
     """Add the page router and ``/static`` (vendored, so a page never loads anything from the internet)."""
     from web.pages import router as role_pages
+    from web.partner_pages import router as partner_pages
     from web.pos_pages import router as pos_pages
     from web.routes import router
 
     app.include_router(router)
     app.include_router(role_pages)
     app.include_router(pos_pages)
+    app.include_router(partner_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -27,6 +27,7 @@ __all__ = ["router"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Auditor = Annotated[Principal, Depends(page_allow(Role.auditor, Role.admin))]
+AlertReader = Annotated[Principal, Depends(page_allow(Role.distributor, Role.auditor, Role.admin))]
 Finance = Annotated[Principal, Depends(page_allow(Role.finance, Role.admin))]
 Plant = Annotated[Principal, Depends(page_allow(Role.plant, Role.admin))]
 
@@ -87,10 +88,13 @@ def alerts_page(
 
 
 @router.get("/app/alerts/{alert_id}")
-def alert_detail(request: Request, session: SessionDep, principal: Auditor, alert_id: RowId) -> Response:
-    """One alert: evidence, the unit's trail, the case history, and the status form."""
+def alert_detail(request: Request, session: SessionDep, principal: AlertReader, alert_id: RowId) -> Response:
+    """One alert: evidence, the unit's trail, the case history, and the status form; a distributor (an alert
+    attributed to it) gets the note form instead, and no trail (web.partner_pages posts the note)."""
     page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
-    return render(request, "alert.html", {**page, "_session": session}, principal=principal)
+    partner = principal.role is Role.distributor
+    return render(request, "alert.html", {**page, **({"transitions": []} if partner else {}), "can_note": partner,
+                                          "_session": session}, principal=principal)  # fmt: skip
 
 
 @router.post("/app/alerts/{alert_id}")
