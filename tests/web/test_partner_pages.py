@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from codes.service import key_store
 from rebates.policy import Policy, RebateTier
 from settlement.periods import period_of
-from settlement.service import DistributorLine
+from settlement.service import DistributorLine, lock_period
 from tests.factories import api_key, auth, seed_masterdata
 from tests.web.helpers import at_distributor, make_codes, scan
 from traceability.auth.service import IssuedKey
@@ -125,9 +125,23 @@ def test_periods_newest_first_and_a_bad_period_is_worded(client: TestClient, wor
     assert client.get("/app/statement?period=nope", headers={**EN, **auth(world.gz)}).status_code == 422
 
 
-def test_period_choices_follow_the_locks(session: Session) -> None:
+def _months_back(period: str, n: int) -> str:
+    k = int(period[:4]) * 12 + int(period[5:]) - 1 - n
+    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+
+
+def test_period_choices_follow_the_locks(client: TestClient, session: Session, settings: Settings,
+                                         world: World) -> None:  # fmt: skip
+    assert [c.status for c in period_choices(session=session, policy=Policy())] == ["open"] * 12
+    now = _period()
+    old = _months_back(now, 2)
+    lock_period(session=session, period=old, policy=Policy(), locked_by="finance:BRAND", force=True,
+                keys=key_store(settings))  # fmt: skip
     choices = period_choices(session=session, policy=Policy())
-    assert [c.status for c in choices] == ["open"] * 12
+    assert [(c.period, c.status) for c in choices] == [(now, "open"), (_months_back(now, 1), "open"), (old, "locked")]
+    html = client.get(f"/app/statement?period={old}", headers={**EN, **auth(world.gz)}).text
+    assert f'data-period="{old}" data-status="locked"' in html and 'data-testid="no-line"' in html
+    assert re.findall(r'<option value="(\d{4}-\d{2})"', html) == [c.period for c in choices]
 
 
 def test_a_distributor_may_not_read_another_distributors_statement(client: TestClient, world: World) -> None:
