@@ -8,7 +8,7 @@ sightings into the :class:`~flow_graph.rules.UnitHistory` the rules evaluate.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -106,8 +106,12 @@ def _load_rejections(session: Session, view: FlowView, keys: Iterable[str] | Non
 def load_view(session: Session, keys: Iterable[str]) -> FlowView:
     """The ledger's view of ``keys`` (and their containers), with their rejections and the case GTINs."""
     wanted = set(keys)
-    view = FlowView()
-    ledger.load_view(session, wanted, into=view)
+    shared = ledger.shared_view(session, wanted)
+    if shared is not None:  # the append's own view of these codes (ledger.history.batch): not read twice
+        view = FlowView(**{f.name: getattr(shared, f.name) for f in fields(ledger.StoreView)})
+    else:
+        view = FlowView()
+        ledger.load_view(session, wanted, into=view)
     _load_rejections(session, view, wanted)
     view.case_gtins = case_gtins(session)
     return view

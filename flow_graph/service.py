@@ -31,7 +31,17 @@ from flow_graph.history import (
     load_view,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
-from ledger.history import EventRow, affected_keys, chunks, code_facts, no_gc, query, retracted_ids, rows
+from ledger.history import (
+    EventRow,
+    affected_keys,
+    chunks,
+    code_facts,
+    forget_view,
+    no_gc,
+    query,
+    retracted_ids,
+    rows,
+)
 from ledger.keys import gtin_of, is_sgtin_key, key_of, serial_of
 from ledger.state import rederive
 from ledger.store import Listener, lock_store
@@ -314,6 +324,7 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     if not new:
         return
     session.execute(insert(Code), new)
+    forget_view(session)  # the append's shared view was read before these records existed
     # Capture derived unit states before this listener ran: give the new records theirs when other events about
     # them are stored already (the commissioning came late, or with its packing in one document).
     # In chunks: a document may commission more codes than one statement can bind.

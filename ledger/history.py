@@ -47,11 +47,13 @@ __all__ = [
     "Sighting",
     "StoreView",
     "affected_keys",
+    "batch",
     "chunks",
     "code_facts",
     "codes_for_keys",
     "containers_of",
     "contents_of",
+    "forget_view",
     "load_everything",
     "load_view",
     "no_gc",
@@ -59,6 +61,8 @@ __all__ = [
     "retracted_ids",
     "rows",
     "scan",
+    "share_view",
+    "shared_view",
     "sightings_of",
     "unit_events",
     "utc",
@@ -449,8 +453,75 @@ def _finish(view: StoreView, raw: dict[int, _Raw]) -> None:
     view.events = {pk: EventRow(*row, retracted=row[1] in view.retracted) for pk, row in raw.items()}
 
 
+_BATCH = "ledger.batch"
+
+
+@dataclass
+class _Batch:
+    """What one append has already worked out, for the steps after it (unit state, then each listener)."""
+
+    pks: tuple[int | None, ...]
+    keys: frozenset[str] | None = None
+    view: StoreView | None = None
+
+
+@contextmanager
+def batch(session: Session, events: Sequence[Event]) -> Iterator[None]:
+    """While the events of one append are derived, share its affected keys and the view of them.
+
+    Unit state and every listener ask the same questions of the same events; nothing they write in between changes
+    the answers (state columns and derived rows are not what keys or histories are read from), so they are asked of
+    the store once. Outside the block, every call reads the store afresh.
+    """
+    session.info[_BATCH] = _Batch(tuple(e.id for e in events))
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH, None)
+
+
+def _current(session: Session, events: Sequence[Event]) -> _Batch | None:
+    found = session.info.get(_BATCH)
+    if isinstance(found, _Batch) and len(found.pks) == len(events) and found.pks == tuple(e.id for e in events):
+        return found
+    return None
+
+
+def shared_view(session: Session, keys: set[str], events: Sequence[Event] | None = None) -> StoreView | None:
+    """The view of exactly ``keys`` this append loaded already (see :func:`batch`), if any; given ``events``, only
+    when they are the append's own (a step re-deriving other events reads afresh)."""
+    found = session.info.get(_BATCH) if events is None else _current(session, events)
+    if isinstance(found, _Batch) and found.view is not None and found.keys == frozenset(keys):
+        return found.view
+    return None
+
+
+def forget_view(session: Session) -> None:
+    """Code records were written during the append: the shared view no longer shows them, so it is dropped."""
+    found = session.info.get(_BATCH)
+    if isinstance(found, _Batch):
+        found.view = None
+
+
+def share_view(session: Session, keys: set[str], view: StoreView) -> None:
+    """Offer a view of the append's affected ``keys`` to the steps after this one."""
+    found = session.info.get(_BATCH)
+    if isinstance(found, _Batch) and found.keys == frozenset(keys):
+        found.view = view
+
+
 def affected_keys(session: Session, events: Sequence[Event]) -> set[str]:
     """The codes whose histories new events change: those they name (or a retracted event named) and their contents."""
+    shared = _current(session, events)
+    if shared is not None and shared.keys is not None:
+        return set(shared.keys)
+    keys = _affected(session, events)
+    if shared is not None:
+        shared.keys = frozenset(keys)
+    return keys
+
+
+def _affected(session: Session, events: Sequence[Event]) -> set[str]:
     keys: set[str] = set()
     # The keys of the events with these eventIDs: the new events themselves, and what a declaration retracts.
     for chunk in chunks(sorted({e.event_id for e in events})):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, col
 
-from ledger.history import EventRow, StoreView, affected_keys, load_view, sightings_of
+from ledger.history import EventRow, StoreView, affected_keys, load_view, share_view, shared_view, sightings_of
 from traceability.models import Code, CodeStatus, Event
 
 __all__ = ["UNKNOWN", "UnitState", "fold", "rederive", "state_of", "step"]
@@ -93,7 +93,11 @@ def rederive(session: Session, events: Sequence[Event]) -> int:
     if not events:
         return 0
     session.flush()
-    view = load_view(session, affected_keys(session, events))
+    keys = affected_keys(session, events)
+    view = shared_view(session, keys, events)
+    if view is None:
+        view = load_view(session, keys)
+        share_view(session, keys, view)
     changes: list[dict[str, Any]] = []
     for key, facts in view.codes.items():
         state = state_of(view, key)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
+from ledger.history import batch
 from ledger.keys import key_of
 from ledger.state import rederive
 from traceability.models import ChainHead, Event, EventEpc, Party, RejectedScan
@@ -303,10 +304,11 @@ def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | No
     if not events:
         return []
     stored = _insert(session, events, capture_id=capture_id, origin=origin)
-    rederive(session, stored)
-    for listener in _listeners:
-        if listener.events_stored is not None:
-            listener.events_stored(session, stored)
+    with batch(session, stored):  # unit state and the listeners share one look at the codes concerned
+        rederive(session, stored)
+        for listener in _listeners:
+            if listener.events_stored is not None:
+                listener.events_stored(session, stored)
     return stored
 
 
