@@ -79,6 +79,9 @@ def _register_domains() -> None:
     app.add_typer(scan.shipment_app, name="shipment")
     app.add_typer(settlement.app, name="settlement")
     app.add_typer(members.app, name="members")
+    from cli import tasks
+
+    app.add_typer(tasks.app, name="tasks")
     app.add_typer(alerts.app, name="alerts")
     app.add_typer(graph.app, name="graph")
     app.command("trail")(graph.trail)

@@ -1,8 +1,11 @@
 """``traceability members``: the member registry (register, list, import a member list), a member's points and
-six-get-one standing, and redeeming a free unit. The CLI is the brand's: it acts with the admin's rights."""
+six-get-one standing, redeeming a free unit, and the members' segments and tiers (``crm``).
+The CLI is the brand's: it acts with the admin's rights."""
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +15,7 @@ import typer
 from rich.table import Table
 
 from cli.context import err_console, out_console, print_json, state
+from crm.segments import iter_segments, segment_summary
 from members import service
 from rebates.policy import load_policy
 from rebates.service import redeem_free_item
@@ -133,3 +137,39 @@ def redeem(
                                policy=rules, principal=Principal(role=Role.admin, party_id=store),
                                unit=unit, company_prefix_length=st.settings.company_prefix_length)  # fmt: skip
         print_json({"id": row.id, "store": row.store_id, "unit": row.unit_key, "redeemed_at": row.redeemed_at})
+
+
+@app.command("segments")
+def segments(
+    ctx: typer.Context,
+    as_of: datetime = typer.Option(
+        ..., "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="The day, YYYY-MM-DD (policy zone)."
+    ),
+    store: str | None = typer.Option(None, "--store", help="One store's members (default: every store's)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+    summary: bool = typer.Option(False, "--summary", help="Members per tier and active ones, by store, instead."),
+    policy: Path | None = _POLICY,
+) -> None:
+    """Each member's tier, activity, recency, frequency and value, from the sale facts (streamed, in SQL)."""
+    st = state(ctx)
+    rules = load_policy(policy or st.settings.policy_file)
+    with st.session() as session:
+        if summary:
+            print_json(segment_summary(session=session, principal=_BRAND, as_of=as_of.date(), policy=rules,
+                                       store_id=store).as_dict())  # fmt: skip
+            return
+        rows = iter_segments(session=session, principal=_BRAND, as_of=as_of.date(), policy=rules, store_id=store)
+        if fmt is Format.json:
+            # one member a line inside the array: a million members never sit in memory at once
+            sep = "[\n  "
+            for row in rows:
+                sys.stdout.write(sep + json.dumps(row, ensure_ascii=False))
+                sep = ",\n  "
+            sys.stdout.write("[]\n" if sep.startswith("[") else "\n]\n")
+            return
+        table = Table("member", "store", "tier", "active", "recency", "frequency", "units", "value", "stage")
+        for r in rows:
+            table.add_row(str(r["member"]), r["store"], r["tier"], "yes" if r["active"] else "no",
+                          "" if r["recency_days"] is None else str(r["recency_days"]), str(r["frequency"]),
+                          str(r["units"]), r["monetary"], str(r["baby_stage"] or ""))  # fmt: skip
+        out_console.print(table)

@@ -1,0 +1,271 @@
+"""The clerk's tasks: opportunity windows turned into calls at the member's home store, their outcomes, their effect.
+
+- ``follow_up``: from ``follow_up_from`` to ``follow_up_to`` days (3–5) after her first purchase;
+- ``replenish``: from ``replenish_from`` to ``replenish_to`` days (5–2) before her expected run-out
+  (:mod:`crm.consumption`).
+
+A task is on its store's list from the day its window opens (``opens``) to its last day (``due``). Generation for a
+day ``D`` inserts, in one ``INSERT … SELECT`` over the sale facts, every task whose window holds ``D`` and that does
+not exist yet: ``(member, kind, opens)`` is unique and the insert skips what is there (``ON CONFLICT DO NOTHING``),
+so generating a day twice, generating days in any order, or again after a crash (the statement is one transaction)
+never doubles a task; a day missed by a stopped worker is caught up by any later day of the same window. A member
+who asked not to be called (``do_not_call``) gets no new task.
+
+Who may see what: a store its own tasks and outcomes; the brand's roles every store's. Services add and flush; the
+request or the command commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import Date, bindparam, text
+from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from crm.consumption import purchase_days_sql
+from crm.errors import InvalidOutcome, InvalidRange, NotOwnStore, TaskNotFound, word
+from crm.sql import clock
+from rebates.policy import Policy
+from traceability.auth.service import Principal
+from traceability.errors import Forbidden
+from traceability.models import Member, Role, Task, TaskKind, TaskStatus
+from traceability.models.base import utcnow
+
+__all__ = [
+    "OUTCOMES",
+    "WORKED",
+    "Effect",
+    "EffectLine",
+    "generate_tasks",
+    "list_tasks",
+    "record_outcome",
+    "task_effect",
+    "task_view",
+]
+
+OUTCOMES = tuple(s.value for s in TaskStatus if s is not TaskStatus.open)
+WORKED = (TaskStatus.reached.value, TaskStatus.bought.value, TaskStatus.declined.value, TaskStatus.do_not_call.value)
+"""A task is *worked* when the clerk reached her, whatever she said; ``open`` and ``not_reached`` are not."""
+MAX_EFFECT_DAYS = 3660
+
+
+def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
+    """The store a request is about: a store's key its own only; the brand's roles any or all (None)."""
+    if principal.role is Role.store:
+        if store_id is not None and store_id != principal.party_id:
+            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+        return principal.party_id
+    if not principal.sees_all:
+        raise Forbidden(f"role {principal.role.value!r} may not see clerk tasks", role=principal.role.value)
+    return store_id
+
+
+def generate_tasks(*, session: Session, day: date, policy: Policy, now: datetime | None = None) -> int:
+    """Insert the tasks whose window holds ``day`` (local) and that do not exist yet; the number inserted."""
+    crm = policy.crm
+    c = clock(session, policy.timezone, day)
+    cand = """
+        SELECT m.id AS member_id, m.home_store_id AS store_id, '{kind}' AS kind, {opens} AS opens, {due} AS due,
+               '{reason}' AS reason, {basis} AS basis, {units} AS units
+        FROM agg a JOIN member m ON m.phone_hash = a.member_hash
+        WHERE {opens} <= :dn AND :dn <= {due}"""
+    follow = cand.format(kind=TaskKind.follow_up.value, opens="a.first_day + :ff", due="a.first_day + :ft",
+                         reason="first_purchase", basis="a.first_day", units="a.first_units")  # fmt: skip
+    refill = cand.format(kind=TaskKind.replenish.value, opens="a.run_out - :rf", due="a.run_out - :rt",
+                         reason="run_out", basis="a.run_out", units="a.last_units")  # fmt: skip
+    # INSERT first and its SELECT with the CTEs: the drivers count the rows of a statement that starts with INSERT.
+    sql = f"""
+        INSERT INTO crm_task (member_id, store_id, kind, opens, due, reason, basis, units, status, created_at, note)
+        WITH pd AS ({purchase_days_sql(c, crm)}),
+        agg AS (
+            SELECT member_hash, MIN(day) AS first_day,
+                   SUM(CASE WHEN rn = 1 THEN units ELSE 0 END) AS first_units,
+                   SUM(CASE WHEN day = last_day THEN units ELSE 0 END) AS last_units,
+                   SUM(days) + MAX(day - before) AS run_out
+            FROM pd GROUP BY member_hash),
+        cand AS ({follow} UNION ALL {refill})
+        SELECT cand.member_id, cand.store_id, cand.kind, {c.date_of_day("cand.opens")}, {c.date_of_day("cand.due")},
+               cand.reason, {c.date_of_day("cand.basis")}, cand.units, 'open', :now, ''
+        FROM cand
+        WHERE NOT EXISTS (SELECT 1 FROM crm_task t WHERE t.member_id = cand.member_id AND t.status = 'do_not_call')
+        ON CONFLICT (member_id, kind, opens) DO NOTHING"""
+    stmt = text(sql).bindparams(bindparam("hi", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+    params = {"hi": c.end(day), "now": now or utcnow(), "dn": c.number(day), "ff": crm.follow_up_from,
+              "ft": crm.follow_up_to, "rf": crm.replenish_from, "rt": crm.replenish_to}  # fmt: skip
+    result: Any = session.execute(stmt, params)
+    session.flush()
+    return max(int(result.rowcount), 0)
+
+
+def task_view(task: Task, member: Member | None, lang: str = "en") -> dict[str, Any]:
+    """A task as the API and the CLI give it, its reason in plain words in ``lang``."""
+    return {
+        "id": task.id,
+        "member": task.member_id,
+        "name": member.name if member is not None else None,
+        "baby_stage": member.baby_stage if member is not None else None,
+        "store": task.store_id,
+        "kind": task.kind,
+        "kind_text": word(f"kind.{task.kind}", lang),
+        "opens": task.opens.isoformat(),
+        "due": task.due.isoformat(),
+        "status": task.status,
+        "reason": task.reason,
+        "reason_text": word(f"reason.{task.reason}", lang, basis=task.basis.isoformat(), units=task.units),
+        "basis": task.basis.isoformat(),
+        "units": task.units,
+        "outcome_at": task.outcome_at.isoformat() if task.outcome_at else None,
+        "outcome_by": task.outcome_by,
+        "note": task.note,
+    }
+
+
+def list_tasks(
+    *, session: Session, principal: Principal, day: date, store_id: str | None = None, lang: str = "en"
+) -> list[dict[str, Any]]:
+    """The tasks on the list on ``day`` (its window holds the day), whatever their status, due first."""
+    target = _scope(principal, store_id, lang)
+    stmt = (
+        select(Task, Member)
+        .join(Member, col(Member.id) == col(Task.member_id))
+        .where(col(Task.opens) <= day, col(Task.due) >= day)
+    )
+    if target is not None:
+        stmt = stmt.where(Task.store_id == target)
+    stmt = stmt.order_by(col(Task.store_id), col(Task.due), col(Task.kind), col(Task.id))
+    return [task_view(t, m, lang) for t, m in session.exec(stmt).all()]
+
+
+def record_outcome(
+    *,
+    session: Session,
+    principal: Principal,
+    task_id: int,
+    status: str,
+    note: str = "",
+    by: str | None = None,
+    lang: str = "en",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Record what came of a call (a store: its own tasks only); a later outcome replaces an earlier one."""
+    if status not in OUTCOMES:
+        raise InvalidOutcome(word("invalid_outcome", lang, status=status, allowed=", ".join(OUTCOMES)),
+                             field="status", reason="invalid_outcome")  # fmt: skip
+    task = session.get(Task, task_id)
+    if task is None or not (principal.role is Role.store or principal.sees_all):
+        raise TaskNotFound(word("task_not_found", lang, id=task_id))
+    if principal.role is Role.store and task.store_id != principal.party_id:
+        raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=task.store_id)
+    if principal.role not in (Role.store, Role.admin):
+        raise Forbidden(f"role {principal.role.value!r} may not record outcomes", role=principal.role.value)
+    task.status = status
+    task.note = " ".join(note.split())[:500]
+    task.outcome_at = now or utcnow()
+    task.outcome_by = by or f"{principal.role.value}:{principal.party_id}"
+    session.add(task)
+    session.flush()
+    return task_view(task, session.get(Member, task.member_id), lang)
+
+
+# --- effect -----------------------------------------------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> str | None:
+    if whole == 0:
+        return None
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+@dataclass
+class EffectLine:
+    """Worked versus unworked tasks of one store (or all): how many, and how many were followed by a purchase."""
+
+    store: str | None
+    worked: int = 0
+    worked_repurchased: int = 0
+    unworked: int = 0
+    unworked_repurchased: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "worked": self.worked,
+            "worked_repurchased": self.worked_repurchased,
+            "worked_rate": _rate(self.worked_repurchased, self.worked),
+            "unworked": self.unworked,
+            "unworked_repurchased": self.unworked_repurchased,
+            "unworked_rate": _rate(self.unworked_repurchased, self.unworked),
+        }
+
+
+@dataclass
+class Effect:
+    start: date
+    end: date
+    effect_days: int
+    stores: list[EffectLine]
+    overall: EffectLine
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "effect_days": self.effect_days,
+                "overall": self.overall.as_dict(), "stores": [s.as_dict() for s in self.stores]}  # fmt: skip
+
+
+def task_effect(
+    *,
+    session: Session,
+    principal: Principal,
+    start: date,
+    end: date,
+    policy: Policy,
+    store_id: str | None = None,
+    lang: str = "en",
+) -> Effect:
+    """Repurchase rates of tasks whose window opened from ``start`` to ``end``: a task is repurchased when the member
+    bought from its window's first day to ``effect_days`` after its due day; worked versus not, by store and all."""
+    if start > end or (end - start).days > MAX_EFFECT_DAYS:
+        raise InvalidRange(word("bad_range", lang, start=start, end=end, max=MAX_EFFECT_DAYS), reason="bad_range")
+    target = _scope(principal, store_id, lang)
+    c = clock(session, policy.timezone, end)
+    only = "AND t.store_id = :store" if target is not None else ""
+    sql = f"""
+        SELECT t.store_id, CASE WHEN t.status IN ({", ".join(f"'{s}'" for s in WORKED)}) THEN 1 ELSE 0 END AS worked,
+               COUNT(*) AS tasks,
+               SUM(CASE WHEN EXISTS (
+                   SELECT 1 FROM sale s
+                   WHERE s.member_hash = m.phone_hash AND s.counted
+                     AND s.event_time >= :lo AND s.event_time < :hi
+                     AND {c.day("s.event_time")} BETWEEN {c.day_of_date("t.opens")}
+                                                   AND {c.day_of_date("t.due")} + :e
+               ) THEN 1 ELSE 0 END) AS repurchased
+        FROM crm_task t JOIN member m ON m.id = t.member_id
+        WHERE t.opens >= :start AND t.opens <= :end {only}
+        GROUP BY t.store_id, CASE WHEN t.status IN ({", ".join(f"'{s}'" for s in WORKED)}) THEN 1 ELSE 0 END
+        ORDER BY t.store_id"""
+    stmt = text(sql).bindparams(
+        bindparam("start", type_=Date()), bindparam("end", type_=Date()),
+        bindparam("lo", type_=UTCDateTime()), bindparam("hi", type_=UTCDateTime()),
+    )  # fmt: skip
+    e = policy.crm.effect_days
+    # The sales that can count lie between the first window's opening and the last one's due day plus the effect
+    # days (a window is at most a year long): the time range lets the database use the sale time index.
+    params: dict[str, Any] = {"start": start, "end": end, "e": e, "lo": c.start(start),
+                              "hi": c.end(end + timedelta(days=366 + e))}  # fmt: skip
+    if target is not None:
+        params["store"] = target
+    lines: dict[str, EffectLine] = {}
+    overall = EffectLine(store=None)
+    for store, worked, tasks, repurchased in session.execute(stmt, params).all():
+        line = lines.setdefault(store, EffectLine(store=store))
+        for target_line in (line, overall):
+            if worked:
+                target_line.worked += int(tasks)
+                target_line.worked_repurchased += int(repurchased or 0)
+            else:
+                target_line.unworked += int(tasks)
+                target_line.unworked_repurchased += int(repurchased or 0)
+    return Effect(start=start, end=end, effect_days=e, stores=list(lines.values()), overall=overall)
