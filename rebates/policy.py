@@ -24,6 +24,7 @@ from traceability.gs1 import is_valid_gtin14
 __all__ = [
     "CrmPolicy",
     "CrmTier",
+    "OrdersPolicy",
     "OutboundAction",
     "OutboundPolicy",
     "Policy",
@@ -185,6 +186,24 @@ class CrmPolicy(_Strict):
         return self.days_per_gtin.get(gtin or "", self.days_per_unit)
 
 
+# --- O2O orders (orders/) ----------------------------------------------------------------------------------------
+# The ``[orders]`` section: how long a store has to accept an offer, and which stores routing may choose. Read by
+# ``orders`` only; kept here so one policy file, validated whole, holds every rule the brand sets.
+
+
+class OrdersPolicy(_Strict):
+    """How orders are routed and how long an offer stands (``docs/orders.md``); ``OrdersPolicy()`` is DESIGN.md's."""
+
+    offer_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    """Minutes a store has to accept an offer before it lapses and the order goes to the next store."""
+    stock_aware: bool = False
+    """Offer only to stores holding the ordered units (units they hold, not sold or voided, per the ledger)."""
+    max_distance_km: float | None = Field(default=None, gt=0, le=20_000)
+    """The nearest store farther than this is no store: the order waits for the call centre (None: no limit)."""
+    max_offers: int = Field(default=10, ge=1, le=1000)
+    """Stores tried before an order waits for the call centre (unrouted) instead of going further."""
+
+
 class Policy(_Strict):
     """Every rule settlement applies; ``Policy()`` is DESIGN.md's defaults."""
 
@@ -197,6 +216,7 @@ class Policy(_Strict):
     points: PointsPolicy = Field(default_factory=PointsPolicy)
     outbound: OutboundPolicy = Field(default_factory=OutboundPolicy)
     crm: CrmPolicy = Field(default_factory=CrmPolicy)
+    orders: OrdersPolicy = Field(default_factory=OrdersPolicy)
 
     @field_validator("timezone")
     @classmethod

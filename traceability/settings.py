@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     """Reverse proxies in front of the app that append the client's address to ``X-Forwarded-For``. 0 (the default)
     ignores the header, which any client can write; 1 takes its last address (the one our proxy saw), and so on."""
 
+    worker_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """How often ``traceability worker`` runs its due jobs (lapsing expired order offers, …): an offer lapses at most
+    this long after its deadline."""
+
     @field_validator("public_rate_limit_client", "public_rate_limit_code", "login_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
