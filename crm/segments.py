@@ -111,15 +111,21 @@ def iter_segments(
     policy: Policy,
     store_id: str | None = None,
     lang: str = "en",
+    after: int = 0,
+    limit: int | None = None,
     batch: int = 5000,
 ) -> Iterator[dict[str, Any]]:
-    """Each member's segment as of the end of ``as_of`` (a store: its own members), by member id, streamed."""
+    """Each member's segment as of the end of ``as_of`` (a store: its own members), by member id, streamed; a page
+    of ``limit`` members with ids above ``after`` when asked."""
     target = _scope(principal, store_id, lang)
     c = clock(session, policy.timezone, as_of)
-    stmt = text(segments_sql(c, store=target is not None) + " ORDER BY m.id").bindparams(
-        bindparam("hi", type_=UTCDateTime())
-    )
-    result = session.connection().execution_options(yield_per=batch).execute(stmt, _params(c, as_of, policy, target))
+    sql = segments_sql(c, store=target is not None) + " AND m.id > :after ORDER BY m.id"
+    params = _params(c, as_of, policy, target) | {"after": after}
+    if limit is not None:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    stmt = text(sql).bindparams(bindparam("hi", type_=UTCDateTime()))
+    result = session.connection().execution_options(yield_per=batch).execute(stmt, params)
     for row in result:
         frequency = int(row.frequency)
         yield {

@@ -159,7 +159,7 @@ def record_outcome(
     if task is None or not (principal.role is Role.store or principal.sees_all):
         raise TaskNotFound(word("task_not_found", lang, id=task_id))
     if principal.role is Role.store and task.store_id != principal.party_id:
-        raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=task.store_id)
+        raise TaskNotFound(word("task_not_found", lang, id=task_id))  # another store's task: not even its existence
     if principal.role not in (Role.store, Role.admin):
         raise Forbidden(f"role {principal.role.value!r} may not record outcomes", role=principal.role.value)
     task.status = status

@@ -158,10 +158,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests pass their own engine, production builds one from settings."""
     from codes.routes import router as codes_router
+    from crm.routes import router as crm_router
     from flow_graph.routes import alerts_router, flow_router
     from labels.routes import router as labels_router
     from members.routes import router as members_router
-    from orders.routes import router as orders_router
     from pos.routes import router as pos_router
     from scanning.routes import epcis_router, scans_router
     from settlement.routes import router as settlement_router
@@ -195,8 +195,9 @@ def create_app(
 
     for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,
                    alerts_router, flow_router, settlement_router, stores_router, members_router,
-                   pos_router, orders_router):  # fmt: skip
+                   pos_router):  # fmt: skip
         app.include_router(router)
+    app.include_router(crm_router)
     from web.app import mount_web
     from web.limits import install_limits
 

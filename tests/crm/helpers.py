@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from members.service import register
 from tests.members.helpers import ADMIN
@@ -42,3 +43,23 @@ class Shop:
         epcs = [unit(gtin, f"C{next(_serial)}") for _ in range(n)]
         when = f"{day.isoformat()}T{hour}"
         capture(self.session, event("retail_selling", epcs, store, when, member=self.hashes[name]))
+
+
+def task_of(session: Session, party_id: str) -> dict[str, str]:
+    """A task of a member of ``party_id`` (the authorisation matrix's owned object)."""
+    from traceability.models import Member, Task
+
+    h = hashlib.sha256(f"authz:{party_id}".encode()).hexdigest()
+    member = session.exec(select(Member).where(Member.phone_hash == h)).first()
+    if member is None:
+        member = Member(phone_hash=h, home_store_id=party_id, source="test")
+        session.add(member)
+        session.flush()
+    assert member.id is not None
+    task = session.exec(select(Task).where(Task.member_id == member.id)).first()
+    if task is None:
+        task = Task(member_id=member.id, store_id=party_id, kind="follow_up", opens=date(2026, 4, 4),
+                    due=date(2026, 4, 6), reason="first_purchase", basis=date(2026, 4, 1), units=1)  # fmt: skip
+        session.add(task)
+        session.flush()
+    return {"task_id": str(task.id)}

@@ -114,7 +114,7 @@ def test_outcomes_who_may_record_them_and_do_not_call(session: Session, shop: Sh
     generate_tasks(session=session, day=day(3), policy=POLICY)
     task_id = session.exec(select(Task.id)).one()
     assert task_id is not None
-    with pytest.raises(NotOwnStore):
+    with pytest.raises(TaskNotFound):  # another store's task
         record_outcome(session=session, principal=NJ, task_id=task_id, status="reached")
     with pytest.raises(InvalidOutcome):
         record_outcome(session=session, principal=GZ, task_id=task_id, status="open")

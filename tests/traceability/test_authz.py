@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from tests.factories import GTIN, api_key, auth, seed_masterdata
+from tests.crm.helpers import task_of
 from tests.labels.helpers import label_job_of
-from tests.orders.helpers import order_offered_to
 from traceability.models import Alert, AlertKind, Code, CodeStatus, Role, Shipment
 
 ALL = frozenset(Role)
@@ -59,6 +59,12 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/members/import"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/members/points"): frozenset({R.store, R.finance, R.admin}),
     ("POST", "/api/v1/members/redeem"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/members/segments"): frozenset({R.store, R.auditor, R.finance, R.admin}),
+    ("GET", "/api/v1/members/segments/summary"): frozenset({R.store, R.auditor, R.finance, R.admin}),
+    ("GET", "/api/v1/tasks"): frozenset({R.store, R.auditor, R.finance, R.admin}),
+    ("GET", "/api/v1/tasks/ticket"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/tasks/effect"): frozenset({R.store, R.auditor, R.finance, R.admin}),
+    ("POST", "/api/v1/tasks/{task_id}/outcome"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/pos/sales"): frozenset({R.store, R.admin}),
     ("GET", "/api/v1/pos/sales"): frozenset({R.store, R.admin}),
     ("GET", "/api/v1/pos/sales/{sale_id}"): frozenset({R.store, R.admin}),
@@ -69,17 +75,6 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/pos/printer"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/pos/receive"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/pos/open-case"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders"): frozenset({R.admin}),
-    ("GET", "/api/v1/orders"): frozenset({R.store, R.admin}),
-    ("GET", "/api/v1/orders/notices"): frozenset({R.store, R.admin}),
-    ("GET", "/api/v1/orders/lapses"): frozenset({R.admin}),
-    ("GET", "/api/v1/orders/{order_id}"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/accept"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/decline"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/out-for-delivery"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/deliver"): frozenset({R.store, R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/reassign"): frozenset({R.admin}),
-    ("POST", "/api/v1/orders/{order_id}/cancel"): frozenset({R.admin}),
     ("GET", "/api/v1/alerts"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("GET", "/api/v1/alerts/{alert_id}"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("PATCH", "/api/v1/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
@@ -185,7 +180,7 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/alerts/{alert_id}"): _alert_naming,
     ("POST", "/api/v1/alerts/{alert_id}/notes"): _alert_naming,
     ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
-    ("GET", "/api/v1/orders/{order_id}"): order_offered_to,
+    ("POST", "/api/v1/tasks/{task_id}/outcome"): task_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/void"): label_job_of,
@@ -198,6 +193,7 @@ OBJECT_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/labels/jobs/{job_id}/void"): {"code": "junk", "reason": "torn"},
     ("POST", "/api/v1/shipments/{shipment_id}/scans"): {"codes": ["junk"]},
     ("POST", "/api/v1/alerts/{alert_id}/notes"): {"text": "we are looking into it"},
+    ("POST", "/api/v1/tasks/{task_id}/outcome"): {"status": "reached"},
 }
 # Path parameters that do not name party-owned objects (admin-only resources), with a harmless value.
 NEUTRAL_PARAMS = {"key_id": "999999", "period": "2026-04"}
