@@ -31,7 +31,9 @@ from ledger.event_hash import HashContext, event_hash_id
 from ledger.history import code_facts
 from ledger.keys import key_of
 from ledger.store import NewEvent, append, canonical_json, epcs_of, lock_store, normalise_vocab, parse_event_time
+from scanning.epcis_errors import CaptureLimitExceeded, NoSuchResource, QueryParameterInvalid
 from scanning.errors import CaptureConflict, InvalidDocument
+from scanning.query import read_token, sign_token
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput, Problem
 from traceability.models import Capture, Event, EventEpc
@@ -42,6 +44,8 @@ __all__ = [
     "CaptureResult",
     "EventQuery",
     "capture_document",
+    "capture_job",
+    "capture_jobs",
     "export_document",
     "load_schema",
     "query_events",
@@ -362,17 +366,23 @@ def capture_document(
     capture: Capture | None = None,
     principal: Principal | None = None,
     member_pepper: bytes | None = None,
+    max_events: int | None = None,
+    lang: str = "en",
 ) -> CaptureResult:
     """Validate and store an EPCISDocument: all or nothing, or (``proceed``) the valid events with the others refused.
 
     Idempotent by eventID (or the CBV 2.0 event hash when an event has none): the same event again is acknowledged
     as a duplicate; the same eventID with other content is a conflict. ``principal`` None is the brand's own tools;
     any other caller asserts only what it is entitled to (:mod:`ledger.entitlements`), else 403. A member's phone
-    in ``trc:member`` is replaced by its keyed hash before anything is hashed or stored (``member_pepper``).
+    in ``trc:member`` is replaced by its keyed hash before anything is hashed or stored (``member_pepper``). A
+    document of more than ``max_events`` events is refused before any is read (the binding's capture limit). The
+    capture's job document (``GET /epcis/capture/{id}``) is kept on its :class:`Capture` row.
     """
     if not isinstance(document, dict):
         raise InvalidDocument("an EPCIS document must be a JSON object", [Problem("", "not an object")])
     events, base = _event_list(document)
+    if max_events is not None and len(events) > max_events:
+        raise CaptureLimitExceeded(lang, count=len(events), limit=max_events)
 
     schema_errors: dict[int, list[str]] = {}
     if schema_path is not None:
@@ -467,6 +477,12 @@ def capture_document(
     rows = append(session, fresh, capture_id=capture.id, origin=origin)
     capture.stored = len(rows)
     capture.duplicates = len(duplicates)
+    if origin == "epcis":
+        capture.response = json.dumps({
+            "captureErrorBehaviour": "proceed" if proceed else "rollback",
+            "finishedAt": _iso(datetime.now(UTC)),
+            "errors": [p.as_dict() for p in sorted(refused, key=lambda r: r.index)],
+        }, ensure_ascii=False)  # fmt: skip
     session.add(capture)
     session.flush()
     return CaptureResult(
@@ -482,12 +498,15 @@ def capture_document(
 def _unsigned_codes(session: Session, principal: Principal | None, events: Sequence[NewEvent]) -> list[Refusal]:
     """Events from outside the brand that name one of our signed codes without its valid, unrevoked signature: our
     codes are genuine only with it, on every door. Codes another serialization system issued carry no signature of
-    ours and pass (they are verified by look-up)."""
+    ours and pass (they are verified by look-up). A declaration asserts nothing new about any code: it names the
+    event it retracts, in the form that event was stored (our scanners store URNs), and the retraction rules decide
+    who may make it (``ledger.entitlements``)."""
     if principal is None or not events:
         return []
     if is_brand_side(principal, session):
         return []
-    named = [(i, epc) for i, e in enumerate(events) for epc, role in epcs_of(e.raw) if role != "quantity"]
+    named = [(i, epc) for i, e in enumerate(events) if not e.declaration for epc, role in epcs_of(e.raw)
+             if role != "quantity"]  # fmt: skip
     issued = {k for k, f in code_facts(session, {key_of(epc) for _, epc in named}).items() if f.signed}
     if not issued:
         return []
@@ -535,6 +554,73 @@ def _existing_hashes(session: Session, keys: set[tuple[str, bool]]) -> dict[tupl
         for event_id, declaration, hash_id in session.exec(stmt).all():
             found[(event_id, bool(declaration))] = hash_id
     return found
+
+
+# --- capture jobs -------------------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _job(capture: Capture) -> dict[str, Any]:
+    """A capture as the binding's CaptureJob. Capture is synchronous, so a job is finished when its 202 is sent:
+    ``running`` is always false; ``success`` false means events were refused (``proceed``), each in ``errors``."""
+    kept = json.loads(capture.response or "{}")
+    errors = [
+        {"type": "epcisException:ValidationException" if e.get("code") == "invalid_event"
+         else "epcisException:SecurityException", "title": str(e.get("code", "invalid_event")).replace("_", " "),
+         "status": 400 if e.get("code") == "invalid_event" else 403, "detail": str(e.get("reason", "")),
+         "index": e.get("index"), "eventID": e.get("eventID"), "error": e.get("code")}
+        for e in kept.get("errors", [])
+    ]  # fmt: skip
+    return {
+        "captureID": str(capture.id),
+        "createdAt": _iso(capture.received_at),
+        "finishedAt": kept.get("finishedAt", _iso(capture.received_at)),
+        "running": False,
+        "success": not errors,
+        "captureErrorBehaviour": kept.get("captureErrorBehaviour", "rollback"),
+        "errors": errors,
+        "stored": capture.stored,
+        "duplicates": capture.duplicates,
+    }
+
+
+def _jobs_visible(stmt: Any, principal: Principal | None) -> Any:
+    stmt = stmt.where(col(Capture.origin) == "epcis")
+    return stmt if principal is None else scope_to_party(stmt, principal, Capture.party_id)
+
+
+def capture_jobs(
+    *, session: Session, principal: Principal | None, per_page: int, token: str | None, secret: bytes, lang: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The caller's EPCIS capture jobs (every party's for the full-view roles), newest first, a page at a time,
+    with the signed token of the next page (None: the last page)."""
+    caller = "*" if principal is None else f"{principal.role.value}:{principal.party_id}"
+    stmt = _jobs_visible(select(Capture), principal)
+    if token is not None:
+        payload = read_token(token, secret, lang=lang, scope="capture", digest="", caller=caller)
+        before = payload.get("i")
+        if not isinstance(before, int):
+            raise QueryParameterInvalid(lang, parameter="nextPageToken", why="malformed", token=True)
+        stmt = stmt.where(col(Capture.id) < before)
+    rows = list(session.exec(stmt.order_by(col(Capture.id).desc()).limit(per_page + 1)).all())
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    next_token = sign_token({"s": "capture", "q": "", "c": caller, "i": rows[-1].id}, secret) if more else None
+    return [_job(r) for r in rows], next_token
+
+
+def capture_job(*, session: Session, principal: Principal | None, capture_id: str, lang: str) -> dict[str, Any]:
+    """One capture job; unknown, not an EPCIS capture, or another party's: one and the same 404."""
+    if not (capture_id.isdigit() and 0 < int(capture_id) < 2**31):
+        raise NoSuchResource(lang, kind="capture", name=capture_id)
+    row = session.exec(_jobs_visible(select(Capture), principal).where(col(Capture.id) == int(capture_id))).first()
+    if row is None:
+        raise NoSuchResource(lang, kind="capture", name=capture_id)
+    return _job(row)
 
 
 # --- query and export ---------------------------------------------------------------------------------------------

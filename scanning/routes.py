@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
-from scanning import epcis, outbound, service
+from scanning import epcis, epcis_xml, outbound, service
 from scanning.errors import InvalidDocument
+from scanning.query import MAX_PER_PAGE, event_by_id, event_page, list_values, page_secret, parse_query, resource_value
+from scanning.rest import collection, discovery_headers, next_link, query_document, wants_xml
 from scanning.schemas import (
     PackIn,
     RejectedScanRead,
@@ -42,14 +48,30 @@ Capturer = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role
 Anyone = Annotated[Principal, Depends(allow(*Role))]
 
 
+def _epcis_lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+    """zh-CN or en for the binding's error messages (default zh-CN)."""
+    return negotiate(accept_language)
+
+
+EpcisLang = Annotated[str, Depends(_epcis_lang)]
+PerPage = Annotated[int, Query(alias="perPage", ge=1, le=MAX_PER_PAGE)]
+PageToken = Annotated[str | None, Query(alias="nextPageToken", max_length=2000)]
+_XML = "application/xml"
+
+
 async def _capture_body(request: Request) -> bytes:
     """The raw body, read before the key is checked (no transaction is open while a client uploads), within the
     depth limit: the body limits measured a JSON-typed one already; one sent as another type is measured here."""
     raw = await request.body()
-    if JSON_DEPTH_SCOPE_KEY not in request.scope:
+    if JSON_DEPTH_SCOPE_KEY not in request.scope and not _is_xml(request.headers.get("content-type")):
         settings: Settings = request.app.state.settings
         await run_in_threadpool(checked_json_depth, raw, limit=settings.max_json_depth)
     return raw
+
+
+def _is_xml(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind in ("application/xml", "text/xml") or kind.endswith("+xml")
 
 
 def _parsed(raw: bytes) -> Any:
@@ -59,61 +81,202 @@ def _parsed(raw: bytes) -> Any:
         raise InvalidDocument(f"request body is not JSON: {exc}", [Problem("", "not JSON")]) from None
 
 
-@epcis_router.post("/capture", status_code=202, responses={409: {"description": "eventID conflict"}})
+def _secret(settings: Settings) -> bytes:
+    return page_secret(member_pepper(settings.key_dir))
+
+
+def _options(allow_methods: str, *, capture: bool = False) -> Response:
+    return Response(status_code=204, headers=discovery_headers(allow_methods, capture=capture))
+
+
+def _paged(body: Any, request: Request, token: str | None) -> JSONResponse:
+    headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
+    return JSONResponse(body, headers=headers)
+
+
+def _events_response(request: Request, found: list[dict[str, Any]], token: str | None) -> Response:
+    if wants_xml(request.headers.get("accept")):
+        headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
+        return Response(epcis_xml.query_document_xml(found), media_type=_XML, headers=headers)
+    return _paged(query_document(found), request, token)
+
+
+@epcis_router.options("/", include_in_schema=False)
+def discover(_: Anyone) -> Response:
+    return _options("OPTIONS, GET")
+
+
+@epcis_router.get("/")
+def top_level(_: Anyone) -> JSONResponse:
+    """The top-level resources of this repository."""
+    return JSONResponse(collection(["queries", "capture", "events", "eventTypes", "epcs", "readPoints",
+                                    "bizLocations", "dispositions", "bizSteps"]))  # fmt: skip
+
+
+@epcis_router.options("/capture", include_in_schema=False)
+def discover_capture(_: Anyone) -> Response:
+    return _options("OPTIONS, POST, GET", capture=True)
+
+
+@epcis_router.post("/capture", status_code=202, responses={409: {"description": "eventID conflict"},
+                                                          413: {"description": "more events than the capture limit"}})
 def capture(
     body: Annotated[bytes, Depends(_capture_body)],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Capturer,
+    lang: EpcisLang,
     behaviour: Annotated[str | None, Header(alias="GS1-Capture-Error-Behaviour")] = None,
 ) -> JSONResponse:
-    """Capture an EPCISDocument (JSON / JSON-LD). All or nothing unless ``GS1-Capture-Error-Behaviour: proceed``."""
+    """Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 2.0 XML as ``application/xml``). All or nothing unless
+    ``GS1-Capture-Error-Behaviour: proceed``. The capture is done when 202 is sent; ``Location`` names its job."""
+    xml = _is_xml(request.headers.get("content-type"))
+    document = epcis_xml.parse_document(body) if xml else _parsed(body)
     result = epcis.capture_document(
         session=session,
-        document=_parsed(body),
+        document=document,
         proceed=(behaviour or "").lower() == "proceed",
         party_id=principal.party_id,
         principal=principal,
         member_pepper=member_pepper(settings.key_dir),
         schema_path=settings.epcis_schema,
+        max_events=settings.max_capture_events,
+        lang=lang,
     )
     # Committed here, in this worker thread: the chain head stays locked until the commit, and the session
     # dependency would commit only after a hop through the event loop (it then finds nothing left to do).
     session.commit()
-    return JSONResponse(result.as_dict(), status_code=202, headers={"GS1-EPCIS-Version": "2.0.0"})
+    return JSONResponse(result.as_dict(), status_code=202, headers={"Location": f"/epcis/capture/{result.capture_id}"})
+
+
+@epcis_router.get("/capture")
+def capture_jobs(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    per_page: PerPage = 30, next_page_token: PageToken = None,
+) -> JSONResponse:  # fmt: skip
+    """The caller's capture jobs, newest first (a brand's full-view roles: every party's)."""
+    jobs, token = epcis.capture_jobs(session=session, principal=principal, per_page=per_page,
+                                     token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
+    return _paged(jobs, request, token)
+
+
+@epcis_router.options("/capture/{capture_id}", include_in_schema=False)
+def discover_capture_job(_: Anyone, capture_id: str) -> Response:
+    return _options("OPTIONS, GET")
+
+
+@epcis_router.get("/capture/{capture_id}")
+def capture_job(session: SessionDep, principal: Anyone, lang: EpcisLang, capture_id: str) -> JSONResponse:
+    """One capture job: finished, whether it succeeded, and the events it refused (``errors``)."""
+    return JSONResponse(epcis.capture_job(session=session, principal=principal, capture_id=capture_id, lang=lang))
+
+
+@epcis_router.options("/events", include_in_schema=False)
+def discover_events(_: Anyone) -> Response:
+    return _options("OPTIONS, GET")
+
+
+def _query(
+    request: Request, session: Session, settings: Settings, principal: Principal, lang: str, per_page: int,
+    token: str | None, fixed: dict[str, list[str]] | None = None,
+) -> Response:  # fmt: skip
+    flt = parse_query(request.query_params.multi_items(), lang=lang, fixed=fixed)
+    page = event_page(session=session, flt=flt, principal=principal, per_page=per_page, token=token,
+                      secret=_secret(settings), lang=lang)  # fmt: skip
+    return _events_response(request, page.events, page.next_token)
 
 
 @epcis_router.get("/events")
 def events(
-    session: SessionDep,
-    principal: Anyone,
-    event_type: Annotated[list[str] | None, Query(alias="eventType")] = None,
-    biz_step: Annotated[list[str] | None, Query(alias="EQ_bizStep")] = None,
-    action: Annotated[list[str] | None, Query(alias="EQ_action")] = None,
-    match_epc: Annotated[list[str] | None, Query(alias="MATCH_anyEPC")] = None,
-    biz_location: Annotated[list[str] | None, Query(alias="EQ_bizLocation")] = None,
-    ge_event_time: Annotated[datetime | None, Query(alias="GE_eventTime")] = None,
-    lt_event_time: Annotated[datetime | None, Query(alias="LT_eventTime")] = None,
-    per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 100,
-    next_page_token: Annotated[int, Query(alias="nextPageToken", ge=0, le=2**31 - 1)] = 0,
-) -> JSONResponse:
-    """Query events with the common EPCIS filters; a caller sees events at, from or to its own party only."""
-    query = epcis.EventQuery(
-        event_type=event_type, biz_step=biz_step, action=action, match_epc=match_epc, biz_location=biz_location,
-        ge_event_time=ge_event_time, lt_event_time=lt_event_time, after=next_page_token, limit=per_page,
-    )  # fmt: skip
-    found, cursor = epcis.query_events(session=session, query=query, principal=principal)
-    body = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": found}}},
-    }
-    headers = {"GS1-EPCIS-Version": "2.0.0"}
-    if cursor is not None:
-        headers["Link"] = f'<?nextPageToken={cursor}&perPage={per_page}>; rel="next"'
-        body["nextPageToken"] = str(cursor)
-    return JSONResponse(body, headers=headers)
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    per_page: PerPage = 100, next_page_token: PageToken = None,
+) -> Response:  # fmt: skip
+    """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
+    at, from or to its own party only. ``Accept: application/xml`` answers in the XML binding."""
+    return _query(request, session, settings, principal, lang, per_page, next_page_token)
+
+
+@epcis_router.options("/events/{event_id:path}", include_in_schema=False)
+def discover_event(_: Anyone, event_id: str) -> Response:
+    return _options("OPTIONS, GET")
+
+
+@epcis_router.get("/events/{event_id:path}")
+def event(request: Request, session: SessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
+    """One event by its eventID (percent-encoded in the path), with its error declaration if any."""
+    found = event_by_id(session=session, event_id=event_id, principal=principal, lang=lang)
+    return _events_response(request, [found], None)
+
+
+def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
+    """``/{resource}``, ``/{resource}/{value}`` and ``/{resource}/{value}/events`` of one top-level resource; the
+    path parameter has the binding's name (``epc``, ``bizStep`` …)."""
+
+    @epcis_router.options(f"/{resource}", include_in_schema=False, name=f"discover_{resource}")
+    def discover_list(_: Anyone) -> Response:
+        return _options("OPTIONS, GET")
+
+    @epcis_router.get(f"/{resource}", name=f"list_{resource}")
+    def listing(
+        request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+        per_page: PerPage = 30, next_page_token: PageToken = None,
+    ) -> JSONResponse:  # fmt: skip
+        page = list_values(session=session, resource=resource, principal=principal, per_page=per_page,
+                           token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
+        return _paged(collection(page.values), request, page.next_token)
+
+    def discover_events_of(_: Anyone, value: str) -> Response:
+        return _options("OPTIONS, GET")
+
+    def events_of(
+        request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+        value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
+    ) -> Response:  # fmt: skip
+        return _query(request, session, settings, principal, lang, per_page, next_page_token,
+                      fixed={filter_name: [value]})  # fmt: skip
+
+    def discover_one(_: Anyone, value: str) -> Response:
+        return _options("OPTIONS, GET")
+
+    def one(session: SessionDep, principal: Anyone, lang: EpcisLang, value: str) -> JSONResponse:
+        resource_value(session=session, resource=resource, value=value, principal=principal, lang=lang)
+        return JSONResponse(collection(["events"]))
+
+    # The value's routes, ``…/events`` first (a ``path`` parameter would swallow it), with the binding's name.
+    each = f"/{resource}/{{{parameter}:path}}"
+    epcis_router.add_api_route(f"{each}/events", _named(discover_events_of, parameter), methods=["OPTIONS"],
+                               include_in_schema=False, name=f"discover_{resource}_events")  # fmt: skip
+    epcis_router.add_api_route(f"{each}/events", _named(events_of, parameter), methods=["GET"],
+                               name=f"{resource}_events")  # fmt: skip
+    epcis_router.add_api_route(each, _named(discover_one, parameter), methods=["OPTIONS"], include_in_schema=False,
+                               name=f"discover_{resource}_one")  # fmt: skip
+    epcis_router.add_api_route(each, _named(one, parameter), methods=["GET"], name=f"{resource}_one")
+
+
+def _named(endpoint: Callable[..., Response], parameter: str) -> Callable[..., Response]:
+    """``endpoint`` with its ``value`` parameter renamed ``parameter`` (FastAPI reads the signature)."""
+    signature = inspect.signature(endpoint)
+    renamed = [p.replace(name=parameter) if p.name == "value" else p for p in signature.parameters.values()]
+
+    @functools.wraps(endpoint)
+    def call(**kwargs: Any) -> Response:
+        kwargs["value"] = kwargs.pop(parameter)
+        return endpoint(**kwargs)
+
+    call.__signature__ = signature.replace(parameters=renamed)  # type: ignore[attr-defined]
+    return call
+
+
+for _resource, _parameter, _filter in (
+    ("eventTypes", "eventType", "eventType"),
+    ("epcs", "epc", "MATCH_anyEPC"),
+    ("bizSteps", "bizStep", "EQ_bizStep"),
+    ("bizLocations", "bizLocation", "EQ_bizLocation"),
+    ("readPoints", "readPoint", "EQ_readPoint"),
+    ("dispositions", "disposition", "EQ_disposition"),
+):
+    _resource_routes(_resource, _parameter, _filter)
 
 
 scans_router = APIRouter(prefix="/api/v1", tags=["scans"])

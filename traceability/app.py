@@ -163,6 +163,7 @@ def create_app(
     from labels.routes import router as labels_router
     from members.routes import router as members_router
     from pos.routes import router as pos_router
+    from scanning.rest import EpcisHeaders
     from scanning.routes import epcis_router, scans_router
     from settlement.routes import router as settlement_router
     from settlement.routes import stores_router
@@ -186,6 +187,7 @@ def create_app(
     app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth)
+    app.add_middleware(EpcisHeaders, capture_limit=settings.max_capture_events, file_size_limit=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

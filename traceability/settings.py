@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     """Largest request body accepted, in bytes (16 MiB: an EPCIS document of about 40,000 events, a 48 MP photo);
     a larger one is refused with 413 before it is read."""
 
+    max_capture_events: int = Field(default=10_000, ge=1)
+    """Most events one EPCIS capture may hold (the binding's ``GS1-EPCIS-Capture-Limit``); more is refused with 413."""
+
     max_json_depth: int = Field(default=64, ge=1)
     """Deepest nesting of arrays and objects accepted in a JSON body (an EPCIS event with sensor data is about 8);
     a deeper one is refused with 422 before it is parsed."""

@@ -1,0 +1,116 @@
+"""Errors of the EPCIS 2.0 REST binding, worded in the request's language (zh-CN or en).
+
+TraceabilityError
+├── NotFound (404)
+│   └── NoSuchResource         an event, capture job or resource the caller cannot see (or that does not exist)
+├── QueryParameterInvalid (400) a query parameter the binding does not define, or a value it cannot hold; ``parameter``
+│                               names it (the binding's QueryParameterException; a forged ``nextPageToken`` too)
+├── QueryTooLarge (413)        more events match than the query's ``maxEventCount`` allows
+├── NotAcceptable (406)        an ``Accept`` this binding cannot answer in
+└── PayloadTooLarge (413)
+    └── CaptureLimitExceeded   a document with more events than ``GS1-EPCIS-Capture-Limit``
+
+Each takes the language and words its message from a small table; the machine code (``error``) and the fields
+(``parameter``, ``limit``) are the same in both languages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traceability.errors import NotFound, PayloadTooLarge, TraceabilityError
+
+__all__ = [
+    "CaptureLimitExceeded",
+    "NoSuchResource",
+    "NotAcceptable",
+    "QueryParameterInvalid",
+    "QueryTooLarge",
+    "worded",
+]
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "no_such_event": "事件 {name} 不存在，或此密钥无权查看",
+        "no_such_capture": "采集任务 {name} 不存在，或此密钥无权查看",
+        "no_such_resource": "{kind} {name} 不存在，或此密钥无权查看",
+        "unknown_parameter": "查询参数 {parameter} 不是 EPCIS 2.0 REST 绑定定义的参数",
+        "bad_value": "查询参数 {parameter} 的值无效：{why}",
+        "bad_token": "nextPageToken 无效：{why}；请从第一页重新查询",
+        "capture_limit": "文档含 {count:,} 个事件，每次采集最多 {limit:,} 个；请分批提交",
+        "too_many_events": "匹配的事件超过 maxEventCount（{limit:,}）",
+        "not_acceptable": "无法以 {accept} 应答；可用 application/json、application/ld+json 或 application/xml",
+    },
+    "en": {
+        "no_such_event": "event {name} does not exist or this key may not see it",
+        "no_such_capture": "capture job {name} does not exist or this key may not see it",
+        "no_such_resource": "{kind} {name} does not exist or this key may not see it",
+        "unknown_parameter": "query parameter {parameter} is not one the EPCIS 2.0 REST binding defines",
+        "bad_value": "query parameter {parameter} has an invalid value: {why}",
+        "bad_token": "nextPageToken is not valid: {why}; start again from the first page",
+        "capture_limit": "the document holds {count:,} events; at most {limit:,} are captured at once: "
+        "send it in parts",
+        "too_many_events": "more events match than maxEventCount ({limit:,}) allows",
+        "not_acceptable": "cannot answer in {accept}; available: application/json, application/ld+json, "
+        "application/xml",
+    },
+}
+
+
+def worded(lang: str, key: str, **values: Any) -> str:
+    """The message ``key`` in ``lang`` (English when the language is not one we have)."""
+    return _MESSAGES.get(lang, _MESSAGES["en"])[key].format(**values)
+
+
+class NoSuchResource(NotFound):
+    """Unknown, or not visible to the caller: the two are one answer, so a key cannot probe another party's ids."""
+
+    code = "no_such_resource"
+
+    def __init__(self, lang: str, *, kind: str, name: str) -> None:
+        key = {"event": "no_such_event", "capture": "no_such_capture"}.get(kind, "no_such_resource")
+        super().__init__(worded(lang, key, kind=kind, name=name[:200]), resource=kind)
+
+
+class QueryParameterInvalid(TraceabilityError):
+    """A query string the binding cannot run: an unknown parameter, a bad value, a token not issued for it."""
+
+    status_code = 400
+    code = "query_parameter_invalid"
+
+    def __init__(self, lang: str, *, parameter: str, why: str | None = None, token: bool = False) -> None:
+        if token:
+            message = worded(lang, "bad_token", why=why)
+        elif why is None:
+            message = worded(lang, "unknown_parameter", parameter=parameter[:100])
+        else:
+            message = worded(lang, "bad_value", parameter=parameter[:100], why=why)
+        super().__init__(message, parameter=parameter[:100])
+
+
+class QueryTooLarge(TraceabilityError):
+    """More matching events than ``maxEventCount``: the binding's QueryTooLargeException."""
+
+    status_code = 413
+    code = "query_too_large"
+
+    def __init__(self, lang: str, *, limit: int) -> None:
+        super().__init__(worded(lang, "too_many_events", limit=limit), limit=limit)
+
+
+class NotAcceptable(TraceabilityError):
+    status_code = 406
+    code = "not_acceptable"
+
+    def __init__(self, lang: str, *, accept: str) -> None:
+        super().__init__(worded(lang, "not_acceptable", accept=accept[:100]))
+
+
+class CaptureLimitExceeded(PayloadTooLarge):
+    """More events in one document than the capture limit (``Settings.max_capture_events``), refused unread."""
+
+    code = "capture_limit_exceeded"
+
+    def __init__(self, lang: str, *, count: int, limit: int) -> None:
+        TraceabilityError.__init__(self, worded(lang, "capture_limit", count=count, limit=limit), limit=limit,
+                                   events=count)  # fmt: skip

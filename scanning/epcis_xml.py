@@ -1,0 +1,485 @@
+"""The EPCIS 2.0 XML binding: XML documents in, as the same JSON-LD events the JSON path stores; events out as XML.
+
+:func:`parse_document` reads an ``EPCISDocument`` or ``EPCISQueryDocument`` (EPCIS 2.0 XML) with a parser that
+loads no DTD, resolves no entity and reaches no network, checks its structure (the root, the body, each event's
+standard elements, which are in no namespace; every namespaced element is an extension), and converts it to the
+JSON-LD document :func:`scanning.epcis.capture_document` takes: extension elements become ``prefix:name`` fields
+with their namespaces in the document's ``@context``, the 1.x ``extension`` / ``baseExtension`` wrappers are
+flattened, and typed values (quantities, sensor values, ``xsi:type``) become JSON numbers and booleans. So an XML
+event's CBV event hash is its JSON-LD twin's, and the one capture path validates and stores both.
+
+GS1's XSD is not shipped (its licence is a disclaimer, not a grant to redistribute); the tests validate this
+module's output and the conformance examples against it from the shared conformance folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+
+from ledger.store import EPCIS_CONTEXT
+from scanning.errors import InvalidDocument
+from traceability.errors import Problem
+
+__all__ = ["EPCIS_NS", "QUERY_NS", "parse_document", "query_document_xml"]
+
+EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
+QUERY_NS = "urn:epcglobal:epcis-query:xsd:2"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_XSI_TYPE = f"{{{_XSI}}}type"
+_EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
+_WRAPPERS = frozenset({"extension", "baseExtension"})
+_EPC_LISTS = frozenset({"epcList", "childEPCs", "inputEPCList", "outputEPCList"})
+_QUANTITY_LISTS = frozenset({"quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"})
+_TEXT_FIELDS = frozenset({"eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "action", "bizStep",
+                          "disposition", "parentID", "transformationID", "certificationInfo"})  # fmt: skip
+_TYPED_LISTS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
+_NUMERIC_ATTRIBUTES = frozenset({"value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue"})
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_comments=True, remove_pis=True)  # fmt: skip
+
+
+class _Reader:
+    """One document's conversion: the namespace prefixes its extensions use, and the problems found."""
+
+    def __init__(self) -> None:
+        self.prefixes: dict[str, str] = {}
+        self.problems: list[Problem] = []
+
+    # --- names and values ------------------------------------------------------------------------------------------
+
+    def key(self, qname: str, element: Any) -> str:
+        """``prefix:local`` for an extension element or attribute, its namespace noted for the ``@context``."""
+        q = etree.QName(qname)
+        namespace = q.namespace or ""
+        for prefix, uri in (element.nsmap or {}).items():
+            if uri == namespace and prefix:
+                break
+        else:
+            prefix = next((p for p, u in self.prefixes.items() if u == namespace), None) or f"ns{len(self.prefixes)}"
+        if self.prefixes.get(prefix, namespace) != namespace:  # one prefix, two namespaces in one document
+            prefix = f"ns{len(self.prefixes)}"
+        self.prefixes[prefix] = namespace
+        return f"{prefix}:{q.localname}"
+
+    @staticmethod
+    def text(element: Any) -> str:
+        return (element.text or "").strip()
+
+    def typed(self, element: Any) -> Any:
+        """An extension element's value: its children as an object, else its text (typed by ``xsi:type``)."""
+        children = [c for c in element if isinstance(c.tag, str)]
+        if not children:
+            text = self.text(element)
+            kind = element.get(_XSI_TYPE, "").rpartition(":")[2]
+            if kind == "boolean" and text in ("true", "false", "1", "0"):
+                return text in ("true", "1")
+            if kind in ("integer", "int", "long", "short", "decimal", "double", "float"):
+                number = _number(text)
+                return text if number is None else number
+            return text
+        out: dict[str, Any] = {}
+        for child in children:
+            self.put(out, self.key(child.tag, child), self.typed(child))
+        return out
+
+    @staticmethod
+    def put(out: dict[str, Any], key: str, value: Any) -> None:
+        """A field, or one more element of it when the name repeats (XML's way of writing an array)."""
+        if key not in out:
+            out[key] = value
+        elif isinstance(out[key], list):
+            out[key].append(value)
+        else:
+            out[key] = [out[key], value]
+
+    def extension_attributes(self, element: Any, out: dict[str, Any], standard: Iterable[str] = ()) -> None:
+        known = set(standard)
+        for name, value in element.attrib.items():
+            if name == _XSI_TYPE or name.startswith(f"{{{_XSI}}}"):
+                continue
+            q = etree.QName(name)
+            if q.namespace is None:
+                if q.localname not in known:
+                    self.problems.append(Problem(_path(element), f"attribute {q.localname} is not EPCIS 2.0"))
+                continue
+            out[self.key(name, element)] = value
+
+    # --- structure ---------------------------------------------------------------------------------------------------
+
+    def children(self, element: Any) -> list[Any]:
+        """Element children, the 1.x ``extension`` / ``baseExtension`` wrappers opened in place."""
+        out: list[Any] = []
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            if etree.QName(child).namespace is None and etree.QName(child).localname in _WRAPPERS:
+                out.extend(self.children(child))
+            else:
+                out.append(child)
+        return out
+
+    def record(self, element: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """A standard object whose standard children are text (or converted by ``fields``) plus extensions."""
+        out: dict[str, Any] = {}
+        for child in self.children(element):
+            q = etree.QName(child)
+            if q.namespace is not None:
+                self.put(out, self.key(child.tag, child), self.typed(child))
+            elif q.localname in fields:
+                convert = fields[q.localname]
+                value = convert(self, child) if convert is not None else self.text(child)
+                self.put(out, q.localname, value)
+            else:
+                self.problems.append(Problem(_path(child), f"{q.localname} is not an EPCIS 2.0 element here"))
+        self.extension_attributes(element, out)
+        return out
+
+    def event(self, element: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {"type": etree.QName(element).localname}
+        for child in self.children(element):
+            q = etree.QName(child)
+            name = q.localname
+            if q.namespace is not None:
+                self.put(event, self.key(child.tag, child), self.typed(child))
+            elif name in _TEXT_FIELDS:
+                self.put(event, name, self.text(child))
+            elif name in _EPC_LISTS:
+                event[name] = [self.text(e) for e in self.children(child) if etree.QName(e).localname == "epc"]
+            elif name in _QUANTITY_LISTS:
+                event[name] = [self.record(q_el, _QUANTITY_FIELDS) for q_el in self.children(child)]
+            elif name in _TYPED_LISTS:
+                event[name] = [self.typed_entry(e, _TYPED_LISTS[name]) for e in self.children(child)]
+            elif name in ("readPoint", "bizLocation"):
+                event[name] = self.record(child, {"id": None})
+            elif name == "persistentDisposition":
+                pd: dict[str, list[str]] = {}
+                for part in self.children(child):
+                    pd.setdefault(etree.QName(part).localname, []).append(self.text(part))
+                event[name] = pd
+            elif name == "sensorElementList":
+                event[name] = [self.sensor_element(e) for e in self.children(child)]
+            elif name == "ilmd":
+                event[name] = self.typed(child) if len(child) else {}
+                if not isinstance(event[name], dict):
+                    event[name] = {}
+            elif name == "errorDeclaration":
+                event[name] = self.record(child, _DECLARATION_FIELDS)
+            else:
+                self.problems.append(Problem(_path(child), f"{name} is not an EPCIS 2.0 element of {event['type']}"))
+        self.extension_attributes(element, event)
+        return event
+
+    def typed_entry(self, element: Any, field: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        if element.get("type") is not None:
+            entry["type"] = element.get("type")
+        entry[field] = self.text(element)
+        self.extension_attributes(element, entry, ("type",))
+        return entry
+
+    def sensor_element(self, element: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for child in self.children(element):
+            q = etree.QName(child)
+            if q.namespace is not None:
+                self.put(out, self.key(child.tag, child), self.typed(child))
+            elif q.localname == "sensorMetadata":
+                out["sensorMetadata"] = self.attributes(child)
+            elif q.localname == "sensorReport":
+                out.setdefault("sensorReport", []).append(self.attributes(child))
+            else:
+                self.problems.append(Problem(_path(child), f"{q.localname} is not an EPCIS 2.0 sensor element"))
+        return out
+
+    def attributes(self, element: Any) -> dict[str, Any]:
+        """A sensorMetadata or sensorReport: its attributes, numbers and booleans as JSON has them."""
+        out: dict[str, Any] = {}
+        for name, value in element.attrib.items():
+            q = etree.QName(name)
+            if q.namespace is not None:
+                if q.namespace != _XSI:
+                    out[self.key(name, element)] = value
+                continue
+            if q.localname in _NUMERIC_ATTRIBUTES:
+                number = _number(value)
+                out[q.localname] = value if number is None else number
+            elif q.localname == "booleanValue" and value in ("true", "false", "1", "0"):
+                out[q.localname] = value in ("true", "1")
+            else:
+                out[q.localname] = value
+        for child in self.children(element):
+            self.put(out, self.key(child.tag, child), self.typed(child))
+        return out
+
+
+def _quantity(reader: _Reader, element: Any) -> Any:
+    text = reader.text(element)
+    number = _number(text)
+    return text if number is None else number
+
+
+def _corrective(reader: _Reader, element: Any) -> list[str]:
+    return [reader.text(e) for e in reader.children(element)]
+
+
+_QUANTITY_FIELDS: Mapping[str, Any] = {"epcClass": None, "quantity": _quantity, "uom": None}
+_DECLARATION_FIELDS: Mapping[str, Any] = {"declarationTime": None, "reason": None, "correctiveEventIDs": _corrective}
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    if number.is_integer() and "." not in text and "e" not in text.lower():
+        return int(text)
+    return number
+
+
+def _path(element: Any) -> str:
+    try:
+        return str(element.getroottree().getpath(element))
+    except (AttributeError, ValueError):
+        return ""
+
+
+def _invalid(message: str, path: str = "", reason: str = "not EPCIS 2.0 XML") -> InvalidDocument:
+    return InvalidDocument(message, [Problem(path, reason)])
+
+
+def parse_document(raw: bytes) -> dict[str, Any]:
+    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong."""
+    try:
+        root = etree.fromstring(raw, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise _invalid(f"request body is not well-formed XML: {exc}") from None
+    if root is None:
+        raise _invalid("request body holds no XML element")
+    q = etree.QName(root)
+    if q.localname not in ("EPCISDocument", "EPCISQueryDocument") or q.namespace not in (EPCIS_NS, QUERY_NS):
+        raise _invalid(f"not an EPCIS 2.0 XML document: the root is {{{q.namespace}}}{q.localname}, expected "
+                       f"{{{EPCIS_NS}}}EPCISDocument", "/", "not EPCIS")  # fmt: skip
+    body = next((c for c in root if isinstance(c.tag, str) and etree.QName(c).localname == "EPCISBody"), None)
+    if body is None:
+        raise _invalid("the document has no EPCISBody", "/", "missing")
+    reader = _Reader()
+    event_list = _event_list(body, query=q.localname == "EPCISQueryDocument")
+    events = [reader.event(e) for e in event_list]
+    if reader.problems:
+        raise InvalidDocument(f"{len(reader.problems)} element(s) are not EPCIS 2.0 XML; nothing was stored",
+                              reader.problems[:50])  # fmt: skip
+    context: list[Any] = [EPCIS_CONTEXT]
+    if reader.prefixes:
+        context.append(dict(sorted(reader.prefixes.items())))
+    document: dict[str, Any] = {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0"}
+    if root.get("creationDate"):
+        document["creationDate"] = root.get("creationDate")
+    document["epcisBody"] = {"eventList": events}
+    return document
+
+
+def _event_list(body: Any, *, query: bool) -> list[Any]:
+    holder = body
+    if query:
+        results = next((c for c in body if isinstance(c.tag, str) and etree.QName(c).localname == "QueryResults"), None)
+        results_body = None if results is None else next(
+            (c for c in results if isinstance(c.tag, str) and etree.QName(c).localname == "resultsBody"), None
+        )
+        if results_body is None:
+            raise _invalid("the query document has no QueryResults/resultsBody", "/EPCISBody", "missing")
+        holder = results_body
+    lists = [c for c in holder if isinstance(c.tag, str) and etree.QName(c).localname == "EventList"]
+    if not lists:
+        return []
+    out: list[Any] = []
+    for child in lists[0]:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        if name == "extension":
+            out.extend(c for c in child if isinstance(c.tag, str) and etree.QName(c).localname in _EVENT_TYPES)
+        elif name in _EVENT_TYPES and etree.QName(child).namespace is None:
+            out.append(child)
+        else:
+            raise _invalid(f"{name} is not an EPCIS 2.0 event type", _path(child), "not an event")
+    return out
+
+
+# --- out: events as XML ----------------------------------------------------------------------------------------------
+
+_BASE_ORDER = ("eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "errorDeclaration", "certificationInfo")
+_ORDER: Mapping[str, tuple[str, ...]] = {
+    "ObjectEvent": ("epcList", "action", "bizStep", "disposition", "readPoint", "bizLocation", "bizTransactionList",
+                    "quantityList", "sourceList", "destinationList", "sensorElementList", "persistentDisposition",
+                    "ilmd"),
+    "AggregationEvent": ("parentID", "childEPCs", "action", "bizStep", "disposition", "readPoint", "bizLocation",
+                         "bizTransactionList", "childQuantityList", "sourceList", "destinationList",
+                         "sensorElementList", "persistentDisposition"),
+    "TransactionEvent": ("bizTransactionList", "parentID", "epcList", "action", "bizStep", "disposition",
+                         "readPoint", "bizLocation", "quantityList", "sourceList", "destinationList",
+                         "sensorElementList", "persistentDisposition"),
+    "TransformationEvent": ("inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList",
+                            "transformationID", "bizStep", "disposition", "readPoint", "bizLocation",
+                            "bizTransactionList", "sourceList", "destinationList", "sensorElementList",
+                            "persistentDisposition", "ilmd"),
+    "AssociationEvent": ("parentID", "childEPCs", "childQuantityList", "action", "bizStep", "disposition",
+                         "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList",
+                         "sensorElementList", "persistentDisposition"),
+}  # fmt: skip
+
+
+class _Writer:
+    def __init__(self, context: object) -> None:
+        self.prefixes: dict[str, str] = {}
+        _collect(context, self.prefixes)
+
+    def qname(self, key: str) -> str | None:
+        """The Clark name of an extension field (``prefix:local`` or a full IRI), or None if it cannot be one."""
+        prefix, colon, local = key.partition(":")
+        if colon and not local.startswith("//") and prefix in self.prefixes and _ncname(local):
+            return f"{{{self.prefixes[prefix]}}}{local}"
+        cut = max(key.rfind("/"), key.rfind("#")) + 1
+        if 0 < cut < len(key) and ":" in key[:cut] and _ncname(key[cut:]):
+            return f"{{{key[:cut]}}}{key[cut:]}"
+        return None
+
+    def extension(self, parent: Any, key: str, value: Any) -> None:
+        name = self.qname(key)
+        if name is None or key.startswith("@"):
+            return
+        for item in value if isinstance(value, list) else [value]:
+            element = etree.SubElement(parent, name)
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    self.extension(element, k, v)
+            elif isinstance(item, bool):
+                element.text = "true" if item else "false"
+            elif item is not None:
+                element.text = str(item)
+
+    def event(self, parent: Any, event: Mapping[str, Any]) -> None:
+        kind = str(event.get("type"))
+        element = etree.SubElement(parent, kind)
+        order = _BASE_ORDER + _ORDER.get(kind, ())
+        for name in order:
+            if name in event:
+                self.field(element, name, event[name])
+        for key, value in event.items():
+            if key not in order and key != "type":
+                self.extension(element, key, value)
+
+    def field(self, parent: Any, name: str, value: Any) -> None:
+        if name in _EPC_LISTS:
+            holder = etree.SubElement(parent, name)
+            for epc in value if isinstance(value, list) else []:
+                etree.SubElement(holder, "epc").text = str(epc)
+        elif name in _QUANTITY_LISTS:
+            holder = etree.SubElement(parent, name)
+            for q in value if isinstance(value, list) else []:
+                self.record(etree.SubElement(holder, "quantityElement"), q, ("epcClass", "quantity", "uom"))
+        elif name in _TYPED_LISTS:
+            holder = etree.SubElement(parent, name)
+            inner = _TYPED_LISTS[name]
+            for entry in value if isinstance(value, list) else []:
+                child = etree.SubElement(holder, inner)
+                if isinstance(entry, dict):
+                    if "type" in entry:
+                        child.set("type", str(entry["type"]))
+                    child.text = str(entry.get(inner, ""))
+        elif name in ("readPoint", "bizLocation"):
+            self.record(etree.SubElement(parent, name), value, ("id",))
+        elif name == "persistentDisposition" and isinstance(value, dict):
+            holder = etree.SubElement(parent, name)
+            for part in ("unset", "set"):
+                for v in value.get(part, []):
+                    etree.SubElement(holder, part).text = str(v)
+        elif name == "sensorElementList":
+            holder = etree.SubElement(parent, name)
+            for element in value if isinstance(value, list) else []:
+                self.sensor_element(etree.SubElement(holder, "sensorElement"), element)
+        elif name == "ilmd":
+            holder = etree.SubElement(parent, name)
+            for k, v in (value.items() if isinstance(value, dict) else []):
+                self.extension(holder, k, v)
+        elif name == "errorDeclaration" and isinstance(value, dict):
+            holder = etree.SubElement(parent, name)
+            for part in ("declarationTime", "reason"):
+                if part in value:
+                    etree.SubElement(holder, part).text = str(value[part])
+            if "correctiveEventIDs" in value:
+                ids = etree.SubElement(holder, "correctiveEventIDs")
+                for i in value["correctiveEventIDs"]:
+                    etree.SubElement(ids, "correctiveEventID").text = str(i)
+            for k, v in value.items():
+                if k not in ("declarationTime", "reason", "correctiveEventIDs"):
+                    self.extension(holder, k, v)
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                etree.SubElement(parent, name).text = str(item)
+
+    def record(self, element: Any, value: Any, fields: Sequence[str]) -> None:
+        if not isinstance(value, dict):
+            return
+        for name in fields:
+            if name in value and value[name] is not None:
+                etree.SubElement(element, name).text = str(value[name])
+        for key, v in value.items():
+            if key not in fields:
+                self.extension(element, key, v)
+
+    def sensor_element(self, element: Any, value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        if isinstance(value.get("sensorMetadata"), dict):
+            self.attributes(etree.SubElement(element, "sensorMetadata"), value["sensorMetadata"])
+        for report in value.get("sensorReport", []):
+            if isinstance(report, dict):
+                self.attributes(etree.SubElement(element, "sensorReport"), report)
+        for key, v in value.items():
+            if key not in ("sensorMetadata", "sensorReport"):
+                self.extension(element, key, v)
+
+    def attributes(self, element: Any, value: Mapping[str, Any]) -> None:
+        for key, v in value.items():
+            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
+            if ":" in key:
+                name = self.qname(key)
+                if name is not None:
+                    element.set(name, text)
+            else:
+                element.set(key, text)
+
+
+def _ncname(text: str) -> bool:
+    return bool(text) and (text[0].isalpha() or text[0] == "_") and all(c.isalnum() or c in "_-." for c in text)
+
+
+def _collect(context: object, into: dict[str, str]) -> None:
+    if isinstance(context, Mapping):
+        for term, definition in context.items():
+            if isinstance(definition, str) and ":" in definition and not term.startswith("@"):
+                into[term] = definition
+    elif isinstance(context, list):
+        for item in context:
+            _collect(item, into)
+
+
+def query_document_xml(events: Sequence[Mapping[str, Any]], query_name: str = "SimpleEventQuery") -> bytes:
+    """Events (EPCIS JSON as stored) as an EPCIS 2.0 XML ``EPCISQueryDocument``."""
+    nsmap = {"epcisq": QUERY_NS}
+    root = etree.Element(f"{{{QUERY_NS}}}EPCISQueryDocument", nsmap=nsmap)
+    root.set("schemaVersion", "2.0")
+    root.set("creationDate", datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    body = etree.SubElement(root, "EPCISBody")
+    results = etree.SubElement(body, f"{{{QUERY_NS}}}QueryResults")
+    etree.SubElement(results, "queryName").text = query_name
+    event_list = etree.SubElement(etree.SubElement(results, "resultsBody"), "EventList")
+    for event in events:
+        _Writer(event.get("@context")).event(event_list, event)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
