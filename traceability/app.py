@@ -162,6 +162,7 @@ def create_app(
     from flow_graph.routes import alerts_router, flow_router
     from labels.routes import router as labels_router
     from members.routes import router as members_router
+    from orders.routes import router as orders_router
     from pos.routes import router as pos_router
     from scanning.rest import EpcisHeaders
     from scanning.routes import epcis_router, scans_router
@@ -197,7 +198,7 @@ def create_app(
 
     for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,
                    alerts_router, flow_router, settlement_router, stores_router, members_router,
-                   pos_router):  # fmt: skip
+                   pos_router, orders_router):  # fmt: skip
         app.include_router(router)
     app.include_router(crm_router)
     from web.app import mount_web

@@ -11,9 +11,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from tests.factories import GTIN, api_key, auth, seed_masterdata
 from tests.crm.helpers import task_of
+from tests.factories import GTIN, api_key, auth, seed_masterdata
 from tests.labels.helpers import label_job_of
+from tests.orders.helpers import order_offered_to
 from traceability.models import Alert, AlertKind, Code, CodeStatus, Role, Shipment
 
 ALL = frozenset(Role)
@@ -97,6 +98,17 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/pos/printer"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/pos/receive"): frozenset({R.store, R.admin}),
     ("POST", "/api/v1/pos/open-case"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders"): frozenset({R.admin}),
+    ("GET", "/api/v1/orders"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/orders/notices"): frozenset({R.store, R.admin}),
+    ("GET", "/api/v1/orders/lapses"): frozenset({R.admin}),
+    ("GET", "/api/v1/orders/{order_id}"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/accept"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/decline"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/out-for-delivery"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/deliver"): frozenset({R.store, R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/reassign"): frozenset({R.admin}),
+    ("POST", "/api/v1/orders/{order_id}/cancel"): frozenset({R.admin}),
     ("GET", "/api/v1/alerts"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("GET", "/api/v1/alerts/{alert_id}"): frozenset({R.distributor, R.auditor, R.finance, R.admin}),
     ("PATCH", "/api/v1/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
@@ -203,6 +215,7 @@ OBJECT_ROUTES: dict[tuple[str, str], Owned] = {
     ("POST", "/api/v1/alerts/{alert_id}/notes"): _alert_naming,
     ("GET", "/api/v1/labels/jobs/{job_id}"): label_job_of,
     ("POST", "/api/v1/tasks/{task_id}/outcome"): task_of,
+    ("GET", "/api/v1/orders/{order_id}"): order_offered_to,
     ("POST", "/api/v1/labels/jobs/{job_id}/print"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/reprint"): label_job_of,
     ("POST", "/api/v1/labels/jobs/{job_id}/void"): label_job_of,
