@@ -168,17 +168,23 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     ids = sorted(retracted | set(targets))
     for start in range(0, len(ids), 400):
         chunk = ids[start : start + 400]
-        for s in session.exec(select(Sale).where(col(Sale.event_id).in_(chunk))):
+        # By the stored events' row ids (the facts' indexed column), not their eventIDs: a look-up by eventID
+        # would read every fact row, and the tables grow with every sale.
+        pks = list(session.exec(select(Event.id).where(col(Event.event_id).in_(chunk),
+                                                      col(Event.declaration).is_(False))))  # fmt: skip
+        if not pks:
+            continue
+        for s in session.exec(select(Sale).where(col(Sale.event_pk).in_(pks))):
             times.append(s.event_time)
             touched_units.add(s.unit_key)
-        for p in session.exec(select(Purchase).where(col(Purchase.event_id).in_(chunk))):
+        for p in session.exec(select(Purchase).where(col(Purchase.event_pk).in_(pks))):
             times.append(p.event_time)
             touched_pairs.add((p.unit_key, p.distributor_id))
-        for d in session.exec(select(Dispatch).where(col(Dispatch.event_id).in_(chunk))):
+        for d in session.exec(select(Dispatch).where(col(Dispatch.event_pk).in_(pks))):
             touched_pairs.add((d.unit_key, d.distributor_id))
-        session.execute(delete(Sale).where(col(Sale.event_id).in_(chunk)))
-        session.execute(delete(Purchase).where(col(Purchase.event_id).in_(chunk)))
-        session.execute(delete(Dispatch).where(col(Dispatch.event_id).in_(chunk)))
+        session.execute(delete(Sale).where(col(Sale.event_pk).in_(pks)))
+        session.execute(delete(Purchase).where(col(Purchase.event_pk).in_(pks)))
+        session.execute(delete(Dispatch).where(col(Dispatch.event_pk).in_(pks)))
 
     sales: list[dict[str, object]] = []
     purchases: list[dict[str, object]] = []
