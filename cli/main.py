@@ -69,7 +69,7 @@ app.add_typer(apikeys.app, name="apikeys")
 
 
 def _register_domains() -> None:
-    from cli import alerts, codes, epcis, graph, labels, members, scan, settlement
+    from cli import alerts, codes, epcis, graph, labels, members, orders, scan, settlement, worker
     from cli.demo import demo
 
     app.add_typer(codes.app, name="codes")
@@ -79,6 +79,8 @@ def _register_domains() -> None:
     app.add_typer(scan.shipment_app, name="shipment")
     app.add_typer(settlement.app, name="settlement")
     app.add_typer(members.app, name="members")
+    app.add_typer(orders.app, name="orders")
+    app.command("worker")(worker.worker)
     from cli import tasks
 
     app.add_typer(tasks.app, name="tasks")

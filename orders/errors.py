@@ -32,7 +32,7 @@ __all__ = [
 
 _MESSAGES: dict[str, dict[str, str]] = {
     "en": {
-        "order_not_found": "no order {order} is offered to you",
+        "order_not_found": "there is no order {order}, or none offered to you",
         "not_your_order": "a store key acts only for its own store {own}",
         "store_required": "name the store that acts (only a store's key implies it)",
         "not_offered": "order {order} is not offered to {store} now",
@@ -81,7 +81,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "notice_cancelled": "order {order} has been cancelled",
     },
     "zh-CN": {
-        "order_not_found": "没有派给您的订单 {order}",
+        "order_not_found": "没有订单 {order}，或该订单未派给您",
         "not_your_order": "门店密钥只能为本店 {own} 操作",
         "store_required": "请指定操作的门店（只有门店密钥可省略）",
         "not_offered": "订单 {order} 目前没有派给 {store}",

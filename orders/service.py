@@ -99,7 +99,7 @@ def biz_transaction(order_id: int) -> str:
 
 
 def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return (t if t.tzinfo is not None else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _actor(principal: Principal | None) -> str:
