@@ -26,9 +26,10 @@ __all__ = ["worker", "worker_jobs"]
 
 def worker_jobs() -> tuple[Job, ...]:
     """Every background job, in the order a pass runs them."""
+    from crm.jobs import JOBS as CRM_JOBS
     from orders.worker import JOBS as ORDER_JOBS
 
-    return (*ORDER_JOBS,)
+    return (*ORDER_JOBS, *CRM_JOBS)
 
 
 def _print_pass(done: list[dict[str, Any]]) -> None:
