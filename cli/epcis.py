@@ -13,7 +13,7 @@ from codes.service import key_store
 from ledger import store
 from ledger.errors import CheckpointInvalid
 from rebates.facts import facts_drift
-from scanning import epcis
+from scanning import epcis, epcis_xml
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
 from traceability.privacy import member_pepper
@@ -24,7 +24,8 @@ app = typer.Typer(help="GS1 EPCIS 2.0 event store.", no_args_is_help=True)
 @app.command("capture")
 def capture(
     ctx: typer.Context,
-    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="EPCISDocument JSON / JSON-LD files."),
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
+                                       help="EPCISDocument files: JSON / JSON-LD, or EPCIS 2.0 XML (.xml)."),
     proceed: bool = typer.Option(False, help="Store the valid events and report the others (default: all or none)."),
     party: str | None = typer.Option(None, help="Party that sends the document."),
 ) -> None:
@@ -32,10 +33,14 @@ def capture(
     st = state(ctx)
     results = []
     for path in files:
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidDocument(f"{path} is not JSON: {exc}", [Problem("", "not JSON")]) from None
+        raw = path.read_bytes()
+        if path.suffix.lower() == ".xml" or raw.lstrip()[:1] == b"<":
+            document = epcis_xml.parse_document(raw)  # EPCIS 2.0 XML, stored as the same JSON-LD events
+        else:
+            try:
+                document = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InvalidDocument(f"{path} is not JSON: {exc}", [Problem("", "not JSON")]) from None
         with st.session() as session:
             result = epcis.capture_document(
                 session=session, document=document, proceed=proceed, party_id=party,

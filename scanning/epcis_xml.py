@@ -14,12 +14,14 @@ module's output and the conformance examples against it from the shared conforma
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 
+from ledger.event_hash import STANDARD_PREFIXES
 from ledger.store import EPCIS_CONTEXT
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
@@ -38,6 +40,8 @@ _TEXT_FIELDS = frozenset({"eventTime", "recordTime", "eventTimeZoneOffset", "eve
                           "disposition", "parentID", "transformationID", "certificationInfo"})  # fmt: skip
 _TYPED_LISTS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
 _NUMERIC_ATTRIBUTES = frozenset({"value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue"})
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_RESERVED = frozenset(STANDARD_PREFIXES) | {"http", "https", "urn"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True)  # fmt: skip
 
@@ -45,9 +49,12 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 class _Reader:
     """One document's conversion: the namespace prefixes its extensions use, and the problems found."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Any) -> None:
         self.prefixes: dict[str, str] = {}
         self.problems: list[Problem] = []
+        # An XML value such as ``example:x`` is a URI whose scheme is ``example``: XML prefixes never apply to
+        # values. JSON-LD would expand it with a prefix of that name, so no field prefix may take such a name.
+        self.schemes = {m.group(1) for text in _values(root) if (m := _SCHEME.match(text))}
 
     # --- names and values ------------------------------------------------------------------------------------------
 
@@ -55,13 +62,16 @@ class _Reader:
         """``prefix:local`` for an extension element or attribute, its namespace noted for the ``@context``."""
         q = etree.QName(qname)
         namespace = q.namespace or ""
-        for prefix, uri in (element.nsmap or {}).items():
-            if uri == namespace and prefix:
-                break
-        else:
-            prefix = next((p for p, u in self.prefixes.items() if u == namespace), None) or f"ns{len(self.prefixes)}"
-        if self.prefixes.get(prefix, namespace) != namespace:  # one prefix, two namespaces in one document
-            prefix = f"ns{len(self.prefixes)}"
+        if not namespace:
+            return str(q.localname)  # an element in no namespace inside an extension keeps its bare name
+        known = next((p for p, u in self.prefixes.items() if u == namespace), None)
+        if known is not None:
+            return f"{known}:{q.localname}"
+        prefix = next((p for p, u in (element.nsmap or {}).items() if u == namespace and p), None)
+        n = 0
+        while prefix is None or prefix in self.prefixes or prefix in self.schemes or prefix in _RESERVED:
+            n += 1
+            prefix = f"ns{n}"
         self.prefixes[prefix] = namespace
         return f"{prefix}:{q.localname}"
 
@@ -72,6 +82,9 @@ class _Reader:
     def typed(self, element: Any) -> Any:
         """An extension element's value: its children as an object, else its text (typed by ``xsi:type``)."""
         children = [c for c in element if isinstance(c.tag, str)]
+        attributes = {k: v for k, v in element.attrib.items() if not k.startswith(f"{{{_XSI}}}")}
+        if attributes and not children and not self.text(element):
+            return {self.key(k, element): v for k, v in attributes.items()}  # an element holding only attributes
         if not children:
             text = self.text(element)
             kind = element.get(_XSI_TYPE, "").rpartition(":")[2]
@@ -81,7 +94,7 @@ class _Reader:
                 number = _number(text)
                 return text if number is None else number
             return text
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {self.key(k, element): v for k, v in attributes.items()}
         for child in children:
             self.put(out, self.key(child.tag, child), self.typed(child))
         return out
@@ -131,12 +144,17 @@ class _Reader:
                 self.put(out, self.key(child.tag, child), self.typed(child))
             elif q.localname in fields:
                 convert = fields[q.localname]
-                value = convert(self, child) if convert is not None else self.text(child)
-                self.put(out, q.localname, value)
+                value = convert(self, child) if convert is not None else _bare(q.localname, self.text(child))
+                if value is not None:  # an empty (nil) quantity is no quantity
+                    self.put(out, q.localname, value)
             else:
                 self.problems.append(Problem(_path(child), f"{q.localname} is not an EPCIS 2.0 element here"))
         self.extension_attributes(element, out)
         return out
+
+    def ignore_fields(self, element: Any) -> tuple[str, list[str]]:
+        """A document's list of fields its events' hashes leave out, each named as a field of the document."""
+        return self.key(element.tag, element), [self.key(c.tag, c) for c in element if isinstance(c.tag, str)]
 
     def event(self, element: Any) -> dict[str, Any]:
         event: dict[str, Any] = {"type": etree.QName(element).localname}
@@ -146,7 +164,7 @@ class _Reader:
             if q.namespace is not None:
                 self.put(event, self.key(child.tag, child), self.typed(child))
             elif name in _TEXT_FIELDS:
-                self.put(event, name, self.text(child))
+                self.put(event, name, _bare(name, self.text(child)))
             elif name in _EPC_LISTS:
                 event[name] = [self.text(e) for e in self.children(child) if etree.QName(e).localname == "epc"]
             elif name in _QUANTITY_LISTS:
@@ -158,7 +176,7 @@ class _Reader:
             elif name == "persistentDisposition":
                 pd: dict[str, list[str]] = {}
                 for part in self.children(child):
-                    pd.setdefault(etree.QName(part).localname, []).append(self.text(part))
+                    pd.setdefault(etree.QName(part).localname, []).append(_bare("disposition", self.text(part)))
                 event[name] = pd
             elif name == "sensorElementList":
                 event[name] = [self.sensor_element(e) for e in self.children(child)]
@@ -176,7 +194,7 @@ class _Reader:
     def typed_entry(self, element: Any, field: str) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         if element.get("type") is not None:
-            entry["type"] = element.get("type")
+            entry["type"] = _bare(field, str(element.get("type")))
         entry[field] = self.text(element)
         self.extension_attributes(element, entry, ("type",))
         return entry
@@ -216,8 +234,38 @@ class _Reader:
         return out
 
 
+# The XML binding writes CBV values as URNs, the JSON-LD binding (and its schema) as bare names; the event hash
+# reads both alike. Events are stored as JSON-LD has them, and written back to XML as URNs.
+_CBV_URNS = {
+    "bizStep": "urn:epcglobal:cbv:bizstep:", "disposition": "urn:epcglobal:cbv:disp:",
+    "bizTransaction": "urn:epcglobal:cbv:btt:", "source": "urn:epcglobal:cbv:sdt:",
+    "destination": "urn:epcglobal:cbv:sdt:", "reason": "urn:epcglobal:cbv:er:",
+}  # fmt: skip
+
+
+def _bare(field: str, value: str) -> str:
+    urn = _CBV_URNS.get(field)
+    return value[len(urn) :] if urn is not None and value.startswith(urn) else value
+
+
+def _urn(field: str, value: object) -> str:
+    text = str(value)
+    urn = _CBV_URNS.get(field)
+    return urn + text if urn is not None and text and ":" not in text else text
+
+
+def _values(root: Any) -> Iterator[str]:
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            if element.text:
+                yield element.text
+            yield from element.attrib.values()
+
+
 def _quantity(reader: _Reader, element: Any) -> Any:
     text = reader.text(element)
+    if not text:
+        return None
     number = _number(text)
     return text if number is None else number
 
@@ -263,14 +311,14 @@ def parse_document(raw: bytes) -> dict[str, Any]:
         raise _invalid("request body holds no XML element")
     q = etree.QName(root)
     if q.localname not in ("EPCISDocument", "EPCISQueryDocument") or q.namespace not in (EPCIS_NS, QUERY_NS):
-        raise _invalid(f"not an EPCIS 2.0 XML document: the root is {{{q.namespace}}}{q.localname}, expected "
-                       f"{{{EPCIS_NS}}}EPCISDocument", "/", "not EPCIS")  # fmt: skip
-    body = next((c for c in root if isinstance(c.tag, str) and etree.QName(c).localname == "EPCISBody"), None)
-    if body is None:
-        raise _invalid("the document has no EPCISBody", "/", "missing")
-    reader = _Reader()
-    event_list = _event_list(body, query=q.localname == "EPCISQueryDocument")
+        what = "master data" if q.localname == "EPCISMasterDataDocument" else "a capture job" if (
+            q.localname == "EPCISCaptureJob") else f"{{{q.namespace}}}{q.localname}"  # fmt: skip
+        raise _invalid(f"not an EPCIS 2.0 XML event document: the root is {what}, expected {{{EPCIS_NS}}}"
+                       "EPCISDocument or an EPCISQueryDocument", "/", "not EPCIS")  # fmt: skip
+    reader = _Reader(root)
+    event_list = _event_list(root, query=q.localname == "EPCISQueryDocument")
     events = [reader.event(e) for e in event_list]
+    ignored = [reader.ignore_fields(c) for c in root if isinstance(c.tag, str) and _is_ignore_fields(c)]
     if reader.problems:
         raise InvalidDocument(f"{len(reader.problems)} element(s) are not EPCIS 2.0 XML; nothing was stored",
                               reader.problems[:50])  # fmt: skip
@@ -280,20 +328,31 @@ def parse_document(raw: bytes) -> dict[str, Any]:
     document: dict[str, Any] = {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0"}
     if root.get("creationDate"):
         document["creationDate"] = root.get("creationDate")
+    for key, names in ignored:
+        document[key] = names
     document["epcisBody"] = {"eventList": events}
     return document
 
 
-def _event_list(body: Any, *, query: bool) -> list[Any]:
+def _is_ignore_fields(element: Any) -> bool:
+    q = etree.QName(element)
+    return q.namespace is not None and q.localname == "ignoreFields"
+
+
+def _child(element: Any, name: str) -> Any:
+    return next((c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == name), None)
+
+
+def _event_list(root: Any, *, query: bool) -> list[Any]:
+    body = _child(root, "EPCISBody")
+    if body is None and not query:
+        raise _invalid("the document has no EPCISBody", "/", "missing")
     holder = body
-    if query:
-        results = next((c for c in body if isinstance(c.tag, str) and etree.QName(c).localname == "QueryResults"), None)
-        results_body = None if results is None else next(
-            (c for c in results if isinstance(c.tag, str) and etree.QName(c).localname == "resultsBody"), None
-        )
-        if results_body is None:
+    if query:  # EPCISBody/QueryResults/resultsBody; some writers put QueryResults' children under the root
+        results = root if body is None else _child(body, "QueryResults")
+        holder = None if results is None else _child(results, "resultsBody")
+        if holder is None:
             raise _invalid("the query document has no QueryResults/resultsBody", "/EPCISBody", "missing")
-        holder = results_body
     lists = [c for c in holder if isinstance(c.tag, str) and etree.QName(c).localname == "EventList"]
     if not lists:
         return []
@@ -336,8 +395,19 @@ _ORDER: Mapping[str, tuple[str, ...]] = {
 
 class _Writer:
     def __init__(self, context: object) -> None:
-        self.prefixes: dict[str, str] = {}
-        _collect(context, self.prefixes)
+        self.declared: dict[str, str] = {}
+        _collect(context, self.declared)
+        self.prefixes = {**STANDARD_PREFIXES, **self.declared}
+
+    def value(self, value: object) -> str:
+        """A value as XML writes it: a CURIE of the event's own prefixes expanded (XML never expands values)."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        text = str(value)
+        prefix, colon, local = text.partition(":")
+        if colon and prefix in self.declared and prefix not in STANDARD_PREFIXES and not local.startswith("//"):
+            return self.declared[prefix] + local
+        return text
 
     def qname(self, key: str) -> str | None:
         """The Clark name of an extension field (``prefix:local`` or a full IRI), or None if it cannot be one."""
@@ -358,10 +428,8 @@ class _Writer:
             if isinstance(item, dict):
                 for k, v in item.items():
                     self.extension(element, k, v)
-            elif isinstance(item, bool):
-                element.text = "true" if item else "false"
             elif item is not None:
-                element.text = str(item)
+                element.text = self.value(item)
 
     def event(self, parent: Any, event: Mapping[str, Any]) -> None:
         kind = str(event.get("type"))
@@ -390,15 +458,15 @@ class _Writer:
                 child = etree.SubElement(holder, inner)
                 if isinstance(entry, dict):
                     if "type" in entry:
-                        child.set("type", str(entry["type"]))
-                    child.text = str(entry.get(inner, ""))
+                        child.set("type", _urn(inner, self.value(entry["type"])))
+                    child.text = self.value(entry.get(inner, ""))
         elif name in ("readPoint", "bizLocation"):
             self.record(etree.SubElement(parent, name), value, ("id",))
         elif name == "persistentDisposition" and isinstance(value, dict):
             holder = etree.SubElement(parent, name)
             for part in ("unset", "set"):
                 for v in value.get(part, []):
-                    etree.SubElement(holder, part).text = str(v)
+                    etree.SubElement(holder, part).text = _urn("disposition", v)
         elif name == "sensorElementList":
             holder = etree.SubElement(parent, name)
             for element in value if isinstance(value, list) else []:
@@ -411,7 +479,7 @@ class _Writer:
             holder = etree.SubElement(parent, name)
             for part in ("declarationTime", "reason"):
                 if part in value:
-                    etree.SubElement(holder, part).text = str(value[part])
+                    etree.SubElement(holder, part).text = _urn(part, value[part])
             if "correctiveEventIDs" in value:
                 ids = etree.SubElement(holder, "correctiveEventIDs")
                 for i in value["correctiveEventIDs"]:
@@ -421,14 +489,14 @@ class _Writer:
                     self.extension(holder, k, v)
         else:
             for item in value if isinstance(value, list) else [value]:
-                etree.SubElement(parent, name).text = str(item)
+                etree.SubElement(parent, name).text = _urn(name, self.value(item))
 
     def record(self, element: Any, value: Any, fields: Sequence[str]) -> None:
         if not isinstance(value, dict):
             return
         for name in fields:
             if name in value and value[name] is not None:
-                etree.SubElement(element, name).text = str(value[name])
+                etree.SubElement(element, name).text = self.value(value[name])
         for key, v in value.items():
             if key not in fields:
                 self.extension(element, key, v)
@@ -447,7 +515,7 @@ class _Writer:
 
     def attributes(self, element: Any, value: Mapping[str, Any]) -> None:
         for key, v in value.items():
-            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
+            text = self.value(v)
             if ":" in key:
                 name = self.qname(key)
                 if name is not None:

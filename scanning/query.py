@@ -330,7 +330,8 @@ def _apply(out: EventFilter, name: str, raw: list[str], lang: str) -> None:  # n
         out.checks.append(typed)
     elif name == "EXISTS_errorDeclaration":
         declared = aliased(Event)
-        has_declaration = exists().where(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True))
+        same_event = col(declared.event_id) == col(Event.event_id)
+        has_declaration = exists().where(same_event, col(declared.declaration).is_(True))
         out.conditions.append(or_(col(Event.declaration).is_(True), has_declaration))
     elif name.startswith("EXISTS_") and len(name) > len("EXISTS_"):
         field_name = name[len("EXISTS_") :]

@@ -20,9 +20,10 @@ GLN = {"D-GZ": "6901234000030", "D-NJ": "6901234000054", "S-GZ-1": "690123400004
 
 def event(serial: str, at: str = "D-GZ", step: str = "shipping", t: str = "2026-02-01T09:00:00+08:00",
           **extra: Any) -> dict[str, Any]:  # fmt: skip
-    e = {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": step, "epcList": [f"urn:epc:id:sgtin:6901234.000010.{serial}"],
-         "eventTime": t, "eventTimeZoneOffset": "+08:00", "bizLocation": {"id": f"https://id.gs1.org/414/{GLN[at]}"},
-         "readPoint": {"id": f"https://id.gs1.org/414/{GLN[at]}"}}  # fmt: skip
+    place = {"id": f"https://id.gs1.org/414/{GLN[at]}"}
+    e = {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": step,
+         "epcList": [f"urn:epc:id:sgtin:6901234.000010.{serial}"], "eventTime": t, "eventTimeZoneOffset": "+08:00",
+         "bizLocation": dict(place), "readPoint": dict(place)}  # fmt: skip
     e.update(extra)
     return e
 
@@ -82,8 +83,9 @@ def test_event_by_id_is_percent_encoded_and_party_scoped(client: TestClient, key
 
 
 def test_options_and_headers_on_every_epcis_route(client: TestClient, keys: dict[str, Any]) -> None:
-    for path in ("/epcis/", "/epcis/events", "/epcis/capture", "/epcis/capture/1", "/epcis/events/x",
-                 "/epcis/eventTypes", "/epcis/epcs/urn:epc:id:sgtin:1.2.3/events", "/epcis/bizSteps/shipping"):  # fmt: skip
+    paths = ("/epcis/", "/epcis/events", "/epcis/capture", "/epcis/capture/1", "/epcis/events/x", "/epcis/eventTypes",
+             "/epcis/epcs/urn:epc:id:sgtin:1.2.3/events", "/epcis/bizSteps/shipping")  # fmt: skip
+    for path in paths:
         resp = client.options(path, headers=auth(keys["gz"]))
         assert resp.status_code == 204, (path, resp.text)
         assert resp.headers["GS1-EPCIS-Version"] == "2.0.0" and "GET" in resp.headers["Allow"]
@@ -188,7 +190,8 @@ def test_query_language(client: TestClient, keys: dict[str, Any]) -> None:
     [("EQ_bizStap=shipping", "EQ_bizStap"), ("GE_eventTime=yesterday", "GE_eventTime"), ("EQ_action=JUMP", "EQ_action"),
      ("orderBy=size", "orderBy"), ("GE_quantity=many", "GE_quantity"), ("eventCountLimit=0", "eventCountLimit")],
 )  # fmt: skip
-def test_a_bad_parameter_is_a_400_naming_it(client: TestClient, keys: dict[str, Any], query: str, parameter: str) -> None:
+def test_a_bad_parameter_is_a_400_naming_it(client: TestClient, keys: dict[str, Any], query: str,
+                                            parameter: str) -> None:  # fmt: skip
     resp = client.get(f"/epcis/events?{query}", headers={**auth(keys["gz"]), "Accept-Language": "en"})
     body = resp.json()
     assert resp.status_code == 400 and body["parameter"] == parameter and parameter in body["detail"]
@@ -262,8 +265,9 @@ def test_top_level_resources(client: TestClient, keys: dict[str, Any]) -> None:
 def test_error_declarations_are_queried_with_their_event(client: TestClient, keys: dict[str, Any]) -> None:
     original = event("E1", eventID="urn:uuid:0b0c4c1e-8a6d-4b8e-9a57-3c6f1f3c2a11")
     capture(client, keys["gz"], original)
-    declared = {**original, "errorDeclaration": {"declarationTime": "2026-02-03T00:00:00Z", "reason": "incorrect_data",
-                                                 "correctiveEventIDs": ["urn:uuid:c0ffee00-0000-4000-8000-000000000001"]}}  # fmt: skip
+    declaration = {"declarationTime": "2026-02-03T00:00:00Z", "reason": "incorrect_data",
+                   "correctiveEventIDs": ["urn:uuid:c0ffee00-0000-4000-8000-000000000001"]}  # fmt: skip
+    declared = {**original, "errorDeclaration": declaration}
     capture(client, keys["gz"], declared, event("E2"))
     gz = auth(keys["gz"])
     found = listed(client.get("/epcis/events?EXISTS_errorDeclaration=true", headers=gz))
