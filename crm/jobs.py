@@ -30,7 +30,8 @@ def generate_today(ctx: JobContext) -> JobResult:
         return JobResult({"created": 0})
     created = generate_tasks(session=ctx.session, day=today, policy=policy, now=ctx.now)
     _done[key] = today
-    return JobResult({"date": today.isoformat(), "created": created})
+    # a quiet pass says nothing: the worker prints only the jobs that did something
+    return JobResult({"date": today.isoformat(), "created": created} if created else {"created": 0})
 
 
 JOBS = (Job("crm.generate_tasks", generate_today),)
