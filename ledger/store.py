@@ -182,11 +182,20 @@ def _party_from_list(entries: object, key: str, directory: PartyDirectory) -> tu
 def lock_store(session: Session) -> ChainHead:
     """Serialise writers of the event store until this transaction ends; returns the chain head."""
     # A write first: on SQLite it takes the database's write lock, on PostgreSQL the row lock; either way concurrent
-    # captures append one after the other and the chain never forks.
-    session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=ChainHead.seq))
-    head = session.exec(select(ChainHead).where(ChainHead.id == 1)).one()
-    session.refresh(head)
-    return head
+    # captures append one after the other and the chain never forks. A request that already holds it (the till,
+    # then the scan, then the capture, then the append each ask) reads the head again and takes nothing twice.
+    conn = session.connection()
+    held = (conn.get_transaction(), conn.get_nested_transaction())
+    known = session.info.get(_LOCK)
+    if not (isinstance(known, tuple) and known[0] is held[0] and known[1] is held[1] and held[0] is not None
+            and held[0].is_active and (held[1] is None or held[1].is_active)):  # fmt: skip
+        session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=ChainHead.seq))
+        session.info[_LOCK] = held
+    return session.exec(select(ChainHead).where(ChainHead.id == 1).execution_options(populate_existing=True)).one()
+
+
+_LOCK = "ledger.store_lock"
+"""``session.info`` entry: the (transaction, savepoint) in which this session took the store lock."""
 
 
 COVERED = (
