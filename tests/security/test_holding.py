@@ -149,3 +149,33 @@ def _sscc(session: Session) -> str:
     case = codes.allocate_ssccs(session=session, company_prefix="6901234", count=1, party_id="PLANT-1")[0]
     assert case.sscc is not None
     return case.sscc
+
+
+def test_a_store_retracts_its_own_scanned_sale_through_epcis_and_no_one_elses(
+    client: TestClient, session: Session, made: list[str]
+) -> None:
+    import json
+
+    from sqlmodel import select
+
+    from traceability.models import Event, Sale
+
+    gz = auth(api_key(session, Role.store, "S-GZ-1"))
+    r = client.post("/api/v1/scans", json={"biz_step": "retail_selling", "codes": made[:1]}, headers=gz)
+    assert r.json()["accepted"], r.text
+    stored = session.exec(select(Event).where(Event.biz_step == "retail_selling")).one()
+    # The event as our scanner stored it names the unit by its URN, without the label's signature: retracting it
+    # repeats it, and a declaration asserts nothing new about the code.
+    declaration = {**json.loads(stored.document), "errorDeclaration": {
+        "declarationTime": "2026-12-01T12:00:00Z", "reason": "incorrect_data"}}  # fmt: skip
+    declaration.pop("@context", None)
+    doc = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument",
+           "schemaVersion": "2.0", "creationDate": "2026-12-01T12:00:00Z",
+           "epcisBody": {"eventList": [declaration]}}  # fmt: skip
+    nj = auth(api_key(session, Role.store, "S-NJ-1"))
+    assert client.post("/epcis/capture", json=doc, headers=nj).status_code == 403
+    assert session.exec(select(Sale)).all(), "another store's retraction changed nothing"
+    r = client.post("/epcis/capture", json=doc, headers=gz)
+    assert r.status_code == 202, r.text
+    session.expire_all()
+    assert session.exec(select(Sale)).all() == []
