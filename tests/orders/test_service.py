@@ -12,11 +12,13 @@ from members import service as members
 from orders import service
 from orders.errors import DeliveryRefused, OrderConflict, OrderInvalid, OrderNotFound
 from rebates.policy import OrdersPolicy, Policy
+from scanning.service import ScanRequest, record_scans
 from settlement.service import run_settlement
 from tests.factories import GTIN
 from tests.members.helpers import hashed as member_hashed
 from tests.orders.helpers import ADMIN, GZ1, GZ2, GZ3, HOUR, PHONE, POLICY, T0, hashed, place, seed, stock
-from traceability.models import Event, OrderNotice, OrderOffer, Sale
+from traceability.auth.service import Principal
+from traceability.models import Event, OrderNotice, OrderOffer, Role, Sale
 
 
 def _register(session: Session, settings, store: str, phone: str = PHONE) -> None:
@@ -178,3 +180,14 @@ def test_bad_orders_are_refused_in_words(session: Session, settings) -> None:
     with pytest.raises(OrderInvalid):
         service.place(session=session, principal=ADMIN, member_hash="a" * 64, lat=91, lon=0, lines=[(GTIN, 1)],
                       policy=POLICY)  # fmt: skip
+
+
+def test_a_member_whose_home_is_no_member_store_goes_to_where_she_last_bought(session: Session, settings) -> None:
+    units = stock(session, settings, "S-GZ-3", 1)
+    _register(session, settings, "S-GZ-X")  # a shop without a member-store number registered her
+    sold = record_scans(session=session, principal=Principal(role=Role.store, party_id="S-GZ-3"),
+                        request=ScanRequest(biz_step="retail_selling", codes=units, party_id="S-GZ-3",
+                                            member_hash=hashed(PHONE, settings.key_dir)))  # fmt: skip
+    assert not sold.rejected
+    view = place(session, settings)
+    assert (view["store"], view["reason"]) == ("S-GZ-3", "last_store")
