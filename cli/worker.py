@@ -28,8 +28,9 @@ def worker_jobs() -> tuple[Job, ...]:
     """Every background job, in the order a pass runs them."""
     from crm.jobs import JOBS as CRM_JOBS
     from orders.worker import JOBS as ORDER_JOBS
+    from scanning.subscriptions import JOBS as EPCIS_JOBS
 
-    return (*ORDER_JOBS, *CRM_JOBS)
+    return (*ORDER_JOBS, *CRM_JOBS, *EPCIS_JOBS)
 
 
 def _print_pass(done: list[dict[str, Any]]) -> None:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
-from scanning import epcis, epcis_xml, outbound, service
+from scanning import epcis, epcis_xml, outbound, service, subscriptions
 from scanning.errors import InvalidDocument
 from scanning.query import MAX_PER_PAGE, event_by_id, event_page, list_values, page_secret, parse_query, resource_value
 from scanning.rest import collection, discovery_headers, next_link, query_document, wants_xml
@@ -38,6 +38,7 @@ from traceability.auth.service import Principal
 from traceability.errors import Problem
 from traceability.i18n import negotiate
 from traceability.models import Role, Shipment, ShipmentStatus
+from traceability.models.base import utcnow
 from traceability.privacy import member_hash, member_pepper
 from traceability.settings import Settings
 
@@ -277,6 +278,113 @@ for _resource, _parameter, _filter in (
     ("dispositions", "disposition", "EQ_disposition"),
 ):
     _resource_routes(_resource, _parameter, _filter)
+
+
+@epcis_router.options("/queries", include_in_schema=False)
+def discover_queries(_: Anyone) -> Response:
+    return _options("OPTIONS, GET, POST")
+
+
+@epcis_router.post("/queries", status_code=201, responses={409: {"description": "a query of that name exists"}})
+def create_query(body: subscriptions.QueryIn, session: SessionDep, principal: Anyone, lang: EpcisLang) -> JSONResponse:
+    """Store a named query (the parameters ``GET /epcis/events`` takes) for the caller's party."""
+    stored = subscriptions.create_query(session=session, principal=principal, body=body, lang=lang)
+    return JSONResponse(subscriptions.query_read(stored), status_code=201,
+                        headers={"Location": f"/epcis/queries/{stored.name}"})  # fmt: skip
+
+
+@epcis_router.get("/queries")
+def list_queries(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    per_page: PerPage = 30, next_page_token: PageToken = None,
+) -> JSONResponse:  # fmt: skip
+    """The named queries the caller's party owns (a brand's full-view roles: every party's)."""
+    found, token = subscriptions.list_queries(session=session, principal=principal, per_page=per_page,
+                                              token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
+    return _paged([subscriptions.query_read(q) for q in found], request, token)
+
+
+@epcis_router.options("/queries/{name}", include_in_schema=False)
+def discover_query(_: Anyone, name: str) -> Response:
+    return _options("OPTIONS, GET, DELETE")
+
+
+@epcis_router.get("/queries/{name}")
+def get_query(session: SessionDep, principal: Anyone, lang: EpcisLang, name: str) -> JSONResponse:
+    """One named query's definition."""
+    stored = subscriptions.get_query(session=session, principal=principal, name=name, lang=lang)
+    return JSONResponse(subscriptions.query_read(stored))
+
+
+@epcis_router.delete("/queries/{name}", status_code=204)
+def delete_query(session: SessionDep, principal: Anyone, lang: EpcisLang, name: str) -> Response:
+    """Remove a named query and every subscription to it."""
+    subscriptions.delete_query(session=session, principal=principal, name=name, lang=lang)
+    return Response(status_code=204)
+
+
+@epcis_router.options("/queries/{name}/events", include_in_schema=False)
+def discover_query_events(_: Anyone, name: str) -> Response:
+    return _options("OPTIONS, GET")
+
+
+@epcis_router.get("/queries/{name}/events")
+def query_events(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang, name: str,
+    per_page: PerPage = 100, next_page_token: PageToken = None,
+) -> Response:  # fmt: skip
+    """Run a named query with the caller's party scope, paged as ``GET /epcis/events``."""
+    page = subscriptions.query_events(session=session, principal=principal, name=name, per_page=per_page,
+                                      token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
+    return _events_response(request, page.events, page.next_token)
+
+
+@epcis_router.options("/queries/{name}/subscriptions", include_in_schema=False)
+def discover_subscriptions(_: Anyone, name: str) -> Response:
+    return _options("OPTIONS, GET, POST")
+
+
+@epcis_router.post("/queries/{name}/subscriptions", status_code=201)
+def create_subscription(
+    body: subscriptions.SubscriptionIn, session: SessionDep, principal: Anyone, lang: EpcisLang, name: str
+) -> JSONResponse:
+    """Subscribe a webhook (``dest``) to a named query: ``stream: true`` or ``schedule: {"interval": seconds}``; each
+    POST is signed in ``GS1-Signature`` (hex HMAC-SHA256 of the body keyed with ``signatureToken``)."""
+    sub = subscriptions.create_subscription(session=session, principal=principal, name=name, body=body,
+                                            now=utcnow(), lang=lang)  # fmt: skip
+    return JSONResponse(subscriptions.subscription_read(sub), status_code=201,
+                        headers={"Location": f"/epcis/queries/{name}/subscriptions/{sub.subscription_id}"})  # fmt: skip
+
+
+@epcis_router.get("/queries/{name}/subscriptions")
+def list_subscriptions(session: SessionDep, principal: Anyone, lang: EpcisLang, name: str) -> JSONResponse:
+    """The subscriptions to a named query (never their secrets)."""
+    found = subscriptions.list_subscriptions(session=session, principal=principal, name=name, lang=lang)
+    return JSONResponse([subscriptions.subscription_read(s) for s in found])
+
+
+@epcis_router.options("/queries/{name}/subscriptions/{subscription_id}", include_in_schema=False)
+def discover_subscription(_: Anyone, name: str, subscription_id: str) -> Response:
+    return _options("OPTIONS, GET, DELETE")
+
+
+@epcis_router.get("/queries/{name}/subscriptions/{subscription_id}")
+def get_subscription(
+    session: SessionDep, principal: Anyone, lang: EpcisLang, name: str, subscription_id: str
+) -> JSONResponse:
+    sub = subscriptions.get_subscription(session=session, principal=principal, name=name,
+                                         subscription_id=subscription_id, lang=lang)  # fmt: skip
+    return JSONResponse(subscriptions.subscription_read(sub))
+
+
+@epcis_router.delete("/queries/{name}/subscriptions/{subscription_id}", status_code=204)
+def delete_subscription(
+    session: SessionDep, principal: Anyone, lang: EpcisLang, name: str, subscription_id: str
+) -> Response:
+    """Unsubscribe."""
+    subscriptions.delete_subscription(session=session, principal=principal, name=name,
+                                      subscription_id=subscription_id, lang=lang)  # fmt: skip
+    return Response(status_code=204)
 
 
 scans_router = APIRouter(prefix="/api/v1", tags=["scans"])

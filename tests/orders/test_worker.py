@@ -36,7 +36,7 @@ def _started(proc: subprocess.Popen[str], timeout: float = 60) -> None:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line, proc.stderr.read() if proc.stderr else "worker ended"
-    assert json.loads(line)["started"] == ["orders.lapse_offers", "crm.generate_tasks"]
+    assert "orders.lapse_offers" in json.loads(line)["started"]
 
 
 def _state(db: str, order_id: int) -> tuple[str, str | None, list[tuple[str, str]], list[tuple[str, str | None]]]:

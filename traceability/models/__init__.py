@@ -35,10 +35,13 @@ from traceability.models.product import Product
 from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
 from traceability.models.settlement import SettlementLine, SettlementPeriod
 from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
+from traceability.models.subscription import EpcisQuery, EpcisSubscription
 from traceability.models.territory import Territory
 
 __all__ = [
     "Alert",
+    "EpcisQuery",
+    "EpcisSubscription",
     "Campaign",
     "PointsGrant",
     "Prospect",
