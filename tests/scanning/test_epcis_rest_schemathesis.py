@@ -18,9 +18,8 @@ from tests.conftest import conformance_dir
 from tests.factories import api_key, seed_masterdata
 from traceability.models import Role
 
-# The binding's operations this repository does not serve (named queries, subscriptions, token invalidation, the
-# single-event POST /events): another helper's, or not yet.
-NOT_SERVED = ("/queries", "/nextPageToken")
+# The binding's operations this repository does not serve (token invalidation, the single-event POST /events).
+NOT_SERVED = ("/nextPageToken",)
 
 
 def _without_remote_refs(node: Any) -> Any:
