@@ -58,15 +58,33 @@ class Job:
 
 
 def run_due(
-    engine: Engine, jobs: Sequence[Job], *, settings: Settings, now: datetime | None = None, max_rounds: int = 1000
+    engine: Engine,
+    jobs: Sequence[Job],
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    max_rounds: int = 1000,
+    isolate: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every job once at ``now`` (each again while it reports more), each round committed on its own."""
+    """Run every job once at ``now`` (each again while it reports more), each round committed on its own.
+
+    ``isolate`` (the long-running worker): a job that fails is rolled back, logged and reported as ``error``, and the
+    jobs after it still run, so one job's trouble never holds up another's deadlines; without it (``orders tick``,
+    a test) the failure is raised.
+    """
     now = now or utcnow()
     report: list[dict[str, Any]] = []
     for job in jobs:
         for _ in range(max_rounds):
-            with session_scope(engine) as session:
-                result = job.run(JobContext(session=session, now=now, settings=settings))
+            try:
+                with session_scope(engine) as session:
+                    result = job.run(JobContext(session=session, now=now, settings=settings))
+            except Exception as exc:
+                if not isolate:
+                    raise
+                log.exception("job %s failed; it runs again on the next pass", job.name)
+                report.append({"job": job.name, "error": type(exc).__name__})
+                break
             report.append({"job": job.name, **result.done})
             if not result.more:
                 break
@@ -87,7 +105,7 @@ def run_forever(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            done = run_due(engine, jobs, settings=settings, now=clock())
+            done = run_due(engine, jobs, settings=settings, now=clock(), isolate=True)
             if on_pass is not None:
                 on_pass(done)
         except Exception:  # noqa: BLE001 - a database hiccup must not end the worker; the next pass retries
