@@ -888,7 +888,7 @@ def store_summary(
     sold, to_members = session.exec(
         select(func.count(), func.sum(case((col(Sale.member_hash).is_not(None), 1), else_=0)))
         .where(col(Sale.store_id) == store, col(Sale.counted).is_(True), col(Sale.event_time) >= start,
-               col(Sale.event_time) < end)
+               col(Sale.event_time) < end, ~_REDEEMED_HERE)  # a free unit is counted as one, not as a sale
     ).one()  # fmt: skip
     free = session.exec(
         select(func.count()).select_from(Redemption)

@@ -16,7 +16,7 @@ from pos import receipts, service
 from pos.errors import FreeUnitGiven, NoFreeUnit, NotYourStore, PrinterInvalid, SaleNotFound, TillInvalid, UndoTooLate
 from rebates.policy import Policy
 from scanning.service import pack
-from settlement.service import run_settlement
+from settlement.service import run_settlement, store_summary
 from tests.factories import GTIN
 from tests.pos.helpers import ADMIN, GZ, NJ, PHONE, hashed, stocked
 from tests.web.helpers import at_distributor, make_codes, scan
@@ -68,6 +68,9 @@ def test_six_sales_then_the_free_unit_which_earns_nothing_and_is_no_sale_for_fee
     settled = run_settlement(session=session, period=datetime.now(UTC).strftime("%Y-%m"), policy=POLICY)
     [line] = [s for s in settled.stores if s.party == "S-GZ-1"]
     assert line.units_sold == 6
+    # The store's day says the same: six sold, one given away (never both).
+    day = store_summary(session=session, principal=Principal(role=Role.store, party_id="S-GZ-1"), policy=POLICY)
+    assert (day.today.units_sold, day.today.free_units) == (6, 1)
     # A second free unit is not due: refused, and nothing of it is kept.
     savepoint = session.begin_nested()
     with pytest.raises(NoFreeUnit) as refused:
