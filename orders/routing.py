@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -84,10 +84,13 @@ class StoreIndex:
     def __init__(self, sites: Sequence[Site]) -> None:
         self.sites = list(sites)
         self._by_id = {s.id: s for s in self.sites}
-        self._tree: cKDTree | None = None
+        self._tree: Any = None  # scipy.spatial.cKDTree, built (and scipy imported) on the first look-up
         if self.sites:
             lat = np.fromiter((s.lat for s in self.sites), dtype=np.float64, count=len(self.sites))
             lon = np.fromiter((s.lon for s in self.sites), dtype=np.float64, count=len(self.sites))
+            # Imported here: scipy costs a server ~25 MB of memory, which only routing needs.
+            from scipy.spatial import cKDTree
+
             self._tree = cKDTree(project(lat, lon))
 
     def __len__(self) -> int:

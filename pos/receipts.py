@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from escpos.printer import Dummy
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pos.errors import PrinterUnreachable
@@ -77,7 +76,10 @@ def receipt_html(record: SaleRecord, lang: str) -> str:
     return _ENV.get_template("receipt.html").render(r=receipt_lines(record, lang), w=_words(lang), lang=lang)
 
 
-def _printer() -> Dummy:
+def _printer() -> Any:
+    # Imported here: python-escpos costs a server ~10 MB of memory, which only ESC/POS receipts need.
+    from escpos.printer import Dummy
+
     printer = Dummy(profile="default")
     # 58 mm paper: 384 dots across; the profile's width lets centring work (and keeps python-escpos from warning).
     printer.profile.profile_data.setdefault("media", {}).setdefault("width", {})["pixel"] = 384
