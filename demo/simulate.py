@@ -241,7 +241,8 @@ class Simulator:
             dist = self.parties[d]
             units = self.stock[d].units
             self.stock[d].units = []
-            # A sloppy distributor ships the tail of its stock without scanning it out.
+            # A sloppy distributor ships the tail of its stock without scanning it out (its coverage shows it); the
+            # stores scan those goods in when they arrive, since a store sells only what it holds.
             n_scanned = round(len(units) * SLOPPY.get(d, 1.0))
             per_store: dict[str, list[tuple[str, bool]]] = {s: [] for s in stores}
             for i, u in enumerate(units):
@@ -259,6 +260,9 @@ class Simulator:
                         sourceList=[{"type": "owning_party", "source": gln_uri(dist)}],
                         destinationList=[{"type": "owning_party", "destination": gln_uri(store)}],
                     ))  # fmt: skip
+                unscanned = [self._urn_of(u) for u, ok in items if not ok]
+                if unscanned:  # the store scans in what arrived without a shipment: it holds it, and may sell it
+                    selling.append(object_event("receiving", month.at(6 + j % 2, 8, j % 60), unscanned, store))
                 self.stats.units_to_stores += len(items)
                 codes = [u for u, _ in items]
                 sold = codes[: max(1, round(len(codes) * self.rng.uniform(0.7, 0.95)))]
@@ -266,7 +270,8 @@ class Simulator:
                 for k, batch in enumerate((sold[:half], sold[half:])):
                     if not batch:
                         continue
-                    when = month.at(min(27, 8 + j % 5 + 9 * k + self.rng.randint(0, 4)), self.rng.randint(10, 20),
+                    # From the 13th: after the store's delivery (by the 12th), since a store sells what it holds.
+                    when = month.at(min(27, 13 + j % 5 + 7 * k + self.rng.randint(0, 4)), self.rng.randint(10, 20),
                                     self.rng.randint(0, 59))  # fmt: skip
                     event = object_event("retail_selling", when, [self._urn_of(u) for u in batch], store)
                     if (member := self._member(store.id, when)) is not None:

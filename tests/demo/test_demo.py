@@ -62,6 +62,8 @@ def test_demo_summary_equals_the_contract_commands(cli, tmp_path: Path) -> None:
     # Every planted story is found.
     assert set(summary["alerts_by_kind"]) == {"out_of_territory", "unauthorized_channel", "clone_suspected",
                                               "counterfeit_suspected", "holder_mismatch"}  # fmt: skip
+    # Only the planted clone resales (one a month) sell a unit another party holds: honest stores sell what they hold.
+    assert summary["alerts_by_kind"]["holder_mismatch"] <= 2
     leakers = [leak["distributor"] for leak in summary["top_leaks"]]
     assert {"D-DG", "D-WZ", "D-GZ"} <= set(leakers[:3])
 
