@@ -125,7 +125,9 @@ def iter_segments(
         sql += " LIMIT :limit"
         params["limit"] = limit
     stmt = text(sql).bindparams(bindparam("hi", type_=UTCDateTime()))
-    result = session.connection().execution_options(yield_per=batch).execute(stmt, params)
+    # Streamed, as an option of this statement: on the connection it would stay set and turn the session's next
+    # SAVEPOINT into a server-side cursor on PostgreSQL.
+    result = session.connection().execute(stmt.execution_options(yield_per=batch), params)
     for row in result:
         frequency = int(row.frequency)
         yield {

@@ -208,8 +208,9 @@ def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
         raise NotImplementedError(f"no insert-or-skip for {dialect}")
     if len(rows) == 1:
-        result: Any = session.execute(stmt, rows[0])
-        return max(int(result.rowcount), 0)
+        # RETURNING, not the row count: through the ORM's insert path PostgreSQL's driver reports -1 for it.
+        inserted = session.connection().execute(stmt.returning(table.c.id), rows[0]).first()
+        return 0 if inserted is None else 1
     for batch in chunks(rows, 500):
         session.execute(stmt, batch)
     return len(rows)  # an executemany's row count is the driver's guess: callers count what was new beforehand
