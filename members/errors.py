@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from traceability.errors import Forbidden, InvalidInput, NotFound, Problem, ValidationFailed
+from traceability.i18n import wording
 
 __all__ = [
     "ImportInvalid",
@@ -84,15 +85,9 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 def word(reason: str, lang: str = "en", **params: Any) -> str:
     """The message of ``reason`` in ``lang`` (zh-CN or en; anything else is English)."""
-    texts = _MESSAGES.get(lang, _MESSAGES["en"])
-    return texts.get(reason, reason).format_map(_Missing(params))
+    return wording(_MESSAGES, reason, lang, **params)
 
 
 class MemberNotFound(NotFound):

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound
+from traceability.errors import CatalogueWorded, Conflict, Forbidden, InvalidInput, NotFound
+from traceability.i18n import wording
 
 __all__ = [
     "DeliveryRefused",
@@ -130,22 +131,13 @@ _MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 def word(reason: str, lang: str = "en", **params: Any) -> str:
     """The message of ``reason`` in ``lang`` (zh-CN or en; anything else is English)."""
-    texts = _MESSAGES.get(lang, _MESSAGES["en"])
-    return texts.get(reason, _MESSAGES["en"].get(reason, reason)).format_map(_Missing(params))
+    return wording(_MESSAGES, reason, lang, **params)
 
 
-class _Worded:
-    """Mixin: an error made from a reason code, worded in the request's language, with the reason in the body."""
-
-    def __init__(self, reason: str, lang: str = "en", **params: Any) -> None:
-        super().__init__(word(reason, lang, **params), reason=reason, **params)  # type: ignore[call-arg]
+class _Worded(CatalogueWorded):
+    catalogue = _MESSAGES
 
 
 class OrderNotFound(_Worded, NotFound):

@@ -37,6 +37,7 @@ from flow_graph.history import history_of, load_masterdata, load_view
 from flow_graph.rules import MasterData, attribute, channel_breach, outside_territories, same_side
 from ledger.state import fold
 from traceability.auth.service import Principal, scope_to_party
+from traceability.i18n import wording
 from traceability.models import Code, Party, Product, Shipment, ShipmentItem
 
 __all__ = [
@@ -98,8 +99,7 @@ class OutboundWarning:
         return "high" if self.kind in RED else "medium"
 
     def message(self, lang: str) -> str:
-        texts = _MESSAGES.get(lang, _MESSAGES["en"])
-        return texts.get(self.kind, self.kind).format_map(_Missing(self.params))
+        return wording(_MESSAGES, self.kind, lang, **self.params)
 
     def as_dict(self, lang: str) -> dict[str, str]:
         """The contract's shape: ``kind`` and ``message`` (in ``lang``), with the ``severity`` the page colours."""
@@ -107,11 +107,6 @@ class OutboundWarning:
 
     def stored(self) -> dict[str, Any]:
         return {"kind": self.kind, "params": self.params}
-
-
-class _Missing(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "?"
 
 
 def dump(warnings: Iterable[OutboundWarning]) -> str | None:

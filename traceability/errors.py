@@ -21,8 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from traceability.i18n import Catalogue, wording
+
 __all__ = [
     "Conflict",
+    "CatalogueWorded",
     "Forbidden",
     "InvalidInput",
     "JsonTooDeep",
@@ -120,3 +123,13 @@ class Unauthenticated(TraceabilityError):
 class Forbidden(TraceabilityError):
     status_code = 403
     code = "forbidden"
+
+
+class CatalogueWorded:
+    """Mixin for a domain error made from a reason code: worded from the package's ``catalogue`` in the request's
+    language, with the reason (and its fields) in the problem body. Put it before the error class it refines."""
+
+    catalogue: ClassVar[Catalogue]
+
+    def __init__(self, reason: str, lang: str = "en", **params: Any) -> None:
+        super().__init__(wording(self.catalogue, reason, lang, **params), reason=reason, **params)  # type: ignore[call-arg]

@@ -7,7 +7,10 @@ that prefers English gets English.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LANG", "SUPPORTED", "negotiate"]
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["DEFAULT_LANG", "SUPPORTED", "Catalogue", "negotiate", "wording"]
 
 SUPPORTED = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"
@@ -41,3 +44,19 @@ def negotiate(accept_language: str | None, cookie: str | None = None) -> str:
         if lang is not None and q > 0:
             ranked.append((-q, i, lang))
     return min(ranked)[2] if ranked else DEFAULT_LANG
+
+
+Catalogue = Mapping[str, Mapping[str, str]]
+"""A package's messages: language → key → text with ``{named}`` fields."""
+
+
+class _Unknown(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def wording(catalogue: Catalogue, key: str, lang: str, **params: Any) -> str:
+    """The message ``key`` of a package's catalogue in ``lang`` (English when the language or the key is missing
+    there, else the key itself), a field the caller did not give shown as ``?`` rather than failing."""
+    english = catalogue["en"]
+    return catalogue.get(lang, english).get(key, english.get(key, key)).format_map(_Unknown(params))
