@@ -14,6 +14,7 @@ a query. ``WD_readPoint`` / ``WD_bizLocation`` equal their ``EQ_`` forms: the st
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from ledger.keys import key_of
-from ledger.store import normalise_vocab, parse_event_time
+from ledger.store import canonical_json, normalise_vocab, parse_event_time
 from scanning.epcis_errors import NoSuchResource, QueryParameterInvalid, QueryTooLarge
 from traceability.auth.service import Principal, scope_to_party
 from traceability.models import Event, EventEpc
@@ -41,6 +42,7 @@ __all__ = [
     "EventPage",
     "ValuePage",
     "event_by_id",
+    "event_document",
     "event_page",
     "list_values",
     "page_secret",
@@ -480,10 +482,19 @@ def read_token(token: str, secret: bytes, *, lang: str, scope: str, digest: str,
 
 @dataclass
 class EventPage:
-    """One page of events (EPCIS JSON, error declarations merged in) and the token of the next, or None."""
+    """One page of events and the token of the next, or None.
 
-    events: list[dict[str, Any]]
+    ``documents`` are the events' stored JSON texts (error declarations merged in), kept as text so that a JSON
+    answer splices them rather than parsing and re-encoding every event (:func:`scanning.rest.query_document_json`);
+    ``events`` parses them for the callers that need objects (XML, subscriptions).
+    """
+
+    documents: list[str]
     next_token: str | None
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(d) for d in self.documents]
 
 
 def _visible(stmt: Any, principal: Principal | None) -> Any:
@@ -492,17 +503,22 @@ def _visible(stmt: Any, principal: Principal | None) -> Any:
     return scope_to_party(stmt, principal, Event.location_party_id, Event.source_party_id, Event.destination_party_id)
 
 
-def _base(flt: EventFilter) -> Any:
+@functools.cache
+def _not_superseded() -> ColumnElement[bool]:
+    """An event, or an error declaration whose event never reached us: it then stands for that event (it carries
+    all its fields). Built once: aliasing the table costs more than running the query."""
     original = aliased(Event)
     has_original = (
         select(original.id).where(original.event_id == Event.event_id, col(original.declaration).is_(False)).exists()
     )
-    # An error declaration whose event never reached us still stands for that event (it carries all its fields).
-    # Only the columns a page needs, as plain rows: building ORM objects would cost more than the query itself.
-    columns = (Event.id, Event.event_id, Event.declaration, Event.event_time, Event.record_time, Event.document)
-    return select(*columns).where(  # type: ignore[call-overload]
-        or_(col(Event.declaration).is_(False), ~has_original), *flt.conditions
-    )
+    return or_(col(Event.declaration).is_(False), ~has_original)
+
+
+def _base(flt: EventFilter) -> Any:
+    """Only the columns a page needs, as plain rows (the order column as ``at``): building ORM objects, or reading a
+    second time column, would cost more than the query itself."""
+    columns = (Event.id, Event.event_id, Event.declaration, Event.document, _order_column(flt).label("at"))
+    return select(*columns).where(_not_superseded(), *flt.conditions)  # type: ignore[call-overload]
 
 
 def _order_column(flt: EventFilter) -> Any:
@@ -521,22 +537,32 @@ def _after(flt: EventFilter, at: datetime, row_id: int) -> ColumnElement[bool]:
     return or_(column > at, and_(column == at, col(Event.id) > row_id))
 
 
-def _merged(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """The rows' JSON (with its ``@context``) and any error declaration of theirs merged in."""
+def _merged_text(session: Session, rows: Sequence[Any]) -> list[str]:
+    """The rows' stored JSON text (with its ``@context``); a row with an error declaration of its own is parsed,
+    merged and written back in the stored form, every other row is passed through untouched."""
     ids = [r.event_id for r in rows]
     declared: dict[str, Any] = {}
     for start in range(0, len(ids), 500):
         stmt = select(Event.event_id, Event.document).where(col(Event.declaration).is_(True),
                                                             col(Event.event_id).in_(ids[start : start + 500]))
-        for event_id, document in session.exec(stmt).all():
+        for event_id, document in session.connection().execute(stmt).all():
             declared[event_id] = json.loads(document).get("errorDeclaration", {})
+    if not declared:
+        return [r.document for r in rows]
     out = []
     for r in rows:
-        doc = json.loads(r.document)
         if r.event_id in declared and not r.declaration:
+            doc = json.loads(r.document)
             doc["errorDeclaration"] = declared[r.event_id]
-        out.append(doc)
+            out.append(canonical_json(doc))
+        else:
+            out.append(r.document)
     return out
+
+
+def _merged(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows' JSON (with its ``@context``) and any error declaration of theirs merged in."""
+    return [json.loads(text) for text in _merged_text(session, rows)]
 
 
 def event_page(
@@ -574,9 +600,9 @@ def event_page(
     else:
         ordered = stmt.order_by(order, col(Event.id))
     if not flt.checks:
-        rows = list(session.exec(ordered.limit(size + 1)).all())
+        rows = list(session.connection().execute(ordered.limit(size + 1)).all())
         resume = rows[size - 1] if len(rows) > size else None
-        events = _merged(session, rows[:size])
+        events = _merged_text(session, rows[:size])
     else:
         events, resume = _scan(session, ordered, flt, size)
     left = None if remaining is None else remaining - len(events)
@@ -587,19 +613,20 @@ def event_page(
     return EventPage(events, sign_token(payload, secret))
 
 
-def _scan(session: Session, ordered: Any, flt: EventFilter, size: int) -> tuple[list[dict[str, Any]], Any]:
+def _scan(session: Session, ordered: Any, flt: EventFilter, size: int) -> tuple[list[str], Any]:
     """Read rows in order, keeping those the JSON checks pass, until a page is full, the rows end or the budget
     is spent; the matches and the row the next page starts after (None: no more rows)."""
-    found: list[dict[str, Any]] = []
+    found: list[str] = []
     batch, scanned, last = max(2 * size, 200), 0, None
     while True:
         stmt = ordered if last is None else ordered.where(_after(flt, _order_value(flt, last), last.id or 0))
-        rows = list(session.exec(stmt.limit(batch)).all())
-        for i, (row, doc) in enumerate(zip(rows, _merged(session, rows), strict=True)):
+        rows = list(session.connection().execute(stmt.limit(batch)).all())
+        for i, (row, text) in enumerate(zip(rows, _merged_text(session, rows), strict=True)):
             scanned += 1
             last = row
+            doc = json.loads(text)
             if all(check(doc) for check in flt.checks):
-                found.append(doc)
+                found.append(text)
                 if len(found) == size:
                     return found, None if (i == len(rows) - 1 and len(rows) < batch) else row
         if len(rows) < batch:
@@ -609,7 +636,7 @@ def _scan(session: Session, ordered: Any, flt: EventFilter, size: int) -> tuple[
 
 
 def _order_value(flt: EventFilter, row: Any) -> datetime:
-    return _utc(row.record_time if flt.order_by == "recordTime" else row.event_time)
+    return _utc(row.at)
 
 
 def _check_max(session: Session, flt: EventFilter, principal: Principal | None, lang: str) -> None:
@@ -700,9 +727,14 @@ def resource_value(*, session: Session, resource: str, value: str, principal: Pr
         raise NoSuchResource(lang, kind=resource, name=value)
 
 
-def event_by_id(*, session: Session, event_id: str, principal: Principal | None, lang: str) -> dict[str, Any]:
-    """One event by its eventID, with its error declaration merged in; unknown or not visible: one 404."""
+def event_document(*, session: Session, event_id: str, principal: Principal | None, lang: str) -> str:
+    """One event's JSON text by its eventID, with its error declaration merged in; unknown or not visible: one 404."""
     rows = list(session.exec(_visible(_base(EventFilter([col(Event.event_id) == event_id])), principal).limit(1)))
     if not rows:
         raise NoSuchResource(lang, kind="event", name=event_id)
-    return _merged(session, rows)[0]
+    return _merged_text(session, rows)[0]
+
+
+def event_by_id(*, session: Session, event_id: str, principal: Principal | None, lang: str) -> dict[str, Any]:
+    """:func:`event_document`, parsed."""
+    return dict(json.loads(event_document(session=session, event_id=event_id, principal=principal, lang=lang)))
