@@ -514,10 +514,23 @@ def _not_superseded() -> ColumnElement[bool]:
     return or_(col(Event.declaration).is_(False), ~has_original)
 
 
+@functools.cache
+def _declared() -> Any:
+    """Whether an error declaration of the row's event is stored: one probe of the (eventID, declaration) index
+    per row, so that a page without one needs no second query."""
+    declaration = aliased(Event)
+    return (
+        select(declaration.id)
+        .where(declaration.event_id == Event.event_id, col(declaration.declaration).is_(True))
+        .exists()
+        .label("declared")
+    )
+
+
 def _base(flt: EventFilter) -> Any:
     """Only the columns a page needs, as plain rows (the order column as ``at``): building ORM objects, or reading a
     second time column, would cost more than the query itself."""
-    columns = (Event.id, Event.event_id, Event.declaration, Event.document, _order_column(flt).label("at"))
+    columns = (Event.id, Event.event_id, Event.declaration, Event.document, _order_column(flt).label("at"), _declared())
     return select(*columns).where(_not_superseded(), *flt.conditions)  # type: ignore[call-overload]
 
 
@@ -540,7 +553,7 @@ def _after(flt: EventFilter, at: datetime, row_id: int) -> ColumnElement[bool]:
 def _merged_text(session: Session, rows: Sequence[Any]) -> list[str]:
     """The rows' stored JSON text (with its ``@context``); a row with an error declaration of its own is parsed,
     merged and written back in the stored form, every other row is passed through untouched."""
-    ids = [r.event_id for r in rows]
+    ids = [r.event_id for r in rows if r.declared and not r.declaration]
     declared: dict[str, Any] = {}
     for start in range(0, len(ids), 500):
         stmt = select(Event.event_id, Event.document).where(col(Event.declaration).is_(True),

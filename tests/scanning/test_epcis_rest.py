@@ -280,6 +280,11 @@ def test_error_declarations_are_queried_with_their_event(client: TestClient, key
     assert len(listed(client.get("/epcis/events?GE_errorDeclarationTime=2026-02-04T00:00:00Z", headers=gz))) == 0
     one = listed(client.get(f"/epcis/events/{original['eventID']}", headers=gz))
     assert one[0]["errorDeclaration"]["declarationTime"] == "2026-02-03T00:00:00Z"
+    # A query on columns only (no JSON checks) merges the declaration in as well, and lists the event once.
+    plain = [e for e in listed(client.get("/epcis/events?eventType=ObjectEvent", headers=gz))
+             if e["eventID"] == original["eventID"]]  # fmt: skip
+    assert len(plain) == 1
+    assert plain[0]["errorDeclaration"]["reason"] == "incorrect_data"
 
 
 def test_query_document_conforms_to_the_gs1_json_schema(client: TestClient, keys: dict[str, Any]) -> None:
