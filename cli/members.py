@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from cli import crm as crm_commands
 from cli.context import err_console, out_console, print_json, state
 from crm.segments import iter_segments, segment_summary
 from members import service
@@ -173,3 +174,6 @@ def segments(
                           "" if r["recency_days"] is None else str(r["recency_days"]), str(r["frequency"]),
                           str(r["units"]), r["monetary"], str(r["baby_stage"] or ""))  # fmt: skip
         out_console.print(table)
+
+
+crm_commands.mount(app)  # campaigns, grant, rewards, top10, prospects, return, export (cli/crm.py)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rebates.errors import PolicyInvalid
 from traceability.errors import Problem
@@ -159,8 +159,10 @@ class CrmPolicy(_Strict):
             min_frequency=6, min_monetary=Decimal("1500"), max_recency_days=60, min_units_per_purchase=Decimal("2")
         )
     )
-    prospect_target: int = Field(default=20, ge=0, le=10_000)
-    """Prospects each member store hands in per month."""
+    prospect_target: int = Field(
+        default=20, ge=0, le=10_000, validation_alias=AliasChoices("prospect_target", "prospect_target_per_month")
+    )
+    """Prospects each member store hands in per month (a file may spell it ``prospect_target_per_month``)."""
 
     @field_validator("days_per_gtin")
     @classmethod
@@ -184,6 +186,11 @@ class CrmPolicy(_Strict):
     def days_for(self, gtin: str | None) -> int:
         """Days a unit of ``gtin`` lasts."""
         return self.days_per_gtin.get(gtin or "", self.days_per_unit)
+
+    @property
+    def prospect_target_per_month(self) -> int:
+        """The monthly prospect target per member store (``prospect_target``), by the name the reports use."""
+        return self.prospect_target
 
 
 # --- O2O orders (orders/) ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ count towards the next one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,19 @@ from traceability.auth.service import Principal
 from traceability.errors import Forbidden, NotFound
 from traceability.models import Party, PartyKind, Redemption, Role, Sale
 
-__all__ = ["MemberSummary", "member_summary", "redeem_free_item"]
+__all__ = ["MemberSummary", "PointsExtra", "member_summary", "redeem_free_item", "set_points_extras"]
+
+PointsExtra = Callable[[Session, str, Policy], int]
+"""Points of a member (by phone hash) on top of the regular rule, such as member care's campaign extras, activity
+grants less rewards bought (``crm.points.points_extra``). ``rebates`` sits below ``crm`` and never imports it: the
+assembly (``traceability.app.wire_listeners``) hands the source in, as it wires the capture listeners."""
+_extras: tuple[PointsExtra, ...] = ()
+
+
+def set_points_extras(*sources: PointsExtra) -> None:
+    """Replace the sources of points beyond the regular rule (idempotent; none: the regular rule alone)."""
+    global _extras
+    _extras = tuple(sources)
 
 
 @dataclass
@@ -80,7 +93,7 @@ def member_summary(
     units, qualifying, redeemed = _counts(session, member_hash, policy)
     earned = qualifying // policy.points.free_after
     summary = MemberSummary(
-        points=units * policy.points.per_unit,
+        points=units * policy.points.per_unit + sum(extra(session, member_hash, policy) for extra in _extras),
         units_bought=units,
         qualifying_units=qualifying,
         free_earned=earned,

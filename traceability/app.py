@@ -151,6 +151,10 @@ def capture_listeners() -> tuple[Listener, ...]:
 def wire_listeners() -> None:
     """Set the capture listeners on the ledger: the one place they are wired (idempotent)."""
     set_listeners(capture_listeners())
+    from crm.points import points_extra
+    from rebates.service import set_points_extras
+
+    set_points_extras(points_extra)  # a member's points include crm's campaign extras, grants and rewards
 
 
 def create_app(
