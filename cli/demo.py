@@ -39,6 +39,14 @@ def demo(
         f"{n} {k}" for k, n in sorted(s.parties.items())) + f"; {s.codes_issued:,} signed codes; {s.events:,} events")
     out_console.print("[bold]Planted[/]: " + "; ".join(result.planted))
     out_console.print("[bold]Members[/]: " + ", ".join(f"{n:,} {source}" for source, n in s.members_by_source.items()))
+    if s.orders:
+        out_console.print("[bold]O2O orders[/]: " + ", ".join(f"{n} {k}" for k, n in s.orders["by_status"].items())
+                          + f"; {s.orders['offers_lapsed']} offer lapsed and went on to the next store, "
+                          f"{s.orders['offers_declined']} declined (out of stock)")  # fmt: skip
+    if s.tasks:
+        kinds_ = ", ".join(f"{n} {k}" for k, n in s.tasks["by_kind"].items())
+        out_console.print(f"[bold]Clerk tasks[/] for {s.tasks['day']}: {kinds_} "
+                          f"(traceability tasks list --date {s.tasks['day']})")  # fmt: skip
     kinds = Table("alert kind", "alerts", title="Alerts by kind")
     for kind, n in s.alerts_by_kind.items():
         kinds.add_row(kind, str(n))

@@ -43,6 +43,7 @@ from traceability.models import (
     PrintFormat,
     Role,
     SigningKey,
+    Task,
     Territory,
 )
 from traceability.settings import Settings
@@ -83,6 +84,10 @@ class Summary:
     """Members by how they joined: at a store's POS, or first seen on a sale (``members list`` reads the same)."""
     settlement: dict[str, dict[str, Any]]
     """Per period: status, totals (rebates, fees, payable), distributors by rate, top rebates."""
+    orders: dict[str, Any] = field(default_factory=dict)
+    """O2O orders by status, offers that lapsed and offers declined (``orders list`` reads the same)."""
+    tasks: dict[str, Any] = field(default_factory=dict)
+    """The clerks' call list generated for one day: how many, by kind."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -185,6 +190,11 @@ def _work_cases(session: Session, first: Month) -> None:
                               note="核实调拨单")  # fmt: skip
             flow.update_alert(session=session, alert_id=alert.id, author="AUD 稽查员", status="dismissed",  # type: ignore[arg-type]
                               note="总部批准的临时调货，不属窜货")  # fmt: skip
+
+
+def _tasks_by_kind(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Task.kind, func.count()).group_by(Task.kind)).all()
+    return {str(kind): int(n) for kind, n in sorted(rows)}
 
 
 def demo_summary(*, session: Session, periods: list[str], locked: str, policy: Policy) -> Summary:
@@ -347,7 +357,7 @@ def run_demo(
         done(f"{month.period}: production, commissioning, shipments to distributors")
         with session_scope(engine) as session:
             sim.session = session
-            sim.distribute_and_sell(month)
+            sim.distribute_and_sell(month, hold_back=6 if month == second else 0)
             sim.plant_diversion(month, _Plant(session, settings, month))
             sim.plant_clone_and_fakes(month)
         done(f"{month.period}: shipments to stores and sales, with planted diversion")
@@ -358,6 +368,13 @@ def run_demo(
         files.append(_distributor_stock(session, settings, sim, second, out))
         _work_cases(session, first)
     done("consumer checks; the auditor's first cases")
+
+    from demo.care import member_care
+
+    with session_scope(engine) as session:
+        sim.session = session
+        care = member_care(sim=sim, session=session, month=second, policy=policy)
+    done(f"O2O orders delivered by member stores; the clerks' call list for {care.task_day}")
 
     with session_scope(engine) as session:
         from settlement import service as settle
@@ -374,6 +391,10 @@ def run_demo(
             keys[role.value] = (party, create_api_key(session=session, role=role, party_id=party, name="demo").token)
         summary = demo_summary(session=session, periods=[first.period, second.period], locked=first.period,
                                policy=policy)
+        summary.orders = {"by_status": care.orders_by_status, "offers_lapsed": care.offers_lapsed,
+                          "offers_declined": care.offers_declined}  # fmt: skip
+        summary.tasks = {"day": care.task_day, "created": care.tasks,
+                         "by_kind": _tasks_by_kind(session)}  # fmt: skip
     keys_file = out / "demo-keys.txt"  # API keys: readable by their owner only
     write_private(keys_file, "".join(f"{role}\t{party}\t{token}\n" for role, (party, token) in keys.items()).encode())
     summary_file = out / "summary.json"

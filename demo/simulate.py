@@ -146,6 +146,8 @@ class Simulator:
         """Each store's members registered at its POS (keyed hashes)."""
         self.sold: list[tuple[str, str, datetime]] = []
         """(code, store, when) of every sale, for clones and consumer checks."""
+        self.shelf: dict[str, list[str]] = {}
+        """Each store's units received and not sold yet (Digital Link URIs), for the O2O deliveries."""
 
     # --- helpers -------------------------------------------------------------------------------------------------
 
@@ -230,12 +232,15 @@ class Simulator:
             # The plant's ERP uploads the month's commissioning and shipments as one EPCIS document.
             capture_events(self.session, brand_events, plant_id)
 
-    def distribute_and_sell(self, month: Month) -> None:
+    def distribute_and_sell(self, month: Month, *, hold_back: int = 0) -> None:
         """Distributors ship to their stores and stores sell most of it; both arrive as daily EPCIS uploads.
 
         A distributor's warehouse system and its stores' tills upload their scans in batches (one document per
         distributor and month here), which is how volume reaches the repository; the scan service is what the
         pages and handheld scanners use, one scan at a time, and the planted diversion goes through it.
+
+        ``hold_back`` stores (the first of as many distributors) keep one unit off the counter, for an online order
+        they deliver later in the month (``demo.care``), so that there is one to deliver at any scale.
         """
         for d, stores in self.network.stores.items():
             dist = self.parties[d]
@@ -266,6 +271,9 @@ class Simulator:
                 self.stats.units_to_stores += len(items)
                 codes = [u for u, _ in items]
                 sold = codes[: max(1, round(len(codes) * self.rng.uniform(0.7, 0.95)))]
+                if j == 0 and hold_back > 0 and len(sold) == len(codes):
+                    sold, hold_back = sold[:-1], hold_back - 1
+                self.shelf.setdefault(s, []).extend(codes[len(sold) :])
                 half = (len(sold) + 1) // 2
                 for k, batch in enumerate((sold[:half], sold[half:])):
                     if not batch:

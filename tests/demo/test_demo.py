@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from demo.network import build_network
 from demo.simulate import Month, months_before
+from traceability.models import Sale
 
 
 def test_network_is_the_size_the_issue_asks_for() -> None:
@@ -44,7 +46,7 @@ def cli(tmp_path: Path, committing_engine: Engine):
     return run
 
 
-def test_demo_summary_equals_the_contract_commands(cli, tmp_path: Path) -> None:
+def test_demo_summary_equals_the_contract_commands(cli, tmp_path: Path, committing_engine: Engine) -> None:
     run = cli("demo", "--scale", "0.04", "--out", "reports")
     reports = tmp_path / "reports"
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
@@ -76,3 +78,20 @@ def test_demo_summary_equals_the_contract_commands(cli, tmp_path: Path) -> None:
         assert dict(Counter(d["rate"] for d in doc["distributors"])) == figures["distributors_by_rate"]
     assert summary["settlement"][first]["status"] == "locked"
     assert "D-DG" in summary["settlement"][first]["zero_rate"]  # its diversion was confirmed
+    # O2O: every order delivered, one after its first offer lapsed, each delivery a sale of the delivering store.
+    views = json.loads(cli("orders", "list", "--format", "json").stdout)
+    assert dict(Counter(v["status"] for v in views)) == summary["orders"]["by_status"] == {"delivered": len(views)}
+    lapsed = [v for v in views if any(s["status"] == "lapsed" for s in v["history"])]
+    assert len(lapsed) == summary["orders"]["offers_lapsed"] == 1
+    steps = [s for s in lapsed[0]["history"] if s["status"] in ("offered", "delivered")]
+    assert steps[-1]["store"] != steps[0]["store"]  # delivered by the store it went on to
+    with Session(committing_engine) as session:
+        for v in views:
+            delivery = next(s for s in v["history"] if s["status"] == "delivered")
+            sales = session.exec(select(Sale).where(Sale.event_id == delivery["event_id"])).all()
+            assert sales
+            assert {sale.store_id for sale in sales} == {v["store"]}
+    # The clerks' call list of the day the demo generated, as `tasks list` reads it.
+    tasks = json.loads(cli("tasks", "list", "--date", summary["tasks"]["day"], "--format", "json").stdout)
+    assert summary["tasks"]["created"] > 0
+    assert {t["kind"] for t in tasks} <= set(summary["tasks"]["by_kind"])
