@@ -32,6 +32,7 @@ from ledger.history import code_facts
 from ledger.keys import key_of
 from ledger.store import NewEvent, append, canonical_json, epcs_of, lock_store, normalise_vocab, parse_event_time
 from scanning.epcis_errors import CaptureLimitExceeded, NoSuchResource, QueryParameterInvalid
+from scanning.epcis_masterdata import apply_plan, header_elements, plan_elements
 from scanning.errors import CaptureConflict, InvalidDocument
 from scanning.query import read_token, sign_token
 from traceability.auth.service import Principal, scope_to_party
@@ -342,6 +343,8 @@ class CaptureResult:
     refused: list[EventProblem] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list, repr=False)
+    master_data: int = 0
+    """Vocabulary elements of the header's master data this capture stored or changed."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -352,6 +355,7 @@ class CaptureResult:
             "storedEventIDs": self.stored,
             "duplicateEventIDs": self.duplicates,
             "warnings": self.warnings,
+            "masterDataElements": self.master_data,
         }
 
 
@@ -376,13 +380,16 @@ def capture_document(
     any other caller asserts only what it is entitled to (:mod:`ledger.entitlements`), else 403. A member's phone
     in ``trc:member`` is replaced by its keyed hash before anything is hashed or stored (``member_pepper``). A
     document of more than ``max_events`` events is refused before any is read (the binding's capture limit). The
-    capture's job document (``GET /epcis/capture/{id}``) is kept on its :class:`Capture` row.
+    capture's job document (``GET /epcis/capture/{id}``) is kept on its :class:`Capture` row. The header's master
+    data (``epcisHeader.epcisMasterData``) is stored with the events, all or nothing, a party's key never changing
+    another party's elements (:mod:`scanning.epcis_masterdata`: 403 for the whole document).
     """
     if not isinstance(document, dict):
         raise InvalidDocument("an EPCIS document must be a JSON object", [Problem("", "not an object")])
     events, base = _event_list(document)
     if max_events is not None and len(events) > max_events:
         raise CaptureLimitExceeded(lang, count=len(events), limit=max_events)
+    elements = header_elements(document)
 
     schema_errors: dict[int, list[str]] = {}
     if schema_path is not None:
@@ -427,7 +434,7 @@ def capture_document(
     # Same eventID with other content, against the store and within the document itself.
     seen: dict[tuple[str, bool], str] = {}
     # The store lock first: two identical captures at once must see each other's events, not both insert them.
-    if prepared:
+    if prepared or elements:
         lock_store(session)
     existing = _existing_hashes(session, {(p.event_id, p.declaration) for _, p in prepared})
     fresh: list[NewEvent] = []
@@ -471,10 +478,12 @@ def capture_document(
         dropped = {r.position for r in found}
         fresh = [p for i, p in enumerate(fresh) if i not in dropped]
 
+    plan = plan_elements(session=session, principal=principal, party_id=party_id, elements=elements, lang=lang)
     capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
     rows = append(session, fresh, capture_id=capture.id, origin=origin)
+    changed = apply_plan(session=session, plan=plan, capture_id=capture.id)
     capture.stored = len(rows)
     capture.duplicates = len(duplicates)
     if origin == "epcis":
@@ -492,6 +501,7 @@ def capture_document(
         refused=sorted(refused, key=lambda r: r.index),
         warnings={r.event_id: json.loads(r.warnings) for r in rows if r.warnings},
         events=rows,
+        master_data=changed,
     )
 
 
@@ -711,4 +721,3 @@ def export_document(
         "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "epcisBody": {"eventList": events},
     }
-

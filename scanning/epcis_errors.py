@@ -7,6 +7,9 @@ TraceabilityError
 │                               names it (the binding's QueryParameterException; a forged ``nextPageToken`` too)
 ├── QueryTooLarge (413)        more events match than the query's ``maxEventCount`` allows
 ├── NotAcceptable (406)        an ``Accept`` this binding cannot answer in
+├── XmlSchemaInvalid (400)     an XML document GS1's XSD refuses (``Settings.epcis_xsd_dir``); ``line`` names where
+├── Forbidden (403)
+│   └── VocabularyNotOwned     header master data that would change another party's vocabulary elements
 └── PayloadTooLarge (413)
     └── CaptureLimitExceeded   a document with more events than ``GS1-EPCIS-Capture-Limit``
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from traceability.errors import NotFound, PayloadTooLarge, TraceabilityError
+from traceability.errors import Forbidden, NotFound, PayloadTooLarge, Problem, TraceabilityError
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -26,6 +29,8 @@ __all__ = [
     "NotAcceptable",
     "QueryParameterInvalid",
     "QueryTooLarge",
+    "VocabularyNotOwned",
+    "XmlSchemaInvalid",
     "worded",
 ]
 
@@ -40,6 +45,9 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "capture_limit": "文档含 {count:,} 个事件，每次采集最多 {limit:,} 个；请分批提交",
         "too_many_events": "匹配的事件超过 maxEventCount（{limit:,}）",
         "not_acceptable": "无法以 {accept} 应答；可用 application/json、application/ld+json 或 application/xml",
+        "not_acceptable_json": "无法以 {accept} 应答；此资源只以 application/json 应答",
+        "xsd_invalid": "XML 文档不符合 GS1 的 EPCIS 2.0 XSD（{schema}）：第 {line} 行：{message}",
+        "vocabulary_not_owned": "文档头的主数据会改写其他参与方的 {count} 个词汇元素（{first} 等），整份文档未存储",
     },
     "en": {
         "no_such_event": "event {name} does not exist or this key may not see it",
@@ -53,6 +61,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "too_many_events": "more events match than maxEventCount ({limit:,}) allows",
         "not_acceptable": "cannot answer in {accept}; available: application/json, application/ld+json, "
         "application/xml",
+        "not_acceptable_json": "cannot answer in {accept}; this resource answers in application/json only",
+        "xsd_invalid": "the XML document does not conform to GS1's EPCIS 2.0 XSD ({schema}): line {line}: {message}",
+        "vocabulary_not_owned": "the header's master data would change {count} vocabulary element(s) another party "
+        "owns ({first} …); nothing was stored",
     },
 }
 
@@ -99,11 +111,40 @@ class QueryTooLarge(TraceabilityError):
 
 
 class NotAcceptable(TraceabilityError):
+    """An ``Accept`` the resource has no representation for; ``json_only`` for the resources the binding gives in
+    JSON alone (the capture job list)."""
+
     status_code = 406
     code = "not_acceptable"
 
-    def __init__(self, lang: str, *, accept: str) -> None:
-        super().__init__(worded(lang, "not_acceptable", accept=accept[:100]))
+    def __init__(self, lang: str, *, accept: str, json_only: bool = False) -> None:
+        key = "not_acceptable_json" if json_only else "not_acceptable"
+        super().__init__(worded(lang, key, accept=accept[:100]), reason=key)
+
+
+class XmlSchemaInvalid(TraceabilityError):
+    """An XML document that GS1's XSD refuses: the binding's ValidationException (400), with the XSD's own message
+    and line in ``line`` and ``problems`` (the first 20 of them) and the machine reason ``xsd_invalid``."""
+
+    status_code = 400
+    code = "xsd_invalid"
+
+    def __init__(self, lang: str, *, schema: str, problems: list[tuple[int, str]]) -> None:
+        line, message = problems[0]
+        super().__init__(worded(lang, "xsd_invalid", schema=schema, line=line, message=message[:300]),
+                         reason="xsd_invalid", schema=schema, line=line,
+                         problems=[Problem(f"line {n}", m[:300]).as_dict() for n, m in problems[:20]])  # fmt: skip
+
+
+class VocabularyNotOwned(Forbidden):
+    """Header master data that would change vocabulary elements another party owns (``scanning.epcis_masterdata``):
+    the whole document is refused, each element named in ``elements`` (its path, type and id)."""
+
+    code = "vocabulary_not_owned"
+
+    def __init__(self, lang: str, *, elements: list[dict[str, str]]) -> None:
+        super().__init__(worded(lang, "vocabulary_not_owned", count=len(elements), first=elements[0]["id"][:100]),
+                         reason="vocabulary_not_owned", elements=elements[:50])  # fmt: skip
 
 
 class CaptureLimitExceeded(PayloadTooLarge):

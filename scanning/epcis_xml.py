@@ -8,8 +8,14 @@ with their namespaces in the document's ``@context``, the 1.x ``extension`` / ``
 flattened, and typed values (quantities, sensor values, ``xsi:type``) become JSON numbers and booleans. So an XML
 event's CBV event hash is its JSON-LD twin's, and the one capture path validates and stores both.
 
-GS1's XSD is not shipped (its licence is a disclaimer, not a grant to redistribute); the tests validate this
-module's output and the conformance examples against it from the shared conformance folder.
+The header's master data (``EPCISHeader/extension/EPCISMasterData/VocabularyList``) becomes the JSON-LD header's
+``epcisHeader.epcisMasterData.vocabularyList``, and an ``EPCISMasterDataDocument`` (master data alone) is read as an
+EPCISDocument with that header and no events, so both capture their vocabulary elements on the one path.
+
+GS1's XSD is not shipped (its licence is a disclaimer, not a grant to redistribute). Where a deployment has it
+(``Settings.epcis_xsd_dir``), :func:`parse_document` validates each document against the schema of its root
+(``EPCglobal-epcis-2_0.xsd``, ``…-query-2_0.xsd``, ``…-masterdata-2_0.xsd``) before converting it, and refuses one
+the XSD refuses with :class:`scanning.epcis_errors.XmlSchemaInvalid` (400, the XSD's message and line).
 """
 
 from __future__ import annotations
@@ -17,19 +23,40 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from ledger.event_hash import STANDARD_PREFIXES
 from ledger.store import EPCIS_CONTEXT
+from scanning.epcis_errors import XmlSchemaInvalid
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
+from traceability.privacy import MEMBER_NAMESPACE
 
-__all__ = ["EPCIS_NS", "QUERY_NS", "parse_document", "query_document_xml"]
+__all__ = [
+    "EPCIS_NS",
+    "MASTERDATA_NS",
+    "QUERY_NS",
+    "XSD_FILES",
+    "capture_job_xml",
+    "load_xsd",
+    "parse_document",
+    "query_document_xml",
+    "validate_xsd",
+]
 
 EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
 QUERY_NS = "urn:epcglobal:epcis-query:xsd:2"
+MASTERDATA_NS = "urn:epcglobal:epcis-masterdata:xsd:2"
+XSD_FILES: Mapping[tuple[str, str], str] = {
+    (EPCIS_NS, "EPCISDocument"): "EPCglobal-epcis-2_0.xsd",
+    (QUERY_NS, "EPCISQueryDocument"): "EPCglobal-epcis-query-2_0.xsd",
+    (MASTERDATA_NS, "EPCISMasterDataDocument"): "EPCglobal-epcis-masterdata-2_0.xsd",
+}
+"""The XSD file (in GS1's XSD folder) that validates each document root the capture takes."""
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_TYPE = f"{{{_XSI}}}type"
 _EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -44,6 +71,7 @@ _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
 _RESERVED = frozenset(STANDARD_PREFIXES) | {"http", "https", "urn"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True)  # fmt: skip
+_XSD_ERRORS = 20
 
 
 class _Reader:
@@ -155,6 +183,52 @@ class _Reader:
     def ignore_fields(self, element: Any) -> tuple[str, list[str]]:
         """A document's list of fields its events' hashes leave out, each named as a field of the document."""
         return self.key(element.tag, element), [self.key(c.tag, c) for c in element if isinstance(c.tag, str)]
+
+    def vocabularies(self, vocabulary_list: Any) -> list[dict[str, Any]]:
+        """A ``VocabularyList`` as EPCIS JSON-LD's ``vocabularyList`` (type, elements, attributes, children)."""
+        out: list[dict[str, Any]] = []
+        for vocabulary in self.children(vocabulary_list):
+            if etree.QName(vocabulary).localname != "Vocabulary" or etree.QName(vocabulary).namespace is not None:
+                self.problems.append(Problem(_path(vocabulary), "only Vocabulary elements belong in a VocabularyList"))
+                continue
+            entry: dict[str, Any] = {"type": vocabulary.get("type", "")}
+            holder = _child(vocabulary, "VocabularyElementList")
+            elements = [] if holder is None else [self.vocabulary_element(e) for e in self.children(holder)]
+            if elements:
+                entry["vocabularyElementList"] = elements
+            out.append(entry)
+        return out
+
+    def vocabulary_element(self, element: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": element.get("id", "")}
+        attributes: list[dict[str, Any]] = []
+        for child in self.children(element):
+            q = etree.QName(child)
+            if q.namespace is not None:
+                self.put(out, self.key(child.tag, child), self.typed(child))
+            elif q.localname == "attribute":
+                attributes.append({"id": child.get("id", ""), "attribute": self.attribute_value(child)})
+            elif q.localname == "children":
+                out["children"] = [self.text(i) for i in self.children(child) if etree.QName(i).localname == "id"]
+            else:
+                self.problems.append(Problem(_path(child), f"{q.localname} is not an EPCIS 2.0 element of a "
+                                             "VocabularyElement"))  # fmt: skip
+        if attributes:
+            out["attributes"] = attributes
+        return out
+
+    def attribute_value(self, element: Any) -> Any:
+        """An attribute's value: its child elements as an object (``prefix:name`` keys), else its (typed) text."""
+        children = [c for c in element if isinstance(c.tag, str)]
+        if not children:
+            return self.typed(element) if self.text(element) else ""
+        out: dict[str, Any] = {}
+        for name, value in element.attrib.items():
+            if name != "id" and not name.startswith(f"{{{_XSI}}}"):
+                out[self.key(name, element)] = value
+        for child in children:
+            self.put(out, self.key(child.tag, child), self.typed(child))
+        return out
 
     def event(self, element: Any) -> dict[str, Any]:
         event: dict[str, Any] = {"type": etree.QName(element).localname}
@@ -301,23 +375,55 @@ def _invalid(message: str, path: str = "", reason: str = "not EPCIS 2.0 XML") ->
     return InvalidDocument(message, [Problem(path, reason)])
 
 
-def parse_document(raw: bytes) -> dict[str, Any]:
-    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong."""
+@lru_cache(maxsize=8)
+def load_xsd(path: Path) -> Any:
+    """GS1's XSD at ``path``, compiled once per process; its imports are read from the same folder, never the
+    network."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(path), parser))
+
+
+def validate_xsd(root: Any, xsd_dir: Path, *, lang: str = "en") -> None:
+    """Validate a parsed document against the XSD of its root; XmlSchemaInvalid (400) with the XSD's messages and
+    lines when it refuses it. A root no XSD here describes is left to :func:`parse_document` to refuse by name."""
+    q = etree.QName(root)
+    name = XSD_FILES.get((q.namespace or "", q.localname))
+    if name is None:
+        return
+    schema = load_xsd(Path(xsd_dir) / name)
+    try:
+        if schema.validate(root.getroottree()):
+            return
+    except etree.XMLSchemaValidateError:  # libxml2 gives up on an entity reference left unexpanded (never expanded)
+        raise _invalid("the document holds entity references, which this server never expands: it cannot be "
+                       "validated against GS1's XSD", "/", "entity reference") from None  # fmt: skip
+    problems = [(int(e.line), str(e.message)) for e in list(schema.error_log)[:_XSD_ERRORS]]
+    raise XmlSchemaInvalid(lang, schema=name, problems=problems or [(0, "invalid")])
+
+
+def parse_document(raw: bytes, *, xsd_dir: Path | None = None, lang: str = "en") -> dict[str, Any]:
+    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong,
+    or (with ``xsd_dir``) XmlSchemaInvalid naming the line GS1's XSD refuses."""
     try:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise _invalid(f"request body is not well-formed XML: {exc}") from None
     if root is None:
         raise _invalid("request body holds no XML element")
+    if xsd_dir is not None:
+        validate_xsd(root, xsd_dir, lang=lang)
     q = etree.QName(root)
-    if q.localname not in ("EPCISDocument", "EPCISQueryDocument") or q.namespace not in (EPCIS_NS, QUERY_NS):
-        what = "master data" if q.localname == "EPCISMasterDataDocument" else "a capture job" if (
-            q.localname == "EPCISCaptureJob") else f"{{{q.namespace}}}{q.localname}"  # fmt: skip
+    master_only = q.localname == "EPCISMasterDataDocument" and q.namespace == MASTERDATA_NS
+    if not master_only and (q.localname not in ("EPCISDocument", "EPCISQueryDocument")
+                            or q.namespace not in (EPCIS_NS, QUERY_NS)):  # fmt: skip
+        what = "a capture job" if q.localname == "EPCISCaptureJob" else f"{{{q.namespace}}}{q.localname}"
         raise _invalid(f"not an EPCIS 2.0 XML event document: the root is {what}, expected {{{EPCIS_NS}}}"
-                       "EPCISDocument or an EPCISQueryDocument", "/", "not EPCIS")  # fmt: skip
+                       "EPCISDocument, an EPCISQueryDocument or an EPCISMasterDataDocument", "/",
+                       "not EPCIS")  # fmt: skip
     reader = _Reader(root)
-    event_list = _event_list(root, query=q.localname == "EPCISQueryDocument")
+    event_list = [] if master_only else _event_list(root, query=q.localname == "EPCISQueryDocument")
     events = [reader.event(e) for e in event_list]
+    vocabularies = [reader.vocabularies(v) for v in _vocabulary_lists(root, master_only=master_only)]
     ignored = [reader.ignore_fields(c) for c in root if isinstance(c.tag, str) and _is_ignore_fields(c)]
     if reader.problems:
         raise InvalidDocument(f"{len(reader.problems)} element(s) are not EPCIS 2.0 XML; nothing was stored",
@@ -328,10 +434,33 @@ def parse_document(raw: bytes) -> dict[str, Any]:
     document: dict[str, Any] = {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0"}
     if root.get("creationDate"):
         document["creationDate"] = root.get("creationDate")
+    if vocabularies:
+        vocabulary_list = [v for found in vocabularies for v in found]
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabulary_list}}
     for key, names in ignored:
         document[key] = names
     document["epcisBody"] = {"eventList": events}
     return document
+
+
+def _vocabulary_lists(root: Any, *, master_only: bool) -> list[Any]:
+    """The ``VocabularyList`` elements of a document: in its header (``EPCISHeader/extension/EPCISMasterData``, the
+    ``extension`` optional as writers differ) and, for an EPCISMasterDataDocument, in its body."""
+    found: list[Any] = []
+    header = _child(root, "EPCISHeader")
+    if header is not None:
+        holders = [header, *(c for c in header if isinstance(c.tag, str) and etree.QName(c).localname == "extension")]
+        for holder in holders:
+            master = _child(holder, "EPCISMasterData")
+            vocabulary_list = None if master is None else _child(master, "VocabularyList")
+            if vocabulary_list is not None:
+                found.append(vocabulary_list)
+    if master_only:
+        body = _child(root, "EPCISBody")
+        vocabulary_list = None if body is None else _child(body, "VocabularyList")
+        if vocabulary_list is not None:
+            found.append(vocabulary_list)
+    return found
 
 
 def _is_ignore_fields(element: Any) -> bool:
@@ -473,7 +602,7 @@ class _Writer:
                 self.sensor_element(etree.SubElement(holder, "sensorElement"), element)
         elif name == "ilmd":
             holder = etree.SubElement(parent, name)
-            for k, v in (value.items() if isinstance(value, dict) else []):
+            for k, v in value.items() if isinstance(value, dict) else []:
                 self.extension(holder, k, v)
         elif name == "errorDeclaration" and isinstance(value, dict):
             holder = etree.SubElement(parent, name)
@@ -550,4 +679,40 @@ def query_document_xml(events: Sequence[Mapping[str, Any]], query_name: str = "S
     event_list = etree.SubElement(etree.SubElement(results, "resultsBody"), "EventList")
     for event in events:
         _Writer(event.get("@context")).event(event_list, event)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+_TRC = MEMBER_NAMESPACE
+_JOB_EXTRAS = ("stored", "duplicates")
+
+
+def capture_job_xml(job: Mapping[str, Any]) -> bytes:
+    """A capture job (the JSON :func:`scanning.epcis.capture_job` gives) as the binding's XML ``EPCISCaptureJob``,
+    which GS1's XSD validates: the job's state in attributes, each refused event an ``error`` (RFC 7807 fields, and
+    ours — its index, eventID and machine reason — in the project's namespace, where the XSD allows others')."""
+    root = etree.Element(f"{{{EPCIS_NS}}}EPCISCaptureJob", nsmap={"epcis": EPCIS_NS, "trc": _TRC})
+    root.set("captureID", str(job["captureID"]))
+    root.set("running", "true" if job.get("running") else "false")
+    root.set("success", "true" if job.get("success") else "false")
+    etree.SubElement(root, "captureErrorBehaviour").text = str(job.get("captureErrorBehaviour", "rollback"))
+    for name in ("createdAt", "finishedAt"):
+        if job.get(name):
+            etree.SubElement(root, name).text = str(job[name])
+    errors = [e for e in job.get("errors", []) if isinstance(e, Mapping)]
+    if errors:
+        holder = etree.SubElement(root, "errors")
+        for error in errors:
+            element = etree.SubElement(holder, "error")
+            etree.SubElement(element, "type").text = str(error.get("type", "epcisException:ValidationException"))
+            etree.SubElement(element, "title").text = str(error.get("title", "error"))
+            if isinstance(error.get("status"), int):
+                etree.SubElement(element, "status").text = str(error["status"])
+            if error.get("detail") is not None:
+                etree.SubElement(element, "detail").text = str(error["detail"])
+            for name in ("index", "eventID", "error"):
+                if error.get(name) is not None:
+                    etree.SubElement(element, f"{{{_TRC}}}{name}").text = str(error[name])
+    for name in _JOB_EXTRAS:
+        if name in job:
+            etree.SubElement(root, f"{{{_TRC}}}{name}").text = str(job[name])
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

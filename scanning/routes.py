@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+import anyio
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile, WebSocket
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -17,10 +18,28 @@ from starlette.concurrency import run_in_threadpool
 
 from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
-from scanning import epcis, epcis_xml, outbound, service, subscriptions
+from scanning import epcis, epcis_masterdata, epcis_xml, outbound, service, subscriptions
+from scanning.epcis_errors import NotAcceptable
 from scanning.errors import InvalidDocument
-from scanning.query import MAX_PER_PAGE, event_by_id, event_page, list_values, page_secret, parse_query, resource_value
-from scanning.rest import collection, discovery_headers, next_link, query_document, wants_xml
+from scanning.query import (
+    MAX_PER_PAGE,
+    EventPage,
+    event_document,
+    event_page,
+    list_values,
+    page_secret,
+    parse_query,
+    resource_value,
+)
+from scanning.rest import (
+    collection,
+    discovery_headers,
+    next_link,
+    problem_type,
+    query_document,
+    query_document_json,
+    wants_xml,
+)
 from scanning.schemas import (
     PackIn,
     RejectedScanRead,
@@ -34,8 +53,8 @@ from scanning.schemas import (
 )
 from scanning.service import ScanRequest
 from traceability.api import JSON_DEPTH_SCOPE_KEY, RowId, SessionDep, SettingsDep, allow, checked_json_depth
-from traceability.auth.service import Principal
-from traceability.errors import Problem
+from traceability.auth.service import Principal, authenticate
+from traceability.errors import Problem, TraceabilityError, Unauthenticated
 from traceability.i18n import negotiate
 from traceability.models import Role, Shipment, ShipmentStatus
 from traceability.models.base import utcnow
@@ -95,11 +114,12 @@ def _paged(body: Any, request: Request, token: str | None) -> JSONResponse:
     return JSONResponse(body, headers=headers)
 
 
-def _events_response(request: Request, found: list[dict[str, Any]], token: str | None) -> Response:
+def _events_response(request: Request, page: EventPage) -> Response:
+    headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), page.next_token)} \
+        if page.next_token else None  # fmt: skip
     if wants_xml(request.headers.get("accept")):
-        headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
-        return Response(epcis_xml.query_document_xml(found), media_type=_XML, headers=headers)
-    return _paged(query_document(found), request, token)
+        return Response(epcis_xml.query_document_xml(page.events), media_type=_XML, headers=headers)
+    return Response(query_document_json(page.documents), media_type="application/json", headers=headers)
 
 
 @epcis_router.options("/", include_in_schema=False)
@@ -133,7 +153,7 @@ def capture(
     """Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 2.0 XML as ``application/xml``). All or nothing unless
     ``GS1-Capture-Error-Behaviour: proceed``. The capture is done when 202 is sent; ``Location`` names its job."""
     xml = _is_xml(request.headers.get("content-type"))
-    document = epcis_xml.parse_document(body) if xml else _parsed(body)
+    document = epcis_xml.parse_document(body, xsd_dir=settings.epcis_xsd_dir, lang=lang) if xml else _parsed(body)
     result = epcis.capture_document(
         session=session,
         document=document,
@@ -156,7 +176,10 @@ def capture_jobs(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     per_page: PerPage = 30, next_page_token: PageToken = None,
 ) -> JSONResponse:  # fmt: skip
-    """The caller's capture jobs, newest first (a brand's full-view roles: every party's)."""
+    """The caller's capture jobs, newest first (a brand's full-view roles: every party's). JSON only, as the binding
+    describes this list: ``Accept: application/xml`` is answered 406 (one job, ``/capture/{id}``, has XML)."""
+    if wants_xml(request.headers.get("accept")):
+        raise NotAcceptable(lang, accept=request.headers.get("accept", ""), json_only=True)
     jobs, token = epcis.capture_jobs(session=session, principal=principal, per_page=per_page,
                                      token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
     return _paged(jobs, request, token)
@@ -168,9 +191,35 @@ def discover_capture_job(_: Anyone, capture_id: str) -> Response:
 
 
 @epcis_router.get("/capture/{capture_id}")
-def capture_job(session: SessionDep, principal: Anyone, lang: EpcisLang, capture_id: str) -> JSONResponse:
-    """One capture job: finished, whether it succeeded, and the events it refused (``errors``)."""
-    return JSONResponse(epcis.capture_job(session=session, principal=principal, capture_id=capture_id, lang=lang))
+def capture_job(request: Request, session: SessionDep, principal: Anyone, lang: EpcisLang, capture_id: str) -> Response:
+    """One capture job: finished, whether it succeeded, and the events it refused (``errors``); in the binding's XML
+    (``EPCISCaptureJob``) for ``Accept: application/xml``."""
+    job = epcis.capture_job(session=session, principal=principal, capture_id=capture_id, lang=lang)
+    if wants_xml(request.headers.get("accept")):
+        return Response(epcis_xml.capture_job_xml(job), media_type=_XML)
+    return JSONResponse(job)
+
+
+@epcis_router.options("/vocabularies", include_in_schema=False)
+def discover_vocabularies(_: Anyone) -> Response:
+    return _options("OPTIONS, GET")
+
+
+@epcis_router.get("/vocabularies")
+def vocabularies(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    vocabulary_type: Annotated[list[str] | None, Query(alias="type", max_length=300)] = None,
+    element_id: Annotated[list[str] | None, Query(alias="id", max_length=300)] = None,
+    per_page: PerPage = 100, next_page_token: PageToken = None,
+) -> JSONResponse:  # fmt: skip
+    """Master data captured in document headers (``epcisMasterData``), in the header's own shape, filtered by
+    vocabulary ``type`` and element ``id`` (each repeatable): the caller's party's elements (a brand's full-view
+    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``)."""
+    document, token = epcis_masterdata.vocabulary_page(
+        session=session, principal=principal, types=vocabulary_type or [], ids=element_id or [], per_page=per_page,
+        token=next_page_token, secret=_secret(settings), lang=lang,
+    )  # fmt: skip
+    return _paged(document, request, token)
 
 
 @epcis_router.options("/events", include_in_schema=False)
@@ -185,7 +234,7 @@ def _query(
     flt = parse_query(request.query_params.multi_items(), lang=lang, fixed=fixed)
     page = event_page(session=session, flt=flt, principal=principal, per_page=per_page, token=token,
                       secret=_secret(settings), lang=lang)  # fmt: skip
-    return _events_response(request, page.events, page.next_token)
+    return _events_response(request, page)
 
 
 @epcis_router.get("/events")
@@ -206,8 +255,8 @@ def discover_event(_: Anyone, event_id: str) -> Response:
 @epcis_router.get("/events/{event_id:path}")
 def event(request: Request, session: SessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
     """One event by its eventID (percent-encoded in the path), with its error declaration if any."""
-    found = event_by_id(session=session, event_id=event_id, principal=principal, lang=lang)
-    return _events_response(request, [found], None)
+    found = event_document(session=session, event_id=event_id, principal=principal, lang=lang)
+    return _events_response(request, EventPage([found], None))
 
 
 def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
@@ -336,7 +385,7 @@ def query_events(
     """Run a named query with the caller's party scope, paged as ``GET /epcis/events``."""
     page = subscriptions.query_events(session=session, principal=principal, name=name, per_page=per_page,
                                       token=next_page_token, secret=_secret(settings), lang=lang)  # fmt: skip
-    return _events_response(request, page.events, page.next_token)
+    return _events_response(request, page)
 
 
 @epcis_router.options("/queries/{name}/subscriptions", include_in_schema=False)
@@ -346,12 +395,15 @@ def discover_subscriptions(_: Anyone, name: str) -> Response:
 
 @epcis_router.post("/queries/{name}/subscriptions", status_code=201)
 def create_subscription(
-    body: subscriptions.SubscriptionIn, session: SessionDep, principal: Anyone, lang: EpcisLang, name: str
-) -> JSONResponse:
+    body: subscriptions.SubscriptionIn, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    name: str,
+) -> JSONResponse:  # fmt: skip
     """Subscribe a webhook (``dest``) to a named query: ``stream: true`` or ``schedule: {"interval": seconds}``; each
-    POST is signed in ``GS1-Signature`` (hex HMAC-SHA256 of the body keyed with ``signatureToken``)."""
+    POST is signed in ``GS1-Signature`` (hex HMAC-SHA256 of the body keyed with ``signatureToken``). A ``dest`` in a
+    private, loopback or link-local range is refused (400, ``dest_private``) unless the settings allow it."""
     sub = subscriptions.create_subscription(session=session, principal=principal, name=name, body=body,
-                                            now=utcnow(), lang=lang)  # fmt: skip
+                                            now=utcnow(), lang=lang,
+                                            allow_private=settings.epcis_webhook_allow_private)  # fmt: skip
     return JSONResponse(subscriptions.subscription_read(sub), status_code=201,
                         headers={"Location": f"/epcis/queries/{name}/subscriptions/{sub.subscription_id}"})  # fmt: skip
 
@@ -385,6 +437,99 @@ def delete_subscription(
     subscriptions.delete_subscription(session=session, principal=principal, name=name,
                                       subscription_id=subscription_id, lang=lang)  # fmt: skip
     return Response(status_code=204)
+
+
+STREAM_POLL_SECONDS = 0.25
+"""How often a websocket stream looks for new events (it reads the store, so captures by any process reach it)."""
+_SCHEDULE_PARAMETERS = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
+_PROBLEM_JSON = "application/problem+json"
+
+
+def _stream_refusal(error: TraceabilityError) -> JSONResponse:
+    body = error.to_problem()
+    body["type"] = problem_type(error.status_code, error.code)
+    return JSONResponse(body, status_code=error.status_code, media_type=_PROBLEM_JSON)
+
+
+def _open(engine: Any, token: str | None, name: str, initial: str | None, lang: str) -> tuple[Principal, Any]:
+    """The key and the stream's start, in one short transaction of its own (a stream holds none while it waits)."""
+    if not token:
+        raise Unauthenticated("missing API key; send Authorization: Bearer <key>")
+    when = None
+    if initial is not None:
+        try:
+            when = datetime.fromisoformat(initial.replace("Z", "+00:00"))
+        except ValueError:
+            raise subscriptions.SubscriptionInvalid(lang, reason="when") from None
+    with Session(engine, expire_on_commit=False) as session:
+        principal = authenticate(session=session, token=token)
+        start = subscriptions.open_stream(session=session, principal=principal, name=name, initial_record_time=when,
+                                          lang=lang)  # fmt: skip
+    return principal, start
+
+
+def _batch(engine: Any, principal: Principal, query_pk: int, cursor: int) -> Any:
+    with Session(engine, expire_on_commit=False) as session:
+        return subscriptions.stream_batch(session=session, principal=principal, query_pk=query_pk, cursor=cursor)
+
+
+async def _stream(websocket: WebSocket, name: str) -> None:
+    """The binding's streaming subscription over a websocket: ``GET /epcis/queries/{name}/events?stream=true`` with
+    ``Upgrade: websocket`` (and the same on ``…/subscriptions``), the key in ``Authorization: Bearer``. Each new
+    event the named query matches and the key may see is pushed as it is stored, in store order, in an
+    EPCISQueryDocument text message (at most 100 events a message). A refused handshake is an HTTP problem
+    (401, 404, 400 — ``stream=true`` is the one mode served here; schedules are the webhooks'); deleting the query
+    closes its streams (1000). The stream holds no transaction while it waits."""
+    lang = negotiate(websocket.headers.get("accept-language"))
+    params = websocket.query_params
+    engine = websocket.app.state.engine
+    auth_header = websocket.headers.get("authorization", "")
+    token = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else None
+    try:
+        if params.get("stream", "").lower() != "true" or any(p in params for p in _SCHEDULE_PARAMETERS):
+            raise subscriptions.SubscriptionInvalid(lang, reason="when")
+        principal, start = await run_in_threadpool(_open, engine, token, name, params.get("initialRecordTime"), lang)
+    except TraceabilityError as error:
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(_stream_refusal(error))
+        else:
+            await websocket.close(code=1008, reason=error.code)
+        return
+    await websocket.accept()
+    cursor = start.cursor
+
+    async def push(scope: anyio.CancelScope) -> None:
+        nonlocal cursor
+        while True:
+            batch = await run_in_threadpool(_batch, engine, principal, start.query_pk, cursor)
+            if batch is None:
+                await websocket.close(code=1000, reason="query deleted")
+                scope.cancel()
+                return
+            if batch.events:
+                document = query_document(batch.events, query_name=start.name)
+                await websocket.send_text(json.dumps(document, ensure_ascii=False))
+            cursor = batch.cursor
+            if not batch.full:
+                await anyio.sleep(STREAM_POLL_SECONDS)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(push, tasks.cancel_scope)
+        while True:  # the client says nothing; its disconnect ends the stream
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                tasks.cancel_scope.cancel()
+                return
+
+
+@epcis_router.websocket("/queries/{name}/events")
+async def stream_query_events(websocket: WebSocket, name: str) -> None:
+    await _stream(websocket, name)
+
+
+@epcis_router.websocket("/queries/{name}/subscriptions")
+async def stream_query_subscription(websocket: WebSocket, name: str) -> None:
+    await _stream(websocket, name)
 
 
 scans_router = APIRouter(prefix="/api/v1", tags=["scans"])

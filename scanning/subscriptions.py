@@ -10,7 +10,15 @@ lock, so ids are committed in order). Each subscription keeps a ``cursor``, the 
 is POSTed, and only a 2xx advances the cursor, in the same transaction, committed at once. A failure (a non-2xx, a
 timeout, a refused connection) leaves the cursor and sets ``next_attempt_at`` with exponential backoff. So every
 matching event is sent in order and acknowledged once; a worker killed between the subscriber's 2xx and the commit
-sends that batch again (same ``GS1-Delivery-ID``, same first event): a subscriber deduplicates by it or by eventID.
+sends that batch again (same ``GS1-Delivery-ID``, same first event, perhaps with more events after it when more were
+captured meanwhile): a subscriber deduplicates by eventID.
+
+Where deliveries may go. A ``dest`` is an http(s) URL; one in a private, loopback, link-local or otherwise
+non-global range (an IP literal, or a name that resolves to one when the subscription is made) is refused
+(``dest_private``), unless ``Settings.epcis_webhook_allow_private`` is on: a key must not make the server call into
+the network it runs in. A name may resolve to another address later (DNS rebinding), so the worker resolves it again
+at each connection (:func:`guarded_client`), checks every address it resolves to, and connects to the address it
+checked; a delivery to a refused address fails (and backs off) like any other, without a byte sent.
 
     TraceabilityError
     ├── NotFound (404) ── NoSuchResource (scanning.epcis_errors): a query or subscription the caller cannot see
@@ -22,8 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
@@ -58,7 +69,11 @@ __all__ = [
     "deliver_due",
     "deliver_subscriptions",
     "delete_query",
+    "dest_is_private",
+    "guarded_client",
     "delete_subscription",
+    "open_stream",
+    "stream_batch",
     "get_query",
     "get_subscription",
     "list_queries",
@@ -87,6 +102,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "zh-CN": {
         "query_exists": "已有名为 {name} 的查询",
         "dest": "dest 须为 http 或 https 的完整网址",
+        "dest_private": "dest 指向私有、回环或链路本地地址，此服务器不向这些地址投递",
         "when": "须设 stream 为 true，或给出 schedule（二者只能选一）",
         "schedule": "schedule 只支持 interval（秒，1 至 {most}）",
         "report_if_empty": "reportIfEmpty 只用于定时（schedule）订阅",
@@ -95,6 +111,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "query_exists": "a query named {name} already exists",
         "dest": "dest must be a full http or https URL",
+        "dest_private": "dest points at a private, loopback or link-local address; this server does not deliver there",
         "when": "set stream to true or give a schedule (one of the two)",
         "schedule": "schedule supports interval only (seconds, 1 to {most})",
         "report_if_empty": "reportIfEmpty applies to scheduled subscriptions only",
@@ -241,7 +258,41 @@ def query_read(stored: EpcisQuery) -> dict[str, Any]:
 # --- subscriptions -------------------------------------------------------------------------------------------------
 
 
-def _checked_dest(dest: str, lang: str) -> str:
+def _forbidden(address: str) -> bool:
+    """Whether an IP address is outside the public internet: private, loopback, link-local, reserved, multicast,
+    unspecified, shared (CGNAT) — anything not global, an IPv4 address mapped into IPv6 judged as itself."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def _resolved(host: str, port: int) -> list[str]:
+    """The addresses a host name (or IP literal) resolves to; [] when it does not resolve."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+def dest_is_private(dest: str) -> bool:
+    """Whether a ``dest`` names, or now resolves to, an address outside the public internet (any one of them)."""
+    parts = urlsplit(dest)
+    host = (parts.hostname or "").strip("[]")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return _forbidden(host)
+    except ValueError:
+        pass
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return any(_forbidden(a) for a in _resolved(host, port))
+
+
+def _checked_dest(dest: str, lang: str, allow_private: bool) -> str:
     try:
         parts = urlsplit(dest)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
@@ -249,16 +300,20 @@ def _checked_dest(dest: str, lang: str) -> str:
         valid = False
     if not valid:
         raise SubscriptionInvalid(lang, reason="dest")
+    if not allow_private and dest_is_private(dest):
+        raise SubscriptionInvalid(lang, reason="dest_private")
     return dest
 
 
 def create_subscription(
-    *, session: Session, principal: Principal, name: str, body: SubscriptionIn, now: datetime, lang: str
-) -> EpcisSubscription:
+    *, session: Session, principal: Principal, name: str, body: SubscriptionIn, now: datetime, lang: str,
+    allow_private: bool = False,
+) -> EpcisSubscription:  # fmt: skip
     """Subscribe a webhook to a named query; deliveries start after the newest event now stored (or at
-    ``initialRecordTime``) and see what the subscriber's key sees."""
+    ``initialRecordTime``) and see what the subscriber's key sees. A ``dest`` in a non-public range is refused
+    unless ``allow_private`` (``Settings.epcis_webhook_allow_private``)."""
     stored = get_query(session=session, principal=principal, name=name, lang=lang)
-    dest = _checked_dest(body.dest, lang)
+    dest = _checked_dest(body.dest, lang, allow_private)
     if bool(body.stream) == (body.schedule is not None):
         raise SubscriptionInvalid(lang, reason="when")
     interval = None
@@ -333,6 +388,43 @@ def subscription_read(sub: EpcisSubscription) -> dict[str, Any]:
 # --- delivery ------------------------------------------------------------------------------------------------------
 
 
+class _GuardedBackend(httpcore.SyncBackend):
+    """The network backend of webhook deliveries: resolves the host itself, refuses when any address it resolves to
+    is outside the public internet (unless allowed), and connects to the very address it checked, so a name cannot
+    resolve to a public address for the check and to a private one for the connection. TLS still verifies the
+    certificate against the URL's host name (httpcore sends it as SNI, from the request, not from this address)."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:  # fmt: skip
+        addresses = _resolved(host, port)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        if not self.allow_private:
+            refused = [a for a in addresses if _forbidden(a)]
+            if refused:
+                raise httpcore.ConnectError(f"{host} resolves to {refused[0]}, outside the public internet: not sent")
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, *, allow_private: bool) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                             network_backend=_GuardedBackend(allow_private=allow_private))  # fmt: skip
+
+
+def guarded_client(*, allow_private: bool = False, timeout: float = TIMEOUT) -> httpx.Client:
+    """The HTTP client deliveries go through: no redirects, no proxy from the environment (a proxy would connect
+    where this process never checked), every connection's address checked (:class:`_GuardedBackend`)."""
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                        transport=_GuardedTransport(allow_private=allow_private))  # fmt: skip
+
+
 def sign(body: bytes, secret: str) -> str:
     """``GS1-Signature``: the hex HMAC-SHA256 of the exact body, keyed with the subscriber's signatureToken."""
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
@@ -347,13 +439,17 @@ class _Batch:
 
 
 def _next_batch(session: Session, sub: EpcisSubscription, flt: EventFilter) -> _Batch:
-    principal = Principal(role=Role(sub.role), party_id=sub.party_id)
-    stmt: Any = select(Event.id, Event.document).where(col(Event.id) > sub.cursor, *flt.conditions)
+    return _events_after(session, Principal(role=Role(sub.role), party_id=sub.party_id), sub.cursor, flt)
+
+
+def _events_after(session: Session, principal: Principal, cursor: int, flt: EventFilter) -> _Batch:
+    """The next batch after row ``cursor`` that the query matches and ``principal`` may see."""
+    stmt: Any = select(Event.id, Event.document).where(col(Event.id) > cursor, *flt.conditions)
     stmt = scope_to_party(stmt, principal, Event.location_party_id, Event.source_party_id, Event.destination_party_id)
     size = DELIVERY_BATCH if not flt.checks else _SCAN
     rows = session.exec(stmt.order_by(col(Event.id)).limit(size)).all()
     found: list[dict[str, Any]] = []
-    last = sub.cursor
+    last = cursor
     for row_id, document in rows:
         doc = json.loads(document)
         if all(check(doc) for check in flt.checks):
@@ -362,6 +458,47 @@ def _next_batch(session: Session, sub: EpcisSubscription, flt: EventFilter) -> _
         if len(found) == DELIVERY_BATCH:
             break
     return _Batch(found, last, full=len(found) == DELIVERY_BATCH or len(rows) == size)
+
+
+# --- websocket streams ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """A websocket stream's query and where it starts: after the newest event stored (or before initialRecordTime)."""
+
+    query_pk: int
+    name: str
+    cursor: int
+
+
+def open_stream(
+    *, session: Session, principal: Principal, name: str, initial_record_time: datetime | None, lang: str
+) -> StreamStart:
+    """Where a websocket stream of a named query starts, the query being one the caller may see (else a 404)."""
+    stored = get_query(session=session, principal=principal, name=name, lang=lang)
+    _filter(stored, lang)  # a stored query this version cannot run is refused now, not mid-stream
+    start = select(func.max(Event.id))
+    if initial_record_time is not None:
+        start = start.where(col(Event.record_time) < initial_record_time)
+    return StreamStart(stored.id or 0, stored.name, session.exec(start).one() or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBatch:
+    events: list[dict[str, Any]]
+    cursor: int
+    full: bool
+
+
+def stream_batch(*, session: Session, principal: Principal, query_pk: int, cursor: int) -> StreamBatch | None:
+    """The stream's next events after ``cursor``, scoped as the caller's ``GET /epcis/events``; None once the named
+    query is gone (deleting a query "forcibly unsubscribes" its streams too)."""
+    stored = session.get(EpcisQuery, query_pk)
+    if stored is None:
+        return None
+    batch = _events_after(session, principal, cursor, _filter(stored, "en"))
+    return StreamBatch(batch.events, batch.last_id, batch.full)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -439,9 +576,10 @@ def deliver_due(*, session: Session, now: datetime, client: httpx.Client) -> Del
 
 
 def deliver_subscriptions(ctx: JobContext, client: httpx.Client | None = None) -> JobResult:
-    """The worker job: one due subscription per transaction; ``more`` while any was due."""
+    """The worker job: one due subscription per transaction; ``more`` while any was due. Deliveries go through
+    :func:`guarded_client` (the settings say whether private addresses are allowed) unless a client is given."""
     own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    http = client or guarded_client(allow_private=ctx.settings.epcis_webhook_allow_private)
     try:
         report = deliver_due(session=ctx.session, now=ctx.now, client=http)
     finally:

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     epcis_schema: Path | None = None
     """The GS1 EPCIS 2.0 JSON schema file; when set, every captured document is validated against it too."""
 
+    epcis_xsd_dir: Path | None = None
+    """The folder of GS1's EPCIS 2.0 XSD (``EPCglobal-epcis-2_0.xsd`` and the files it imports; not shipped, its
+    licence does not grant redistribution); when set, every XML capture is validated against it and one it refuses
+    is answered 400 with the XSD's message and line."""
+
+    epcis_webhook_allow_private: bool = False
+    """Whether a subscription's ``dest`` may be in a private, loopback or link-local range (or resolve to one at
+    delivery): off, so a key cannot make the server call into its own network; on for a test's local receiver."""
+
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     """Largest request body accepted, in bytes (16 MiB: an EPCIS document of about 40,000 events, a 48 MP photo);
     a larger one is refused with 413 before it is read."""
@@ -99,6 +108,14 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit (write e.g. 120/minute or 1000/day;120/minute)") from None
+        return value
+
+    @field_validator("epcis_xsd_dir")
+    @classmethod
+    def _xsd_dir_holds_the_schema(cls, value: Path | None) -> Path | None:
+        # Refused when the settings are read: a wrong folder stops the start, never an XML capture.
+        if value is not None and not (value / "EPCglobal-epcis-2_0.xsd").is_file():
+            raise ValueError(f"{value} holds no EPCglobal-epcis-2_0.xsd (the folder of GS1's EPCIS 2.0 XSD)")
         return value
 
     @field_validator("db")

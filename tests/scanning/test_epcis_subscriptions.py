@@ -2,7 +2,9 @@
 process on loopback that answers 500 on a schedule) that arrive once each, in order, signed — driven tick by tick
 with a clock, and by a real ``traceability worker`` killed with SIGKILL and started again.
 
-``EVENTS`` is 200 (the issue asks 1,000; 200 keeps CI fast and crosses the delivery batch twice over)."""
+``EVENTS`` is 200 here (it crosses the delivery batch twice over); the issue's 1,000 events, with the receiver
+stopped and answering 503 half the time and the worker killed in the middle, are ``test_epcis_webhook_1000.py``.
+The receivers are on loopback, so these tests turn ``epcis_webhook_allow_private`` on."""
 
 from __future__ import annotations
 
@@ -92,6 +94,12 @@ class Receiver:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(db=db_url, key_dir=tmp_path / "keys", resolver="https://id.example.com",
+                    epcis_webhook_allow_private=True)  # fmt: skip
 
 
 @pytest.fixture
@@ -247,7 +255,7 @@ def test_every_event_arrives_once_in_order_and_signed_while_the_receiver_fails_h
 
     expected: list[str] = []
     now = start
-    with httpx.Client(timeout=5.0) as http:
+    with subscriptions.guarded_client(allow_private=True) as http:
         for batch in range(EVENTS // PER_CAPTURE):
             events = [event(f"S{batch}-{i}", step="receiving" if i == 0 else "shipping") for i in range(PER_CAPTURE)]
             expected += capture(client, keys["gz"], *events).json()["storedEventIDs"]
@@ -294,7 +302,7 @@ def test_a_failing_subscription_backs_off_exponentially_and_keeps_its_cursor(
     sub.next_attempt_at = now
     session.commit()
     waits = []
-    with httpx.Client(timeout=1.0) as http:
+    with subscriptions.guarded_client(allow_private=True, timeout=1.0) as http:
         for _ in range(5):
             _tick(session, settings, now, http)
             session.refresh(sub)
@@ -327,8 +335,10 @@ def test_a_worker_killed_mid_delivery_and_restarted_delivers_every_event_once(
 ) -> None:
     receiver = Receiver(tmp_path, fail_run=1)
     db = committing_engine.url.render_as_string(hide_password=False)
-    settings = Settings(db=db, key_dir=tmp_path / "keys", resolver="https://id.example.com")
-    env = {**os.environ, "TRACEABILITY_KEY_DIR": str(tmp_path / "keys"), "PYTHONPATH": str(ROOT)}
+    settings = Settings(db=db, key_dir=tmp_path / "keys", resolver="https://id.example.com",
+                        epcis_webhook_allow_private=True)  # fmt: skip
+    env = {**os.environ, "TRACEABILITY_KEY_DIR": str(tmp_path / "keys"), "PYTHONPATH": str(ROOT),
+           "TRACEABILITY_EPCIS_WEBHOOK_ALLOW_PRIVATE": "true"}  # fmt: skip
     env.pop("TRACEABILITY_POLICY_FILE", None)
     with Session(committing_engine) as s:
         seed_masterdata(s)

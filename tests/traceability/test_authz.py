@@ -70,6 +70,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/epcis/queries/{name}/subscriptions"): ALL,
     ("GET", "/epcis/queries/{name}/subscriptions/{subscription_id}"): ALL,
     ("DELETE", "/epcis/queries/{name}/subscriptions/{subscription_id}"): ALL,
+    ("GET", "/epcis/vocabularies"): ALL,
     ("POST", "/api/v1/scans"): frozenset({R.plant, R.distributor, R.store, R.admin}),
     ("POST", "/api/v1/scans/image"): frozenset({R.plant, R.distributor, R.store, R.admin}),
     ("POST", "/api/v1/scans/pack"): frozenset({R.plant, R.distributor, R.admin}),

@@ -17,6 +17,7 @@ from traceability.models.crm import (
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
+from traceability.models.masterdata_vocab import VocabularyElement
 from traceability.models.member import Member
 from traceability.models.order import (
     Order,
@@ -106,4 +107,5 @@ __all__ = [
     "SigningKey",
     "StoreSupplier",
     "Territory",
+    "VocabularyElement",
 ]
