@@ -10,6 +10,10 @@ which renderers scale with nearest-neighbour sampling, crisp at any printer reso
 not enough: poppler smooths images it enlarges less than 4x even with ``/Interpolate false`` (measured: a QR at
 150 and 203 dpi came out with 26 % grey pixels as an image, none as a mask). One rectangle per module is avoided
 too: anti-aliased seams between neighbouring rectangles break decoders, and it is ten times slower.
+
+Text is set in DejaVu Sans (``traceability.fonts``), embedded as a subset: a standard PDF font such as Helvetica is
+only named, and a reader or a printer's RIP without it substitutes another, with other widths, so a line fitted to
+the label could run over its edge. The subset's font file is written once, when the document is finished.
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from labels.content import LabelData
 from labels.errors import LabelDoesNotFit
 from labels.symbols import Matrix
 from labels.templates import MM, QUIET_ZONE_MODULES, Template
+from traceability import fonts
 from traceability.models import LabelSymbology
 
 __all__ = ["write_pdf"]
 
-FONT = "Helvetica"
-BOLD = "Helvetica-Bold"
+FONT = fonts.LATIN.name
+BOLD = fonts.LATIN_BOLD.name
 _UNIT_MAX_FONT = 8.0
 _LINE = 1.28  # line pitch as a multiple of the font size
 _GS1_128_QUIET = 10  # modules of quiet zone each side of a GS1-128 symbol
@@ -161,7 +166,9 @@ class _StreamingCanvas(Canvas):  # type: ignore[misc]
     """A reportlab canvas over a :class:`_StreamingDocument`: pages leave memory when shown."""
 
     def __init__(self, out: BinaryIO, *, pagesize: tuple[float, float], invariant: bool) -> None:
-        super().__init__(io.BytesIO(), pagesize=pagesize, pageCompression=1, invariant=int(invariant))
+        # initialFontName: the canvas would otherwise name Helvetica (not embedded) in every page's preamble.
+        super().__init__(io.BytesIO(), pagesize=pagesize, pageCompression=1, invariant=int(invariant),
+                         initialFontName=FONT)  # fmt: skip
         self._doc = _StreamingDocument(out, invariant=invariant)
         self._make_preamble()  # again: the first one registered its font with the document just replaced
 
@@ -188,6 +195,8 @@ def write_pdf(
     """
     if not 0 <= first_slot < template.per_page:
         raise ValueError(f"first_slot must be 0-{template.per_page - 1} on template {template.id}")
+    fonts.register(fonts.LATIN)
+    fonts.register(fonts.LATIN_BOLD)
     page_w, page_h = template.page_mm[0] * MM, template.page_mm[1] * MM
     canvas = _StreamingCanvas(out, pagesize=(page_w, page_h), invariant=invariant)
     canvas.setTitle(title)

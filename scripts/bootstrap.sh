@@ -10,6 +10,9 @@ need_apt=()
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # The browser tests drive Debian's chromium through Playwright (Playwright's own browser download is never used).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# PDFs embed their fonts (traceability/fonts.py): a CJK TrueType for the reports, DejaVu Sans for the labels.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,7 +1,10 @@
 """Finance reports of a settlement: a terminal table, CSV (UTF-8 with BOM), XLSX and a PDF with a chart page.
 
-Party and product names are often Chinese. The PDF uses reportlab's built-in CID font ``STSong-Light`` (no font file
-to ship), the CSV starts with a BOM so spreadsheet programs read it as UTF-8, and XLSX is Unicode by nature.
+Party and product names are often Chinese. The PDF embeds a subset of a CJK TrueType font (WenQuanYi Micro Hei,
+``traceability.fonts``) for every line of text, so that it renders in any reader, with or without Asian fonts, and
+its names are text that search and copy find; the CSV starts with a BOM so spreadsheet programs read it as UTF-8, and
+XLSX is Unicode by nature. Headers, sheet names and headings are in the reader's language (``lang``: zh-CN or en);
+the CSV's English headers (the default) are the stable ones for scripts.
 The PDF's first page is for a manager at a glance (rebate and purchase value by distributor, diverted units by
 territory, sell-through by week); the pages after it carry every line with the reason for its rate. A locked
 period's PDF names the chain checkpoint signed at the lock on its first page and in every page's footer, so the
@@ -24,6 +27,8 @@ from sqlmodel import Session, col, select
 from rebates.policy import Policy
 from settlement.alerts import ACTIVE, DIVERSION_KINDS
 from settlement.service import Settlement, run_settlement
+from traceability import fonts
+from traceability.i18n import Catalogue, wording
 from traceability.models import Alert, Sale, Territory
 
 __all__ = [
@@ -38,9 +43,93 @@ __all__ = [
     "to_xlsx",
 ]
 
-FONT = "STSong-Light"
+FONT = fonts.CJK.name
 _COLUMNS = ["section", "for_period", "party", "name", "currency", "units", "units_scanned_out_or_flagged",
             "diverted_units", "value", "rate", "amount", "reason"]  # fmt: skip
+
+# The words of the reports. English keys of the CSV are the column names scripts read (``lang="en"``).
+_WORDS: Catalogue = {
+    "en": {
+        "col.section": "section", "col.for_period": "for_period", "col.party": "party", "col.name": "name",
+        "col.currency": "currency", "col.units": "units", "col.units_scanned_out_or_flagged":
+        "units_scanned_out_or_flagged", "col.diverted_units": "diverted_units", "col.value": "value",
+        "col.rate": "rate", "col.amount": "amount", "col.reason": "reason",
+        "section.distributor": "distributor", "section.store": "store", "section.adjustment": "adjustment",
+        "section.total": "total",
+        "total.reason": "rebates {rebates} + fees {fees} + adjustments {adjustments}",
+        "sheet.summary": "Summary", "sheet.distributors": "Distributors", "sheet.stores": "Stores",
+        "sheet.adjustments": "Adjustments",
+        "summary.settlement": "Settlement", "summary.period": "Period (UTC)", "summary.checkpoint": "Chain checkpoint",
+        "summary.rebates": "rebates", "summary.fees": "fees", "summary.adjustments": "adjustments",
+        "summary.payable": "payable",
+        "h.party": "party", "h.name": "name", "h.currency": "currency", "h.units_purchased": "units purchased",
+        "h.units_scanned_out": "units scanned out", "h.coverage": "coverage", "h.diverted_units": "diverted units",
+        "h.purchase_value": "purchase value", "h.rate": "rate", "h.rebate": "rebate", "h.reason": "reason",
+        "h.units_sold": "units sold", "h.flagged_units": "flagged units", "h.sales_value": "sales value",
+        "h.fee_rate": "fee rate", "h.fee": "fee", "h.for_period": "for period", "h.kind": "kind",
+        "h.previously": "previously", "h.restated": "restated", "h.delta": "delta", "h.units": "units",
+        "h.scanned_out": "scanned out", "h.diverted": "diverted", "h.flagged": "flagged",
+        "status.open": "open", "status.locked": "locked",
+        "pdf.title": "Settlement {period} — {status} ({timezone})",
+        "pdf.totals": "{currency}: rebates {rebates}, store fees {fees}, adjustments {adjustments}, payable {payable}",
+        "pdf.nothing": "nothing payable",
+        "pdf.evidence": "Evidence: locked on event {seq} of the hash chain, head {head}, signed {at} with key "
+                        "'{key_id}'. Check that nothing it was settled from changed since: traceability settlement "
+                        "checkpoint --period {period} --out FILE, then traceability epcis verify-chain --checkpoint "
+                        "FILE.",
+        "chart.value": "Purchase value by distributor (thousands)", "chart.value.legend": "purchase value",
+        "chart.rebate": "Rebate by distributor (rate under the name)", "chart.rebate.legend": "rebate",
+        "chart.territory": "Diverted units by territory", "chart.territory.legend": "diverted units",
+        "chart.weeks": "Sell-through by week (units, week starting)", "chart.weeks.legend": "units",
+        "pdf.distributors": "Distributors: rebate and the reason for its rate",
+        "pdf.stores": "Stores: fees on sell-through", "pdf.adjustments": "Adjustments: locked periods restated",
+        "pdf.footer.checkpoint": "chain checkpoint: event {seq}, head {head}",
+        "pdf.footer.page": "Settlement {period} | page {page}",
+        "pdf.doc_title": "Settlement {period}",
+        "unknown": "unknown",
+    },
+    "zh-CN": {
+        "col.section": "类别", "col.for_period": "所属期间", "col.party": "编号", "col.name": "名称",
+        "col.currency": "币种", "col.units": "件数", "col.units_scanned_out_or_flagged": "已扫出或被标记件数",
+        "col.diverted_units": "窜货件数", "col.value": "金额基数", "col.rate": "比例", "col.amount": "金额",
+        "col.reason": "原因",
+        "section.distributor": "经销商", "section.store": "门店", "section.adjustment": "调整", "section.total": "合计",
+        "total.reason": "返利 {rebates} + 门店费用 {fees} + 调整 {adjustments}",
+        "sheet.summary": "汇总", "sheet.distributors": "经销商", "sheet.stores": "门店", "sheet.adjustments": "调整",
+        "summary.settlement": "结算", "summary.period": "期间（UTC）", "summary.checkpoint": "链检查点",
+        "summary.rebates": "返利", "summary.fees": "门店费用", "summary.adjustments": "调整", "summary.payable": "应付",
+        "h.party": "编号", "h.name": "名称", "h.currency": "币种", "h.units_purchased": "进货件数",
+        "h.units_scanned_out": "扫出件数", "h.coverage": "扫码覆盖率", "h.diverted_units": "窜货件数",
+        "h.purchase_value": "进货金额", "h.rate": "返利比例", "h.rebate": "返利", "h.reason": "原因",
+        "h.units_sold": "售出件数", "h.flagged_units": "被标记件数", "h.sales_value": "销售金额",
+        "h.fee_rate": "费用比例", "h.fee": "门店费用", "h.for_period": "所属期间", "h.kind": "类型",
+        "h.previously": "原金额", "h.restated": "重算金额", "h.delta": "差额", "h.units": "件数",
+        "h.scanned_out": "扫出", "h.diverted": "窜货", "h.flagged": "被标记",
+        "status.open": "未锁定", "status.locked": "已锁定",
+        "pdf.title": "{period} 结算 — {status}（{timezone}）",
+        "pdf.totals": "{currency}：返利 {rebates}，门店费用 {fees}，调整 {adjustments}，应付 {payable}",
+        "pdf.nothing": "无应付款项",
+        "pdf.evidence": "证据：锁定于哈希链第 {seq} 个事件，链头 {head}，{at} 以密钥“{key_id}”签名。"
+                        "核对结算依据自那时起未被改动：traceability settlement checkpoint --period {period} "
+                        "--out FILE，然后 "
+                        "traceability epcis verify-chain --checkpoint FILE。",
+        "chart.value": "各经销商进货金额（千）", "chart.value.legend": "进货金额",
+        "chart.rebate": "各经销商返利（名称下为比例）", "chart.rebate.legend": "返利",
+        "chart.territory": "各区域窜货件数", "chart.territory.legend": "窜货件数",
+        "chart.weeks": "每周动销（件，按周起始日）", "chart.weeks.legend": "件数",
+        "pdf.distributors": "经销商：返利及其比例的原因", "pdf.stores": "门店：按动销计的费用",
+        "pdf.adjustments": "调整：已锁定期间的重算",
+        "pdf.footer.checkpoint": "链检查点：第 {seq} 个事件，链头 {head}",
+        "pdf.footer.page": "{period} 结算 | 第 {page} 页",
+        "pdf.doc_title": "{period} 结算",
+        "unknown": "未知",
+    },
+}  # fmt: skip
+
+
+def _word(lang: str) -> Any:
+    """``w(key, **params)``: the report's words in ``lang`` (English where a key or the language is missing)."""
+    return lambda key, **params: wording(_WORDS, key, lang, **params)
 
 
 @dataclass
@@ -91,73 +180,78 @@ def report_data(*, session: Session, settlement: Settlement) -> ReportData:
 # --- rows shared by CSV and XLSX ----------------------------------------------------------------------------------
 
 
-def _rows(s: Settlement) -> Iterable[list[Any]]:
+def _rows(s: Settlement, lang: str = "en") -> Iterable[list[Any]]:
+    w = _word(lang)
     for d in s.distributors:
-        yield ["distributor", s.period, d.party, d.name, d.currency, d.units_purchased, d.units_scanned_out,
+        yield [w("section.distributor"), s.period, d.party, d.name, d.currency, d.units_purchased, d.units_scanned_out,
                d.diverted_units, d.purchase_value, d.rate, d.rebate, d.reason]  # fmt: skip
     for st in s.stores:
-        yield ["store", s.period, st.party, st.name, st.currency, st.units_sold, st.flagged_units, 0,
+        yield [w("section.store"), s.period, st.party, st.name, st.currency, st.units_sold, st.flagged_units, 0,
                st.sales_value, st.fee_rate, st.fee, st.reason]  # fmt: skip
     for a in s.adjustments:
-        yield ["adjustment", a.for_period, a.party, a.name, a.currency, "", "", "", a.previously, "", a.delta,
-               a.reason]  # fmt: skip
+        yield [w("section.adjustment"), a.for_period, a.party, a.name, a.currency, "", "", "", a.previously, "",
+               a.delta, a.reason]  # fmt: skip
     for t in s.totals():
-        yield ["total", s.period, "", "", t["currency"], "", "", "", "", "", Decimal(t["payable"]),
-               f"rebates {t['rebates']} + fees {t['fees']} + adjustments {t['adjustments']}"]  # fmt: skip
+        yield [w("section.total"), s.period, "", "", t["currency"], "", "", "", "", "", Decimal(t["payable"]),
+               w("total.reason", rebates=t["rebates"], fees=t["fees"], adjustments=t["adjustments"])]  # fmt: skip
 
 
-def to_csv(settlement: Settlement) -> bytes:
-    """One table, one row per line, UTF-8 with a BOM so Excel and WPS open Chinese names right."""
+def to_csv(settlement: Settlement, *, lang: str = "en") -> bytes:
+    """One table, one row per line, UTF-8 with a BOM so Excel and WPS open Chinese names right; headers and
+    section names in ``lang`` (English, the default, keeps the column names scripts read)."""
+    w = _word(lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(_COLUMNS)
-    for row in _rows(settlement):
+    writer.writerow([w(f"col.{c}") for c in _COLUMNS])
+    for row in _rows(settlement, lang):
         writer.writerow(["" if v is None else str(v) for v in row])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
-def to_xlsx(settlement: Settlement) -> bytes:
-    """A workbook: a summary sheet, then distributors, stores and adjustments, with numbers as numbers."""
+def to_xlsx(settlement: Settlement, *, lang: str = "en") -> bytes:
+    """A workbook: a summary sheet, then distributors, stores and adjustments, with numbers as numbers; sheet names
+    and headers in ``lang``."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    w = _word(lang)
     wb = Workbook(write_only=False)
     summary = wb.active
     assert summary is not None
-    summary.title = "Summary"
-    summary.append(["Settlement", settlement.period, settlement.status])
-    summary.append(["Period (UTC)", settlement.starts_at.isoformat(), settlement.ends_at.isoformat()])
+    summary.title = w("sheet.summary")
+    summary.append([w("summary.settlement"), settlement.period, w(f"status.{settlement.status}")])
+    summary.append([w("summary.period"), settlement.starts_at.isoformat(), settlement.ends_at.isoformat()])
     if settlement.checkpoint is not None:
-        summary.append(["Chain checkpoint", settlement.checkpoint.seq, settlement.checkpoint.head])
+        summary.append([w("summary.checkpoint"), settlement.checkpoint.seq, settlement.checkpoint.head])
     summary.append([])
-    summary.append(["currency", "rebates", "fees", "adjustments", "payable"])
+    summary.append([w("h.currency"), *(w(f"summary.{k}") for k in ("rebates", "fees", "adjustments", "payable"))])
     for t in settlement.totals():
         summary.append([t["currency"], *(Decimal(t[k]) for k in ("rebates", "fees", "adjustments", "payable"))])
     sheets: list[tuple[str, list[str], list[list[Any]]]] = [
-        ("Distributors", ["party", "name", "currency", "units purchased", "units scanned out", "coverage",
-                          "diverted units", "purchase value", "rate", "rebate", "reason"],
+        ("distributors", ["party", "name", "currency", "units_purchased", "units_scanned_out", "coverage",
+                          "diverted_units", "purchase_value", "rate", "rebate", "reason"],
          [[d.party, d.name, d.currency, d.units_purchased, d.units_scanned_out, d.coverage, d.diverted_units,
            d.purchase_value, d.rate, d.rebate, d.reason] for d in settlement.distributors]),
-        ("Stores", ["party", "name", "currency", "units sold", "flagged units", "sales value", "fee rate", "fee",
+        ("stores", ["party", "name", "currency", "units_sold", "flagged_units", "sales_value", "fee_rate", "fee",
                     "reason"],
          [[s.party, s.name, s.currency, s.units_sold, s.flagged_units, s.sales_value, s.fee_rate, s.fee, s.reason]
           for s in settlement.stores]),
-        ("Adjustments", ["for period", "kind", "party", "name", "currency", "previously", "restated", "delta",
+        ("adjustments", ["for_period", "kind", "party", "name", "currency", "previously", "restated", "delta",
                          "reason"],
          [[a.for_period, a.kind, a.party, a.name, a.currency, a.previously, a.amount, a.delta, a.reason]
           for a in settlement.adjustments]),
     ]  # fmt: skip
     bold = Font(bold=True)
     for title, header, rows in sheets:
-        ws = wb.create_sheet(title)
-        ws.append(header)
+        ws = wb.create_sheet(w(f"sheet.{title}"))
+        ws.append([w(f"h.{h}") for h in header])
         for cell in ws[1]:
             cell.font = bold
         for row in rows:
             ws.append(row)
         ws.freeze_panes = "A2"
         ws.column_dimensions["B"].width = 28
-    for cell in summary[4]:
+    for cell in summary[4 if settlement.checkpoint is None else 5]:
         cell.font = bold
     out = io.BytesIO()
     wb.save(out)
@@ -197,11 +291,9 @@ def to_table(settlement: Settlement) -> str:
 
 
 def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from traceability.settings import get_settings
 
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    fonts.register(fonts.CJK, override=get_settings().pdf_font_path)
 
 
 def _bar_chart(title: str, labels: list[str], series: list[list[float]], legend: list[str], width: float,
@@ -211,8 +303,8 @@ def _bar_chart(title: str, labels: list[str], series: list[list[float]], legend:
     from reportlab.graphics.shapes import Drawing, String
     from reportlab.lib import colors
 
-    drawing = Drawing(width, height)
-    drawing.add(String(0, height - 12, title, fontName="Helvetica-Bold", fontSize=10))
+    drawing = Drawing(width, height, initialFontName=FONT)  # else its state starts in Helvetica, not embedded
+    drawing.add(String(0, height - 12, title, fontName=FONT, fontSize=10))
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 40, width - 60, height - 75
     chart.data = series if any(any(v for v in s) for s in series) else [[0.0] * max(1, len(labels))]
@@ -221,6 +313,7 @@ def _bar_chart(title: str, labels: list[str], series: list[list[float]], legend:
     chart.categoryAxis.labels.fontSize = 6
     chart.categoryAxis.labels.angle = 30 if len(labels) > 6 else 0
     chart.categoryAxis.labels.boxAnchor = "ne" if len(labels) > 6 else "n"
+    chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 6
     chart.valueAxis.valueMin = 0
     palette = [colors.HexColor("#1f77b4"), colors.HexColor("#ff7f0e"), colors.HexColor("#2ca02c")]
@@ -239,70 +332,70 @@ def _bar_chart(title: str, labels: list[str], series: list[list[float]], legend:
     return drawing
 
 
-def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
-    """The PDF: a page of charts, then per-distributor and per-store tables with the reason for each rate."""
+def to_pdf(data: ReportData, *, top: int = 12, lang: str = "en") -> bytes:
+    """The PDF: a page of charts, then per-distributor and per-store tables with the reason for each rate; every
+    word in ``lang`` and in the embedded font (``pdffonts`` lists no font that is not embedded)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.platypus import LongTable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     _register_font()
+    w = _word(lang)
     s = data.settlement
     page = landscape(A4)
     out = io.BytesIO()
+    # initialFontName: the canvas's starting font is otherwise Helvetica, named (not embedded) on every page.
     doc = SimpleDocTemplate(out, pagesize=page, leftMargin=28, rightMargin=28, topMargin=28, bottomMargin=28,
-                            title=f"Settlement {s.period}", author="traceability", invariant=1)  # fmt: skip
-    # Headings and totals are ASCII: Helvetica reads better there; names and reasons need the CID font.
-    h1 = ParagraphStyle("h1", fontName="Helvetica-Bold", fontSize=16, leading=20)
-    h2 = ParagraphStyle("h2", fontName="Helvetica-Bold", fontSize=12, leading=16, spaceBefore=6, spaceAfter=4)
-    body = ParagraphStyle("body", fontName="Helvetica", fontSize=8, leading=10)
+                            title=w("pdf.doc_title", period=s.period),
+                            author="traceability", invariant=1, initialFontName=FONT)  # fmt: skip
+    h1 = ParagraphStyle("h1", fontName=FONT, fontSize=16, leading=20)
+    h2 = ParagraphStyle("h2", fontName=FONT, fontSize=12, leading=16, spaceBefore=6, spaceAfter=4)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=8, leading=10)
     small = ParagraphStyle("small", fontName=FONT, fontSize=6.5, leading=8)
     story: list[Any] = []
     totals = " | ".join(
-        f"{t['currency']}: rebates {t['rebates']}, store fees {t['fees']}, adjustments {t['adjustments']}, "
-        f"payable {t['payable']}" for t in s.totals()
-    ) or "nothing payable"  # fmt: skip
-    story.append(Paragraph(f"Settlement {s.period} — {s.status} ({s.timezone})", h1))
+        w("pdf.totals", currency=t["currency"], rebates=t["rebates"], fees=t["fees"], adjustments=t["adjustments"],
+          payable=t["payable"]) for t in s.totals()
+    ) or w("pdf.nothing")  # fmt: skip
+    story.append(Paragraph(w("pdf.title", period=s.period, status=w(f"status.{s.status}"), timezone=s.timezone), h1))
     story.append(Paragraph(totals, body))
     if s.checkpoint is not None:
         c = s.checkpoint
-        story.append(Paragraph(
-            f"Evidence: locked on event {c.seq} of the hash chain, head {c.head}, signed {c.at} with key "
-            f"'{c.key_id}'. Check that nothing it was settled from changed since: traceability settlement "
-            f"checkpoint --period {s.period} --out FILE, then traceability epcis verify-chain --checkpoint FILE.",
-            body,
-        ))  # fmt: skip
+        story.append(Paragraph(w("pdf.evidence", seq=c.seq, head=c.head, at=c.at, key_id=c.key_id, period=s.period),
+                               body))  # fmt: skip
     story.append(Spacer(1, 6))
 
     width = (page[0] - 56) / 2 - 6
     ranked = sorted(s.distributors, key=lambda d: (-d.purchase_value, d.party))[:top]
     value_chart = _bar_chart(
-        "Purchase value by distributor (thousands)", [d.name[:8] for d in ranked],
-        [[float(d.purchase_value) / 1000 for d in ranked]], ["purchase value"], width, 230,
+        w("chart.value"), [d.name[:8] for d in ranked],
+        [[float(d.purchase_value) / 1000 for d in ranked]], [w("chart.value.legend")], width, 230,
     )  # fmt: skip
     rebate_chart = _bar_chart(
-        "Rebate by distributor (rate under the name)", [f"{d.name[:8]}\n{d.rate * 100:.0f} %" for d in ranked],
-        [[float(d.rebate) for d in ranked]], ["rebate"], width, 230,
+        w("chart.rebate"), [f"{d.name[:8]}\n{d.rate * 100:.0f} %" for d in ranked],
+        [[float(d.rebate) for d in ranked]], [w("chart.rebate.legend")], width, 230,
     )  # fmt: skip
     territory = data.diverted_by_territory[:top]
-    terr_chart = _bar_chart("Diverted units by territory", [t[:10] for t, _ in territory],
-                            [[float(n) for _, n in territory]], ["diverted units"], width, 200)  # fmt: skip
+    terr_chart = _bar_chart(w("chart.territory"), [t[:10] for t, _ in territory],
+                            [[float(n) for _, n in territory]], [w("chart.territory.legend")], width, 200)  # fmt: skip
     weeks = data.sales_by_week
-    week_chart = _bar_chart("Sell-through by week (units, week starting)", [w for w, _ in weeks],
-                            [[float(n) for _, n in weeks]], ["units"], width, 200)  # fmt: skip
+    week_chart = _bar_chart(w("chart.weeks"), [wk for wk, _ in weeks],
+                            [[float(n) for _, n in weeks]], [w("chart.weeks.legend")], width, 200)  # fmt: skip
     grid = Table([[value_chart, rebate_chart], [terr_chart, week_chart]], colWidths=[width + 6, width + 6])
-    grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    grid.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     story.append(grid)
     story.append(PageBreak())
 
-    style = TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), "Helvetica"), ("FONTSIZE", (0, 0), (-1, -1), 7),
+    commands: list[Any] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde4ee")), ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (2, 1), (-2, -1), "RIGHT"),
-    ])  # fmt: skip
-    story.append(Paragraph("Distributors: rebate and the reason for its rate", h2))
-    rows: list[list[Any]] = [["party", "name", "units", "scanned out", "diverted", "purchase value", "rate", "rebate",
-                              "reason"]]  # fmt: skip
+    ]  # fmt: skip
+    style = TableStyle(commands)
+    story.append(Paragraph(w("pdf.distributors"), h2))
+    rows: list[list[Any]] = [[w(f"h.{h}") for h in ("party", "name", "units", "scanned_out", "diverted",
+                                                     "purchase_value", "rate", "rebate", "reason")]]  # fmt: skip
     for d in s.distributors:
         rows.append([d.party, Paragraph(d.name, small), d.units_purchased, d.units_scanned_out, d.diverted_units,
                      f"{d.purchase_value} {d.currency}", f"{d.rate * 100:.1f} %", str(d.rebate),
@@ -310,8 +403,9 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
     table = LongTable(rows, repeatRows=1, colWidths=[60, 90, 40, 48, 40, 80, 36, 56, 330])
     table.setStyle(style)
     story.append(table)
-    story.append(Paragraph("Stores: fees on sell-through", h2))
-    rows = [["party", "name", "units sold", "flagged", "sales value", "fee rate", "fee", "reason"]]
+    story.append(Paragraph(w("pdf.stores"), h2))
+    rows = [[w(f"h.{h}") for h in ("party", "name", "units_sold", "flagged", "sales_value", "fee_rate", "fee",
+                                   "reason")]]  # fmt: skip
     for st in s.stores:
         rows.append([st.party, Paragraph(st.name, small), st.units_sold, st.flagged_units,
                      f"{st.sales_value} {st.currency}", f"{st.fee_rate * 100:.1f} %", str(st.fee),
@@ -320,8 +414,8 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
     table.setStyle(style)
     story.append(table)
     if s.adjustments:
-        story.append(Paragraph("Adjustments: locked periods restated", h2))
-        rows = [["for period", "kind", "party", "previously", "restated", "delta", "reason"]]
+        story.append(Paragraph(w("pdf.adjustments"), h2))
+        rows = [[w(f"h.{h}") for h in ("for_period", "kind", "party", "previously", "restated", "delta", "reason")]]
         for a in s.adjustments:
             rows.append([a.for_period, a.kind, a.party, str(a.previously), str(a.amount), str(a.delta),
                          Paragraph(a.reason, small)])  # fmt: skip
@@ -331,10 +425,10 @@ def to_pdf(data: ReportData, *, top: int = 12) -> bytes:
 
     def footer(canvas: Any, _doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONT, 7)
         if s.checkpoint is not None:
-            canvas.drawString(28, 14, f"chain checkpoint: event {s.checkpoint.seq}, head {s.checkpoint.head}")
-        canvas.drawRightString(page[0] - 28, 14, f"Settlement {s.period} | page {canvas.getPageNumber()}")
+            canvas.drawString(28, 14, w("pdf.footer.checkpoint", seq=s.checkpoint.seq, head=s.checkpoint.head))
+        canvas.drawRightString(page[0] - 28, 14, w("pdf.footer.page", period=s.period, page=canvas.getPageNumber()))
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
@@ -348,14 +442,14 @@ MEDIA_TYPES = {
 }
 
 
-def render_report(*, session: Session, settlement: Settlement, fmt: str) -> bytes:
-    """A settlement as a file: ``pdf``, ``csv`` or ``xlsx``."""
+def render_report(*, session: Session, settlement: Settlement, fmt: str, lang: str = "en") -> bytes:
+    """A settlement as a file: ``pdf``, ``csv`` or ``xlsx``, its words in ``lang``."""
     if fmt == "pdf":
-        return to_pdf(report_data(session=session, settlement=settlement))
+        return to_pdf(report_data(session=session, settlement=settlement), lang=lang)
     if fmt == "csv":
-        return to_csv(settlement)
+        return to_csv(settlement, lang=lang)
     if fmt == "xlsx":
-        return to_xlsx(settlement)
+        return to_xlsx(settlement, lang=lang)
     raise ValueError(f"unknown report format {fmt!r}")
 
 

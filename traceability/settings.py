@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     """Reverse proxies in front of the app that append the client's address to ``X-Forwarded-For``. 0 (the default)
     ignores the header, which any client can write; 1 takes its last address (the one our proxy saw), and so on."""
 
+    pdf_font_path: Path | None = None
+    """The CJK TrueType font (``.ttf`` or ``.ttc``) that report PDFs embed; unset means WenQuanYi Micro Hei as
+    Debian's ``fonts-wqy-microhei`` installs it (``traceability.fonts``)."""
+
     worker_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
     """How often ``traceability worker`` runs its due jobs (lapsing expired order offers, …): an offer lapses at most
     this long after its deadline."""

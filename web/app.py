@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = ["mount_web"]
 
@@ -14,13 +15,18 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def mount_web(app: FastAPI) -> None:
     """Add the page router and ``/static`` (vendored, so a page never loads anything from the internet)."""
+    from web.crm_pages import router as crm_pages
+    from web.orders_pages import router as orders_pages
     from web.pages import router as role_pages
     from web.partner_pages import router as partner_pages
     from web.pos_pages import router as pos_pages
-    from web.routes import router
+    from web.routes import http_error_page, router
 
     app.include_router(router)
     app.include_router(role_pages)
     app.include_router(pos_pages)
+    app.include_router(orders_pages)
+    app.include_router(crm_pages)
     app.include_router(partner_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StarletteHTTPException, http_error_page)  # an unknown page: the error page, with the nav

@@ -20,7 +20,7 @@ from traceability.errors import InvalidInput
 from traceability.masterdata.service import list_products
 from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, Role
 from web import service
-from web.deps import page_allow
+from web.deps import page_allow, page_lang
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
 
 __all__ = ["router"]
@@ -154,12 +154,15 @@ def lock_period(
 
 
 @router.get("/app/settlement/{period}/report.{fmt}")
-def settlement_report(session: SessionDep, settings: SettingsDep, _: Finance, period: str, fmt: str) -> Response:
-    """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked)."""
+def settlement_report(
+    request: Request, session: SessionDep, settings: SettingsDep, _: Finance, period: str, fmt: str
+) -> Response:
+    """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked), its headers in the
+    page's language."""
     if fmt not in _REPORT_TYPES:
         raise InvalidInput("report format must be pdf, csv or xlsx", format=fmt)
     result = settle.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file))
-    body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt)
+    body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt, lang=page_lang(request))
     return Response(body, media_type=_REPORT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="settlement-{period}.{fmt}"'})  # fmt: skip
 

@@ -8,18 +8,23 @@ scripts that ask for JSON get the same problem JSON as the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from inspect import signature
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codes.service import key_store
 from rebates.policy import load_policy
@@ -27,7 +32,7 @@ from scanning import service as scans
 from scanning.decode import decode_image
 from scanning.errors import ConfirmationRequired
 from scanning.schemas import ScanResult
-from traceability.api import RequestRefused, RowId, SessionDep, SettingsDep
+from traceability.api import RequestRefused, RowId, SessionDep, SettingsDep, get_session
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import TraceabilityError, Unauthenticated
 from traceability.models import Role
@@ -36,9 +41,10 @@ from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refus
 from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, translator
 from web.limits import limit_check_page, limit_code, limit_login, limit_public, limit_resolver
 
-__all__ = ["NAV", "NavItem", "render", "router", "templates"]
+__all__ = ["NAV", "NavItem", "http_error_page", "render", "router", "templates"]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_FAVICON = Path(__file__).parent / "static" / "favicon.svg"
 
 
 class PageRoute(APIRoute):
@@ -53,7 +59,9 @@ class PageRoute(APIRoute):
             except (TraceabilityError, RequestValidationError, RequestRefused) as exc:
                 if not wants_html(request):
                     raise
-                return _error_page(request, exc.error if isinstance(exc, RequestRefused) else exc)
+                # in the thread pool: the page's navigation reads the signed-in key from the database
+                return await run_in_threadpool(_error_page, request, exc.error if isinstance(exc, RequestRefused)
+                                               else exc)  # fmt: skip
 
         return page_handler
 
@@ -114,6 +122,11 @@ def js_messages(request: Request, *prefixes: str) -> dict[str, str]:
     return {k: v for k, v in merged.items() if k.startswith(prefixes)}
 
 
+def _check_messages(request: Request) -> dict[str, str]:
+    """What the check page's script says (the geolocation's refusals, a lost network), in the page's language."""
+    return js_messages(request, "inspect.")
+
+
 def _scan_messages(request: Request) -> dict[str, str]:
     return js_messages(request, "reason.", "scan.", "camera.", "shipment.count", "shipment.units", "warning.")
 
@@ -126,7 +139,60 @@ def _error_page(request: Request, exc: Exception) -> Response:
     message = exc.message if isinstance(exc, TraceabilityError) else "; ".join(
         str(e.get("msg", "invalid")) for e in exc.errors()  # type: ignore[attr-defined]
     )
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    return _error_response(request, status, message)
+
+
+_API_PATHS = ("/api/", "/epcis", "/openapi.json", "/static", "/healthz")
+"""Paths whose unknown routes answer problem JSON even to a browser: they are the machines' doors."""
+
+
+def _missing_page(request: Request, status: int) -> Response:
+    """The error page for a path no route serves."""
+    _ = translator(page_lang(request))
+    return _error_response(request, status, _("error.no_page") if status == 404 else _(f"error.{status}"))
+
+
+@contextmanager
+def _request_session(request: Request) -> Iterator[Session]:
+    """A session got as the routes get theirs, through ``get_session`` or what the app put in its place (the tests'
+    session in a rolled-back transaction), for a page rendered outside a route (an error page)."""
+    provider = request.app.dependency_overrides.get(get_session, get_session)
+    sessions = provider(request) if signature(provider).parameters else provider()
+    try:
+        yield next(sessions)
+    finally:
+        next(sessions, None)  # ends the read as get_session does
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    """The error page with the navigation of whoever is signed in, so that an error is never a dead end (a stale
+    or refused key is ignored: the page is then the one a visitor sees)."""
+    with _request_session(request) as session:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(KEY_COOKIE)
+        principal = None
+        if token:
+            try:
+                principal = authenticate(session=session, token=token)
+            except Unauthenticated:
+                principal = None
+        return render(request, "error.html", {"status": status, "message": message, "_session": session},
+                      principal=principal, status_code=status)  # fmt: skip
+
+
+async def http_error_page(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no route for the path: 404; a route without the method: 405): a page with the
+    navigation for a browser, problem JSON (as every domain error) for the API and for scripts."""
+    assert isinstance(exc, StarletteHTTPException)
+    if wants_html(request) and not request.url.path.startswith(_API_PATHS) and exc.status_code in (404, 405):
+        response = await run_in_threadpool(_missing_page, request, exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    body = {"type": f"urn:traceability:error:{code}", "title": code.replace("_", " "), "status": exc.status_code,
+            "detail": detail, "error": code}  # fmt: skip
+    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json", headers=exc.headers)
 
 
 def _local(next_path: str | None) -> str | None:
@@ -179,6 +245,12 @@ def logout() -> Response:
     return response
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The site's icon where browsers and bookmark tools look for it without reading the page (the SVG)."""
+    return FileResponse(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 @router.get("/lang/{lang}")
 def switch_language(lang: str, next: str | None = None) -> Response:
     """The language switch: remembered in a cookie for a year, over the browser's preference."""
@@ -195,12 +267,15 @@ def switch_language(lang: str, next: str | None = None) -> Response:
 def check_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal, code: str | None = None
 ) -> Response:
-    """Check any printed form of a code typed or pasted by an inspector (element string or Digital Link)."""
-    verdict = None
+    """Check any printed form of a code typed or pasted by an inspector (element string, Digital Link, or the
+    human-readable line under the symbol, which is looked up); a signed-in inspector also sees the unit's channel."""
+    verdict = channel = None
     if code and code.strip():
         verdict = service.check_code(session=session, text=code.strip()[:2000], store=key_store(settings),
                                      count=True, zone=load_policy(settings.policy_file).timezone)  # fmt: skip
-    return render(request, "check.html", {"verdict": verdict, "code": code or "", "_session": session},
+        channel = service.channel_view(session=session, principal=principal, verdict=verdict)
+    return render(request, "check.html", {"verdict": verdict, "code": code or "", "channel": channel,
+                                          "messages": _check_messages(request), "_session": session},
                   principal=principal)  # fmt: skip
 
 
@@ -213,7 +288,9 @@ def digital_link(
     text = str(request.url)
     verdict = service.check_code(session=session, text=text, store=key_store(settings), count=True,
                                  zone=load_policy(settings.policy_file).timezone)  # fmt: skip
-    return render(request, "check.html", {"verdict": verdict, "code": text, "resolver": True, "_session": session},
+    channel = service.channel_view(session=session, principal=principal, verdict=verdict)
+    return render(request, "check.html", {"verdict": verdict, "code": text, "resolver": True, "channel": channel,
+                                          "messages": _check_messages(request), "_session": session},
                   principal=principal)  # fmt: skip
 
 

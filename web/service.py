@@ -12,11 +12,18 @@ a unit of a Guangzhou distributor scanned next to a Nanjing store is exactly the
 no store that close nothing is recorded: a sighting pinned to a far-away store would be evidence against the wrong
 place. The event is recorded through the scan service, as the store's scanner would, so it is validated the same way
 and a forged code becomes a rejected scan (counterfeit evidence) rather than an event.
+
+The human-readable line printed under a symbol (``(01) … (21) …``) carries no signature, so what a person types from
+it can only be looked up: issued or not, voided, sold. The page says so, and never calls a typed number forged; nor
+does a typed look-up count as a check (anyone can type a number). A signed-in inspector (:data:`VOUCHING_ROLES`)
+sees the unit's channel beside the verdict (:func:`channel_view`); nobody else does, since which distributor holds
+which goods, and where it may sell them, is the brand's business, not the public's.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -35,7 +42,9 @@ from scanning import service as scans
 from scanning.outbound import OutboundWarning
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal, scope_to_party
+from traceability.gs1 import is_valid_gtin14
 from traceability.models import (
+    Alert,
     CheckCount,
     Code,
     CodeStatus,
@@ -52,7 +61,10 @@ from traceability.models.base import utcnow
 
 __all__ = [
     "INSPECTION_RADIUS_KM",
+    "VOUCHING_ROLES",
+    "Channel",
     "alert_page",
+    "channel_view",
     "graph_around",
     "CheckTally",
     "CodeVerdict",
@@ -74,7 +86,9 @@ __all__ = [
 INSPECTION_RADIUS_KM = 50.0
 """A consumer's sighting is pinned to the nearest member store no farther than this; beyond it, nothing is recorded."""
 
-Verdict = Literal["genuine", "sold", "voided", "not_released", "not_issued", "forged", "revoked", "malformed"]
+Verdict = Literal["genuine", "sold", "voided", "not_released", "not_issued", "forged", "revoked", "malformed",
+                  "typed_issued", "typed_not_issued", "typed_mismatch"]  # fmt: skip
+"""The ``typed_*`` verdicts answer a human-readable line typed in: a look-up, with no signature to check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,23 +128,42 @@ class CodeVerdict:
     """The city (territory name) of the store that sold it, not the store: enough for a buyer to recognise."""
     tally: CheckTally | None = None
     """How often the code has been checked, this check included, when it was counted (``check_code(count=True)``)."""
+    typed: bool = False
+    """Looked up from the human-readable line (GTIN and serial typed in): the signature was not checked."""
 
     @property
     def good(self) -> bool:
         return self.verdict == "genuine"
 
     @property
+    def tone(self) -> Literal["good", "warn", "bad"]:
+        """The card's colour: green only for a verified genuine code; amber where a person should look closer."""
+        if self.good:
+            return "good"
+        return "warn" if self.verdict in ("sold", "not_released", "typed_issued") else "bad"
+
+    @property
     def checks(self) -> list[tuple[str, bool | None]]:
-        """The four questions a buyer asks, each answered yes, no, or unknown (None) when an earlier one failed."""
+        """The four questions a buyer asks, each answered yes, no, or unknown (None).
+
+        Once one answer is no, the others are not shown as yes: a forged code names a real serial as easily as a
+        fake one, and a copied genuine code has a valid signature, so a tick beside a cross would reassure about
+        exactly what is in doubt. A typed number has no signature to check (unknown).
+        """
         if self.verdict == "malformed":
             return [("signature", None), ("issued", None), ("not_voided", None), ("not_sold", None)]
+        if not self.signature_ok and not self.typed:
+            return [("signature", False), ("issued", None), ("not_voided", None), ("not_sold", None)]
         known = self.issued
-        return [
-            ("signature", self.signature_ok),
-            ("issued", self.issued),
+        answers: list[tuple[str, bool | None]] = [
+            ("signature", None if self.typed else self.signature_ok),
+            ("issued", self.issued and self.verdict != "typed_mismatch"),
             ("not_voided", (self.verdict != "voided") if known else None),
             ("not_sold", (self.verdict != "sold") if known else None),
         ]
+        if any(ok is False for _, ok in answers):
+            return [(name, None if ok else ok) for name, ok in answers]
+        return answers
 
 
 def check_code(
@@ -172,11 +205,69 @@ def record_check(*, session: Session, key: str, zone: str = "UTC", at: datetime 
     return CheckTally(checks=checks, first_checked_at=first.astimezone(tz), last_checked_at=last.astimezone(tz))
 
 
+_TYPED_AI = re.compile(r"\((\d{2})\)([^()]*)")
+_TYPED_AIS = frozenset({"01", "21", "10", "17"})
+
+
+def typed_identity(text: str) -> tuple[str, str, str | None, str | None] | None:
+    """GTIN, serial, lot and expiry from the human-readable line a person typed (``(01) … (21) … [(10) …] [(17) …]``,
+    spaces and line breaks anywhere), or None when the text is not that line.
+
+    The GS1 AI 21 character set has no space, so every blank is the typist's and is dropped. A text with a key id or
+    signature (AI 91-93) is a whole signed code, for :func:`codes.service.verify_text`, not a typed line.
+    """
+    body = "".join(text.split())
+    if not body.startswith("("):
+        return None
+    fields: dict[str, str] = {}
+    position = 0
+    for match in _TYPED_AI.finditer(body):
+        if match.start() != position or match.group(1) not in _TYPED_AIS or match.group(1) in fields:
+            return None
+        fields[match.group(1)] = match.group(2)
+        position = match.end()
+    if position != len(body) or "01" not in fields or not fields.get("21"):
+        return None
+    gtin, serial = fields["01"], fields["21"]
+    if not is_valid_gtin14(gtin) or len(serial) > 20:
+        return None
+    expiry = fields.get("17")
+    if expiry is not None and not (len(expiry) == 6 and expiry.isdigit()):
+        return None
+    return gtin, serial, fields.get("10") or None, expiry
+
+
+def _typed(session: Session, text: str) -> CodeVerdict | None:
+    """The verdict on a typed human-readable line: looked up by GTIN and serial, its lot and expiry compared."""
+    found = typed_identity(text)
+    if found is None:
+        return None
+    gtin, serial, lot, expiry = found
+    product = session.get(Product, gtin)
+    record = session.exec(select(Code).where(Code.gtin == gtin, Code.serial == serial)).first()
+    facts: dict[str, Any] = {"gtin": gtin, "serial": serial, "lot": lot, "expiry": expiry, "typed": True,
+                             "product": product.name if product else None, "reason": "typed_lookup"}  # fmt: skip
+    if record is None:
+        return CodeVerdict(verdict="typed_not_issued", **facts)
+    facts.update(issued=True, lot=record.lot, expiry=record.expiry)
+    if (lot is not None and lot != record.lot) or (expiry is not None and expiry != record.expiry):
+        return CodeVerdict(verdict="typed_mismatch", **facts)
+    status = CodeStatus(record.status)
+    if status is CodeStatus.voided:
+        return CodeVerdict(verdict="voided", **facts)
+    if status in (CodeStatus.generated, CodeStatus.printed):
+        return CodeVerdict(verdict="not_released", **facts)
+    if status is CodeStatus.sold:
+        sold_at, sold_in = _sale(session, record)
+        return CodeVerdict(verdict="sold", sold_at=sold_at, sold_in=sold_in, **facts)
+    return CodeVerdict(verdict="typed_issued", **facts)
+
+
 def _judge(session: Session, text: str, store: KeyFileStore | None) -> CodeVerdict:
     try:
         check = verify_text(session=session, text=text, store=store)
     except MalformedCode as exc:
-        return CodeVerdict(verdict="malformed", reason="malformed", message=exc.message)
+        return _typed(session, text) or CodeVerdict(verdict="malformed", reason="malformed", message=exc.message)
     ident = check.code.identity
     product = session.get(Product, ident.gtin)
     facts = {
@@ -249,6 +340,83 @@ class InspectionResult:
 
 VOUCHING_ROLES = frozenset({Role.auditor, Role.admin})
 """Signed-in roles whose check is a verified sighting: the brand's inspectors, who answer for where they stood."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where a unit stands in the brand's channel, as an inspector reads it on the spot: names, not codes."""
+
+    status: str | None
+    holder: str | None
+    distributor: str | None
+    """The responsible distributor's name (the last one the brand shipped the unit, or its case, to)."""
+    territories: list[str]
+    """The territories that distributor is authorised for, by name."""
+    place: str | None
+    """Where the unit was last seen (name), and that place's territory (name)."""
+    place_territory: str | None
+    authorised: bool | None
+    """Whether the last place lies in the distributor's territories; None when there is no distributor or the place
+    is the brand's own (a warehouse, the plant) or the distributor's own."""
+    supplied: bool | None
+    """For a store: whether the distributor is one of its suppliers (``unauthorized_channel`` when not)."""
+    member: bool | None
+    """For a store: whether it is a member store (only member stores may sell the brand's goods)."""
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+    """The unit's alerts that still count (kind, status)."""
+
+
+_LIVE_ALERTS = ("unverified", "open", "investigating", "confirmed")
+
+
+def channel_view(*, session: Session, principal: Principal | None, verdict: CodeVerdict) -> Channel | None:
+    """The unit's channel for a signed-in inspector (:data:`VOUCHING_ROLES`); None for anyone else, and for a code
+    the brand never issued. The whole trail crosses every party, so only the brand's inspectors may read it."""
+    if principal is None or principal.role not in VOUCHING_ROLES:
+        return None
+    if not verdict.issued or verdict.gtin is None or verdict.serial is None:
+        return None
+    from flow_graph.errors import UnitNotFound
+    from flow_graph.graph import unit_trail
+    from flow_graph.history import load_masterdata
+
+    key = sgtin_key(verdict.gtin, verdict.serial)
+    record = session.exec(select(Code).where(Code.gtin == verdict.gtin, Code.serial == verdict.serial)).first()
+    try:
+        trail = unit_trail(session=session, epc=key)
+    except UnitNotFound:
+        trail = None
+    steps = [step for step in (trail.steps if trail else []) if not step.retracted]
+    distributor = next((st.responsible_distributor for st in reversed(steps) if st.responsible_distributor), None)
+    place = next((st.location for st in reversed(steps) if st.location), None)
+    holder = record.holder_id if record else None
+    md = load_masterdata(session, {p for p in (distributor, place, holder) if p})
+    authorised = supplied = member = None
+    if distributor and place:
+        own = md.brand_owned(place) or md.distributor_of(place) == distributor or not md.is_market(place)
+        authorised = None if own else md.authorised_at(distributor, place)
+        if md.kind(place) == "store":
+            supplied = md.supplies(distributor, place)
+    if place and md.kind(place) == "store":
+        member = md.parties[place].member
+    allowed = sorted(md.authorised.get(distributor, frozenset())) if distributor else []
+    place_territory = md.territory(place)
+    territory_ids = {*allowed, *([place_territory] if place_territory else [])}
+    territory_names = dict(session.exec(select(Territory.id, Territory.name).where(
+        col(Territory.id).in_(sorted(territory_ids))
+    )).all()) if territory_ids else {}  # fmt: skip
+    names = party_names(session=session, ids={p for p in (distributor, place, holder) if p})
+    alerts: list[Alert] = trail.alerts if trail else []
+    return Channel(
+        status=str(record.status) if record else None,
+        holder=names.get(holder, holder) if holder else None,
+        distributor=names.get(distributor, distributor) if distributor else None,
+        territories=[territory_names.get(t, t) for t in allowed],
+        place=names.get(place, place) if place else None,
+        place_territory=territory_names.get(place_territory, place_territory) if place_territory else None,
+        authorised=authorised, supplied=supplied, member=member,
+        alerts=[(str(a.kind), str(a.status)) for a in alerts if str(a.status) in _LIVE_ALERTS],
+    )  # fmt: skip
 
 
 def record_inspection(
