@@ -204,6 +204,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/app/alerts/{alert_id}/notes"): frozenset({R.distributor, R.auditor, R.admin}),
     ("GET", "/app/statement"): frozenset({R.distributor, R.finance, R.admin}),
     ("GET", "/app/store"): frozenset({R.store, R.admin}),
+    ("GET", "/app/marketing"): frozenset({R.admin, R.auditor, R.finance}),
+    ("GET", "/app/marketing/export/{kind}"): frozenset({R.admin, R.auditor, R.finance}),
     ("GET", "/app/graph"): frozenset({R.auditor, R.admin}),
     ("GET", "/app/settlement"): frozenset({R.finance, R.admin}),
     ("POST", "/app/settlement/lock"): frozenset({R.finance, R.admin}),
