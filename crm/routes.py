@@ -55,7 +55,7 @@ Admin = Annotated[Principal, Depends(allow(Role.admin))]
 Brand = Annotated[Principal, Depends(allow(Role.auditor, Role.finance, Role.admin))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     return negotiate(accept_language)
 
 

@@ -43,7 +43,7 @@ Admin = Annotated[Principal, Depends(allow(Role.admin))]
 Noter = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role.admin))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for a refusal's message, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

@@ -44,7 +44,7 @@ Reader = Annotated[Principal, Depends(allow(Role.store, Role.finance, Role.admin
 Till = Annotated[Principal, Depends(allow(Role.store, Role.admin))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for the messages of refusals, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

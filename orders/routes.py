@@ -35,7 +35,7 @@ CallCentre = Annotated[Principal, Depends(allow(Role.admin))]
 Store = Annotated[Principal, Depends(allow(Role.store, Role.admin))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for the messages, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

@@ -29,7 +29,7 @@ StoreQuery = Annotated[str | None, Query(max_length=64, description="The store (
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for the till's messages, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

@@ -68,7 +68,7 @@ Capturer = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role
 Anyone = Annotated[Principal, Depends(allow(*Role))]
 
 
-def _epcis_lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _epcis_lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for the binding's error messages (default zh-CN)."""
     return negotiate(accept_language)
 
@@ -538,7 +538,7 @@ Shipper = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.
 RejectionViewer = Annotated[Principal, Depends(allow(*Role))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for the messages of warnings and refusals, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

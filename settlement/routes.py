@@ -30,7 +30,7 @@ Partner = Annotated[Principal, Depends(allow(Role.finance, Role.admin, Role.dist
 Store = Annotated[Principal, Depends(allow(Role.store))]
 
 
-def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
     """zh-CN or en for a partner's refusals, from the request's Accept-Language (default zh-CN)."""
     return negotiate(accept_language)
 

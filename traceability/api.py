@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from itertools import accumulate
 from typing import Annotated
 
@@ -46,7 +46,8 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: a plain read, so FastAPI calls it on the event loop instead of sending it to a worker thread
     settings: Settings = request.app.state.settings
     return settings
 
@@ -76,10 +77,10 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def allow(*roles: Role) -> Callable[[Principal], Principal]:
+def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles``; its role set is readable by the route-coverage test."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:  # async: no I/O, so no hop to a worker thread
         if principal.role not in roles:
             raise Forbidden(
                 f"role {principal.role.value!r} may not do this; allowed: {', '.join(r.value for r in roles)}",
