@@ -1,30 +1,50 @@
 """Clerk-task generation and member segmentation over N members and M sales, beside a bare SQL aggregation.
 
-    python -m benchmarks.crm                                   # 1,000,000 members, 10,000,000 sales, both backends
+    python -m benchmarks.crm                                    # 1,000,000 members, 10,000,000 sales, both backends
     python -m benchmarks.crm --members 100000 --sales 1000000 --db sqlite
-    BENCH_PG=postgresql://postgres@127.0.0.1:55432/tt python -m benchmarks.crm --db postgres
+    python -m benchmarks.crm --db postgres --pg postgresql://postgres@127.0.0.1:54329/postgres
 
-What is loaded into a fresh migrated database, in SQL (recursive CTE / generate_series): 1,000 member stores,
-10 products, N members (home store i % 1,000) and M counted ``sale`` rows to them over 180 days (two units per
-purchase occasion, member ``(i / 2) % N``), as the capture listener writes them (one event row per 1,000 sales for
-the foreign key; crm never reads the event table). Indexes are built after loading.
+Without ``--pg`` the PostgreSQL run starts a throwaway cluster of its own (``initdb`` / ``pg_ctl`` from the PATH, a
+free local port, a temporary directory; as the ``postgres`` user when run as root) and stops and removes it after.
+With ``--pg`` it creates (and drops after) the database ``trc_bench_crm`` on that server.
+
+What is loaded into a fresh migrated database, in SQL (recursive CTE / ``generate_series``, never the ORM): 1,000
+member stores, 10 products, N members (home store i % 1,000, registered before the year) and M counted ``sale``
+rows over 365 days in time order, as a capture listener writes them: two units per purchase occasion, each
+occasion's member drawn by a multiplicative hash (so gaps between a member's purchases vary, some overlap and
+stock up, and first purchases fall all through the year). One event row stands for them all (the foreign key; crm
+never reads the event table). The sale indexes are built after loading, then ANALYZE.
 
 Measured in the same run, each the best of ``--repeat``:
-- bare: the two GROUP BYs the CRM figures rest on, nothing else — per member and day units and days of supply,
-  and per member occasions, units, value and last purchase;
-- generate: ``crm.tasks.generate_tasks`` for the last day (then once more: the idempotent re-run inserts nothing);
-- segments: ``crm.segments.iter_segments`` read to the end (every member's tier), and its peak Python memory;
-- ``crm_ratio_to_bare_sql``: (generate + segments) / bare.
+
+- ``bare_aggregation``: one ``GROUP BY member`` over the sale facts with the aggregates segmentation reads
+  (occasions, units, value, last purchase), read to the end — no rules, no join to the registry;
+- ``generate``: ``crm.tasks.generate_tasks`` for the last day, rolled back (then made for real and once more: the
+  idempotent re-run inserts nothing); ``generate_read`` says which read ``scan="auto"`` chose;
+- ``generate_full`` / ``generate_recent``: the same with ``scan="full"`` (every member's history) and
+  ``scan="recent"`` (recent buyers only), once each, for comparison — both must make the same tasks;
+- ``segments``: ``crm.segments.iter_segments`` read to the end (every member's tier); with ``--trace-memory`` its
+  peak Python memory (tracemalloc) in one more pass;
+- ``peak_rss_mib``: the process's peak resident memory (``getrusage``) after each backend — the SQLite run's
+  includes SQLite's own cache and sorter, which work in this process;
+- ``crm_ratio_to_bare_sql``: (generate + segments) / bare, the worst of the backends run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pwd
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +53,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from crm.segments import iter_segments
-from crm.tasks import generate_tasks
+from crm.tasks import generate_tasks, reads_recent_only
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.database import make_engine, migrate
@@ -42,9 +62,10 @@ from traceability.settings import Settings
 
 STORES = 1000
 GTINS = [f"0690123400{100 + k:03d}{k % 10}" for k in range(10)]
-DAYS = 180
-LAST = date(2026, 6, 29)  # the 180th day from 2026-01-01
+DAYS = 365
+LAST = date(2026, 12, 31)  # the 365th day from 2026-01-01
 BRAND = Principal(role=Role.admin, party_id="BRAND")
+HASH = 2654435761  # Knuth's multiplicative hash: occasion -> member, scattered but reproducible
 
 
 def _master(engine: Engine) -> None:
@@ -66,7 +87,11 @@ def _master(engine: Engine) -> None:
 
 
 def _load(engine: Engine, n_members: int, n_sales: int) -> None:
+    occasions = max(n_sales // 2, 1)
     gtin = "CASE i % 10 " + " ".join(f"WHEN {k} THEN '{g}'" for k, g in enumerate(GTINS)) + " END"
+    # occasion k = i / 2 (two units) on day k * 365 / occasions at 10:00 UTC, member (k * HASH mod 2^32) mod N
+    member = f"(((i / 2) * {HASH}) % 4294967296) % {n_members}"
+    offset = f"((i / 2) * {DAYS} / {occasions})"
     with engine.begin() as c:
         if engine.dialect.name == "sqlite":
             c.execute(text(f"""
@@ -74,15 +99,12 @@ def _load(engine: Engine, n_members: int, n_sales: int) -> None:
                 INSERT INTO member (phone_hash, home_store_id, source, created_at)
                 SELECT printf('%064d', i), printf('S%04d', i % {STORES}), 'pos', '2025-12-01 00:00:00.000000'
                 FROM n"""))  # fmt: skip
-            # occasion k = i / 2 (two units), member k % N, on day (k * 7919) % 180 of 2026 at 10:00
             c.execute(text(f"""
                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {n_sales - 1})
                 INSERT INTO sale (unit_key, gtin, store_id, event_pk, event_id, event_time, member_hash, counted)
-                SELECT 'U' || i, {gtin}, printf('S%04d', ((i / 2) % {n_members}) % {STORES}), 1,
-                       'urn:uuid:occ-' || (i / 2),
-                       strftime('%Y-%m-%d %H:%M:%S.000000', '2026-01-01 10:00:00',
-                                '+' || (((i / 2) * 7919) % {DAYS}) || ' days'),
-                       printf('%064d', (i / 2) % {n_members}), 1
+                SELECT 'U' || i, {gtin}, printf('S%04d', {member} % {STORES}), 1, 'urn:uuid:occ-' || (i / 2),
+                       strftime('%Y-%m-%d %H:%M:%S.000000', '2026-01-01 10:00:00', '+' || {offset} || ' days'),
+                       printf('%064d', {member}), 1
                 FROM n"""))  # fmt: skip
         else:
             c.execute(text(f"""
@@ -92,10 +114,10 @@ def _load(engine: Engine, n_members: int, n_sales: int) -> None:
                 FROM generate_series(0::bigint, {n_members - 1}) AS i"""))  # fmt: skip
             c.execute(text(f"""
                 INSERT INTO sale (unit_key, gtin, store_id, event_pk, event_id, event_time, member_hash, counted)
-                SELECT 'U' || i, {gtin}, 'S' || lpad((((i / 2) % {n_members}) % {STORES})::text, 4, '0'), 1,
+                SELECT 'U' || i, {gtin}, 'S' || lpad(({member} % {STORES})::text, 4, '0'), 1,
                        'urn:uuid:occ-' || (i / 2),
-                       timestamptz '2026-01-01 10:00:00+00' + ((((i / 2) * 7919) % {DAYS}) * interval '1 day'),
-                       lpad(((i / 2) % {n_members})::text, 64, '0'), true
+                       timestamptz '2026-01-01 10:00:00+00' + ({offset} * interval '1 day'),
+                       lpad(({member})::text, 64, '0'), true
                 FROM generate_series(0::bigint, {n_sales - 1}) AS i"""))  # fmt: skip
 
 
@@ -106,31 +128,44 @@ def _reindex(engine: Engine, drop: bool) -> None:
                 c.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
             else:
                 index.create(c)
-        if not drop:
-            c.execute(text("ANALYZE"))
+    if drop:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        # VACUUM (PostgreSQL) sets the visibility map that index-only scans need
+        c.execute(text("ANALYZE" if engine.dialect.name == "sqlite" else "VACUUM ANALYZE"))
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        # A database in service is checkpointed as it goes; fresh from a bulk load its pages would all still be read
+        # through the write-ahead log, several times slower for every query timed here alike.
+        engine.dispose()
+        with closing(sqlite3.connect(engine.url.database)) as raw:
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def bare(engine: Engine) -> int:
-    """The floor: per member and day (the consumption input) and per member (the segment input); no rules."""
-    day = ("CAST(strftime('%s', event_time) AS INTEGER) / 86400" if engine.dialect.name == "sqlite"
-           else "CAST(floor(extract(epoch FROM event_time) / 86400) AS INTEGER)")  # fmt: skip
+    """The floor: one GROUP BY member over the sale facts with the figures a segment rests on; no rules."""
     with engine.connect() as c:
-        days = c.execute(text(f"SELECT count(*) FROM (SELECT member_hash, {day}, count(*) FROM sale WHERE counted "
-                              f"GROUP BY member_hash, {day}) x")).scalar_one()  # fmt: skip
         members = 0
         for _ in c.execution_options(yield_per=5000).execute(text(
             "SELECT s.member_hash, count(DISTINCT s.event_id), count(*), sum(p.unit_price), max(s.event_time) "
             "FROM sale s LEFT JOIN product p ON p.gtin = s.gtin WHERE s.counted GROUP BY s.member_hash"
         )):  # fmt: skip
             members += 1
-    return int(days) + members
+    return members
 
 
-def generate(engine: Engine) -> int:
+def generate(engine: Engine, *, scan: str = "auto") -> int:
     with Session(engine) as session:
-        made = generate_tasks(session=session, day=LAST, policy=Policy())
+        made = generate_tasks(session=session, day=LAST, policy=Policy(), scan=scan)
         session.rollback()  # every repeat makes the same tasks from nothing
     return made
+
+
+def generate_full(engine: Engine) -> int:
+    return generate(engine, scan="full")
+
+
+def generate_recent(engine: Engine) -> int:
+    return generate(engine, scan="recent")
 
 
 def segments(engine: Engine) -> int:
@@ -147,20 +182,34 @@ def best(fn: Callable[[Engine], int], engine: Engine, repeat: int) -> tuple[floa
     return min(times), out
 
 
-def run(name: str, url: str, n_members: int, n_sales: int, repeat: int) -> float:
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run(name: str, url: str, n_members: int, n_sales: int, repeat: int, trace: bool = False) -> float:
     engine = make_engine(url)
     migrate(engine)
     t0 = time.perf_counter()
     _master(engine)
     _reindex(engine, drop=True)
     _load(engine, n_members, n_sales)
-    _reindex(engine, drop=False)
     print(f"{name}_load_s: {time.perf_counter() - t0:.1f}", flush=True)
-    bare_s, _ = best(bare, engine, repeat)
+    t0 = time.perf_counter()
+    _reindex(engine, drop=False)
+    print(f"{name}_index_s: {time.perf_counter() - t0:.1f}", flush=True)
+    bare_s, grouped = best(bare, engine, repeat)
     print(f"{name}_bare_aggregation_s: {bare_s:.2f}", flush=True)
+    print(f"{name}_members_with_sales: {grouped}", flush=True)
     gen_s, made = best(generate, engine, repeat)
     print(f"{name}_generate_s: {gen_s:.2f}", flush=True)
     print(f"{name}_tasks_made: {made}", flush=True)
+    with Session(engine) as session:
+        recent_only = reads_recent_only(session=session, day=LAST, policy=Policy())
+    print(f"{name}_generate_read: {'recent buyers' if recent_only else 'every member'}", flush=True)
+    for scan, fn in (("full", generate_full), ("recent", generate_recent)):  # each way once: the same tasks
+        scan_s, scan_made = best(fn, engine, 1)
+        assert scan_made == made, (scan, scan_made, made)
+        print(f"{name}_generate_{scan}_s: {scan_s:.2f}", flush=True)
     with Session(engine) as session:  # made for real, then again: the re-run inserts nothing
         first = generate_tasks(session=session, day=LAST, policy=Policy())
         again = generate_tasks(session=session, day=LAST, policy=Policy())
@@ -170,48 +219,98 @@ def run(name: str, url: str, n_members: int, n_sales: int, repeat: int) -> float
     print(f"{name}_generate_again_inserted: {again}", flush=True)
     seg_s, rows = best(segments, engine, repeat)
     assert rows == n_members, (rows, n_members)
-    tracemalloc.start()
-    segments(engine)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
     print(f"{name}_segments_s: {seg_s:.2f}", flush=True)
-    print(f"{name}_segments_peak_python_mib: {peak / 2**20:.1f}", flush=True)
+    if trace:  # a traced pass runs several times slower: only when asked
+        tracemalloc.start()
+        segments(engine)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"{name}_segments_peak_python_mib: {peak / 2**20:.1f}", flush=True)
+    print(f"{name}_peak_rss_mib: {_rss_mib():.0f}", flush=True)
     ratio = (gen_s + seg_s) / bare_s
     print(f"{name}_ratio_to_bare_sql: {ratio:.2f}", flush=True)
     engine.dispose()
     return ratio
 
 
-def _fresh_postgres(url: str) -> str:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster of our own in a temp dir on a free port, for the run; stopped and removed after."""
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        raise SystemExit("postgres: initdb / pg_ctl not found on the PATH (or pass --pg URL)")
+    tmp = Path(tempfile.mkdtemp(prefix="trc-bench-pg-"))
+    data, port = tmp / "data", _free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+        user = pwd.getpwnam("postgres")
+        os.chown(tmp, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    opts = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c shared_buffers=256MB -c work_mem=64MB -c max_wal_size=4GB")  # fmt: skip
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(tmp / "log"), "-o", opts, "-w", "start"],
+                       check=True, capture_output=True)  # fmt: skip
+        print(f"postgres_cluster: throwaway on port {port} ({opts.split(' -c ', 1)[1]})", flush=True)
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def bench_database(url: str) -> Iterator[str]:
+    """A fresh database ``trc_bench_crm`` on the server of ``url``, dropped after."""
     admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text('DROP DATABASE IF EXISTS "trc_bench_crm" WITH (FORCE)'))
         c.execute(text('CREATE DATABASE "trc_bench_crm"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/trc_bench_crm"
+    try:
+        yield url.rsplit("/", 1)[0] + "/trc_bench_crm"
+    finally:
+        with admin.connect() as c:
+            c.execute(text('DROP DATABASE IF EXISTS "trc_bench_crm" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--sales", type=int, default=10_000_000)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--pg", default=None, help="A PostgreSQL server URL (default: a throwaway local cluster).")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--trace-memory", action="store_true", help="Also trace segmentation's Python memory.")
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes (default: a temp dir).")
     args = parser.parse_args()
+    if args.members < 1 or args.sales < 2:
+        parser.error("--members must be at least 1 and --sales at least 2")
     print(f"members: {args.members}")
     print(f"sales: {args.sales}")
     ratios = []
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            ratios.append(run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.members, args.sales, args.repeat))
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            ratios.append(run("sqlite", url, args.members, args.sales, args.repeat, args.trace_memory))
     if args.db in ("postgres", "both"):
-        pg = os.environ.get("BENCH_PG")
-        if pg:
-            ratios.append(run("postgres", _fresh_postgres(Settings(db=pg).db), args.members, args.sales, args.repeat))
-        else:
-            print("postgres: skipped (set BENCH_PG to a PostgreSQL URL)")
+        with throwaway_postgres() if args.pg is None else _given(args.pg) as server, bench_database(server) as url:
+            ratios.append(run("postgres", url, args.members, args.sales, args.repeat, args.trace_memory))
     print(f"crm_ratio_to_bare_sql: {max(ratios):.2f}")
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield Settings(db=url).db
 
 
 if __name__ == "__main__":

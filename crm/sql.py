@@ -7,6 +7,7 @@ the store is, and every comparison is between integers the database computes, ne
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,8 @@ from sqlmodel import Session
 __all__ = ["EPOCH", "Clock", "clock"]
 
 EPOCH = date(1970, 1, 1)
+_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
+"""``unixepoch()`` came with SQLite 3.38; older libraries (Ubuntu 22.04's 3.37) get ``strftime('%s')``."""
 
 
 class Clock:
@@ -30,8 +33,11 @@ class Clock:
     def day(self, column: str) -> str:
         """The local day number of a stored instant (``sale.event_time``)."""
         if self.dialect == "sqlite":
+            if _UNIXEPOCH:  # the same whole seconds as strftime('%s'), at a third of its cost per row
+                return f"((unixepoch({column}) + {self.offset}) / 86400)"
             return f"((CAST(strftime('%s', {column}) AS INTEGER) + {self.offset}) / 86400)"
-        return f"CAST(floor((extract(epoch FROM {column}) + {self.offset}) / 86400) AS INTEGER)"
+        # date arithmetic, not extract(epoch): that is numeric in PostgreSQL 14+, and several times slower per row
+        return f"((({column} AT TIME ZONE 'UTC') + INTERVAL '{self.offset} seconds')::date - DATE '1970-01-01')"
 
     def day_of_date(self, column: str) -> str:
         """The day number of a stored date (``crm_task.opens``)."""

@@ -4,10 +4,21 @@
 - ``replenish``: from ``replenish_from`` to ``replenish_to`` days (5–2) before her expected run-out
   (:mod:`crm.consumption`).
 
+A replenishment call is made only while her stock after her last purchase lasts at most :func:`stock_horizon` days
+(13 units of the longest-lasting product): a member holding more is stocking up, not feeding one baby.
+
 A task is on its store's list from the day its window opens (``opens``) to its last day (``due``). Generation for a
 day ``D`` inserts, in one ``INSERT … SELECT`` over the sale facts, every task whose window holds ``D`` and that does
-not exist yet: ``(member, kind, opens)`` is unique and the insert skips what is there (``ON CONFLICT DO NOTHING``),
-so generating a day twice, generating days in any order, or again after a crash (the statement is one transaction)
+not exist yet. Only a member who bought since ``D - max(follow_up_to, horizon - replenish_to)`` can have such a
+window (a first purchase that recent, or a last purchase whose stock reaches the run-out window), so the statement
+finds those members on the sale time index and reads their whole histories on the member index
+(``ix_sale_member_history``), never the rest — when that is the smaller read: when the sales since then are many for
+the members there are (most members bought recently, as in a brand whose members buy every few weeks), one pass in
+the order of the member index over everyone is cheaper than finding the few who did not (``scan="auto"``, measured
+in ``benchmarks/crm.py``; ``docs/crm.md``, Speed). Both reads make the same tasks
+(``tests/crm/test_generation_scale.py`` holds them to each other and to a plain-Python reference). Inserting is
+idempotent: ``(member, kind, opens)`` is unique and the insert skips what is there (``ON CONFLICT DO NOTHING``), so
+generating a day twice, generating days in any order, or again after a crash (the statement is one transaction)
 never doubles a task; a day missed by a stopped worker is caught up by any later day of the same window. A member
 who asked not to be called (``do_not_call``) gets no new task.
 
@@ -26,10 +37,10 @@ from sqlalchemy import Date, bindparam, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from crm.consumption import purchase_days_sql
+from crm.consumption import days_case
 from crm.errors import InvalidOutcome, InvalidRange, NotOwnStore, TaskNotFound, word
-from crm.sql import clock
-from rebates.policy import Policy
+from crm.sql import Clock, clock
+from rebates.policy import CrmPolicy, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
 from traceability.models import Member, Role, Task, TaskKind, TaskStatus
@@ -40,9 +51,14 @@ __all__ = [
     "WORKED",
     "Effect",
     "EffectLine",
+    "HORIZON_UNITS",
+    "RECENT_SHARE",
+    "SCANS",
     "generate_tasks",
     "list_tasks",
+    "reads_recent_only",
     "record_outcome",
+    "stock_horizon",
     "task_effect",
     "task_view",
 ]
@@ -51,6 +67,9 @@ OUTCOMES = tuple(s.value for s in TaskStatus if s is not TaskStatus.open)
 WORKED = (TaskStatus.reached.value, TaskStatus.bought.value, TaskStatus.declined.value, TaskStatus.do_not_call.value)
 """A task is *worked* when the clerk reached her, whatever she said; ``open`` and ``not_reached`` are not."""
 MAX_EFFECT_DAYS = 3660
+HORIZON_UNITS = 13
+"""Units of the longest-lasting product a member may hold after her last purchase and still get a replenishment
+call (:func:`stock_horizon`)."""
 
 
 def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
@@ -64,29 +83,99 @@ def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
     return store_id
 
 
-def generate_tasks(*, session: Session, day: date, policy: Policy, now: datetime | None = None) -> int:
-    """Insert the tasks whose window holds ``day`` (local) and that do not exist yet; the number inserted."""
+def stock_horizon(crm: CrmPolicy) -> int:
+    """The most days of stock after her last purchase that a replenishment call is planned for: ``HORIZON_UNITS``
+    units of the longest-lasting product (13 weeks of 800 g cans). A member holding more is stocking up, not
+    feeding one baby; and the bound is what lets generation read only the members who bought within it."""
+    return HORIZON_UNITS * max([crm.days_per_unit, *crm.days_per_gtin.values()])
+
+
+def _member_days(c: Clock, crm: CrmPolicy, *, recent: bool) -> str:
+    """Per member (counted sales up to ``:hi``): first and last purchase day and expected run-out; with ``recent``,
+    only the members who bought from ``:lo`` on (a range of the sale time index), each over her whole history.
+
+    The run-out's closed form (:mod:`crm.consumption`) is a maximum over purchase days of ``day - days bought
+    before it``; taken over her sales one by one in time order it is the same maximum (a later sale of the same day
+    only has more bought before it), so one running sum in the order of the member index is all it takes: no
+    grouping by day and no sort before the window."""
+    days = days_case(crm)
+    who = "s.member_hash IS NOT NULL"
+    if recent:
+        who = """s.member_hash IN (SELECT r.member_hash FROM sale r
+                                   WHERE r.event_time >= :lo AND r.event_time < :hi AND r.counted
+                                     AND r.member_hash IS NOT NULL)"""
+    return f"""
+        SELECT x.member_hash, MIN(x.day) AS first_day, MAX(x.day) AS last_day,
+               SUM(x.days) + MAX(x.day - x.before) AS run_out
+        FROM (SELECT s.member_hash, {c.day("s.event_time")} AS day, {days} AS days,
+                     SUM({days}) OVER (PARTITION BY s.member_hash ORDER BY s.event_time
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {days} AS before
+              FROM sale s
+              WHERE {who} AND s.counted AND s.event_time < :hi) x
+        GROUP BY x.member_hash"""
+
+
+def _units_on(c: Clock, day: str) -> str:
+    """Units she bought on local day ``day`` (a column of ``a``): for the few tasks made, through the member index."""
+    return f"""(SELECT COUNT(*) FROM sale u
+                WHERE u.member_hash = a.member_hash AND u.counted AND u.event_time < :hi
+                  AND {c.day("u.event_time")} = {day})"""
+
+
+SCANS = ("auto", "recent", "full")
+RECENT_SHARE = 4
+"""``scan="auto"`` reads only recent buyers when the sales since the earliest day that counts number fewer than a
+quarter of the members: then at most a quarter of the histories are read, on the member index, and the rest never
+touched; beyond that the single pass over everyone costs less (the figures in ``docs/crm.md``)."""
+
+
+def _earliest(day: date, crm: CrmPolicy) -> date:
+    """The earliest purchase day a window holding ``day`` can rest on: a first purchase ``follow_up_to`` days back, or
+    a last purchase whose stock (at most the horizon) reaches ``replenish_to`` days ahead; one day more for a zone
+    whose offset changes (the day numbers in SQL decide exactly which rows count)."""
+    return day - timedelta(days=max(crm.follow_up_to, stock_horizon(crm) - crm.replenish_to) + 1)
+
+
+def reads_recent_only(*, session: Session, day: date, policy: Policy) -> bool:
+    """Whether ``scan="auto"`` reads only the recent buyers' histories for ``day`` (two index counts)."""
+    c = clock(session, policy.timezone, day)
+    stmt = text("SELECT COUNT(*) FROM sale WHERE event_time >= :lo AND event_time < :hi AND counted").bindparams(
+        bindparam("lo", type_=UTCDateTime()), bindparam("hi", type_=UTCDateTime())
+    )
+    recent = session.execute(stmt, {"lo": c.start(_earliest(day, policy.crm)), "hi": c.end(day)}).scalar_one()
+    members = session.execute(text("SELECT COUNT(*) FROM member")).scalar_one()
+    return int(recent) * RECENT_SHARE < int(members)
+
+
+def generate_tasks(
+    *, session: Session, day: date, policy: Policy, now: datetime | None = None, scan: str = "auto"
+) -> int:
+    """Insert the tasks whose window holds ``day`` (local) and that do not exist yet; the number inserted.
+
+    Only members who bought since :func:`_earliest` can have a window holding ``day``: ``scan="recent"`` reads
+    only their histories, ``"full"`` every member's, ``"auto"`` whichever reads less (:func:`reads_recent_only`).
+    All three make the same tasks."""
+    if scan not in SCANS:
+        raise ValueError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
+    recent = scan == "recent" or (scan == "auto" and reads_recent_only(session=session, day=day, policy=policy))
     crm = policy.crm
     c = clock(session, policy.timezone, day)
+    horizon = stock_horizon(crm)
     cand = """
         SELECT m.id AS member_id, m.home_store_id AS store_id, '{kind}' AS kind, {opens} AS opens, {due} AS due,
                '{reason}' AS reason, {basis} AS basis, {units} AS units
         FROM agg a JOIN member m ON m.phone_hash = a.member_hash
-        WHERE {opens} <= :dn AND :dn <= {due}"""
+        WHERE {opens} <= :dn AND :dn <= {due}{extra}"""
     follow = cand.format(kind=TaskKind.follow_up.value, opens="a.first_day + :ff", due="a.first_day + :ft",
-                         reason="first_purchase", basis="a.first_day", units="a.first_units")  # fmt: skip
+                         reason="first_purchase", basis="a.first_day", units=_units_on(c, "a.first_day"),
+                         extra="")  # fmt: skip
     refill = cand.format(kind=TaskKind.replenish.value, opens="a.run_out - :rf", due="a.run_out - :rt",
-                         reason="run_out", basis="a.run_out", units="a.last_units")  # fmt: skip
+                         reason="run_out", basis="a.run_out", units=_units_on(c, "a.last_day"),
+                         extra=" AND a.run_out - a.last_day <= :h")  # fmt: skip
     # INSERT first and its SELECT with the CTEs: the drivers count the rows of a statement that starts with INSERT.
     sql = f"""
         INSERT INTO crm_task (member_id, store_id, kind, opens, due, reason, basis, units, status, created_at, note)
-        WITH pd AS ({purchase_days_sql(c, crm)}),
-        agg AS (
-            SELECT member_hash, MIN(day) AS first_day,
-                   SUM(CASE WHEN rn = 1 THEN units ELSE 0 END) AS first_units,
-                   SUM(CASE WHEN day = last_day THEN units ELSE 0 END) AS last_units,
-                   SUM(days) + MAX(day - before) AS run_out
-            FROM pd GROUP BY member_hash),
+        WITH agg AS ({_member_days(c, crm, recent=recent)}),
         cand AS ({follow} UNION ALL {refill})
         SELECT cand.member_id, cand.store_id, cand.kind, {c.date_of_day("cand.opens")}, {c.date_of_day("cand.due")},
                cand.reason, {c.date_of_day("cand.basis")}, cand.units, 'open', :now, ''
@@ -94,8 +183,12 @@ def generate_tasks(*, session: Session, day: date, policy: Policy, now: datetime
         WHERE NOT EXISTS (SELECT 1 FROM crm_task t WHERE t.member_id = cand.member_id AND t.status = 'do_not_call')
         ON CONFLICT (member_id, kind, opens) DO NOTHING"""
     stmt = text(sql).bindparams(bindparam("hi", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
-    params = {"hi": c.end(day), "now": now or utcnow(), "dn": c.number(day), "ff": crm.follow_up_from,
-              "ft": crm.follow_up_to, "rf": crm.replenish_from, "rt": crm.replenish_to}  # fmt: skip
+    params: dict[str, Any] = {"hi": c.end(day), "now": now or utcnow(), "dn": c.number(day), "h": horizon,
+                              "ff": crm.follow_up_from, "ft": crm.follow_up_to, "rf": crm.replenish_from,
+                              "rt": crm.replenish_to}  # fmt: skip
+    if recent:
+        params["lo"] = c.start(_earliest(day, crm))
+        stmt = stmt.bindparams(bindparam("lo", type_=UTCDateTime()))
     result: Any = session.execute(stmt, params)
     session.flush()
     return max(int(result.rowcount), 0)

@@ -29,6 +29,9 @@ class Sale(SQLModel, table=True):
         Index("ix_sale_unit", "unit_key"),
         Index("ix_sale_event", "event_pk"),
         Index("ix_sale_member", "member_hash"),
+        # a member's sales in time order with all the CRM reads of them, so its per-member passes never touch
+        # the table (migration 0018)
+        Index("ix_sale_member_history", "member_hash", "event_time", "gtin", "counted", "event_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
