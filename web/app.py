@@ -15,6 +15,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def mount_web(app: FastAPI) -> None:
     """Add the page router and ``/static`` (vendored, so a page never loads anything from the internet)."""
+    from web.admin_pages import router as admin_pages
     from web.crm_pages import router as crm_pages
     from web.marketing_pages import router as marketing_pages
     from web.orders_pages import router as orders_pages
@@ -30,5 +31,6 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(crm_pages)
     app.include_router(marketing_pages)
     app.include_router(partner_pages)
+    app.include_router(admin_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StarletteHTTPException, http_error_page)  # an unknown page: the error page, with the nav

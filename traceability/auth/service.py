@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -22,7 +22,9 @@ __all__ = [
     "Principal",
     "authenticate",
     "create_api_key",
+    "get_api_key",
     "list_api_keys",
+    "page_api_keys",
     "revoke_api_key",
     "scope_to_party",
 ]
@@ -101,6 +103,28 @@ def authenticate(*, session: Session, token: str) -> Principal:
 def list_api_keys(*, session: Session) -> list[ApiKey]:
     """Every key, without secrets (only hashes are stored)."""
     return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+
+def page_api_keys(
+    *, session: Session, role: Role | None = None, party_id: str | None = None, limit: int = 20, offset: int = 0
+) -> tuple[list[ApiKey], int]:
+    """One page of keys, newest first, with the total that match; what a list that grows with the network needs."""
+    stmt = select(ApiKey)
+    count = select(func.count()).select_from(ApiKey)
+    if role is not None:
+        stmt, count = stmt.where(ApiKey.role == role), count.where(col(ApiKey.role) == role)
+    if party_id is not None:
+        stmt, count = stmt.where(ApiKey.party_id == party_id), count.where(col(ApiKey.party_id) == party_id)
+    rows = session.exec(stmt.order_by(col(ApiKey.id).desc()).offset(offset).limit(limit)).all()
+    return list(rows), int(session.exec(count).one())
+
+
+def get_api_key(*, session: Session, key_id: int) -> ApiKey:
+    """One key (its hash only), or NotFound; what a revocation is confirmed against."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"unknown API key {key_id}")
+    return row
 
 
 def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
