@@ -23,6 +23,7 @@ image as stored (EXIF orientation is not applied).
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import io
 import logging
 import math
@@ -129,8 +130,30 @@ def decode_image(
         wanted = tuple(e for e in wanted if e != ZBAR)
     if not wanted:
         raise ValueError(f"no usable decoding engine among {sorted(engines or ())}")
-    gray = _load(data, MAX_PIXELS if max_pixels is None else max_pixels)
-    return _Decoder(gray, wanted).run(try_harder=try_harder)
+    try:
+        gray = _load(data, MAX_PIXELS if max_pixels is None else max_pixels)
+        return _Decoder(gray, wanted).run(try_harder=try_harder)
+    finally:
+        _release_freed_memory()
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap's freed pages back to the system (glibc's ``malloc_trim``) once an image is done with: a large
+    image's buffers are freed but stay in the process, and the next large image would then peak on top of them."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+def _find_libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_libc = _find_libc()
 
 
 # --- loading ---------------------------------------------------------------------------------------------------

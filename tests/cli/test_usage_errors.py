@@ -87,7 +87,12 @@ def _argv(path: list[str], command: Any, existing: Path, override: tuple[str, st
         wanted = override is not None and param.name == override[0]
         if not (param.required or wanted):
             continue
-        value = override[1] if wanted and override else _value(hints[param.name], existing)
+        declared = inspect.signature(inspect.unwrap(command.callback)).parameters[param.name].default
+        formats = getattr(declared, "formats", None)  # a date option spelt as its command reads it
+        low = getattr(declared, "min", None)  # a number option's lower bound, when it has one
+        sample = datetime(2026, 1, 1).strftime(formats[0]) if formats else \
+            str(low) if low is not None else _value(hints[param.name], existing)  # fmt: skip
+        value = override[1] if wanted and override else sample
         if param.param_type_name == "argument":
             arguments.append(value)
         else:
