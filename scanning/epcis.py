@@ -32,7 +32,7 @@ from ledger.history import code_facts
 from ledger.keys import key_of
 from ledger.store import NewEvent, append, canonical_json, epcs_of, lock_store, normalise_vocab, parse_event_time
 from scanning.epcis_errors import CaptureLimitExceeded, NoSuchResource, QueryParameterInvalid
-from scanning.epcis_masterdata import apply_plan, header_elements, plan_elements
+from scanning.epcis_masterdata import apply_plan, has_nul, header_elements, plan_elements
 from scanning.errors import CaptureConflict, InvalidDocument
 from scanning.query import read_token, sign_token
 from traceability.auth.service import Principal, scope_to_party
@@ -99,16 +99,6 @@ def _event_list(document: Mapping[str, Any]) -> tuple[list[Any], str]:
         f"not an EPCIS 2.0 document: type is {_shown(kind)}, expected 'EPCISDocument'",
         [Problem("/type", "not EPCIS")],
     )
-
-
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 # Field checks: a value and where it is (a path inside the event or the document) to the reasons it is wrong.
@@ -297,7 +287,7 @@ def _check_event(event: object) -> list[str]:
     if not isinstance(event, dict):
         return [f"an event must be a JSON object, {_got(event)}"]
     reasons: list[str] = []
-    if _has_nul(event):
+    if has_nul(event):
         reasons.append("a value contains a NUL character, which no EPCIS field may hold")
     kind = event.get("type") if isinstance(event.get("type"), str) else None
     if kind not in EVENT_TYPES:

@@ -42,6 +42,7 @@ from ledger.store import EPCIS_CONTEXT
 from scanning.epcis_errors import QueryParameterInvalid, VocabularyNotOwned
 from scanning.errors import InvalidDocument
 from scanning.query import read_token, sign_token
+from scanning.rest import context_prefixes
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Problem
 from traceability.models import VocabularyElement
@@ -62,15 +63,6 @@ _ID_CHARS = 300
 _MAX_ELEMENTS = 10_000
 _HEADER = "/epcisHeader/epcisMasterData/vocabularyList"
 _REASONS = 20
-
-
-def _prefixes(context: object) -> dict[str, str]:
-    """The prefixes a document's ``@context`` defines (``{"example": "http://…"}`` entries)."""
-    found: dict[str, str] = {}
-    for item in context if isinstance(context, list) else [context]:
-        if isinstance(item, Mapping):
-            found.update({k: v for k, v in item.items() if isinstance(v, str) and not k.startswith("@")})
-    return found
 
 
 def _used(value: object, known: Mapping[str, str], into: dict[str, str]) -> None:
@@ -109,13 +101,15 @@ def _canonical(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _has_nul(value: object) -> bool:
+def has_nul(value: object) -> bool:
+    """Whether a NUL character hides anywhere in a JSON value (no database text column can hold one); the
+    capture of events asks it too."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
@@ -152,7 +146,7 @@ def _element(
                 if not isinstance(attribute, dict):
                     problems.append(Problem(at, f"{at} must be an object with an id and an attribute"))
                 ok = False
-            elif _has_nul(attribute):
+            elif has_nul(attribute):
                 problems.append(Problem(at, f"{at} contains a NUL character"))
                 ok = False
     if not isinstance(children, list):
@@ -186,7 +180,7 @@ def header_elements(document: Mapping[str, Any]) -> list[HeaderElement]:
         raise InvalidDocument("epcisMasterData must be an object holding a vocabularyList array",
                               [Problem("/epcisHeader/epcisMasterData", "not a vocabularyList")])  # fmt: skip
     problems: list[Problem] = []
-    known = _prefixes(document.get("@context"))
+    known = context_prefixes(document.get("@context"))
     found: dict[tuple[str, str], HeaderElement] = {}
     for v, vocabulary in enumerate(master.get("vocabularyList", [])):
         where = f"{_HEADER}/{v}"

@@ -27,6 +27,7 @@ __all__ = [
     "EXTENSIONS",
     "EpcisHeaders",
     "collection",
+    "context_prefixes",
     "discovery_headers",
     "next_link",
     "problem_type",
@@ -175,7 +176,7 @@ def query_document(events: Sequence[Mapping[str, Any]], query_name: str = "Simpl
     for event in events:
         copy = dict(event)
         context = copy.pop("@context", None)
-        own = _prefixes(context)
+        own = context_prefixes(context)
         if any(prefixes.get(p, ns) != ns for p, ns in own.items()):
             copy["@context"] = context
         else:
@@ -216,7 +217,7 @@ def query_document_json(documents: Sequence[str], query_name: str = "SimpleEvent
     out: list[str] = []
     for text in documents:
         context, bare = _split_context(text)
-        own = _prefixes(context)
+        own = context_prefixes(context)
         if any(prefixes.get(p, ns) != ns for p, ns in own.items()):
             out.append(text)
         else:
@@ -228,7 +229,8 @@ def query_document_json(documents: Sequence[str], query_name: str = "SimpleEvent
     return (shell[: -len(tail)] + "[" + ",".join(out) + "]}}}}").encode("utf-8")
 
 
-def _prefixes(context: object) -> dict[str, str]:
+def context_prefixes(context: object) -> dict[str, str]:
+    """The prefixes a JSON-LD ``@context`` defines (its ``{"example": "http://…"}`` entries)."""
     found: dict[str, str] = {}
     for item in context if isinstance(context, list) else [context]:
         if isinstance(item, Mapping):
