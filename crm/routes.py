@@ -38,7 +38,8 @@ from crm.schemas import (
 )
 from crm.tickets import ticket_html
 from members.service import hash_phone
-from rebates.policy import Policy, load_policy
+from rebates.deps import PolicyDep
+from rebates.policy import Policy
 from traceability.api import RowId, SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
@@ -59,16 +60,11 @@ async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Lang
     return negotiate(accept_language)
 
 
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
 def _pepper(settings: SettingsDep) -> bytes:
     return member_pepper(settings.key_dir)
 
 
 Lang = Annotated[str, Depends(_lang)]
-PolicyDep = Annotated[Policy, Depends(_policy)]
 Pepper = Annotated[bytes, Depends(_pepper)]
 Code = Annotated[str, Path(min_length=1, max_length=64, description="A campaign's or reward's code")]
 AsOf = Annotated[date, Query(description="Up to the end of this day, YYYY-MM-DD")]

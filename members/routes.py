@@ -26,7 +26,7 @@ from members.schemas import (
     RedemptionRead,
     RegistrationRead,
 )
-from rebates.policy import Policy, load_policy
+from rebates.deps import PolicyDep
 from rebates.service import redeem_free_item
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
@@ -49,10 +49,6 @@ async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Lang
     return negotiate(accept_language)
 
 
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
 def _pepper(settings: SettingsDep) -> bytes:
     return member_pepper(settings.key_dir)
 
@@ -63,7 +59,6 @@ async def _csv(request: Request) -> bytes:
 
 
 Lang = Annotated[str, Depends(_lang)]
-PolicyDep = Annotated[Policy, Depends(_policy)]
 Pepper = Annotated[bytes, Depends(_pepper)]
 CsvBody = Annotated[bytes, Depends(_csv)]
 

@@ -12,7 +12,7 @@ from codes.service import key_store
 from pos import receipts, service
 from pos.errors import PrinterInvalid
 from pos.schemas import CaseIn, PrinterIn, PrinterRead, ReceiveIn, SaleIn, SaleRead, SaleResultRead
-from rebates.policy import Policy, load_policy
+from rebates.deps import PolicyDep
 from scanning.schemas import ScanResult
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
@@ -34,12 +34,7 @@ async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Lang
     return negotiate(accept_language)
 
 
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
 Lang = Annotated[str, Depends(_lang)]
-PolicyDep = Annotated[Policy, Depends(_policy)]
 
 
 @router.post("/sales", response_model=SaleResultRead)

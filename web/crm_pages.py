@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse
 from crm import tasks
 from crm.schemas import OutcomeIn
 from crm.tickets import ticket_html
-from rebates.policy import Policy, load_policy
-from traceability.api import RowId, SessionDep, SettingsDep
+from rebates.deps import PolicyDep
+from rebates.policy import Policy
+from traceability.api import RowId, SessionDep
 from traceability.auth.service import Principal
 from traceability.models import Role
 from traceability.models.base import utcnow
@@ -30,13 +31,6 @@ __all__ = ["router", "today"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Clerk = Annotated[Principal, Depends(page_allow(Role.store))]
-
-
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
-PolicyDep = Annotated[Policy, Depends(_policy)]
 
 
 def today(policy: Policy, now: datetime | None = None) -> date:

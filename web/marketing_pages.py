@@ -30,8 +30,9 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from crm import campaigns, exports, points, prospects, segments, tasks
-from rebates.policy import Policy, load_policy
-from traceability.api import SessionDep, SettingsDep
+from rebates.deps import PolicyDep
+from rebates.policy import Policy
+from traceability.api import SessionDep
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
 from traceability.masterdata.service import list_products
@@ -81,13 +82,6 @@ def _brand_only(request: Request, principal: PagePrincipal) -> Principal:
 
 _brand_only.allowed_roles = BRAND_ROLES  # type: ignore[attr-defined]  # read by the authorisation matrix test
 Brand = Annotated[Principal, Depends(_brand_only)]
-
-
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
-PolicyDep = Annotated[Policy, Depends(_policy)]
 
 
 def today(policy: Policy, now: datetime | None = None) -> date:

@@ -28,7 +28,7 @@ from members import service as members
 from members.errors import MemberNotFound
 from orders import service as orders
 from orders.schemas import LineIn
-from rebates.policy import Policy, load_policy
+from rebates.deps import PolicyDep
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.masterdata.service import list_parties, list_products
@@ -58,13 +58,6 @@ NOTICE_HOURS = 24
 """Notices older than this are not shown when the till opens (the till then polls for new ones only)."""
 MAX_LISTED_STORES = 500
 """Up to this many member stores the reassign field suggests them all; beyond, the call centre types the store."""
-
-
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
-PolicyDep = Annotated[Policy, Depends(_policy)]
 
 
 # --- what the pages need, over the services ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pos import receipts
 from pos import service as till
 from pos.errors import PrinterInvalid
 from pos.schemas import CaseIn, PrinterIn, ReceiveIn, SaleIn
-from rebates.policy import Policy, load_policy
+from rebates.deps import PolicyDep
 from traceability.api import SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.models import PrinterMode, Role
@@ -36,13 +36,6 @@ NAV[:0] = [
     NavItem("nav.pos_receive", "/app/pos/receive", frozenset({Role.store})),
 ]
 ROLE_HOME[Role.store] = "/app/pos"
-
-
-def _policy(settings: SettingsDep) -> Policy:
-    return load_policy(settings.policy_file)
-
-
-PolicyDep = Annotated[Policy, Depends(_policy)]
 
 
 def _messages(request: Request) -> dict[str, str]:
