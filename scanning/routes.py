@@ -674,11 +674,14 @@ def get_shipment(session: SessionDep, principal: Shipper, shipment_id: RowId, la
 def scan_into_shipment(
     session: SessionDep, settings: SettingsDep, principal: Shipper, shipment_id: RowId, body: ShipmentScanIn,
     lang: Lang, policy: Outbound,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Any:  # fmt: skip
-    """Scan codes (a case stands for its units) into an open shipment; each carries its outbound ``warnings``."""
+    """Scan codes (a case stands for its units) into an open shipment; each carries its outbound ``warnings``.
+    A resend with the same ``Idempotency-Key`` gets the first answer (``replayed``) and changes nothing."""
     return service.scan_into_shipment(
         session=session, principal=principal, shipment_id=shipment_id, codes=body.codes,
         company_prefix_length=settings.company_prefix_length, store=key_store(settings), policy=policy, lang=lang,
+        idempotency_key=idempotency_key,
     ).as_dict()  # fmt: skip
 
 

@@ -668,14 +668,24 @@ def describe_shipment(*, session: Session, shipment: Shipment) -> ShipmentView:
 def scan_into_shipment(
     *, session: Session, principal: Principal, shipment_id: int, codes: list[str], company_prefix_length: int = 7,
     store: KeyFileStore | None = None, policy: OutboundPolicy | None = None, lang: str = "en",
+    idempotency_key: str | None = None,
 ) -> ScanOutcome:  # fmt: skip
     """Add scanned codes to an open shipment; each is validated for shipping now and checked outbound (its
-    ``warnings``, or a rejection the policy asks for); rejected ones are kept."""
+    ``warnings``, or a rejection the policy asks for); rejected ones are kept.
+
+    With an ``idempotency_key`` (a phone's offline queue sends one with every scan) a resend after a lost answer
+    gets the first answer again, instead of its codes coming back as "scanned twice" rejections."""
     shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
-    if shipment.status != ShipmentStatus.open:
-        raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
     party = _party_for(session, principal, shipment.party_id)
     lock_store(session)
+    request_hash = hashlib.sha256(json.dumps(["shipment", shipment_id, codes]).encode()).hexdigest()
+    if idempotency_key is not None:
+        idempotency_key = _scoped_key(party.id, idempotency_key)
+        replay = _replay(session, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    if shipment.status != ShipmentStatus.open:
+        raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
     checked = _validate(session, codes, "shipping", party, company_prefix_length=company_prefix_length, store=store)
     present = {i.key for i in shipment_items(session=session, shipment_id=shipment_id)}
     for item in checked:
@@ -683,9 +693,13 @@ def scan_into_shipment(
             item.reason, item.message = "duplicate", "already in this shipment"
     _check_outbound(session, checked, party, shipment.destination_id, policy=policy or OutboundPolicy(), lang=lang,
                     order_ref=shipment.order_ref, order_gtins=_gtins_of(shipment))  # fmt: skip
-    capture = Capture(origin="shipment-scan", party_id=party.id)
+    capture = Capture(origin="shipment-scan", party_id=party.id, idempotency_key=idempotency_key,
+                      request_hash=request_hash)  # fmt: skip
     session.add(capture)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
+        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
     outcome = ScanOutcome(capture_id=capture.id)
     outcome.rejected = _reject(session, capture, party, "shipping", [c for c in checked if c.reason])
     for item in checked:
@@ -693,6 +707,8 @@ def scan_into_shipment(
             session.add(ShipmentItem(shipment_id=shipment_id, key=item.scanned.key, epc=item.scanned.epc_urn,
                                      raw=item.raw, warnings=outbound.dump(item.warnings)))  # fmt: skip
             outcome.accepted.append(_accepted(session, item, lang))
+    capture.response = json.dumps(outcome.as_dict(), ensure_ascii=False)
+    session.add(capture)
     session.flush()
     return outcome
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -378,13 +378,15 @@ def scan_into_shipment(
     principal: Shipper,
     shipment_id: RowId,
     codes: Annotated[str, Form(min_length=1, max_length=500_000, description="Scanned codes, one per line")],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Response:
-    """Scan codes into the shipment: JSON for the page's script, the page itself for a plain form post."""
+    """Scan codes into the shipment: JSON for the page's script, the page itself for a plain form post. The
+    offline queue's resend carries the scan's Idempotency-Key, so it is answered once and never counted twice."""
     lines = [line.strip() for line in codes.replace("\r", "\n").split("\n") if line.strip()][:5000]
     outcome = scans.scan_into_shipment(
         session=session, principal=principal, shipment_id=shipment_id, codes=lines,
         company_prefix_length=settings.company_prefix_length, store=key_store(settings),
-        policy=load_policy(settings.policy_file).outbound, lang=page_lang(request),
+        policy=load_policy(settings.policy_file).outbound, lang=page_lang(request), idempotency_key=idempotency_key,
     )  # fmt: skip
     if not wants_html(request):
         return JSONResponse(outcome.as_dict())

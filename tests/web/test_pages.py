@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from codes.service import key_store
 from tests.factories import api_key, seed_masterdata
 from tests.web.helpers import at_distributor, make_codes, scan
-from traceability.models import Event, RejectedScan, Role
+from traceability.models import Event, RejectedScan, Role, ShipmentItem
 from traceability.settings import Settings
 from web.i18n import catalogue, negotiate
 
@@ -146,3 +146,29 @@ def test_another_partys_shipment_is_not_found(client: TestClient, session: Sessi
                       follow_redirects=False).headers["location"]  # fmt: skip
     _sign_in(client, nj.token)
     assert client.get(url, headers=HTML).status_code == 404
+
+
+def test_a_resent_page_scan_is_answered_once(client: TestClient, session: Session, settings: Settings) -> None:
+    """The phone's offline queue resends a scan whose answer was lost: the same Idempotency-Key gets the first
+    answer again (no "scanned twice" rejection, nothing stored twice); another party's same key replays nothing."""
+    seed_masterdata(session)
+    first_code, second_code = make_codes(session, key_store(settings), 2)
+    at_distributor(session, [first_code, second_code])
+    _sign_in(client, api_key(session, Role.distributor).token)
+    url = client.post("/app/shipments", data={"destination": "S-GZ-1"}, headers=HTML,
+                      follow_redirects=False).headers["location"]  # fmt: skip
+    sent = {"Accept": "application/json", "Idempotency-Key": "phone-7-0001"}
+    first = client.post(f"{url}/scans", data={"codes": first_code}, headers=sent).json()
+    rejected_before = session.exec(select(func.count()).select_from(RejectedScan)).one()
+    again = client.post(f"{url}/scans", data={"codes": first_code}, headers=sent).json()
+    assert again["accepted"] == first["accepted"] and [a["code"] for a in again["accepted"]] == [first_code]
+    assert again["rejected"] == [] and again.get("replayed") is True
+    assert session.exec(select(func.count()).select_from(RejectedScan)).one() == rejected_before
+    items = session.exec(select(func.count()).select_from(ShipmentItem)).one()
+    assert items == 1
+    reused = client.post(f"{url}/scans", data={"codes": second_code}, headers=sent)
+    assert reused.status_code == 409 and reused.json()["error"] == "idempotency_key_reused"
+    assert session.exec(select(func.count()).select_from(ShipmentItem)).one() == items
+    fresh = client.post(f"{url}/scans", data={"codes": second_code},
+                        headers={**sent, "Idempotency-Key": "phone-7-0002"}).json()  # fmt: skip
+    assert [a["code"] for a in fresh["accepted"]] == [second_code]
