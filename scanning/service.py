@@ -226,6 +226,27 @@ def _scoped_key(party_id: str, key: str) -> str:
     return "p1:" + hashlib.sha256(f"{party_id}\x1f{key}".encode()).hexdigest()
 
 
+def _claim_key(
+    session: Session, party_id: str, key: str | None, request_hash: str
+) -> tuple[str | None, ScanOutcome | None]:
+    """The stored form of a request's Idempotency-Key and, when it was answered before, that first answer.
+
+    Scoped to the party: one party's key never replays (or blocks) another party's result."""
+    if key is None:
+        return None, None
+    scoped = _scoped_key(party_id, key)
+    return scoped, _replay(session, scoped, request_hash)
+
+
+def _flush_capture(session: Session, capture: Capture) -> None:
+    """Store the capture row, its Idempotency-Key claimed (unique) before anything else is written."""
+    session.add(capture)
+    try:
+        session.flush()
+    except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
+        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
+
+
 def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None:
     previous = session.exec(select(Capture).where(Capture.idempotency_key == key)).first()
     if previous is None:
@@ -393,12 +414,9 @@ def record_scans(
         if destination is None:
             raise NotFound(f"unknown destination party {request.destination_id!r}", party=request.destination_id)
     request_hash = _request_hash(request)
-    if idempotency_key is not None:
-        # Scoped to the party: one party's key never replays (or blocks) another party's result.
-        idempotency_key = _scoped_key(party.id, idempotency_key)
-        replay = _replay(session, idempotency_key, request_hash)
-        if replay is not None:
-            return replay
+    idempotency_key, replay = _claim_key(session, party.id, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
     checked = _validate(session, request.codes, request.biz_step, party, company_prefix_length=company_prefix_length,
                         store=store)  # fmt: skip
     if request.biz_step == "shipping":
@@ -408,11 +426,7 @@ def record_scans(
     elif request.biz_step == "receiving" and party.kind == PartyKind.store:
         _check_receipt(session, checked, party)
     capture = Capture(origin="scan", party_id=party.id, idempotency_key=idempotency_key, request_hash=request_hash)
-    session.add(capture)
-    try:
-        session.flush()
-    except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
-        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
+    _flush_capture(session, capture)
     accepted = [c for c in checked if c.reason is None and c.scanned is not None]
     outcome = ScanOutcome(capture_id=capture.id)
     outcome.rejected = _reject(session, capture, party, request.biz_step, [c for c in checked if c.reason])
@@ -679,11 +693,9 @@ def scan_into_shipment(
     party = _party_for(session, principal, shipment.party_id)
     lock_store(session)
     request_hash = hashlib.sha256(json.dumps(["shipment", shipment_id, codes]).encode()).hexdigest()
-    if idempotency_key is not None:
-        idempotency_key = _scoped_key(party.id, idempotency_key)
-        replay = _replay(session, idempotency_key, request_hash)
-        if replay is not None:
-            return replay
+    idempotency_key, replay = _claim_key(session, party.id, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
     if shipment.status != ShipmentStatus.open:
         raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
     checked = _validate(session, codes, "shipping", party, company_prefix_length=company_prefix_length, store=store)
@@ -695,11 +707,7 @@ def scan_into_shipment(
                     order_ref=shipment.order_ref, order_gtins=_gtins_of(shipment))  # fmt: skip
     capture = Capture(origin="shipment-scan", party_id=party.id, idempotency_key=idempotency_key,
                       request_hash=request_hash)  # fmt: skip
-    session.add(capture)
-    try:
-        session.flush()
-    except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
-        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
+    _flush_capture(session, capture)
     outcome = ScanOutcome(capture_id=capture.id)
     outcome.rejected = _reject(session, capture, party, "shipping", [c for c in checked if c.reason])
     for item in checked:
@@ -708,7 +716,6 @@ def scan_into_shipment(
                                      raw=item.raw, warnings=outbound.dump(item.warnings)))  # fmt: skip
             outcome.accepted.append(_accepted(session, item, lang))
     capture.response = json.dumps(outcome.as_dict(), ensure_ascii=False)
-    session.add(capture)
     session.flush()
     return outcome
 
