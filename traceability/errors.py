@@ -79,13 +79,18 @@ class InvalidInput(TraceabilityError):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One problem in an input document: where (a JSON-pointer-like path) and why."""
+    """One problem in an input document: where (a JSON-pointer-like path) and why, with the reason's machine code
+    beside the words where the domain has one (``code``), so a program need not parse the text."""
 
     path: str
     reason: str
+    code: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason}
+        body = {"path": self.path, "reason": self.reason}
+        if self.code is not None:
+            body["code"] = self.code
+        return body
 
 
 class ValidationFailed(InvalidInput):

@@ -106,7 +106,7 @@ def _schema_message(err: Any, lang: str) -> str:
 
 def import_problems(*, raw: Any, error: ValidationFailed | None, lang: str) -> list[ImportProblem]:
     """Every problem of a refused document, worded for the page: schema errors from pydantic's codes in ``lang``,
-    the domain checks (duplicates, unknown references, check digits) as the service words them."""
+    the domain checks (duplicates, unknown references, check digits) as the service words them in ``lang``."""
     try:
         MasterDataDocument.model_validate(raw)
     except ValidationError as exc:
@@ -223,7 +223,7 @@ def import_page(
     summary: ImportSummary | None = None
     if not problems:
         try:
-            summary = import_masterdata(session=session, raw=raw)
+            summary = import_masterdata(session=session, raw=raw, lang=lang)
         except ValidationFailed as exc:
             problems = import_problems(raw=raw, error=exc, lang=lang)
     if problems:

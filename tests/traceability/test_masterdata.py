@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlmodel import Session, select
 
 from tests.factories import api_key, auth, masterdata_doc, seed_masterdata
 from traceability.errors import ValidationFailed
+from traceability.masterdata.errors import MESSAGES
 from traceability.masterdata.service import import_masterdata, territory_ancestors
 from traceability.models import Party, PartyTerritory, Product, Role, StoreSupplier, Territory
 
@@ -98,7 +100,7 @@ def test_semantic_problems_are_all_listed(session: Session) -> None:
     assert "/parties/5/supplied_by/0" in paths
     assert "/products/0/gtin" in paths
     reasons = " ".join(p.reason for p in info.value.problems)
-    assert "cycle" in reasons and "unknown parent territory 'NOWHERE'" in reasons
+    assert "cycle" in reasons and "Unknown parent territory NOWHERE." in reasons
     assert session.exec(select(func.count()).select_from(Party)).one() == 0
 
 
@@ -155,3 +157,46 @@ def test_api_import_admin_only_and_problem_details(client, session: Session) -> 
         p["path"] == "/products/1/currency" for p in body["problems"]
     )
     assert json.dumps(body)  # serialisable
+
+
+def test_every_problem_has_a_code_and_both_languages(session: Session) -> None:
+    """The domain checks name a reason code beside the words, and each code is worded in Chinese and English."""
+    assert MESSAGES["en"].keys() == MESSAGES["zh-CN"].keys()
+    doc = _broken_doc()
+    doc["products"].pop()
+    doc["parties"][2]["owner"] = doc["parties"][2]["id"]
+    with pytest.raises(ValidationFailed) as zh:
+        import_masterdata(session=session, raw=doc, lang="zh-CN")
+    with pytest.raises(ValidationFailed) as en:
+        import_masterdata(session=session, raw=doc, lang="en")
+    assert [(p.path, p.code) for p in zh.value.problems] == [(p.path, p.code) for p in en.value.problems]
+    codes = {p.code for p in zh.value.problems}
+    assert {"territory_cycle", "territory_unknown_parent", "gln_invalid", "territory_unknown",
+            "supplier_not_distributor", "gtin_invalid", "owner_self"} <= codes  # fmt: skip
+    for p in zh.value.problems:
+        assert p.code in MESSAGES["zh-CN"]
+        assert not re.search(r"\b(unknown|appears|party|territory|not a)\b", p.reason), p.reason
+    assert "主数据文件有" in zh.value.message and "nothing was written" in en.value.message
+    by_path = {p.path: p.reason for p in zh.value.problems}
+    assert by_path["/parties/5/supplied_by/0"] == "参与方 S-NJ-1 是门店，不是经销商。"
+    assert by_path["/territories/8/parent"] == "上级区域 NOWHERE 不存在。"
+
+
+def test_api_problems_follow_accept_language(client, session: Session) -> None:
+    seed_masterdata(session)
+    admin = api_key(session, Role.admin)
+    before = snapshot(session)
+    doc = masterdata_doc()
+    doc["parties"][1]["gln"] = "6901234000017"  # bad check digit
+    zh = client.post("/api/v1/masterdata", json=doc, headers={**auth(admin), "Accept-Language": "zh-CN"})
+    en = client.post("/api/v1/masterdata", json=doc, headers={**auth(admin), "Accept-Language": "en-GB,en;q=0.9"})
+    assert zh.status_code == en.status_code == 422
+    [zp], [ep] = zh.json()["problems"], en.json()["problems"]
+    assert zp == {
+        "path": "/parties/1/gln",
+        "code": "gln_invalid",
+        "reason": "6901234000017 不是校验位正确的 13 位 GLN。",
+    }
+    assert ep["code"] == "gln_invalid" and ep["reason"].endswith("is not a 13-digit GLN with a valid check digit.")
+    assert "未写入任何数据" in zh.json()["detail"]
+    assert snapshot(session) == before

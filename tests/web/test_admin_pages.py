@@ -204,6 +204,9 @@ def test_a_document_with_one_bad_row_lists_every_problem_and_writes_nothing(
     assert "坏文件.json 有 1 个问题，未写入任何数据" in resp.text
     [item] = re.findall(r'<li data-path="([^"]+)">(.*?)</li>', resp.text, re.S)
     assert item[0] == "/parties/8/gln" and "参与方" in item[1] and "第 9 行" in item[1] and "gln" in item[1]
+    assert "6901234000000 不是校验位正确的 13 位 GLN" in item[1]  # the domain check in the page's words too
+    en = _upload(client, doc, EN, name="bad.json")
+    assert "6901234000000 is not a 13-digit GLN with a valid check digit" in en.text
     assert _masterdata(session) == before
 
     # Schema errors are worded in the page's language, each with its row and field.

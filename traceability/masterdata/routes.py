@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Header
 
 from traceability.api import SessionDep, allow
 from traceability.auth.service import Principal
+from traceability.i18n import negotiate
 from traceability.masterdata import service
 from traceability.masterdata.schemas import ImportSummary, PartyRead, ProductRead, TerritoryRead
 from traceability.models import PartyKind, Role
@@ -19,10 +20,20 @@ Admin = Annotated[Principal, Depends(allow(Role.admin))]
 Anyone = Annotated[Principal, Depends(allow(*Role))]
 
 
+async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
+    """The problems' language, from ``Accept-Language`` (Simplified Chinese unless the client prefers English)."""
+    return negotiate(accept_language)
+
+
+Lang = Annotated[str, Depends(_lang)]
+
+
 @router.post("/masterdata", response_model=ImportSummary)
-def import_masterdata(session: SessionDep, _: Admin, document: Annotated[dict[str, Any], Body()]) -> ImportSummary:
+def import_masterdata(
+    session: SessionDep, _: Admin, lang: Lang, document: Annotated[dict[str, Any], Body()]
+) -> ImportSummary:
     """Import territories, parties and products; invalid documents are rejected whole with every problem."""
-    return service.import_masterdata(session=session, raw=document)
+    return service.import_masterdata(session=session, raw=document, lang=lang)
 
 
 @router.get("/territories", response_model=list[TerritoryRead])

@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, col, select
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import NotFound, Problem, ValidationFailed
 from traceability.gs1 import is_valid_gln, is_valid_gtin14
+from traceability.masterdata.errors import problem, word
 from traceability.masterdata.schemas import ImportSummary, MasterDataDocument, TerritoryIn
 from traceability.models import Party, PartyKind, PartyTerritory, Product, StoreSupplier, Territory
 
@@ -47,7 +48,7 @@ def _duplicates(values: Iterable[str]) -> set[str]:
     return dup
 
 
-def _check(session: Session, doc: MasterDataDocument) -> list[Problem]:
+def _check(session: Session, doc: MasterDataDocument, lang: str) -> list[Problem]:
     problems: list[Problem] = []
     add = problems.append
 
@@ -57,15 +58,15 @@ def _check(session: Session, doc: MasterDataDocument) -> list[Problem]:
     dup_t = _duplicates(t.id for t in doc.territories)
     for i, t in enumerate(doc.territories):
         if t.id in dup_t:
-            add(Problem(f"/territories/{i}/id", f"territory {t.id!r} appears more than once"))
+            add(problem(f"/territories/{i}/id", "territory_duplicate", lang, id=t.id))
         if t.parent is not None and t.parent not in parents:
-            add(Problem(f"/territories/{i}/parent", f"unknown parent territory {t.parent!r}"))
+            add(problem(f"/territories/{i}/parent", "territory_unknown_parent", lang, parent=t.parent))
     for i, t in enumerate(doc.territories):
         seen = {t.id}
         node = parents.get(t.id)
         while node is not None:
             if node in seen:
-                add(Problem(f"/territories/{i}/parent", f"territory {t.id!r} is part of a cycle through {node!r}"))
+                add(problem(f"/territories/{i}/parent", "territory_cycle", lang, id=t.id, through=node))
                 break
             seen.add(node)
             node = parents.get(node)
@@ -80,46 +81,46 @@ def _check(session: Session, doc: MasterDataDocument) -> list[Problem]:
     for i, p in enumerate(doc.parties):
         at = f"/parties/{i}"
         if p.id in dup_p:
-            add(Problem(f"{at}/id", f"party {p.id!r} appears more than once"))
+            add(problem(f"{at}/id", "party_duplicate", lang, id=p.id))
         if not is_valid_gln(p.gln):
-            add(Problem(f"{at}/gln", f"{p.gln!r} is not a 13-digit GLN with a valid check digit"))
+            add(problem(f"{at}/gln", "gln_invalid", lang, gln=p.gln))
         elif p.gln in dup_gln:
-            add(Problem(f"{at}/gln", f"GLN {p.gln} is used by more than one party in this document"))
+            add(problem(f"{at}/gln", "gln_repeated", lang, gln=p.gln))
         elif p.gln in gln_owner:
-            add(Problem(f"{at}/gln", f"GLN {p.gln} already belongs to party {gln_owner[p.gln]!r}"))
+            add(problem(f"{at}/gln", "gln_taken", lang, gln=p.gln, owner=gln_owner[p.gln]))
         if p.territory not in parents:
-            add(Problem(f"{at}/territory", f"unknown territory {p.territory!r}"))
+            add(problem(f"{at}/territory", "territory_unknown", lang, id=p.territory))
         for j, tid in enumerate(p.authorized_territories):
             if tid not in parents:
-                add(Problem(f"{at}/authorized_territories/{j}", f"unknown territory {tid!r}"))
+                add(problem(f"{at}/authorized_territories/{j}", "territory_unknown", lang, id=tid))
         if p.authorized_territories and p.kind is not PartyKind.distributor:
-            add(Problem(f"{at}/authorized_territories", "only distributors carry authorised territories"))
+            add(problem(f"{at}/authorized_territories", "authorised_not_distributor", lang))
         for j, sid in enumerate(p.supplied_by):
             if sid not in party_kind:
-                add(Problem(f"{at}/supplied_by/{j}", f"unknown party {sid!r}"))
+                add(problem(f"{at}/supplied_by/{j}", "party_unknown", lang, id=sid))
             elif party_kind[sid] is not PartyKind.distributor:
-                add(Problem(f"{at}/supplied_by/{j}", f"party {sid!r} is a {party_kind[sid]}, not a distributor"))
+                add(problem(f"{at}/supplied_by/{j}", "supplier_not_distributor", lang, id=sid, kind=party_kind[sid]))
         if p.supplied_by and p.kind is not PartyKind.store:
-            add(Problem(f"{at}/supplied_by", "only stores are supplied by distributors"))
+            add(problem(f"{at}/supplied_by", "supplied_not_store", lang))
         if p.owner is not None:
             if p.owner not in party_kind:
-                add(Problem(f"{at}/owner", f"unknown party {p.owner!r}"))
+                add(problem(f"{at}/owner", "party_unknown", lang, id=p.owner))
             elif p.owner == p.id:
-                add(Problem(f"{at}/owner", "a party cannot own itself"))
+                add(problem(f"{at}/owner", "owner_self", lang))
         if (p.lat is None) != (p.lon is None):
-            add(Problem(f"{at}/{'lon' if p.lon is None else 'lat'}", "lat and lon come together or not at all"))
+            add(problem(f"{at}/{'lon' if p.lon is None else 'lat'}", "lat_lon_pair", lang))
 
     dup_g = _duplicates(p.gtin for p in doc.products)
     for i, pr in enumerate(doc.products):
         at = f"/products/{i}"
         if not is_valid_gtin14(pr.gtin):
-            add(Problem(f"{at}/gtin", f"{pr.gtin!r} is not a 14-digit GTIN with a valid check digit"))
+            add(problem(f"{at}/gtin", "gtin_invalid", lang, gtin=pr.gtin))
         elif pr.gtin in dup_g:
-            add(Problem(f"{at}/gtin", f"product {pr.gtin} appears more than once"))
+            add(problem(f"{at}/gtin", "product_duplicate", lang, gtin=pr.gtin))
         if pr.case_gtin is not None and not is_valid_gtin14(pr.case_gtin):
-            add(Problem(f"{at}/case_gtin", f"{pr.case_gtin!r} is not a 14-digit GTIN with a valid check digit"))
+            add(problem(f"{at}/case_gtin", "gtin_invalid", lang, gtin=pr.case_gtin))
         if (pr.case_gtin is None) != (pr.units_per_case is None):
-            add(Problem(f"{at}/units_per_case", "case_gtin and units_per_case come together or not at all"))
+            add(problem(f"{at}/units_per_case", "case_pair", lang))
     return problems
 
 
@@ -167,12 +168,13 @@ def _parents_first(doc: MasterDataDocument) -> list[TerritoryIn]:
     return ordered
 
 
-def import_masterdata(*, session: Session, raw: Any) -> ImportSummary:
-    """Validate the whole document (every problem, with its path) and upsert it; nothing is written if invalid."""
+def import_masterdata(*, session: Session, raw: Any, lang: str = "en") -> ImportSummary:
+    """Validate the whole document (every problem, with its path, worded in ``lang``) and upsert it; nothing is
+    written if invalid."""
     doc = parse_document(raw)
-    problems = _check(session, doc)
+    problems = _check(session, doc, lang)
     if problems:
-        raise ValidationFailed(f"master data document has {len(problems)} problem(s); nothing was written", problems)
+        raise ValidationFailed(word("document_refused", lang, count=len(problems)), problems)
 
     result: dict[str, dict[str, int]] = {o: dict.fromkeys(_KINDS, 0) for o in ("created", "updated", "unchanged")}
 
