@@ -2,32 +2,30 @@
 
 The users are in China, so Simplified Chinese is the default; a browser that prefers English gets English, and the
 switch in the page header stores the choice in a cookie that wins over the browser's ``Accept-Language``. The
-catalogues are flat JSON files (``web/locales/<lang>.json``) with ``str.format`` placeholders; a test keeps their key
-sets equal and checks that every key a template uses exists. The choice of language is ``traceability.i18n``'s,
-the same rule the API's messages follow; the pages add the switch's cookie.
+pages' messages are the ``web`` context of the system's one gettext catalogue (``traceability/locales``, see
+``traceability.i18n``), with ``str.format`` placeholders; tests keep both languages complete and check that every key a
+template uses exists. The choice of language is ``traceability.i18n``'s, the same rule the API's messages follow; the
+pages add the switch's cookie.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from traceability.i18n import DEFAULT_LANG, SUPPORTED, negotiate
+from traceability.i18n import DEFAULT_LANG, SUPPORTED, messages, negotiate
 
 __all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Translator", "catalogue", "negotiate", "translator"]
 
 LANG_COOKIE = "trc_lang"
-_DIR = Path(__file__).parent / "locales"
+_PAGES = messages("web")
 
 
 @lru_cache
 def catalogue(lang: str) -> dict[str, str]:
-    """The messages of one language, read once."""
-    data: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-    return data
+    """The pages' messages in one language (an unsupported one has none, so English shows)."""
+    return dict(_PAGES[lang]) if lang in SUPPORTED else {}
 
 
 Translator = Callable[..., str]

@@ -35,6 +35,8 @@ MESSAGES: Catalogue = {
         "gtin_invalid": "{gtin} is not a 14-digit GTIN with a valid check digit.",
         "product_duplicate": "Product {gtin} appears more than once.",
         "case_pair": "case_gtin and units_per_case come together or not at all.",
+        "kind.brand": "brand", "kind.plant": "plant", "kind.warehouse": "warehouse", "kind.distributor": "distributor",
+        "kind.store": "store", "kind.auditor": "auditor",
     },
     "zh-CN": {
         "document_refused": "主数据文件有 {count} 处问题，未写入任何数据。",
@@ -55,17 +57,15 @@ MESSAGES: Catalogue = {
         "gtin_invalid": "{gtin} 不是校验位正确的 14 位 GTIN。",
         "product_duplicate": "产品 {gtin} 出现了不止一次。",
         "case_pair": "箱码 GTIN（case_gtin）和每箱数量（units_per_case）须同时填写或同时不填。",
+        "kind.brand": "品牌方", "kind.plant": "工厂", "kind.warehouse": "仓库", "kind.distributor": "经销商",
+        "kind.store": "门店", "kind.auditor": "稽查方",
     },
 }
-
-_KIND_NAMES = {"zh-CN": {"distributor": "经销商", "store": "门店", "brand": "品牌方", "plant": "工厂",
-                         "warehouse": "仓库", "auditor": "稽查方"}}  # fmt: skip
-
 
 def word(code: str, lang: str = "en", **params: Any) -> str:
     """The message of ``code`` in ``lang`` (zh-CN or en; anything else is English)."""
     if "kind" in params:
-        params["kind"] = _KIND_NAMES.get(lang, {}).get(str(params["kind"]), str(params["kind"]))
+        params["kind"] = wording(MESSAGES, f"kind.{params['kind']}", lang)
     return wording(MESSAGES, code, lang, **params)
 
 
