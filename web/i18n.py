@@ -11,12 +11,24 @@ pages add the switch's cookie.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from traceability.i18n import DEFAULT_LANG, SUPPORTED, messages, negotiate
+from traceability.i18n import (
+    DEFAULT_LANG,
+    SUPPORTED,
+    format_day,
+    format_money,
+    format_number,
+    format_when,
+    messages,
+    negotiate,
+)
 
-__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Translator", "catalogue", "negotiate", "translator"]
+__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Translator", "catalogue", "formats", "negotiate", "translator"]
 
 LANG_COOKIE = "trc_lang"
 _PAGES = messages("web")
@@ -41,3 +53,34 @@ def translator(lang: str) -> Translator:
         return text.format(**values) if values else text
 
     return _
+
+
+def formats(lang: str, zone: str = "UTC") -> dict[str, Callable[..., str]]:
+    """What templates write numbers, money and moments with, in ``lang``: ``num(n)``, ``money(amount, currency)``,
+    ``day(d)`` and ``when(moment)`` — a stored instant (naive ones are UTC) shown on the brand's clock (``zone``,
+    the policy's time zone), so an auditor in Shanghai does not read UTC as local time."""
+    tz = ZoneInfo(zone)
+
+    def when(moment: datetime | str | None, seconds: bool = False) -> str:
+        if moment is None or moment == "":
+            return ""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        local = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(tz)
+        text = format_when(local, lang)
+        return f"{text}:{local:%S}" if seconds else text
+
+    def day(value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(tz).date()
+        return format_day(value, lang)
+
+    def num(value: int | float | Decimal | None) -> str:
+        return "" if value is None else format_number(value, lang)
+
+    def money(amount: Decimal | str | int, currency: str) -> str:
+        return format_money(amount, currency, lang)
+
+    return {"when": when, "day": day, "num": num, "money": money}
