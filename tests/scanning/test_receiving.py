@@ -16,7 +16,15 @@ from codes.keyfiles import KeyFileStore
 from ledger.keys import key_of
 from scanning import receiving
 from scanning.errors import IdempotencyConflict, ShipmentError
-from scanning.service import ScanRequest, close_shipment, open_shipment, pack, record_scans, scan_into_shipment
+from scanning.service import (
+    ScanOutcome,
+    ScanRequest,
+    close_shipment,
+    open_shipment,
+    pack,
+    record_scans,
+    scan_into_shipment,
+)
 from tests.factories import GTIN, seed_masterdata
 from traceability.auth.service import Principal
 from traceability.errors import NotFound
@@ -64,7 +72,7 @@ def shipped(session: Session, tmp_path: Path) -> Shipped:
 
 
 def _receive(session: Session, s: Shipped, raws: list[str], who: Principal = GZ, key: str | None = None,
-             lang: str = "en"):  # type: ignore[no-untyped-def]  # fmt: skip
+             lang: str = "en") -> ScanOutcome:  # fmt: skip
     return receiving.receive_scans(session=session, principal=who, shipment_id=s.id, codes=raws, lang=lang,
                                    idempotency_key=key)  # fmt: skip
 
