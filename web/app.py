@@ -22,6 +22,7 @@ def mount_web(app: FastAPI) -> None:
     from web.pages import router as role_pages
     from web.partner_pages import router as partner_pages
     from web.pos_pages import router as pos_pages
+    from web.receiving_pages import router as receiving_pages
     from web.routes import http_error_page, router
 
     app.include_router(router)
@@ -32,5 +33,6 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(marketing_pages)
     app.include_router(partner_pages)
     app.include_router(admin_pages)
+    app.include_router(receiving_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StarletteHTTPException, http_error_page)  # an unknown page: the error page, with the nav
