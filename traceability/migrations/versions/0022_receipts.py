@@ -1,7 +1,7 @@
 """Receiving against a shipment: each code the destination scanned (received, extra, or rejected with its reason),
 and who closed the receipt when.
 
-Revision ID: 0019
+Revision ID: 0022
 Revises: 0018
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0019"
+revision: str = "0022"
 down_revision: str | None = "0018"
 branch_labels: str | None = None
 depends_on: str | None = None
