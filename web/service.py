@@ -81,6 +81,7 @@ __all__ = [
     "record_check",
     "record_inspection",
     "shipment_page",
+    "territory_names",
 ]
 
 INSPECTION_RADIUS_KM = 50.0
@@ -452,6 +453,16 @@ def record_inspection(
 def party_ids(*, session: Session, kind: PartyKind) -> list[str]:
     """Ids of every party of a kind, sorted (for filters and pickers on full-view pages)."""
     return list(session.exec(select(Party.id).where(Party.kind == kind).order_by(col(Party.id))).all())
+
+
+def territory_names(*, session: Session, ids: set[str] | None = None) -> dict[str, str]:
+    """Territory names by id (``510100`` → 成都市): the lists show names, never codes; ``None``: every territory."""
+    stmt = select(Territory.id, Territory.name)
+    if ids is not None:
+        if not ids:
+            return {}
+        stmt = stmt.where(col(Territory.id).in_(sorted(ids)))
+    return dict(session.exec(stmt.order_by(col(Territory.id))).all())
 
 
 def party_names(*, session: Session, ids: set[str]) -> dict[str, str]:
