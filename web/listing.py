@@ -10,12 +10,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import Query
+from fastapi import Query, Request
+from sqlmodel import Session
 
-__all__ = ["DEFAULT_SIZE", "SIZES", "PageNo", "PageSize", "Pager", "pager"]
+from rebates.deps import PolicyDep
+from traceability.api import SessionDep
+from traceability.auth.service import Principal
+from traceability.errors import InvalidInput
+from traceability.models import ShipmentStatus
+from web import service
+from web.deps import page_lang
+from web.i18n import translator
+
+__all__ = ["DEFAULT_SIZE", "SIZES", "PageNo", "PageSize", "Pager", "ShipmentList", "pager", "shipment_list"]
 
 SIZES = (20, 50, 100, 200)
 """The page sizes a list offers; any size up to the largest is accepted in the query string."""
@@ -69,3 +81,69 @@ def pager(*, page: int, size: int, total: int, params: Mapping[str, str] | None 
     pages = max(1, math.ceil(total / size))
     return Pager(page=min(max(page, 1), pages), size=size, total=total,
                  params={k: v for k, v in (params or {}).items() if v})  # fmt: skip
+
+
+# --- the shipments list --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentList:
+    """The shipments list's query as the page got it: its filters (as typed, for the form and the links), the
+    parsed filter, the page and its size."""
+
+    f: dict[str, str]
+    filters: service.ShipmentFilter
+    page: int
+    size: int
+    zone: str
+
+    def rows(self, *, session: Session, principal: Principal) -> dict[str, Any]:
+        """The page of the principal's shipments and its pager, for ``shipments.html``."""
+        total = service.count_shipments(session=session, principal=principal, filters=self.filters)
+        pages = pager(page=self.page, size=self.size, total=total, params=self.f)
+        rows = service.list_shipments(session=session, principal=principal, limit=pages.size, offset=pages.offset,
+                                      filters=self.filters)  # fmt: skip
+        return {"rows": rows, "pager": pages, "f": self.f, "statuses": [s.value for s in ShipmentStatus],
+                "zone": ZoneInfo(self.zone), "utc": UTC}  # fmt: skip
+
+
+def _day(value: str, lang: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(translator(lang)("list.bad_date", value=value[:20]), field="date",
+                           reason="bad_date") from None  # fmt: skip
+
+
+def shipment_list(
+    request: Request,
+    policy: PolicyDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    since: Annotated[str, Query(alias="from", max_length=10)] = "",
+    until: Annotated[str, Query(alias="to", max_length=10)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
+) -> ShipmentList:
+    """The shipments list's filters from the query string (a dependency of the page): a status, the days opened
+    (from / to, both included, the brand's calendar), a search; a bad one is named back in the page's language."""
+    lang = page_lang(request)
+    if status and status not in {s.value for s in ShipmentStatus}:
+        _ = translator(lang)
+        allowed = ", ".join(_(f"shipment.status.{s.value}") for s in ShipmentStatus)
+        raise InvalidInput(_("list.bad_status", value=status[:20], allowed=allowed), field="status",
+                           reason="bad_status")  # fmt: skip
+    zone = ZoneInfo(policy.timezone)
+    first, last = _day(since, lang), _day(until, lang)
+
+    def midnight(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+    filters = service.ShipmentFilter(status=status or None, since=midnight(first) if first else None,
+                                     until=midnight(last + timedelta(days=1)) if last else None,
+                                     search=q.strip() or None)  # fmt: skip
+    return ShipmentList(f={"status": status, "from": since, "to": until, "q": q}, filters=filters, page=page,
+                        size=size, zone=policy.timezone)  # fmt: skip

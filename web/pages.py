@@ -20,7 +20,7 @@ from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
 from traceability.masterdata.service import list_products
-from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, Role
+from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
 from web.i18n import translator
@@ -214,14 +214,44 @@ def settlement_report(
 
 
 @router.get("/app/print-jobs")
-def print_jobs_page(request: Request, session: SessionDep, principal: Plant) -> Response:
-    """The plant's print jobs, with each one's reconciliation, and the form to create one."""
-    jobs = labels.list_jobs(session=session, principal=principal, limit=50)
+def print_jobs_page(
+    request: Request,
+    session: SessionDep,
+    principal: Plant,
+    status: Annotated[str, Query(max_length=20)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
+) -> Response:
+    """The plant's print jobs, a page at a time with the total, each with its reconciliation; the form to create
+    one."""
+    state = _state(request, status)
+    search = q.strip() or None
+    total = labels.count_jobs(session=session, principal=principal, status=state, search=search)
+    pages = pager(page=page, size=size, total=total, params={"status": status, "q": q})
+    jobs = labels.list_jobs(session=session, principal=principal, status=state, search=search, limit=pages.size,
+                            offset=pages.offset)  # fmt: skip
     recon = {j.id: labels.reconcile(session=session, job_id=j.id, principal=principal) for j in jobs if j.id}
     templates = [t for t in labels.list_templates() if CodeLevel.unit in t.levels]
-    return render(request, "print_jobs.html", {"jobs": jobs, "recon": recon, "products": list_products(session=session),
-                                               "templates": templates, "_session": session},
+    products = list_products(session=session)
+    return render(request, "print_jobs.html", {"jobs": jobs, "recon": recon, "products": products,
+                                               "names": {p.gtin: p.name for p in products}, "templates": templates,
+                                               "pager": pages, "f": {"status": status, "q": q},
+                                               "statuses": list(PrintJobStatus), "_session": session},
                   principal=principal)  # fmt: skip
+
+
+def _state(request: Request, value: str) -> PrintJobStatus | None:
+    """A job state from the list's filter: empty means any; anything else is named back in the user's words."""
+    if not value:
+        return None
+    try:
+        return PrintJobStatus(value)
+    except ValueError:
+        _ = translator(page_lang(request))
+        allowed = ", ".join(_(f"jobs.status.{s.value}") for s in PrintJobStatus)
+        raise InvalidInput(_("list.bad_status", value=value[:20], allowed=allowed), field="status",
+                           reason="bad_status") from None  # fmt: skip
 
 
 @router.post("/app/print-jobs")

@@ -4,15 +4,21 @@ territories and parties, and changes ticked alerts in bulk, one note each, all o
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, col, func, select
 
-from tests.factories import api_key, seed_masterdata
+from codes.service import key_store
+from labels import service as labels
+from tests.factories import GTIN, api_key, seed_masterdata
+from tests.web.helpers import make_codes
 from tests.web.test_overview_pages import alert
-from traceability.models import Alert, AlertKind, AlertNote, AlertStatus, Role
+from traceability.models import Alert, AlertKind, AlertNote, AlertStatus, CodeLevel, Role, Shipment, ShipmentStatus
+from traceability.models.base import utcnow
+from traceability.settings import Settings
 from web.listing import DEFAULT_SIZE, SIZES, pager
 
 HTML = {"Accept": "text/html", "Accept-Language": "en"}
@@ -180,3 +186,49 @@ def test_the_queue_offers_select_all_and_the_bulk_form(client: TestClient, sessi
     page = client.get("/app/alerts?kind=out_of_territory", headers=HTML).text
     assert 'id="select-page"' in page and 'name="ids"' in page and 'action="/app/alerts/bulk"' in page
     assert 'name="back" value="?kind=out_of_territory"' in page
+
+
+def test_the_shipments_and_print_jobs_lists_page_and_filter(client: TestClient, session: Session,
+                                                            settings: Settings) -> None:  # fmt: skip
+    seed_masterdata(session)
+    now = utcnow()
+    for i in range(23):
+        session.add(Shipment(party_id="D-GZ", destination_id="S-GZ-1", opened_at=now - timedelta(minutes=i),
+                             status=ShipmentStatus.closed if i % 2 else ShipmentStatus.open))  # fmt: skip
+    session.add(Shipment(party_id="D-GZ", destination_id="S-NJ-1", opened_at=now - timedelta(days=40),
+                         order_ref="PO-OLD-7"))  # fmt: skip
+    session.add(Shipment(party_id="D-NJ", destination_id="S-NJ-1", opened_at=now))  # another party's
+    session.flush()
+    _sign_in(client, session, Role.distributor)
+    page = client.get("/app/shipments?size=20", headers=HTML).text
+    assert _pager(page) == {"total": 24, "first": 1, "last": 20, "page": 1, "pages": 2}
+    assert len(re.findall(r"<tr data-shipment=", page)) == 20
+    assert _pager(client.get("/app/shipments?status=open", headers=HTML).text)["total"] == 13
+    assert _pager(client.get("/app/shipments?status=closed&size=20", headers=HTML).text)["total"] == 11
+    old = (now - timedelta(days=40)).date()
+    window = f"from={(old - timedelta(days=1)).isoformat()}&to={(old + timedelta(days=1)).isoformat()}"
+    assert _pager(client.get(f"/app/shipments?{window}", headers=HTML).text)["total"] == 1
+    found = client.get("/app/shipments?q=Store%20NJ", headers=HTML).text  # the destination's name
+    assert _pager(found)["total"] == 1 and "Store NJ 1" in found
+    assert _pager(client.get("/app/shipments?q=po-old", headers=HTML).text)["total"] == 1
+    nxt = re.search(r'href="/app/shipments\?([^"]+)" rel="next"', client.get("/app/shipments?status=open&size=5",
+                                                                            headers=HTML).text)  # fmt: skip
+    assert nxt and set(nxt.group(1).replace("&amp;", "&").split("&")) == {"status=open", "page=2", "size=5"}
+    bad = client.get("/app/shipments?from=yesterday", headers=HTML)
+    assert bad.status_code == 422 and "yesterday" in bad.text and "year-month-day" in bad.text
+    assert client.get("/app/shipments?status=lost", headers=HTML).status_code == 422
+    # the plant's print jobs
+    client.cookies.clear()
+    make_codes(session, key_store(settings), 1)
+    template = next(t.id for t in labels.list_templates() if CodeLevel.unit in t.levels)
+    jobs = [labels.create_job(session=session, store=key_store(settings), party_id="PLANT-1", gtin=GTIN,
+                              lot=f"L{i}", expiry=None, quantity=1, level=CodeLevel.unit, template=template, by="t")
+            for i in range(7)]  # fmt: skip
+    _sign_in(client, session, Role.plant)
+    listed = client.get("/app/print-jobs?size=5", headers=HTML).text
+    assert _pager(listed) == {"total": 7, "first": 1, "last": 5, "page": 1, "pages": 2}
+    assert "婴儿配方奶粉" in listed  # the product's name, not only its GTIN
+    assert _pager(client.get("/app/print-jobs?q=L3", headers=HTML).text)["total"] == 1
+    assert _pager(client.get(f"/app/print-jobs?q={jobs[0].id}", headers=HTML).text)["total"] >= 1
+    assert _pager(client.get("/app/print-jobs?status=printed", headers=HTML).text)["total"] == 0
+    assert client.get("/app/print-jobs?status=burnt", headers=HTML).status_code == 422
