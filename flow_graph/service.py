@@ -453,8 +453,12 @@ def _territories_within(session: Session, territory: str) -> list[str]:
 def _alert_query(session: Session, filters: AlertFilter, principal: Principal | None, *columns: Any) -> Any:
     """The SELECT of the alerts matching the filters (the whole row, or ``columns``), scoped to the caller."""
     stmt = query(*columns) if columns else query(Alert)
-    statuses = filters.status or ACTIVE
-    stmt = stmt.where(col(Alert.status).in_([AlertStatus(s).value for s in statuses]))
+    if filters.status:
+        stmt = stmt.where(col(Alert.status).in_([AlertStatus(s).value for s in filters.status]))
+    else:
+        # ACTIVE, said as "not withdrawn": the queue then reads its order from ix_alert_queue instead of sorting
+        # every active alert found through the status index
+        stmt = stmt.where(col(Alert.status) != AlertStatus.withdrawn.value)
     if filters.kind:
         stmt = stmt.where(col(Alert.kind).in_([AlertKind(k).value for k in filters.kind]))
     if filters.distributor:
