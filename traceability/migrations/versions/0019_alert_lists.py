@@ -1,6 +1,6 @@
-"""The alert queue and the overviews at any size: the queue's order read from an index (``ix_alert_queue``: newest
-first, a page without sorting every alert; the weekly trend counted from it alone), and the overview's counts of open alerts by kind, distributor and
-territory, and by week, read from the index alone (``ix_alert_figures``).
+"""The alert queue and the overviews at any size: the queue's order read from an index (``ix_alert_queue``:
+newest first, a page without sorting every alert; the weekly trend counted from it alone), and the overview's
+counts of open alerts by kind, distributor and territory read from the index alone (``ix_alert_figures``).
 
 Revision ID: 0019
 Revises: 0018
