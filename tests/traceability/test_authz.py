@@ -207,6 +207,8 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/app/admin/keys/{key_id}/revoke"): frozenset({R.admin}),
     ("POST", "/app/admin/masterdata"): frozenset({R.admin}),
     ("GET", "/app/alerts"): frozenset({R.auditor, R.admin}),
+    ("POST", "/app/alerts/bulk"): frozenset({R.auditor, R.admin}),
+    ("GET", "/app/overview"): ALL,
     ("GET", "/app/alerts/{alert_id}"): frozenset({R.distributor, R.auditor, R.admin}),
     ("POST", "/app/alerts/{alert_id}"): frozenset({R.auditor, R.admin}),
     ("POST", "/app/alerts/{alert_id}/notes"): frozenset({R.distributor, R.auditor, R.admin}),
