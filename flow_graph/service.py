@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, func, insert, or_
 from sqlmodel import Session, col
 
 from flow_graph.errors import AlertNotFound, InvalidFilter, InvalidTransition
@@ -59,6 +59,7 @@ from traceability.models import (
     CounterfeitScan,
     Event,
     EventEpc,
+    Party,
     RejectedScan,
     Territory,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "alert_event_ids",
     "alert_history",
     "clock_skew",
+    "count_alerts",
     "get_alert",
     "diversion_listener",
     "list_alerts",
@@ -84,6 +86,7 @@ __all__ = [
     "reevaluate",
     "refresh_units",
     "update_alert",
+    "update_alerts",
     "utc",
 ]
 
@@ -412,6 +415,8 @@ class AlertFilter:
     until: datetime | None = None
     period: str | None = None
     """``YYYY-MM``: the first evidence falls in that month (UTC)."""
+    search: str | None = None
+    """Free text: the alert's number, or text within its code or a named party's id or name (a page's search box)."""
     limit: int | None = None
     offset: int = 0
 
@@ -446,11 +451,15 @@ def _territories_within(session: Session, territory: str) -> list[str]:
     return out
 
 
-def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal | None = None) -> list[Alert]:
-    """Alerts matching the filters, newest first; a non-auditor sees those naming its party (place or responsible)."""
-    stmt = query(Alert)
-    statuses = filters.status or ACTIVE
-    stmt = stmt.where(col(Alert.status).in_([AlertStatus(s).value for s in statuses]))
+def _alert_query(session: Session, filters: AlertFilter, principal: Principal | None, *columns: Any) -> Any:
+    """The SELECT of the alerts matching the filters (the whole row, or ``columns``), scoped to the caller."""
+    stmt = query(*columns) if columns else query(Alert)
+    if filters.status:
+        stmt = stmt.where(col(Alert.status).in_([AlertStatus(s).value for s in filters.status]))
+    else:
+        # ACTIVE, said as "not withdrawn": the queue then reads its order from ix_alert_queue instead of sorting
+        # every active alert found through the status index
+        stmt = stmt.where(col(Alert.status) != AlertStatus.withdrawn.value)
     if filters.kind:
         stmt = stmt.where(col(Alert.kind).in_([AlertKind(k).value for k in filters.kind]))
     if filters.distributor:
@@ -461,6 +470,8 @@ def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal 
         stmt = stmt.where(col(Alert.territory_id).in_(_territories_within(session, filters.territory)))
     if filters.epc:
         stmt = stmt.where(col(Alert.unit_key) == key_of(filters.epc))
+    if filters.search:
+        stmt = stmt.where(_matches(filters.search))
     if filters.period is not None:
         start, end = parse_period(filters.period)
         stmt = stmt.where(col(Alert.first_seen) >= start, col(Alert.first_seen) < end)
@@ -470,10 +481,35 @@ def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal 
         stmt = stmt.where(col(Alert.first_seen) < utc(filters.until))
     if principal is not None:
         stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
+    return stmt
+
+
+def _matches(text: str) -> Any:
+    """A free-text search: the alert's number, or the text within its code or within a named party's id or name."""
+    needle = text.strip()[:100]
+    like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    parties = query(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
+                                        col(Party.name).ilike(like, escape="\\")))  # fmt: skip
+    found: list[Any] = [col(Alert.epc).ilike(like, escape="\\"), col(Alert.party_id).in_(parties),
+                        col(Alert.responsible_distributor_id).in_(parties)]  # fmt: skip
+    if needle.isdigit() and len(needle) < 10:
+        found.append(col(Alert.id) == int(needle))
+    return or_(*found)
+
+
+def list_alerts(*, session: Session, filters: AlertFilter, principal: Principal | None = None) -> list[Alert]:
+    """Alerts matching the filters, newest first; a non-auditor sees those naming its party (place or responsible)."""
+    stmt = _alert_query(session, filters, principal)
     stmt = stmt.order_by(col(Alert.first_seen).desc(), col(Alert.id).desc()).offset(filters.offset)
     if filters.limit is not None:
         stmt = stmt.limit(filters.limit)
     return list(session.execute(stmt).scalars())
+
+
+def count_alerts(*, session: Session, filters: AlertFilter, principal: Principal | None = None) -> int:
+    """How many alerts :func:`list_alerts` would return without its limit and offset (one COUNT, for a pager)."""
+    stmt = _alert_query(session, filters, principal, Alert.id).order_by(None)
+    return int(session.execute(query(func.count()).select_from(stmt.subquery())).scalar_one())
 
 
 def get_alert(*, session: Session, alert_id: int, principal: Principal | None = None) -> Alert:
@@ -552,6 +588,35 @@ def update_alert(
         session.add_all(notes)
         session.flush()
     return alert
+
+
+def update_alerts(
+    *,
+    session: Session,
+    alert_ids: Sequence[int],
+    author: str,
+    status: AlertStatus,
+    note: str | None = None,
+    principal: Principal | None = None,
+) -> list[Alert]:
+    """Move several alerts to one status with one note, each change kept in its own history as
+    :func:`update_alert` keeps it; all or nothing: an alert the caller may not see, or one the workflow does not let
+    move there, refuses the whole request before anything is written (the ids are in the error)."""
+    wanted = sorted(set(alert_ids))
+    stmt = query(Alert).where(col(Alert.id).in_(wanted))
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
+    found = {a.id: a for a in session.execute(stmt).scalars()}
+    missing = [i for i in wanted if i not in found]
+    if missing or not wanted:
+        raise AlertNotFound(f"no alert {', '.join(map(str, missing))}", alerts=missing, reason="alerts_not_found")
+    target = AlertStatus(status)
+    stuck = [i for i in wanted if AlertStatus(found[i].status) != target
+             and target not in TRANSITIONS[AlertStatus(found[i].status)]]  # fmt: skip
+    if stuck:
+        raise InvalidTransition(f"alerts {', '.join(map(str, stuck))} may not move to {target.value}",
+                                alerts=stuck, status=target.value, reason="bulk_transition")  # fmt: skip
+    return [update_alert(session=session, alert_id=i, author=author, status=target, note=note) for i in wanted]
 
 
 # --- a partner's answer -------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -66,6 +66,7 @@ __all__ = [
     "PrintResult",
     "Reconciliation",
     "close_job",
+    "count_jobs",
     "create_job",
     "get_job",
     "list_jobs",
@@ -218,6 +219,26 @@ def get_job(*, session: Session, job_id: int, principal: Principal | None = None
     return _job(session, job_id, principal)
 
 
+def _jobs_query(stmt: Any, principal: Principal | None, party_id: str | None, status: PrintJobStatus | None,
+                search: str | None) -> Any:  # fmt: skip
+    if principal is not None:
+        stmt = scope_to_party(stmt, principal, PrintJob.party_id)
+    if party_id is not None:
+        stmt = stmt.where(PrintJob.party_id == party_id)
+    if status is not None:
+        stmt = stmt.where(PrintJob.status == status)
+    if search:
+        needle = search.strip()[:100]
+        like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        products = sa_select(col(Product.gtin)).where(col(Product.name).ilike(like, escape="\\"))
+        found: list[Any] = [col(PrintJob.gtin).ilike(like, escape="\\"), col(PrintJob.lot).ilike(like, escape="\\"),
+                            col(PrintJob.gtin).in_(products)]  # fmt: skip
+        if needle.isdigit() and len(needle) < 10:
+            found.append(col(PrintJob.id) == int(needle))
+        stmt = stmt.where(or_(*found))
+    return stmt
+
+
 def list_jobs(
     *,
     session: Session,
@@ -225,16 +246,26 @@ def list_jobs(
     party_id: str | None = None,
     status: PrintJobStatus | None = None,
     limit: int = 100,
+    offset: int = 0,
+    search: str | None = None,
 ) -> list[PrintJob]:
-    """Print jobs, newest first, scoped to the caller's party."""
-    stmt = select(PrintJob).order_by(col(PrintJob.id).desc()).limit(limit)
-    if principal is not None:
-        stmt = scope_to_party(stmt, principal, PrintJob.party_id)
-    if party_id is not None:
-        stmt = stmt.where(PrintJob.party_id == party_id)
-    if status is not None:
-        stmt = stmt.where(PrintJob.status == status)
-    return list(session.exec(stmt).all())
+    """Print jobs, newest first, scoped to the caller's party; ``search`` is a job number, GTIN, lot or product
+    name (part of it)."""
+    stmt = _jobs_query(select(PrintJob), principal, party_id, status, search)
+    return list(session.exec(stmt.order_by(col(PrintJob.id).desc()).offset(offset).limit(limit)).all())
+
+
+def count_jobs(
+    *,
+    session: Session,
+    principal: Principal | None = None,
+    party_id: str | None = None,
+    status: PrintJobStatus | None = None,
+    search: str | None = None,
+) -> int:
+    """How many jobs :func:`list_jobs` would list without its limit (one COUNT, for a pager)."""
+    stmt = _jobs_query(sa_select(func.count()).select_from(PrintJob), principal, party_id, status, search)
+    return int(session.execute(stmt).scalar_one())
 
 
 # --- printing --------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from codes.service import key_store
 from flow_graph import service as flow
+from flow_graph.errors import AlertNotFound, InvalidTransition
 from labels import service as labels
 from rebates.policy import load_policy
 from settlement import reports as settlement_reports
@@ -18,9 +20,11 @@ from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
 from traceability.masterdata.service import list_products
-from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, Role
+from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
-from web.deps import page_allow, page_lang
+from web.deps import page_allow, page_lang, refuse_cross_site
+from web.i18n import translator
+from web.listing import DEFAULT_SIZE, SIZES, PageNo, PageSize, pager
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
 
 __all__ = ["router"]
@@ -70,21 +74,60 @@ def alerts_page(
     distributor: Annotated[str, Query(max_length=64)] = "",
     territory: Annotated[str, Query(max_length=64)] = "",
     period: Annotated[str, Query(max_length=7)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
 ) -> Response:
-    """The alert queue with filters (an empty field means any), newest first."""
+    """The alert queue with filters and a search (an empty field means any), newest first, a page at a time with
+    the total; the page's alerts can be moved on together (``POST /app/alerts/bulk``)."""
     filters = flow.AlertFilter(kind=_choice(AlertKind, kind), status=_choice(AlertStatus, status),
                                distributor=distributor or None, territory=territory or None, period=period or None,
-                               limit=300)  # fmt: skip
-    rows = flow.list_alerts(session=session, filters=filters, principal=principal)
+                               search=q.strip() or None)  # fmt: skip
+    f = {"kind": kind, "status": status, "distributor": distributor, "territory": territory, "period": period, "q": q}
+    pages = pager(page=page, size=size, total=flow.count_alerts(session=session, filters=filters, principal=principal),
+                  params=f)  # fmt: skip
+    rows = flow.list_alerts(session=session, filters=replace(filters, limit=pages.size, offset=pages.offset),
+                            principal=principal)  # fmt: skip
     ids = {p for a in rows for p in (a.party_id, a.responsible_distributor_id) if p}
     distributors = service.party_names(session=session, ids=set(service.party_ids(session=session,
                                                                                      kind=PartyKind.distributor)))
     return render(request, "alerts.html", {
         "rows": rows, "names": service.party_names(session=session, ids=ids), "distributors": distributors,
-        "kinds": list(AlertKind), "statuses": list(AlertStatus),
-        "f": {"kind": kind, "status": status, "distributor": distributor, "territory": territory, "period": period},
+        "territories": service.territory_names(session=session), "kinds": list(AlertKind),
+        "statuses": list(AlertStatus), "f": f, "pager": pages, "done": request.query_params.get("done", ""),
         "_session": session,
     }, principal=principal)  # fmt: skip
+
+
+@router.post("/app/alerts/bulk", dependencies=[Depends(refuse_cross_site)])
+def update_alerts(
+    request: Request,
+    session: SessionDep,
+    principal: Auditor,
+    status: Annotated[str, Form(max_length=20)] = "",
+    ids: Annotated[list[int], Form(max_length=SIZES[-1])] = [],  # noqa: B006 (FastAPI copies a default)
+    note: Annotated[str, Form(max_length=4000)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Move the alerts ticked on the list to one status with one note: each change is kept in that alert's history
+    as the single change keeps it; an alert that does not exist, or may not move there, refuses them all."""
+    _ = translator(page_lang(request))
+    chosen = _choice(AlertStatus, status)
+    if not ids or not chosen:
+        raise InvalidInput(_("alerts.bulk.none" if not ids else "alerts.bulk.no_status"), reason="nothing_chosen")
+    target = chosen[0]
+    try:
+        changed = flow.update_alerts(session=session, alert_ids=ids, author=_by(principal), status=target,
+                                     note=note.strip() or None, principal=principal)  # fmt: skip
+    except AlertNotFound as exc:
+        raise AlertNotFound(_("alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—"),
+                            **exc.detail) from None  # fmt: skip
+    except InvalidTransition as exc:
+        raise InvalidTransition(_("alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
+                                  status=_(f"status.{target.value}")), **exc.detail) from None  # fmt: skip
+    query = back if back.startswith("?") else ""
+    sep = "&" if query else "?"
+    return RedirectResponse(f"/app/alerts{query}{sep}done={len(changed)}", status_code=303)
 
 
 @router.get("/app/alerts/{alert_id}")
@@ -171,14 +214,44 @@ def settlement_report(
 
 
 @router.get("/app/print-jobs")
-def print_jobs_page(request: Request, session: SessionDep, principal: Plant) -> Response:
-    """The plant's print jobs, with each one's reconciliation, and the form to create one."""
-    jobs = labels.list_jobs(session=session, principal=principal, limit=50)
+def print_jobs_page(
+    request: Request,
+    session: SessionDep,
+    principal: Plant,
+    status: Annotated[str, Query(max_length=20)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
+) -> Response:
+    """The plant's print jobs, a page at a time with the total, each with its reconciliation; the form to create
+    one."""
+    state = _state(request, status)
+    search = q.strip() or None
+    total = labels.count_jobs(session=session, principal=principal, status=state, search=search)
+    pages = pager(page=page, size=size, total=total, params={"status": status, "q": q})
+    jobs = labels.list_jobs(session=session, principal=principal, status=state, search=search, limit=pages.size,
+                            offset=pages.offset)  # fmt: skip
     recon = {j.id: labels.reconcile(session=session, job_id=j.id, principal=principal) for j in jobs if j.id}
     templates = [t for t in labels.list_templates() if CodeLevel.unit in t.levels]
-    return render(request, "print_jobs.html", {"jobs": jobs, "recon": recon, "products": list_products(session=session),
-                                               "templates": templates, "_session": session},
+    products = list_products(session=session)
+    return render(request, "print_jobs.html", {"jobs": jobs, "recon": recon, "products": products,
+                                               "names": {p.gtin: p.name for p in products}, "templates": templates,
+                                               "pager": pages, "f": {"status": status, "q": q},
+                                               "statuses": list(PrintJobStatus), "_session": session},
                   principal=principal)  # fmt: skip
+
+
+def _state(request: Request, value: str) -> PrintJobStatus | None:
+    """A job state from the list's filter: empty means any; anything else is named back in the user's words."""
+    if not value:
+        return None
+    try:
+        return PrintJobStatus(value)
+    except ValueError:
+        _ = translator(page_lang(request))
+        allowed = ", ".join(_(f"jobs.status.{s.value}") for s in PrintJobStatus)
+        raise InvalidInput(_("list.bad_status", value=value[:20], allowed=allowed), field="status",
+                           reason="bad_status") from None  # fmt: skip
 
 
 @router.post("/app/print-jobs")

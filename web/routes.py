@@ -41,6 +41,7 @@ from web import service
 from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refuse_cross_site, wants_html
 from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, formats, translator
 from web.limits import limit_check_page, limit_code, limit_login, limit_public, limit_resolver
+from web.listing import ShipmentList, shipment_list
 
 __all__ = ["NAV", "NavItem", "http_error_page", "render", "router", "templates"]
 
@@ -351,11 +352,12 @@ Scanner = Annotated[Principal, Depends(page_allow(Role.plant, Role.distributor, 
 
 
 @router.get("/app/shipments", response_class=HTMLResponse)
-def shipments_page(request: Request, session: SessionDep, principal: Shipper) -> Response:
-    """The principal's shipments and the form to open a new one."""
-    rows = service.list_shipments(session=session, principal=principal)
+def shipments_page(request: Request, session: SessionDep, principal: Shipper,
+                   listing: Annotated[ShipmentList, Depends(shipment_list)]) -> Response:  # fmt: skip
+    """The principal's shipments, a page at a time with the total and filters, and the form to open a new one."""
+    rows = listing.rows(session=session, principal=principal)
     destinations = service.destinations_for(session=session, principal=principal)
-    return render(request, "shipments.html", {"rows": rows, "destinations": destinations, "_session": session},
+    return render(request, "shipments.html", {**rows, "destinations": destinations, "_session": session},
                   principal=principal)  # fmt: skip
 
 

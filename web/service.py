@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -69,9 +69,11 @@ __all__ = [
     "CheckTally",
     "CodeVerdict",
     "InspectionResult",
+    "ShipmentFilter",
     "ShipmentPage",
     "ShipmentRow",
     "check_code",
+    "count_shipments",
     "count_check",
     "destinations_for",
     "list_shipments",
@@ -81,6 +83,7 @@ __all__ = [
     "record_check",
     "record_inspection",
     "shipment_page",
+    "territory_names",
 ]
 
 INSPECTION_RADIUS_KM = 50.0
@@ -454,6 +457,16 @@ def party_ids(*, session: Session, kind: PartyKind) -> list[str]:
     return list(session.exec(select(Party.id).where(Party.kind == kind).order_by(col(Party.id))).all())
 
 
+def territory_names(*, session: Session, ids: set[str] | None = None) -> dict[str, str]:
+    """Territory names by id (``510100`` → 成都市): the lists show names, never codes; ``None``: every territory."""
+    stmt = select(Territory.id, Territory.name)
+    if ids is not None:
+        if not ids:
+            return {}
+        stmt = stmt.where(col(Territory.id).in_(sorted(ids)))
+    return dict(session.exec(stmt.order_by(col(Territory.id))).all())
+
+
 def party_names(*, session: Session, ids: set[str]) -> dict[str, str]:
     """Display names of parties by id (names are not secret inside the brand's network)."""
     if not ids:
@@ -473,10 +486,52 @@ class ShipmentRow:
     items: int
 
 
-def list_shipments(*, session: Session, principal: Principal, limit: int = 50) -> list[ShipmentRow]:
+@dataclass(frozen=True, slots=True)
+class ShipmentFilter:
+    """What the shipments list filters on: a status, the opening time's bounds (UTC), a search (a shipment number,
+    or text within the destination's id or name or the order reference)."""
+
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _shipment_query(stmt: Any, principal: Principal, filters: ShipmentFilter) -> Any:
+    stmt = scope_to_party(stmt, principal, Shipment.party_id)
+    if filters.status:
+        stmt = stmt.where(col(Shipment.status) == filters.status)
+    if filters.since is not None:
+        stmt = stmt.where(col(Shipment.opened_at) >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(col(Shipment.opened_at) < filters.until)
+    if filters.search:
+        needle = filters.search.strip()[:100]
+        like = _like(needle)
+        places = select(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
+                                            col(Party.name).ilike(like, escape="\\")))  # fmt: skip
+        found: list[Any] = [col(Shipment.destination_id).in_(places), col(Shipment.order_ref).ilike(like, escape="\\")]
+        if needle.isdigit() and len(needle) < 10:
+            found.append(col(Shipment.id) == int(needle))
+        stmt = stmt.where(or_(*found))
+    return stmt
+
+
+def count_shipments(*, session: Session, principal: Principal, filters: ShipmentFilter | None = None) -> int:
+    """How many of the principal's shipments match (one COUNT, for the list's pager)."""
+    stmt = _shipment_query(select(func.count()).select_from(Shipment), principal, filters or ShipmentFilter())
+    return int(session.exec(stmt).one())
+
+
+def list_shipments(*, session: Session, principal: Principal, limit: int = 50, offset: int = 0,
+                   filters: ShipmentFilter | None = None) -> list[ShipmentRow]:  # fmt: skip
     """The principal's own shipments, newest first, with item counts and destination names."""
-    stmt = scope_to_party(select(Shipment), principal, Shipment.party_id)
-    shipments = list(session.exec(stmt.order_by(col(Shipment.id).desc()).limit(limit)).all())
+    stmt = _shipment_query(select(Shipment), principal, filters or ShipmentFilter())
+    shipments = list(session.exec(stmt.order_by(col(Shipment.id).desc()).offset(offset).limit(limit)).all())
     ids = [s.id for s in shipments]
     n_items: dict[int, int] = {}
     if ids:

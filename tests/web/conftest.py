@@ -148,18 +148,27 @@ def browser(live: Live) -> Iterator[Any]:
         chromium.close()
 
 
+WORK_PAGE: dict[Role, str] = {
+    Role.distributor: "/app/shipments", Role.plant: "/app/print-jobs", Role.admin: "/app/shipments",
+    Role.auditor: "/app/alerts", Role.finance: "/app/settlement", Role.store: "/app/pos",
+}  # fmt: skip
+"""Where ``page_for`` signs a role in to: the page its tests start on (every role's home is its overview)."""
+
+
 @pytest.fixture
 def page_for(browser: Any, live: Live) -> Iterator[Any]:
-    """``page_for(role=None, lang="en", **options)``: a fresh browser context, signed in when a role is given."""
+    """``page_for(role=None, lang="en", start=..., **options)``: a fresh browser context, signed in when a role is
+    given, on ``start`` (the role's :data:`WORK_PAGE` unless named; ``""``: where sign-in lands, the overview)."""
     contexts: list[Any] = []
 
-    def make(role: Role | None = None, lang: str = "en", **options: Any) -> Any:
+    def make(role: Role | None = None, lang: str = "en", start: str | None = None, **options: Any) -> Any:
         context = browser.new_context(locale=lang, viewport={"width": 1280, "height": 860}, **options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
         if role is not None:
-            page.goto(f"{live.base_url}/login")
+            target = WORK_PAGE[role] if start is None else start
+            page.goto(f"{live.base_url}/login" + (f"?next={target}" if target else ""))
             page.fill("#key", live.tokens[role])
             page.click("button[type=submit]")
             page.wait_for_load_state()

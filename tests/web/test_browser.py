@@ -25,8 +25,10 @@ def test_sign_in_language_and_role_navigation(page_for: Any, live: Live) -> None
     assert "密钥无效" in page.locator("[role=alert]").inner_text()
     page.fill("#key", live.tokens[Role.distributor])
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/app/shipments$"))
+    page.wait_for_url(re.compile(r"/app/overview$"))  # every role lands on its overview
     assert "广州经销商" in page.get_by_test_id("who").inner_text()
+    page.click("header nav a[href='/app/shipments']")
+    page.wait_for_url(re.compile(r"/app/shipments$"))
     page.click("a[data-lang=en]")
     page.wait_for_load_state()
     assert page.locator("h1").first.inner_text() == "Open a shipment"

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from codes.service import key_store
 from tests.factories import GTIN
-from tests.web.conftest import Live, screenshot
+from tests.web.conftest import WORK_PAGE, Live, screenshot
 from tests.web.helpers import at_distributor, make_codes, scan
 from traceability.database import session_scope
 from traceability.models import Member, Role, Sale, Task
@@ -74,7 +74,7 @@ def signed_in(browser: Any, live: Live) -> Iterator[Any]:
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live.base_url}/login")
+        page.goto(f"{live.base_url}/login?next={WORK_PAGE[role]}")
         page.fill("#key", live.tokens[role])
         page.click("button[type=submit]")
         page.wait_for_load_state()

@@ -41,7 +41,7 @@ def test_sign_in_sets_a_cookie_and_lands_on_the_role_page(client: TestClient, se
     bad = client.post("/login", data={"key": "trc_nope_nope"}, headers={**HTML, "Accept-Language": "en"})
     assert bad.status_code == 401 and "unknown or revoked" in bad.text
     resp = client.post("/login", data={"key": key.token}, headers=HTML, follow_redirects=False)
-    assert resp.status_code == 303 and resp.headers["location"] == "/app/shipments"
+    assert resp.status_code == 303 and resp.headers["location"] == "/app/overview"
     cookie = resp.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
     page = client.get("/app/shipments", headers={**HTML, "Accept-Language": "en"})

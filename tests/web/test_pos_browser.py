@@ -46,7 +46,7 @@ def clerk(browser: Any, live: Live) -> Iterator[Any]:
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live.base_url}/login")
+        page.goto(f"{live.base_url}/login?next=/app/pos")
         page.fill("#key", live.tokens[Role.store])
         page.click("button[type=submit]")
         page.wait_for_url(re.compile(r"/app/pos$"))

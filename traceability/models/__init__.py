@@ -35,7 +35,7 @@ from traceability.models.pos import PosPrinter, PosSale, PosSaleKind, PrinterMod
 from traceability.models.product import Product
 from traceability.models.sale import Dispatch, Purchase, Redemption, Sale
 from traceability.models.settlement import SettlementLine, SettlementPeriod
-from traceability.models.shipment import Shipment, ShipmentItem, ShipmentStatus
+from traceability.models.shipment import ReceiptLine, ReceiptOutcome, Shipment, ShipmentItem, ShipmentStatus
 from traceability.models.subscription import EpcisQuery, EpcisSubscription
 from traceability.models.territory import Territory
 
@@ -69,6 +69,8 @@ __all__ = [
     "SettlementPeriod",
     "ShipmentStatus",
     "ShipmentItem",
+    "ReceiptLine",
+    "ReceiptOutcome",
     "Shipment",
     "RejectedScan",
     "EventEpc",

@@ -47,6 +47,9 @@ class Alert(SQLModel, table=True):
         Index("ix_alert_responsible", "responsible_distributor_id"),
         Index("ix_alert_party", "party_id"),
         Index("ix_alert_status", "status"),
+        # the queue, newest first, and the overviews' counts of open alerts (migration 0019)
+        Index("ix_alert_queue", "first_seen", "id", "status"),
+        Index("ix_alert_figures", "status", "kind", "responsible_distributor_id", "territory_id", "first_seen"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from traceability.models.base import utcnow
 
-__all__ = ["Shipment", "ShipmentItem", "ShipmentStatus"]
+__all__ = ["ReceiptLine", "ReceiptOutcome", "Shipment", "ShipmentItem", "ShipmentStatus"]
 
 
 class ShipmentStatus(StrEnum):
@@ -45,6 +45,10 @@ class Shipment(SQLModel, table=True):
     confirmed_at: datetime | None = None
     confirmed_warnings: str | None = Field(default=None, sa_type=Text)
     """JSON: the warnings shown when closing was confirmed."""
+    received_at: datetime | None = None
+    """When the destination closed its receipt of the shipment (no scan is received on it afterwards)."""
+    received_by: str | None = Field(default=None, max_length=64)
+    """The party whose key closed the receipt."""
 
 
 class ShipmentItem(SQLModel, table=True):
@@ -59,3 +63,29 @@ class ShipmentItem(SQLModel, table=True):
     scanned_at: datetime = Field(default_factory=utcnow)
     warnings: str | None = Field(default=None, sa_type=Text)
     """JSON: the outbound checks this code failed when it was scanned (accepted with warnings)."""
+
+
+class ReceiptOutcome(StrEnum):
+    received = "received"
+    extra = "extra"
+    """Scanned on receipt but not on the shipment: kept with its reason, never received."""
+    rejected = "rejected"
+    """Failed the scan's checks (a forged code, a voided one): kept with its reason."""
+
+
+class ReceiptLine(SQLModel, table=True):
+    """One code scanned while the destination receives a shipment: what it matched, or why it did not."""
+
+    __tablename__ = "receipt_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    key: str | None = Field(default=None, max_length=300)
+    epc: str | None = Field(default=None, max_length=300)
+    raw: str = Field(sa_type=Text)
+    outcome: ReceiptOutcome = Field(sa_type=String(20))
+    reason: str | None = Field(default=None, max_length=40)
+    units: int = 0
+    """Units of the shipment this scan received (a case counts the units packed in it)."""
+    capture_id: int | None = Field(default=None, foreign_key="capture.id")
+    scanned_at: datetime = Field(default_factory=utcnow)

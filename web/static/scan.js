@@ -281,6 +281,7 @@
       return "done";
     }
     show({ accepted: data.accepted || [], rejected: data.rejected || [] }, anchor);
+    root.dispatchEvent(new CustomEvent("scan:answer", { detail: data })); // the receipt page's counters listen
     return "done";
   }
 
