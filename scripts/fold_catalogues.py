@@ -114,9 +114,9 @@ def main() -> int:
     json_files = sorted(WEB_JSON.glob("*.json")) if WEB_JSON.exists() else []
     if args.check:
         for path, name, _, _ in dicts:
-            print(f"{path.relative_to(ROOT)}: {name} is a message dict in code")
+            sys.stdout.write(f"{path.relative_to(ROOT)}: {name} is a message dict in code" + "\n")
         for path in json_files:
-            print(f"{path.relative_to(ROOT)}: JSON catalogue")
+            sys.stdout.write(f"{path.relative_to(ROOT)}: JSON catalogue" + "\n")
         return 1 if dicts or json_files else 0
 
     catalogs = {lang: _read(lang) for lang in SUPPORTED}
@@ -141,10 +141,10 @@ def main() -> int:
             write_po(f, catalog, width=0, sort_output=False, omit_header=False)
     for path, replacements in rewrites.items():
         _rewrite(path, replacements)
-        print(f"folded {len(replacements)} dict(s) of {path.relative_to(ROOT)}")
+        sys.stdout.write(f"folded {len(replacements)} dict(s) of {path.relative_to(ROOT)}" + "\n")
     for path in json_files:
         path.unlink()
-        print(f"folded {path.relative_to(ROOT)}")
+        sys.stdout.write(f"folded {path.relative_to(ROOT)}" + "\n")
     return 0
 
 

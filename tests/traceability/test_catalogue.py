@@ -12,7 +12,16 @@ from string import Formatter
 import pytest
 from babel.messages.pofile import read_po
 
-from traceability.i18n import SUPPORTED, format_day, format_money, format_number, format_when, messages, po_path, wording
+from traceability.i18n import (
+    SUPPORTED,
+    format_day,
+    format_money,
+    format_number,
+    format_when,
+    messages,
+    po_path,
+    wording,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
