@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import io
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -91,9 +92,6 @@ def server(url: str, key_dir: Path, workers: int, py_spy: Path | None) -> Iterat
     env = {**os.environ, "TRACEABILITY_KEY_DIR": str(key_dir), "TRACEABILITY_RATE_LIMIT_ENABLED": "false",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
     cmd = [sys.executable, "-m", "cli", "--db", url, "serve", "--port", str(port), "--workers", str(workers)]
-    if py_spy is not None:
-        cmd = ["py-spy", "record", "--format", "raw", "--subprocesses", "--nonblocking", "-r", "50",
-               "-o", str(py_spy), "--", *cmd]  # fmt: skip
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -111,7 +109,15 @@ def server(url: str, key_dir: Path, workers: int, py_spy: Path | None) -> Iterat
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not answer /healthz within 120 s")
             time.sleep(0.2)
-        yield base
+        spy = None if py_spy is None else subprocess.Popen(
+            ["py-spy", "record", "--format", "raw", "--subprocesses", "--nonblocking", "-r", "100",
+             "-o", str(py_spy), "--pid", str(proc.pid)], stdout=subprocess.DEVNULL)  # fmt: skip
+        try:
+            yield base
+        finally:
+            if spy is not None:  # py-spy writes its file when interrupted
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
     finally:
         proc.terminate()
         try:
