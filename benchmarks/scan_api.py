@@ -40,9 +40,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import BindParameter, bindparam, text
 
 from benchmarks.crm import _free_port, throwaway_postgres
 from codes import service as codes
@@ -170,12 +171,12 @@ async def _clients(base: str, n: int, seconds: float, token: str | None, codes_l
     return step
 
 
-def _pct(values: list[float], q: float) -> float:
+def _pct(values: list[float], q: int) -> float:
     if not values:
         return float("nan")
     if len(values) == 1:
         return values[0] * 1000
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000  # type: ignore[index]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
 def check_stored(url: str, acked: list[tuple[str, str]]) -> int:
@@ -195,9 +196,7 @@ def check_stored(url: str, acked: list[tuple[str, str]]) -> int:
     return found
 
 
-def _expanding(name: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import bindparam
-
+def _expanding(name: str) -> BindParameter[Any]:
     return bindparam(name, expanding=True)
 
 

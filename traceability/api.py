@@ -48,15 +48,19 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    """A read-only transaction on the read replica (``read_db``) when there is one, else on the primary: for reads
-    that may be a moment stale. Rolled back at the end: nothing it does is ever meant to be kept."""
-    engine: Engine = getattr(request.app.state, "read_engine", None) or request.app.state.engine
-    with Session(engine, expire_on_commit=False) as session:
+def get_read_session(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
+                     ) -> Iterator[Session]:  # fmt: skip
+    """A read-only transaction on the read replica (``read_db``) when there is one, else the request's own session:
+    for reads that may be a moment stale. The replica's is rolled back at the end (a standby refuses writes)."""
+    replica: Engine | None = getattr(request.app.state, "read_engine", None)
+    if replica is None:
+        yield session
+        return
+    with Session(replica, expire_on_commit=False) as read:
         try:
-            yield session
+            yield read
         finally:
-            session.rollback()
+            read.rollback()
 
 
 async def get_settings_dep(request: Request) -> Settings:
