@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,22 +45,68 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _FifoLock:
+    """A lock granted in the order it was asked for (``threading.Lock`` wakes an arbitrary waiter, and under 32
+    clients some waited seconds), releasable by any thread."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over just as the wait timed out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()  # handed straight to the next: it stays held
+            else:
+                self._held = False
+
+
 class WriterQueue:
     """The writers of one SQLite file, queued before ``BEGIN IMMEDIATE`` instead of inside SQLite's busy handler.
 
     SQLite lets a waiting writer sleep and retry (1, 2, 5 … 100 ms): under 8–32 concurrent scans the unlucky ones
     retry for seconds while others keep winning (p99 1.8 s at 8 clients, 2 workers). Here the threads of a process
-    wait in turn on a lock, and one of them at a time per process takes an ``flock`` on ``<db>.writer-lock``
-    shared by every process (``serve --workers N``), polled every millisecond or two; SQLite's lock is then free or
-    about to be. Both waits end after ``timeout`` seconds with SQLite's own "database is locked", as before.
+    wait in turn (first come, first served), and one at a time per process goes on to the processes' queue
+    (``serve --workers N``): ``flock`` on ``<path>.turn`` then on ``<path>``, polled every millisecond or two, and
+    the turn given back once the writer's lock is taken — so a process that just committed cannot take the writer's
+    lock again before a process already waiting for it. Both waits end after ``timeout`` seconds with SQLite's own
+    "database is locked", as before.
     """
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self._thread_lock = threading.Lock()  # released by whichever thread commits (FastAPI may use another)
-        self._path = path
-        self._fd: int | None = None
+        self._thread_lock = _FifoLock()  # released by whichever thread commits (FastAPI may use another)
+        self._paths = (path.with_name(path.name + ".turn"), path)
+        self._fds: tuple[int, int] | None = None
         self._holders: set[int] = set()
         self._timeout = timeout
+
+    def _flock(self, fd: int, deadline: float) -> None:
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
 
     def acquire(self, dbapi_connection: Any) -> None:
         key = id(dbapi_connection)
@@ -69,18 +116,15 @@ class WriterQueue:
         if not self._thread_lock.acquire(timeout=self._timeout):
             raise sqlite3.OperationalError("database is locked")
         try:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            pause = 0.0005
-            while True:
-                try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise sqlite3.OperationalError("database is locked") from None
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.002)
+            if self._fds is None:
+                turn, writer = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
+                self._fds = (turn, writer)
+            turn, writer = self._fds
+            self._flock(turn, deadline)
+            try:
+                self._flock(writer, deadline)
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
         except BaseException:
             self._thread_lock.release()
             raise
@@ -91,8 +135,8 @@ class WriterQueue:
         if key not in self._holders:
             return
         self._holders.discard(key)
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._fds is not None:
+            fcntl.flock(self._fds[1], fcntl.LOCK_UN)
         self._thread_lock.release()
 
 
