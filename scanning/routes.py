@@ -52,7 +52,15 @@ from scanning.schemas import (
     WarningRead,
 )
 from scanning.service import ScanRequest
-from traceability.api import JSON_DEPTH_SCOPE_KEY, RowId, SessionDep, SettingsDep, allow, checked_json_depth
+from traceability.api import (
+    JSON_DEPTH_SCOPE_KEY,
+    ReadSessionDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    allow,
+    checked_json_depth,
+)
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Problem, TraceabilityError, Unauthenticated
 from traceability.i18n import negotiate
@@ -239,7 +247,7 @@ def _query(
 
 @epcis_router.get("/events")
 def events(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     per_page: PerPage = 100, next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
@@ -253,7 +261,7 @@ def discover_event(_: Anyone, event_id: str) -> Response:
 
 
 @epcis_router.get("/events/{event_id:path}")
-def event(request: Request, session: SessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
+def event(request: Request, session: ReadSessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
     """One event by its eventID (percent-encoded in the path), with its error declaration if any."""
     found = event_document(session=session, event_id=event_id, principal=principal, lang=lang)
     return _events_response(request, EventPage([found], None))
@@ -280,7 +288,7 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
         return _options("OPTIONS, GET")
 
     def events_of(
-        request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+        request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
         value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
         return _query(request, session, settings, principal, lang, per_page, next_page_token,
