@@ -102,6 +102,7 @@ def refresh(*, session: Session, day: date, policy: Policy) -> Refresh:
                              {history_sql(c, crm, who="s.member_hash IS NOT NULL")}"""))  # fmt: skip
         run(text("UPDATE member_stock_state SET basis = :b, folded_id = :m WHERE id = :i"),
             {"b": want, "m": top, "i": STATE_ID})  # fmt: skip
+        run(text("ANALYZE member_stock"))  # the planner's figures for the index ranges generation reads
         return Refresh(rebuilt=True, from_id=0, to_id=top, extended=0, recomputed=_count(built))
     window = {"w": folded, "m": top}
     # a new sale before her last purchase day: her run-out needs her whole history again
