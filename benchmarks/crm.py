@@ -46,6 +46,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text
@@ -232,7 +233,7 @@ def run(name: str, url: str, n_members: int, n_sales: int, repeat: int, trace: b
     print(f"{name}_generate_s: {gen_s:.2f}", flush=True)
     print(f"{name}_tasks_made: {made}", flush=True)
     for scan in scans:  # the reference reads once each: the same tasks
-        scan_s, scan_made = best(lambda e, scan=scan: generate(e, scan=scan), engine, 1)
+        scan_s, scan_made = best(partial(generate, scan=scan), engine, 1)
         assert scan_made == made, (scan, scan_made, made)
         print(f"{name}_generate_{scan}_s: {scan_s:.2f}", flush=True)
     with Session(engine) as session:  # made for real, then again: the re-run inserts nothing
@@ -316,8 +317,11 @@ def main() -> None:
     parser.add_argument("--pg", default=None, help="A PostgreSQL server URL (default: a throwaway local cluster).")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--trace-memory", action="store_true", help="Also trace segmentation's Python memory.")
-    parser.add_argument("--compare", default="full",
-                        help="Reference reads timed once each, comma-separated (full, recent, auto; '' for none).")
+    parser.add_argument(
+        "--compare",
+        default="full",
+        help="Reference reads timed once each, comma-separated (full, recent, auto; '' for none).",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes (default: a temp dir).")
     args = parser.parse_args()
     if args.members < 1 or args.sales < 2:

@@ -113,7 +113,8 @@ def refresh(*, session: Session, day: date, policy: Policy) -> Refresh:
     run(text("DELETE FROM member_stock WHERE member_hash IN (SELECT member_hash FROM member_stock_dirty)"))
     # INSERT first and its SELECT with the CTE (the drivers count the rows of a statement that starts with INSERT);
     # the WHERE keeps SQLite from reading ON CONFLICT as the join's constraint
-    extended = run(text(f"""
+    extended = run(
+        text(f"""
         INSERT INTO member_stock (member_hash, first_day, last_day, run_out)
         WITH b AS ({_batch(c, crm)})
         SELECT b.member_hash, COALESCE(ms.first_day, b.lo), b.hi,
@@ -121,7 +122,9 @@ def refresh(*, session: Session, day: date, policy: Policy) -> Refresh:
         FROM b LEFT JOIN member_stock ms ON ms.member_hash = b.member_hash
         WHERE NOT EXISTS (SELECT 1 FROM member_stock_dirty d WHERE d.member_hash = b.member_hash)
         ON CONFLICT (member_hash) DO UPDATE
-        SET first_day = excluded.first_day, last_day = excluded.last_day, run_out = excluded.run_out"""), window)
+        SET first_day = excluded.first_day, last_day = excluded.last_day, run_out = excluded.run_out"""),
+        window,
+    )
     who = "s.member_hash IN (SELECT d.member_hash FROM member_stock_dirty d)"
     recomputed = run(text(f"INSERT INTO member_stock (member_hash, first_day, last_day, run_out) "
                           f"{history_sql(c, crm, who=who)}"))  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,9 +25,9 @@ from crm.sql import EPOCH
 from crm.stock import refresh
 from crm.tasks import generate_tasks
 from rebates.policy import Policy
-from tests.crm.test_generation_scale import D0, POLICIES, Buy, _load, buy, stored
-from tests.crm.test_generation_scale import shop as shop  # noqa: F401  (the fixture)
 from tests.crm.helpers import Shop
+from tests.crm.test_generation_scale import D0, POLICIES, Buy, Row, _load, buy, stored
+from tests.crm.test_generation_scale import shop as shop  # noqa: F401  (the fixture)
 from tests.settlement.scenario import P1, P2
 from traceability.models import MemberStock, MemberStockDirty, Sale, Task
 
@@ -56,7 +56,7 @@ def from_scratch(session: Session, policy: Policy) -> Stock:
     return out
 
 
-def _tasks_of(session: Session, day: date, policy: Policy, scan: str) -> set[tuple[object, ...]]:
+def _tasks_of(session: Session, day: date, policy: Policy, scan: str) -> set[Row]:
     session.execute(delete(Task))
     generate_tasks(session=session, day=day, policy=policy, scan=scan)
     made = stored(session)
