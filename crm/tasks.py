@@ -8,15 +8,17 @@ A replenishment call is made only while her stock after her last purchase lasts 
 (13 units of the longest-lasting product): a member holding more is stocking up, not feeding one baby.
 
 A task is on its store's list from the day its window opens (``opens``) to its last day (``due``). Generation for a
-day ``D`` inserts, in one ``INSERT … SELECT`` over the sale facts, every task whose window holds ``D`` and that does
-not exist yet. Only a member who bought since ``D - max(follow_up_to, horizon - replenish_to)`` can have such a
-window (a first purchase that recent, or a last purchase whose stock reaches the run-out window), so the statement
-finds those members on the sale time index and reads their whole histories on the member index
-(``ix_sale_member_history``), never the rest — when that is the smaller read: when the sales since then are many for
-the members there are (most members bought recently, as in a brand whose members buy every few weeks), one pass in
-the order of the member index over everyone is cheaper than finding the few who did not (``scan="auto"``, measured
-in ``benchmarks/crm.py``; ``docs/crm.md``, Speed). Both reads make the same tasks
-(``tests/crm/test_generation_scale.py`` holds them to each other and to a plain-Python reference). Inserting is
+day ``D`` inserts, in one ``INSERT … SELECT``, every task whose window holds ``D`` and that does not exist yet. By
+default (``scan="stock"``) it first refreshes the per-member stock summary (:mod:`crm.stock`: the sales stored since
+the last refresh, folded in by a fixed number of set-based statements), then reads two index ranges of it — first
+purchase ``D - follow_up_to`` to ``D - follow_up_from``, run-out ``D + replenish_to`` to ``D + replenish_from`` —
+instead of every member's history; a member who bought after ``D`` (generation for a past day) is computed from her
+sales up to ``D`` as before. The reads over the sale facts stay as the reference: ``scan="full"`` every member's
+history in one pass in member-index order; ``scan="recent"`` only the members who bought since
+``D - max(follow_up_to, horizon - replenish_to)`` (a first purchase that recent, or a last purchase whose stock
+reaches the run-out window), found on the sale time index; ``scan="auto"`` whichever of those two reads less.
+All make the same tasks (``tests/crm/test_generation_scale.py``, ``tests/crm/test_member_stock.py`` hold them to
+each other and to plain-Python references; ``docs/crm.md``, Speed, has the figures). Inserting is
 idempotent: ``(member, kind, opens)`` is unique and the insert skips what is there (``ON CONFLICT DO NOTHING``), so
 generating a day twice, generating days in any order, or again after a crash (the statement is one transaction)
 never doubles a task; a day missed by a stopped worker is caught up by any later day of the same window. A member
