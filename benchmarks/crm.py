@@ -15,14 +15,17 @@ occasion's member drawn by a multiplicative hash (so gaps between a member's pur
 stock up, and first purchases fall all through the year). One event row stands for them all (the foreign key; crm
 never reads the event table). The sale indexes are built after loading, then ANALYZE.
 
-Measured in the same run, each the best of ``--repeat``:
+Every sale before the last day is loaded first, the indexes built, and the stock summary (``crm.stock``) built over
+them (``stock_build_s``, committed: the initial build a deployment does once); then the last day's sales arrive
+(``day_sales``). Measured in the same run, each the best of ``--repeat``:
 
 - ``bare_aggregation``: one ``GROUP BY member`` over the sale facts with the aggregates segmentation reads
   (occasions, units, value, last purchase), read to the end — no rules, no join to the registry;
-- ``generate``: ``crm.tasks.generate_tasks`` for the last day, rolled back (then made for real and once more: the
-  idempotent re-run inserts nothing); ``generate_read`` says which read ``scan="auto"`` chose;
-- ``generate_full`` / ``generate_recent``: the same with ``scan="full"`` (every member's history) and
-  ``scan="recent"`` (recent buyers only), once each, for comparison — both must make the same tasks;
+- ``stock_refresh_day``: the day's refresh of the summary alone, rolled back;
+- ``generate``: ``crm.tasks.generate_tasks`` for the last day — the day's refresh and generation on the summary —
+  rolled back (then made for real and once more: the idempotent re-run inserts nothing);
+- ``generate_<scan>`` for each read of ``--compare`` (default ``full``: every member's history, the reference),
+  once each — each must make the same tasks;
 - ``segments``: ``crm.segments.iter_segments`` read to the end (every member's tier); with ``--trace-memory`` its
   peak Python memory (tracemalloc) in one more pass;
 - ``peak_rss_mib``: the process's peak resident memory (``getrusage``) after each backend — the SQLite run's
