@@ -2,8 +2,8 @@
 index ranges of it instead of every member's history; triggers on ``sale`` mark the members whose folded-in sales
 change or go away, for the next refresh to recompute.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0024
+Revises: 0023
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | None = None
 depends_on: str | None = None
 
