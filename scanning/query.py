@@ -71,6 +71,9 @@ class EventFilter:
     event_count_limit: int | None = None
     max_event_count: int | None = None
     digest: str = ""
+    matches: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    """The exact identifier matches among ``conditions`` as (roles, keys): when they are all of them, a page is
+    one prepared SQL text (:func:`_fast_rows`) instead of a statement built and compiled per request."""
 
 
 # --- parsing -------------------------------------------------------------------------------------------------------
@@ -286,6 +289,8 @@ def _apply(out: EventFilter, name: str, raw: list[str], lang: str) -> None:  # n
             out.conditions.append(false())
         elif name in _MATCH_ROLES:
             out.conditions.append(_match_condition(_MATCH_ROLES[name], exact, prefixes))
+            if not prefixes:
+                out.matches.append((_MATCH_ROLES[name], tuple(sorted(exact))))
             if prefixes:  # SQLite's LIKE ignores case: the JSON says exactly
                 out.checks.append(_match_check(_MATCH_FIELDS[name], exact, prefixes))
         else:
@@ -612,7 +617,12 @@ def event_page(
         ordered = stmt.order_by(order.desc(), col(Event.id).desc())
     else:
         ordered = stmt.order_by(order, col(Event.id))
-    if not flt.checks:
+    if _fast(flt):
+        after = None if token is None else (at, row_id)
+        rows = _fast_rows(session.connection(), flt, principal, after, size + 1)
+        resume = rows[size - 1] if len(rows) > size else None
+        events = _merged_text(session, rows[:size])
+    elif not flt.checks:
         rows = list(session.connection().execute(ordered.limit(size + 1)).all())
         resume = rows[size - 1] if len(rows) > size else None
         events = _merged_text(session, rows[:size])
@@ -624,6 +634,85 @@ def event_page(
     payload = {"s": scope, "q": flt.digest, "c": caller, "t": _order_value(flt, resume).isoformat(),
                "i": resume.id, "n": left}  # fmt: skip
     return EventPage(events, sign_token(payload, secret))
+
+
+def _fast(flt: EventFilter) -> bool:
+    return bool(flt.matches) and len(flt.matches) == len(flt.conditions) and not flt.checks
+
+
+@dataclass(frozen=True, slots=True)
+class _FastRow:
+    id: int
+    event_id: str
+    declaration: bool
+    document: str
+    at: datetime
+    declared: bool
+
+
+@functools.cache
+def _fast_sql(dialect: str, order_by: str, descending: bool, shape: tuple[tuple[int, int], ...], scoped: bool,
+              after: bool) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    """The SQL text of a page of identifier matches, with bind parameters, for one shape of query; what
+    :func:`_base`, :func:`_visible` and :func:`_after` build for it, written once instead of built per request."""
+    names: list[str] = []
+
+    def bind(name: str) -> str:
+        names.append(name)
+        return f":{name}" if dialect == "sqlite" else f"%({name})s"
+
+    order = "e.record_time" if order_by == "recordTime" else "e.event_time"
+    where = [f"(e.declaration = {bind('false')} OR NOT EXISTS (SELECT 1 FROM epcis_event o "
+             f"WHERE o.event_id = e.event_id AND o.declaration = {bind('false')}))"]  # fmt: skip
+    for m, (n_roles, n_keys) in enumerate(shape):
+        roles = ", ".join(bind(f"r{m}_{i}") for i in range(n_roles))
+        keys = ", ".join(bind(f"k{m}_{i}") for i in range(n_keys))
+        where.append(f"e.id IN (SELECT event_pk FROM epcis_event_epc WHERE role IN ({roles}) AND key IN ({keys}))")
+    if scoped:
+        party = bind("party")
+        where.append(f"(e.location_party_id = {party} OR e.source_party_id = {party} "
+                     f"OR e.destination_party_id = {party})")  # fmt: skip
+    if after:
+        cmp = "<" if descending else ">"
+        at, row_id = bind("at"), bind("row_id")
+        where.append(f"({order} {cmp} {at} OR ({order} = {at} AND e.id {cmp} {row_id}))")
+    direction = " DESC" if descending else ""
+    sql = (f"SELECT e.id, e.event_id, e.declaration, e.document, {order} AS at, EXISTS (SELECT 1 FROM epcis_event d "
+           f"WHERE d.event_id = e.event_id AND d.declaration = {bind('true')}) AS declared FROM epcis_event e "
+           f"WHERE {' AND '.join(where)} ORDER BY {order}{direction}, e.id{direction} LIMIT {bind('limit')}")  # fmt: skip
+    return sql, tuple(names)
+
+
+@functools.cache
+def _time_processors(dialect: Any) -> tuple[Any, Any]:
+    """How the time column is written to and read from this dialect's driver (SQLite keeps text)."""
+    impl = Event.__table__.c.event_time.type.dialect_impl(dialect)  # type: ignore[attr-defined]
+    return impl.bind_processor(dialect), impl.result_processor(dialect, None)
+
+
+def _fast_rows(conn: Any, flt: EventFilter, principal: Principal | None, after: tuple[datetime, int] | None,
+               limit: int) -> list[_FastRow]:  # fmt: skip
+    dialect = conn.dialect
+    scoped = principal is not None and not principal.sees_all
+    shape = tuple((len(roles), len(keys)) for roles, keys in flt.matches)
+    sql, names = _fast_sql(dialect.name, flt.order_by, flt.descending, shape, scoped, after is not None)
+    to_db, from_db = _time_processors(dialect)
+    values: dict[str, Any] = {"false": False, "true": True, "limit": limit}
+    for m, (roles, keys) in enumerate(flt.matches):
+        values.update({f"r{m}_{i}": r for i, r in enumerate(roles)})
+        values.update({f"k{m}_{i}": k for i, k in enumerate(keys)})
+    if scoped:
+        assert principal is not None
+        values["party"] = principal.party_id
+    if after is not None:
+        values["at"] = to_db(after[0]) if to_db else after[0]
+        values["row_id"] = after[1]
+    params = {n: values[n] for n in names}
+    out = []
+    for row in conn.exec_driver_sql(sql, params).all():
+        at = from_db(row[4]) if from_db else row[4]
+        out.append(_FastRow(row[0], row[1], bool(row[2]), row[3], at, bool(row[5])))
+    return out
 
 
 def _scan(session: Session, ordered: Any, flt: EventFilter, size: int) -> tuple[list[str], Any]:
