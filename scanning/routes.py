@@ -211,14 +211,18 @@ def vocabularies(
     vocabulary_type: Annotated[list[str] | None, Query(alias="type", max_length=300)] = None,
     element_id: Annotated[list[str] | None, Query(alias="id", max_length=300)] = None,
     per_page: PerPage = 100, next_page_token: PageToken = None,
-) -> JSONResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     """Master data captured in document headers (``epcisMasterData``), in the header's own shape, filtered by
     vocabulary ``type`` and element ``id`` (each repeatable): the caller's party's elements (a brand's full-view
-    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``)."""
+    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``).
+    ``Accept: application/xml`` answers the XML binding's ``EPCISMasterDataDocument``."""
     document, token = epcis_masterdata.vocabulary_page(
         session=session, principal=principal, types=vocabulary_type or [], ids=element_id or [], per_page=per_page,
         token=next_page_token, secret=_secret(settings), lang=lang,
     )  # fmt: skip
+    if wants_xml(request.headers.get("accept")):
+        headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
+        return Response(epcis_xml.vocabulary_document_xml(document), media_type=_XML, headers=headers)
     return _paged(document, request, token)
 
 
