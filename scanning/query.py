@@ -597,37 +597,39 @@ def event_page(
     """One page of the events matching ``flt`` that ``principal`` may see, in ``(time, id)`` order."""
     caller = _caller(principal)
     remaining = flt.event_count_limit
-    stmt = _visible(_base(flt), principal)
+    after: tuple[datetime, int] | None = None
     if token is not None:
         payload = read_token(token, secret, lang=lang, scope=scope, digest=flt.digest, caller=caller)
         try:
-            at = _utc(datetime.fromisoformat(str(payload["t"])))
-            row_id = int(payload["i"])
+            after = (_utc(datetime.fromisoformat(str(payload["t"]))), int(payload["i"]))
             remaining = None if payload.get("n") is None else int(payload["n"])
         except (KeyError, TypeError, ValueError):
             raise QueryParameterInvalid(lang, parameter="nextPageToken", why="malformed", token=True) from None
-        stmt = stmt.where(_after(flt, at, row_id))
     elif flt.max_event_count is not None:
         _check_max(session, flt, principal, lang)
     size = per_page if remaining is None else min(per_page, remaining)
     if size <= 0:
         return EventPage([], None)
-    order = _order_column(flt)
-    if flt.descending:
-        ordered = stmt.order_by(order.desc(), col(Event.id).desc())
-    else:
-        ordered = stmt.order_by(order, col(Event.id))
-    if _fast(flt):
-        after = None if token is None else (at, row_id)
+    rows: Sequence[Any]
+    if _fast(flt):  # the common query: no statement to build
         rows = _fast_rows(session.connection(), flt, principal, after, size + 1)
         resume = rows[size - 1] if len(rows) > size else None
         events = _merged_text(session, rows[:size])
-    elif not flt.checks:
-        rows = list(session.connection().execute(ordered.limit(size + 1)).all())
-        resume = rows[size - 1] if len(rows) > size else None
-        events = _merged_text(session, rows[:size])
     else:
-        events, resume = _scan(session, ordered, flt, size)
+        stmt = _visible(_base(flt), principal)
+        if after is not None:
+            stmt = stmt.where(_after(flt, *after))
+        order = _order_column(flt)
+        if flt.descending:
+            ordered = stmt.order_by(order.desc(), col(Event.id).desc())
+        else:
+            ordered = stmt.order_by(order, col(Event.id))
+        if not flt.checks:
+            rows = list(session.connection().execute(ordered.limit(size + 1)).all())
+            resume = rows[size - 1] if len(rows) > size else None
+            events = _merged_text(session, rows[:size])
+        else:
+            events, resume = _scan(session, ordered, flt, size)
     left = None if remaining is None else remaining - len(events)
     if resume is None or (left is not None and left <= 0):
         return EventPage(events, None)
@@ -677,9 +679,10 @@ def _fast_sql(dialect: str, order_by: str, descending: bool, shape: tuple[tuple[
         at, row_id = bind("at"), bind("row_id")
         where.append(f"({order} {cmp} {at} OR ({order} = {at} AND e.id {cmp} {row_id}))")
     direction = " DESC" if descending else ""
-    sql = (f"SELECT e.id, e.event_id, e.declaration, e.document, {order} AS at, EXISTS (SELECT 1 FROM epcis_event d "
-           f"WHERE d.event_id = e.event_id AND d.declaration = {bind('true')}) AS declared FROM epcis_event e "
-           f"WHERE {' AND '.join(where)} ORDER BY {order}{direction}, e.id{direction} LIMIT {bind('limit')}")  # fmt: skip
+    declared = f"EXISTS (SELECT 1 FROM epcis_event d WHERE d.event_id = e.event_id AND d.declaration = {bind('true')})"
+    sql = (f"SELECT e.id, e.event_id, e.declaration, e.document, {order} AS at, {declared} AS declared "
+           f"FROM epcis_event e WHERE {' AND '.join(where)} "
+           f"ORDER BY {order}{direction}, e.id{direction} LIMIT {bind('limit')}")  # fmt: skip
     return sql, tuple(names)
 
 
