@@ -44,9 +44,11 @@ __all__ = [
     "capture_job_xml",
     "load_xsd",
     "parse_document",
+    "parse_xml",
     "query_document_xml",
     "validate_xsd",
     "vocabulary_document_xml",
+    "xsd_problems",
 ]
 
 EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
@@ -391,26 +393,44 @@ def validate_xsd(root: Any, xsd_dir: Path, *, lang: str = "en") -> None:
     name = XSD_FILES.get((q.namespace or "", q.localname))
     if name is None:
         return
+    problems = xsd_problems(root, xsd_dir)
+    if problems:
+        raise XmlSchemaInvalid(lang, schema=name, problems=problems[:_XSD_ERRORS])
+
+
+def xsd_problems(root: Any, xsd_dir: Path) -> list[tuple[int, str]]:
+    """Every (line, message) GS1's XSD of the document's root finds in it (none for a root no XSD here describes).
+    InvalidDocument for a document holding entity references, which libxml2 cannot validate unexpanded."""
+    q = etree.QName(root)
+    name = XSD_FILES.get((q.namespace or "", q.localname))
+    if name is None:
+        return []
     schema = load_xsd(Path(xsd_dir) / name)
     try:
         if schema.validate(root.getroottree()):
-            return
+            return []
     except etree.XMLSchemaValidateError:  # libxml2 gives up on an entity reference left unexpanded (never expanded)
         raise _invalid("the document holds entity references, which this server never expands: it cannot be "
                        "validated against GS1's XSD", "/", "entity reference") from None  # fmt: skip
-    problems = [(int(e.line), str(e.message)) for e in list(schema.error_log)[:_XSD_ERRORS]]
-    raise XmlSchemaInvalid(lang, schema=name, problems=problems or [(0, "invalid")])
+    return [(int(e.line), str(e.message)) for e in schema.error_log] or [(0, "invalid")]
 
 
-def parse_document(raw: bytes, *, xsd_dir: Path | None = None, lang: str = "en") -> dict[str, Any]:
-    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong,
-    or (with ``xsd_dir``) XmlSchemaInvalid naming the line GS1's XSD refuses."""
+def parse_xml(raw: bytes) -> Any:
+    """The root element of an XML text, read with the parser that loads no DTD, resolves no entity and reaches no
+    network; InvalidDocument when it is not well-formed."""
     try:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise _invalid(f"request body is not well-formed XML: {exc}") from None
     if root is None:
         raise _invalid("request body holds no XML element")
+    return root
+
+
+def parse_document(raw: bytes, *, xsd_dir: Path | None = None, lang: str = "en") -> dict[str, Any]:
+    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong,
+    or (with ``xsd_dir``) XmlSchemaInvalid naming the line GS1's XSD refuses."""
+    root = parse_xml(raw)
     if xsd_dir is not None:
         validate_xsd(root, xsd_dir, lang=lang)
     q = etree.QName(root)
