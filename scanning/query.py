@@ -72,8 +72,12 @@ class EventFilter:
     max_event_count: int | None = None
     digest: str = ""
     matches: list[tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
-    """The exact identifier matches among ``conditions`` as (roles, keys): when they are all of them, a page is
-    one prepared SQL text (:func:`_fast_rows`) instead of a statement built and compiled per request."""
+    """The exact identifier matches (roles, keys), kept apart from ``conditions``: a query of nothing else is one
+    prepared SQL text (:func:`_fast_rows`), no statement built and compiled per request."""
+
+    def sql_conditions(self) -> list[ColumnElement[bool]]:
+        """Every SQL condition, the identifier matches built as statements (what a query of other shapes needs)."""
+        return [*self.conditions, *(_match_condition(roles, set(keys), ()) for roles, keys in self.matches)]
 
 
 # --- parsing -------------------------------------------------------------------------------------------------------
@@ -288,11 +292,11 @@ def _apply(out: EventFilter, name: str, raw: list[str], lang: str) -> None:  # n
         if not exact:
             out.conditions.append(false())
         elif name in _MATCH_ROLES:
-            out.conditions.append(_match_condition(_MATCH_ROLES[name], exact, prefixes))
             if not prefixes:
                 out.matches.append((_MATCH_ROLES[name], tuple(sorted(exact))))
-            if prefixes:  # SQLite's LIKE ignores case: the JSON says exactly
-                out.checks.append(_match_check(_MATCH_FIELDS[name], exact, prefixes))
+            else:
+                out.conditions.append(_match_condition(_MATCH_ROLES[name], exact, prefixes))
+                out.checks.append(_match_check(_MATCH_FIELDS[name], exact, prefixes))  # SQLite's LIKE ignores case
         else:
             out.conditions.append(_match_condition(("quantity",), exact, prefixes))
             out.checks.append(_match_check(_MATCH_FIELDS[name], exact, prefixes))
@@ -536,7 +540,7 @@ def _base(flt: EventFilter) -> Any:
     """Only the columns a page needs, as plain rows (the order column as ``at``): building ORM objects, or reading a
     second time column, would cost more than the query itself."""
     columns = (Event.id, Event.event_id, Event.declaration, Event.document, _order_column(flt).label("at"), _declared())
-    return select(*columns).where(_not_superseded(), *flt.conditions)  # type: ignore[call-overload]
+    return select(*columns).where(_not_superseded(), *flt.sql_conditions())  # type: ignore[call-overload]
 
 
 def _order_column(flt: EventFilter) -> Any:
@@ -639,17 +643,25 @@ def event_page(
 
 
 def _fast(flt: EventFilter) -> bool:
-    return bool(flt.matches) and len(flt.matches) == len(flt.conditions) and not flt.checks
+    return bool(flt.matches) and not flt.conditions and not flt.checks
 
 
 @dataclass(frozen=True, slots=True)
 class _FastRow:
+    """A row as the driver gives it; its time is read (a text to parse, on SQLite) only for the row a token
+    names, not for every row of a page."""
+
     id: int
     event_id: str
     declaration: bool
     document: str
-    at: datetime
+    raw_at: Any
     declared: bool
+    read_at: Any
+
+    @property
+    def at(self) -> datetime:
+        return self.read_at(self.raw_at) if self.read_at else self.raw_at  # type: ignore[no-any-return]
 
 
 @functools.cache
@@ -711,11 +723,8 @@ def _fast_rows(conn: Any, flt: EventFilter, principal: Principal | None, after: 
         values["at"] = to_db(after[0]) if to_db else after[0]
         values["row_id"] = after[1]
     params = {n: values[n] for n in names}
-    out = []
-    for row in conn.exec_driver_sql(sql, params).all():
-        at = from_db(row[4]) if from_db else row[4]
-        out.append(_FastRow(row[0], row[1], bool(row[2]), row[3], at, bool(row[5])))
-    return out
+    rows = conn.exec_driver_sql(sql, params)
+    return [_FastRow(r[0], r[1], bool(r[2]), r[3], r[4], bool(r[5]), from_db) for r in rows]
 
 
 def _scan(session: Session, ordered: Any, flt: EventFilter, size: int) -> tuple[list[str], Any]:
@@ -748,7 +757,7 @@ def _check_max(session: Session, flt: EventFilter, principal: Principal | None, 
     """``maxEventCount``: a query that matches more events is refused whole (QueryTooLargeException)."""
     assert flt.max_event_count is not None
     limit = flt.max_event_count
-    probe = EventFilter(flt.conditions, flt.checks, flt.order_by, flt.descending, None, None, flt.digest)
+    probe = EventFilter(flt.conditions, flt.checks, flt.order_by, flt.descending, None, None, flt.digest, flt.matches)
     if not probe.checks:
         rows = session.exec(_visible(_base(probe), principal).limit(limit + 1)).all()
         count = len(rows)

@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -102,7 +103,14 @@ def _parsed(raw: bytes) -> Any:
 
 
 def _secret(settings: Settings) -> bytes:
-    return page_secret(member_pepper(settings.key_dir))
+    return _page_secret(settings.key_dir)
+
+
+@functools.lru_cache(maxsize=16)
+def _page_secret(key_dir: Path) -> bytes:
+    """Read once per key directory: the pepper never changes once made, and a page of events should not read a
+    file."""
+    return page_secret(member_pepper(key_dir))
 
 
 def _options(allow_methods: str, *, capture: bool = False) -> Response:
