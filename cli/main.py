@@ -145,6 +145,10 @@ def main() -> None:
         if isinstance(exc, ValidationFailed):
             for p in exc.problems:
                 err_console.print(f"  {p.path}: {p.reason}", highlight=False, markup=False)
+        elif isinstance(exc.detail.get("problems"), list):  # e.g. the lines GS1's XSD refuses
+            for p in exc.detail["problems"]:
+                if isinstance(p, dict):
+                    err_console.print(f"  {p.get('path')}: {p.get('reason')}", highlight=False, markup=False)
         sys.exit(1)
     except getattr(errors, "NoArgsIsHelpError", ()) as exc:  # click >= 8.2 (and typer's bundled copy)
         exc.show()  # a group named without its command: its help is the answer

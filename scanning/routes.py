@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -110,7 +111,14 @@ def _parsed(raw: bytes) -> Any:
 
 
 def _secret(settings: Settings) -> bytes:
-    return page_secret(member_pepper(settings.key_dir))
+    return _page_secret(settings.key_dir)
+
+
+@functools.lru_cache(maxsize=16)
+def _page_secret(key_dir: Path) -> bytes:
+    """Read once per key directory: the pepper never changes once made, and a page of events should not read a
+    file."""
+    return page_secret(member_pepper(key_dir))
 
 
 def _options(allow_methods: str, *, capture: bool = False) -> Response:
@@ -219,14 +227,18 @@ def vocabularies(
     vocabulary_type: Annotated[list[str] | None, Query(alias="type", max_length=300)] = None,
     element_id: Annotated[list[str] | None, Query(alias="id", max_length=300)] = None,
     per_page: PerPage = 100, next_page_token: PageToken = None,
-) -> JSONResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     """Master data captured in document headers (``epcisMasterData``), in the header's own shape, filtered by
     vocabulary ``type`` and element ``id`` (each repeatable): the caller's party's elements (a brand's full-view
-    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``)."""
+    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``).
+    ``Accept: application/xml`` answers the XML binding's ``EPCISMasterDataDocument``."""
     document, token = epcis_masterdata.vocabulary_page(
         session=session, principal=principal, types=vocabulary_type or [], ids=element_id or [], per_page=per_page,
         token=next_page_token, secret=_secret(settings), lang=lang,
     )  # fmt: skip
+    if wants_xml(request.headers.get("accept")):
+        headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
+        return Response(epcis_xml.vocabulary_document_xml(document), media_type=_XML, headers=headers)
     return _paged(document, request, token)
 
 
