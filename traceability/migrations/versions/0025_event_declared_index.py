@@ -2,8 +2,8 @@
 page has a declaration is a seek in this small index, not in the unique (eventID, declaration) one that holds a
 row per event (``scanning.query``: about a quarter of an EPCIS page's SQL on a store of 1,000,000 events).
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0025
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | None = None
 depends_on: str | None = None
 
