@@ -15,14 +15,17 @@ occasion's member drawn by a multiplicative hash (so gaps between a member's pur
 stock up, and first purchases fall all through the year). One event row stands for them all (the foreign key; crm
 never reads the event table). The sale indexes are built after loading, then ANALYZE.
 
-Measured in the same run, each the best of ``--repeat``:
+Every sale before the last day is loaded first, the indexes built, and the stock summary (``crm.stock``) built over
+them (``stock_build_s``, committed: the initial build a deployment does once); then the last day's sales arrive
+(``day_sales``). Measured in the same run, each the best of ``--repeat``:
 
 - ``bare_aggregation``: one ``GROUP BY member`` over the sale facts with the aggregates segmentation reads
   (occasions, units, value, last purchase), read to the end — no rules, no join to the registry;
-- ``generate``: ``crm.tasks.generate_tasks`` for the last day, rolled back (then made for real and once more: the
-  idempotent re-run inserts nothing); ``generate_read`` says which read ``scan="auto"`` chose;
-- ``generate_full`` / ``generate_recent``: the same with ``scan="full"`` (every member's history) and
-  ``scan="recent"`` (recent buyers only), once each, for comparison — both must make the same tasks;
+- ``stock_refresh_day``: the day's refresh of the summary alone, rolled back;
+- ``generate``: ``crm.tasks.generate_tasks`` for the last day — the day's refresh and generation on the summary —
+  rolled back (then made for real and once more: the idempotent re-run inserts nothing);
+- ``generate_<scan>`` for each read of ``--compare`` (default ``full``: every member's history, the reference),
+  once each — each must make the same tasks;
 - ``segments``: ``crm.segments.iter_segments`` read to the end (every member's tier); with ``--trace-memory`` its
   peak Python memory (tracemalloc) in one more pass;
 - ``peak_rss_mib``: the process's peak resident memory (``getrusage``) after each backend — the SQLite run's
@@ -46,6 +49,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text
@@ -53,7 +57,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from crm.segments import iter_segments
-from crm.tasks import generate_tasks, reads_recent_only
+from crm.stock import refresh
+from crm.tasks import SCANS, generate_tasks
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.database import make_engine, migrate
@@ -86,28 +91,39 @@ def _master(engine: Engine) -> None:
                   [{"i": 1, "e": "urn:uuid:bench-1"}])  # fmt: skip
 
 
-def _load(engine: Engine, n_members: int, n_sales: int) -> None:
+def last_day_start(n_sales: int) -> int:
+    """The first sale row (``i``) of the last day: occasion ``o = i / 2`` falls on day ``o * 365 / occasions``."""
+    occasions = max(n_sales // 2, 1)
+    return min(2 * -(-(DAYS - 1) * occasions // DAYS), n_sales)
+
+
+def _load(engine: Engine, n_members: int, n_sales: int, lo: int, hi: int) -> None:
+    """Members (with ``lo == 0``) and the sale rows ``lo <= i < hi`` of the year's ``n_sales``."""
     occasions = max(n_sales // 2, 1)
     gtin = "CASE i % 10 " + " ".join(f"WHEN {k} THEN '{g}'" for k, g in enumerate(GTINS)) + " END"
     # occasion k = i / 2 (two units) on day k * 365 / occasions at 10:00 UTC, member (k * HASH mod 2^32) mod N
     member = f"(((i / 2) * {HASH}) % 4294967296) % {n_members}"
     offset = f"((i / 2) * {DAYS} / {occasions})"
     with engine.begin() as c:
+        if hi <= lo:
+            return
         if engine.dialect.name == "sqlite":
-            c.execute(text(f"""
+            if lo == 0:
+                c.execute(text(f"""
                 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {n_members - 1})
                 INSERT INTO member (phone_hash, home_store_id, source, created_at)
                 SELECT printf('%064d', i), printf('S%04d', i % {STORES}), 'pos', '2025-12-01 00:00:00.000000'
                 FROM n"""))  # fmt: skip
             c.execute(text(f"""
-                WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {n_sales - 1})
+                WITH RECURSIVE n(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM n WHERE i < {hi - 1})
                 INSERT INTO sale (unit_key, gtin, store_id, event_pk, event_id, event_time, member_hash, counted)
                 SELECT 'U' || i, {gtin}, printf('S%04d', {member} % {STORES}), 1, 'urn:uuid:occ-' || (i / 2),
                        strftime('%Y-%m-%d %H:%M:%S.000000', '2026-01-01 10:00:00', '+' || {offset} || ' days'),
                        printf('%064d', {member}), 1
                 FROM n"""))  # fmt: skip
         else:
-            c.execute(text(f"""
+            if lo == 0:
+                c.execute(text(f"""
                 INSERT INTO member (phone_hash, home_store_id, source, created_at)
                 SELECT lpad(i::text, 64, '0'), 'S' || lpad((i % {STORES})::text, 4, '0'), 'pos',
                        timestamptz '2025-12-01 00:00:00+00'
@@ -118,7 +134,7 @@ def _load(engine: Engine, n_members: int, n_sales: int) -> None:
                        'urn:uuid:occ-' || (i / 2),
                        timestamptz '2026-01-01 10:00:00+00' + ({offset} * interval '1 day'),
                        lpad(({member})::text, 64, '0'), true
-                FROM generate_series(0::bigint, {n_sales - 1}) AS i"""))  # fmt: skip
+                FROM generate_series({lo}::bigint, {hi - 1}) AS i"""))  # fmt: skip
 
 
 def _reindex(engine: Engine, drop: bool) -> None:
@@ -153,19 +169,11 @@ def bare(engine: Engine) -> int:
     return members
 
 
-def generate(engine: Engine, *, scan: str = "auto") -> int:
+def generate(engine: Engine, *, scan: str = "stock") -> int:
     with Session(engine) as session:
         made = generate_tasks(session=session, day=LAST, policy=Policy(), scan=scan)
         session.rollback()  # every repeat makes the same tasks from nothing
     return made
-
-
-def generate_full(engine: Engine) -> int:
-    return generate(engine, scan="full")
-
-
-def generate_recent(engine: Engine) -> int:
-    return generate(engine, scan="recent")
 
 
 def segments(engine: Engine) -> int:
@@ -186,28 +194,49 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run(name: str, url: str, n_members: int, n_sales: int, repeat: int, trace: bool = False) -> float:
+def stock_refresh(engine: Engine) -> int:
+    """The day's refresh alone (rolled back): the members whose figures it extended or recomputed."""
+    with Session(engine) as session:
+        done = refresh(session=session, day=LAST, policy=Policy())
+        session.rollback()
+    return done.extended + done.recomputed
+
+
+def run(name: str, url: str, n_members: int, n_sales: int, repeat: int, trace: bool = False,
+        scans: tuple[str, ...] = ("full",)) -> float:  # fmt: skip
     engine = make_engine(url)
     migrate(engine)
+    day_from = last_day_start(n_sales)
     t0 = time.perf_counter()
     _master(engine)
     _reindex(engine, drop=True)
-    _load(engine, n_members, n_sales)
+    _load(engine, n_members, n_sales, 0, day_from)
     print(f"{name}_load_s: {time.perf_counter() - t0:.1f}", flush=True)
     t0 = time.perf_counter()
     _reindex(engine, drop=False)
     print(f"{name}_index_s: {time.perf_counter() - t0:.1f}", flush=True)
+    # the summary over every sale before the last day: the initial build a deployment does once
+    t0 = time.perf_counter()
+    with Session(engine) as session:
+        built = refresh(session=session, day=LAST, policy=Policy())
+        session.commit()
+    print(f"{name}_stock_build_s: {time.perf_counter() - t0:.2f}", flush=True)
+    print(f"{name}_stock_members: {built.recomputed}", flush=True)
+    t0 = time.perf_counter()
+    _load(engine, n_members, n_sales, day_from, n_sales)  # the last day's sales arrive, into the indexed table
+    print(f"{name}_day_sales: {n_sales - day_from}", flush=True)
+    print(f"{name}_day_load_s: {time.perf_counter() - t0:.2f}", flush=True)
     bare_s, grouped = best(bare, engine, repeat)
     print(f"{name}_bare_aggregation_s: {bare_s:.2f}", flush=True)
     print(f"{name}_members_with_sales: {grouped}", flush=True)
-    gen_s, made = best(generate, engine, repeat)
+    refresh_s, touched = best(stock_refresh, engine, repeat)
+    print(f"{name}_stock_refresh_day_s: {refresh_s:.2f}", flush=True)
+    print(f"{name}_stock_refresh_members: {touched}", flush=True)
+    gen_s, made = best(generate, engine, repeat)  # the day's refresh + generation on the summary
     print(f"{name}_generate_s: {gen_s:.2f}", flush=True)
     print(f"{name}_tasks_made: {made}", flush=True)
-    with Session(engine) as session:
-        recent_only = reads_recent_only(session=session, day=LAST, policy=Policy())
-    print(f"{name}_generate_read: {'recent buyers' if recent_only else 'every member'}", flush=True)
-    for scan, fn in (("full", generate_full), ("recent", generate_recent)):  # each way once: the same tasks
-        scan_s, scan_made = best(fn, engine, 1)
+    for scan in scans:  # the reference reads once each: the same tasks
+        scan_s, scan_made = best(partial(generate, scan=scan), engine, 1)
         assert scan_made == made, (scan, scan_made, made)
         print(f"{name}_generate_{scan}_s: {scan_s:.2f}", flush=True)
     with Session(engine) as session:  # made for real, then again: the re-run inserts nothing
@@ -291,20 +320,28 @@ def main() -> None:
     parser.add_argument("--pg", default=None, help="A PostgreSQL server URL (default: a throwaway local cluster).")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--trace-memory", action="store_true", help="Also trace segmentation's Python memory.")
+    parser.add_argument(
+        "--compare",
+        default="full",
+        help="Reference reads timed once each, comma-separated (full, recent, auto; '' for none).",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes (default: a temp dir).")
     args = parser.parse_args()
     if args.members < 1 or args.sales < 2:
         parser.error("--members must be at least 1 and --sales at least 2")
+    scans = tuple(x for x in args.compare.split(",") if x)
+    if any(x not in SCANS or x == "stock" for x in scans):
+        parser.error(f"--compare takes reads among {', '.join(x for x in SCANS if x != 'stock')}")
     print(f"members: {args.members}")
     print(f"sales: {args.sales}")
     ratios = []
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            ratios.append(run("sqlite", url, args.members, args.sales, args.repeat, args.trace_memory))
+            ratios.append(run("sqlite", url, args.members, args.sales, args.repeat, args.trace_memory, scans))
     if args.db in ("postgres", "both"):
         with throwaway_postgres() if args.pg is None else _given(args.pg) as server, bench_database(server) as url:
-            ratios.append(run("postgres", url, args.members, args.sales, args.repeat, args.trace_memory))
+            ratios.append(run("postgres", url, args.members, args.sales, args.repeat, args.trace_memory, scans))
     print(f"crm_ratio_to_bare_sql: {max(ratios):.2f}")
 
 

@@ -53,15 +53,27 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes (uvicorn). On SQLite one writes at a time; the others wait their turn."
+    ),
 ) -> None:
     """Serve the web API (and pages) with uvicorn."""
+    import os
+
     import uvicorn
 
     from cli.context import state
     from traceability.app import create_app
+    from traceability.serving import NoDelayH11Protocol
 
     st = state(ctx)
-    uvicorn.run(create_app(st.settings, engine=st.engine), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(st.settings, engine=st.engine), host=host, port=port, http=NoDelayH11Protocol)
+        return
+    st.engine.dispose()  # migrated here, once, before any worker starts (st.engine migrates on first use)
+    os.environ["TRACEABILITY_DB"] = st.settings.db  # each worker reads its settings from the environment
+    uvicorn.run("traceability.app:worker_app", factory=True, workers=workers, host=host, port=port,
+                http=NoDelayH11Protocol)
 
 
 app.add_typer(masterdata.app, name="masterdata")
@@ -133,6 +145,10 @@ def main() -> None:
         if isinstance(exc, ValidationFailed):
             for p in exc.problems:
                 err_console.print(f"  {p.path}: {p.reason}", highlight=False, markup=False)
+        elif isinstance(exc.detail.get("problems"), list):  # e.g. the lines GS1's XSD refuses
+            for p in exc.detail["problems"]:
+                if isinstance(p, dict):
+                    err_console.print(f"  {p.get('path')}: {p.get('reason')}", highlight=False, markup=False)
         sys.exit(1)
     except getattr(errors, "NoArgsIsHelpError", ()) as exc:  # click >= 8.2 (and typer's bundled copy)
         exc.show()  # a group named without its command: its help is the answer

@@ -21,7 +21,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from crm.sql import EPOCH, Clock, clock
 from rebates.policy import CrmPolicy, Policy
 
-__all__ = ["MemberDays", "days_case", "member_days", "purchase_days_sql", "run_out"]
+__all__ = ["MemberDays", "days_case", "history_sql", "member_days", "purchase_days_sql", "run_out"]
 
 
 def days_case(crm: CrmPolicy, column: str = "s.gtin") -> str:
@@ -39,6 +39,27 @@ def run_out(purchases: Iterable[tuple[date, int]]) -> date | None:
         end = max(end, day) if end is not None else day
         end += timedelta(days=days)
     return end
+
+
+def history_sql(c: Clock, crm: CrmPolicy, *, who: str, until: str = "") -> str:
+    """Per member whose sales ``s`` match ``who`` (counted, to a member, and ``until`` if given): first and last
+    purchase day and expected run-out, over her whole history.
+
+    The run-out's closed form is a maximum over purchase days of ``day - days bought before it``; taken over her
+    sales one by one in time order it is the same maximum (a later sale of the same day only has more bought before
+    it), so one running sum in the order of the member index is all it takes: no grouping by day and no sort before
+    the window."""
+    days = days_case(crm)
+    bound = f" AND {until}" if until else ""
+    return f"""
+        SELECT x.member_hash, MIN(x.day) AS first_day, MAX(x.day) AS last_day,
+               SUM(x.days) + MAX(x.day - x.before) AS run_out
+        FROM (SELECT s.member_hash, {c.day("s.event_time")} AS day, {days} AS days,
+                     SUM({days}) OVER (PARTITION BY s.member_hash ORDER BY s.event_time
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {days} AS before
+              FROM sale s
+              WHERE {who} AND s.member_hash IS NOT NULL AND s.counted{bound}) x
+        GROUP BY x.member_hash"""
 
 
 def purchase_days_sql(c: Clock, crm: CrmPolicy, *, member_filter: str = "") -> str:

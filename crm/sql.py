@@ -51,6 +51,10 @@ class Clock:
             return f"date(({expr}) * 86400, 'unixepoch')"
         return f"(DATE '1970-01-01' + CAST({expr} AS INTEGER))"
 
+    def greatest(self, a: str, b: str) -> str:
+        """The larger of two non-null SQL numbers."""
+        return f"max({a}, {b})" if self.dialect == "sqlite" else f"GREATEST({a}, {b})"
+
     @staticmethod
     def number(day: date) -> int:
         """The day number of a date, computed here to bind as a parameter."""

@@ -8,15 +8,17 @@ A replenishment call is made only while her stock after her last purchase lasts 
 (13 units of the longest-lasting product): a member holding more is stocking up, not feeding one baby.
 
 A task is on its store's list from the day its window opens (``opens``) to its last day (``due``). Generation for a
-day ``D`` inserts, in one ``INSERT … SELECT`` over the sale facts, every task whose window holds ``D`` and that does
-not exist yet. Only a member who bought since ``D - max(follow_up_to, horizon - replenish_to)`` can have such a
-window (a first purchase that recent, or a last purchase whose stock reaches the run-out window), so the statement
-finds those members on the sale time index and reads their whole histories on the member index
-(``ix_sale_member_history``), never the rest — when that is the smaller read: when the sales since then are many for
-the members there are (most members bought recently, as in a brand whose members buy every few weeks), one pass in
-the order of the member index over everyone is cheaper than finding the few who did not (``scan="auto"``, measured
-in ``benchmarks/crm.py``; ``docs/crm.md``, Speed). Both reads make the same tasks
-(``tests/crm/test_generation_scale.py`` holds them to each other and to a plain-Python reference). Inserting is
+day ``D`` inserts, in one ``INSERT … SELECT``, every task whose window holds ``D`` and that does not exist yet. By
+default (``scan="stock"``) it first refreshes the per-member stock summary (:mod:`crm.stock`: the sales stored since
+the last refresh, folded in by a fixed number of set-based statements), then reads two index ranges of it — first
+purchase ``D - follow_up_to`` to ``D - follow_up_from``, run-out ``D + replenish_to`` to ``D + replenish_from`` —
+instead of every member's history; a member who bought after ``D`` (generation for a past day) is computed from her
+sales up to ``D`` as before. The reads over the sale facts stay as the reference: ``scan="full"`` every member's
+history in one pass in member-index order; ``scan="recent"`` only the members who bought since
+``D - max(follow_up_to, horizon - replenish_to)`` (a first purchase that recent, or a last purchase whose stock
+reaches the run-out window), found on the sale time index; ``scan="auto"`` whichever of those two reads less.
+All make the same tasks (``tests/crm/test_generation_scale.py``, ``tests/crm/test_member_stock.py`` hold them to
+each other and to plain-Python references; ``docs/crm.md``, Speed, has the figures). Inserting is
 idempotent: ``(member, kind, opens)`` is unique and the insert skips what is there (``ON CONFLICT DO NOTHING``), so
 generating a day twice, generating days in any order, or again after a crash (the statement is one transaction)
 never doubles a task; a day missed by a stopped worker is caught up by any later day of the same window. A member
@@ -37,9 +39,10 @@ from sqlalchemy import Date, bindparam, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from crm.consumption import days_case
+from crm.consumption import history_sql
 from crm.errors import InvalidOutcome, InvalidRange, NotOwnStore, TaskNotFound, word
 from crm.sql import Clock, clock
+from crm.stock import refresh
 from rebates.policy import CrmPolicy, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
@@ -92,27 +95,13 @@ def stock_horizon(crm: CrmPolicy) -> int:
 
 def _member_days(c: Clock, crm: CrmPolicy, *, recent: bool) -> str:
     """Per member (counted sales up to ``:hi``): first and last purchase day and expected run-out; with ``recent``,
-    only the members who bought from ``:lo`` on (a range of the sale time index), each over her whole history.
-
-    The run-out's closed form (:mod:`crm.consumption`) is a maximum over purchase days of ``day - days bought
-    before it``; taken over her sales one by one in time order it is the same maximum (a later sale of the same day
-    only has more bought before it), so one running sum in the order of the member index is all it takes: no
-    grouping by day and no sort before the window."""
-    days = days_case(crm)
+    only the members who bought from ``:lo`` on (a range of the sale time index), each over her whole history."""
     who = "s.member_hash IS NOT NULL"
     if recent:
         who = """s.member_hash IN (SELECT r.member_hash FROM sale r
                                    WHERE r.event_time >= :lo AND r.event_time < :hi AND r.counted
                                      AND r.member_hash IS NOT NULL)"""
-    return f"""
-        SELECT x.member_hash, MIN(x.day) AS first_day, MAX(x.day) AS last_day,
-               SUM(x.days) + MAX(x.day - x.before) AS run_out
-        FROM (SELECT s.member_hash, {c.day("s.event_time")} AS day, {days} AS days,
-                     SUM({days}) OVER (PARTITION BY s.member_hash ORDER BY s.event_time
-                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - {days} AS before
-              FROM sale s
-              WHERE {who} AND s.counted AND s.event_time < :hi) x
-        GROUP BY x.member_hash"""
+    return history_sql(c, crm, who=who, until="s.event_time < :hi")
 
 
 def _units_on(c: Clock, day: str) -> str:
@@ -122,7 +111,7 @@ def _units_on(c: Clock, day: str) -> str:
                   AND {c.day("u.event_time")} = {day})"""
 
 
-SCANS = ("auto", "recent", "full")
+SCANS = ("stock", "auto", "recent", "full")
 RECENT_SHARE = 4
 """``scan="auto"`` reads only recent buyers when the sales since the earliest day that counts number fewer than a
 quarter of the members: then at most a quarter of the histories are read, on the member index, and the rest never
@@ -147,16 +136,34 @@ def reads_recent_only(*, session: Session, day: date, policy: Policy) -> bool:
     return int(recent) * RECENT_SHARE < int(members)
 
 
+def _stock_days(c: Clock, crm: CrmPolicy) -> str:
+    """The members whose window can hold day ``:dn``, from ``member_stock`` (:mod:`crm.stock`, refreshed first):
+    index ranges on the first purchase day and on the run-out; a member who bought after the day (generation for a
+    past day) is computed from her sales up to ``:hi`` instead, as the full read does (none on the day itself)."""
+    later = "s.member_hash IN (SELECT l.member_hash FROM member_stock l WHERE l.last_day > :dn)"
+    return f"""
+        SELECT ms.member_hash, ms.first_day, ms.last_day, ms.run_out FROM member_stock ms
+        WHERE ms.first_day >= :f_lo AND ms.first_day <= :f_hi AND ms.last_day <= :dn
+        UNION
+        SELECT ms.member_hash, ms.first_day, ms.last_day, ms.run_out FROM member_stock ms
+        WHERE ms.run_out >= :r_lo AND ms.run_out <= :r_hi AND ms.last_day <= :dn
+        UNION ALL
+        {history_sql(c, crm, who=later, until="s.event_time < :hi")}"""
+
+
 def generate_tasks(
-    *, session: Session, day: date, policy: Policy, now: datetime | None = None, scan: str = "auto"
+    *, session: Session, day: date, policy: Policy, now: datetime | None = None, scan: str = "stock"
 ) -> int:
     """Insert the tasks whose window holds ``day`` (local) and that do not exist yet; the number inserted.
 
-    Only members who bought since :func:`_earliest` can have a window holding ``day``: ``scan="recent"`` reads
-    only their histories, ``"full"`` every member's, ``"auto"`` whichever reads less (:func:`reads_recent_only`).
-    All three make the same tasks."""
+    ``scan="stock"`` (the default) refreshes the per-member stock summary (:func:`crm.stock.refresh`: the sales
+    since the last refresh) and reads index ranges of it; ``"full"`` reads every member's history, the reference
+    the others are held to; ``"recent"`` only the histories of members who bought since :func:`_earliest`;
+    ``"auto"`` whichever of those two reads less (:func:`reads_recent_only`). All make the same tasks."""
     if scan not in SCANS:
         raise ValueError(f"scan must be one of {', '.join(SCANS)}, not {scan!r}")
+    if scan == "stock":
+        refresh(session=session, day=day, policy=policy)
     recent = scan == "recent" or (scan == "auto" and reads_recent_only(session=session, day=day, policy=policy))
     crm = policy.crm
     c = clock(session, policy.timezone, day)
@@ -175,7 +182,7 @@ def generate_tasks(
     # INSERT first and its SELECT with the CTEs: the drivers count the rows of a statement that starts with INSERT.
     sql = f"""
         INSERT INTO crm_task (member_id, store_id, kind, opens, due, reason, basis, units, status, created_at, note)
-        WITH agg AS ({_member_days(c, crm, recent=recent)}),
+        WITH agg AS ({_stock_days(c, crm) if scan == "stock" else _member_days(c, crm, recent=recent)}),
         cand AS ({follow} UNION ALL {refill})
         SELECT cand.member_id, cand.store_id, cand.kind, {c.date_of_day("cand.opens")}, {c.date_of_day("cand.due")},
                cand.reason, {c.date_of_day("cand.basis")}, cand.units, 'open', :now, ''
@@ -186,6 +193,10 @@ def generate_tasks(
     params: dict[str, Any] = {"hi": c.end(day), "now": now or utcnow(), "dn": c.number(day), "h": horizon,
                               "ff": crm.follow_up_from, "ft": crm.follow_up_to, "rf": crm.replenish_from,
                               "rt": crm.replenish_to}  # fmt: skip
+    if scan == "stock":
+        dn = params["dn"]
+        params.update(f_lo=dn - crm.follow_up_to, f_hi=dn - crm.follow_up_from, r_lo=dn + crm.replenish_to,
+                      r_hi=dn + crm.replenish_from)  # fmt: skip
     if recent:
         params["lo"] = c.start(_earliest(day, crm))
         stmt = stmt.bindparams(bindparam("lo", type_=UTCDateTime()))

@@ -47,6 +47,7 @@ __all__ = [
     "capture_document",
     "capture_job",
     "capture_jobs",
+    "document_problems",
     "export_document",
     "load_schema",
     "query_events",
@@ -347,6 +348,32 @@ class CaptureResult:
             "warnings": self.warnings,
             "masterDataElements": self.master_data,
         }
+
+
+def document_problems(document: object, *, schema_path: Path | None = None) -> tuple[int, list[Problem]]:
+    """Every problem the capture would find in a document, without a store: the events it holds and, for each
+    refused field or event, where and why (what ``traceability epcis validate`` reports, all of them at once)."""
+    if not isinstance(document, dict):
+        return 0, [Problem("", "an EPCIS document must be a JSON object")]
+    try:
+        events, base = _event_list(document)
+        header_elements(document)
+    except InvalidDocument as exc:  # one problem: its message says it (the reason alone is a tag like "missing")
+        return 0, [Problem(exc.problems[0].path, exc.message)] if len(exc.problems) == 1 else list(exc.problems)
+    problems: list[Problem] = []
+    if schema_path is not None:
+        for error in load_schema(schema_path).iter_errors(document):
+            problems.append(Problem("/" + "/".join(str(p) for p in error.absolute_path), error.message))
+    context = HashContext.for_document(document)
+    for index, event in enumerate(events):
+        where = f"{base}/{index}"
+        problems += [Problem(where, reason) for reason in _check_event(event)]
+        if isinstance(event, dict) and not _check_event(event):
+            try:
+                event_hash_id(event, context)
+            except (ValueError, TypeError, KeyError) as exc:
+                problems.append(Problem(where, f"cannot compute the event hash: {exc}"))
+    return len(events), problems
 
 
 def capture_document(

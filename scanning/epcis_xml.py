@@ -44,8 +44,11 @@ __all__ = [
     "capture_job_xml",
     "load_xsd",
     "parse_document",
+    "parse_xml",
     "query_document_xml",
     "validate_xsd",
+    "vocabulary_document_xml",
+    "xsd_problems",
 ]
 
 EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
@@ -390,26 +393,44 @@ def validate_xsd(root: Any, xsd_dir: Path, *, lang: str = "en") -> None:
     name = XSD_FILES.get((q.namespace or "", q.localname))
     if name is None:
         return
+    problems = xsd_problems(root, xsd_dir)
+    if problems:
+        raise XmlSchemaInvalid(lang, schema=name, problems=problems[:_XSD_ERRORS])
+
+
+def xsd_problems(root: Any, xsd_dir: Path) -> list[tuple[int, str]]:
+    """Every (line, message) GS1's XSD of the document's root finds in it (none for a root no XSD here describes).
+    InvalidDocument for a document holding entity references, which libxml2 cannot validate unexpanded."""
+    q = etree.QName(root)
+    name = XSD_FILES.get((q.namespace or "", q.localname))
+    if name is None:
+        return []
     schema = load_xsd(Path(xsd_dir) / name)
     try:
         if schema.validate(root.getroottree()):
-            return
+            return []
     except etree.XMLSchemaValidateError:  # libxml2 gives up on an entity reference left unexpanded (never expanded)
         raise _invalid("the document holds entity references, which this server never expands: it cannot be "
                        "validated against GS1's XSD", "/", "entity reference") from None  # fmt: skip
-    problems = [(int(e.line), str(e.message)) for e in list(schema.error_log)[:_XSD_ERRORS]]
-    raise XmlSchemaInvalid(lang, schema=name, problems=problems or [(0, "invalid")])
+    return [(int(e.line), str(e.message)) for e in schema.error_log] or [(0, "invalid")]
 
 
-def parse_document(raw: bytes, *, xsd_dir: Path | None = None, lang: str = "en") -> dict[str, Any]:
-    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong,
-    or (with ``xsd_dir``) XmlSchemaInvalid naming the line GS1's XSD refuses."""
+def parse_xml(raw: bytes) -> Any:
+    """The root element of an XML text, read with the parser that loads no DTD, resolves no entity and reaches no
+    network; InvalidDocument when it is not well-formed."""
     try:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise _invalid(f"request body is not well-formed XML: {exc}") from None
     if root is None:
         raise _invalid("request body holds no XML element")
+    return root
+
+
+def parse_document(raw: bytes, *, xsd_dir: Path | None = None, lang: str = "en") -> dict[str, Any]:
+    """An EPCIS 2.0 XML document as the JSON-LD document the capture takes; InvalidDocument naming what is wrong,
+    or (with ``xsd_dir``) XmlSchemaInvalid naming the line GS1's XSD refuses."""
+    root = parse_xml(raw)
     if xsd_dir is not None:
         validate_xsd(root, xsd_dir, lang=lang)
     q = etree.QName(root)
@@ -679,6 +700,69 @@ def query_document_xml(events: Sequence[Mapping[str, Any]], query_name: str = "S
     event_list = etree.SubElement(etree.SubElement(results, "resultsBody"), "EventList")
     for event in events:
         _Writer(event.get("@context")).event(event_list, event)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _attribute_value(writer: _Writer, element: Any, value: Any) -> None:
+    """A master-data attribute's value into its element: text, or (an object) child elements, as the XML reader
+    took them: ``prefix:name`` keys in their namespace, bare names in none, a list as repeated elements."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("@"):
+                continue
+            name = writer.qname(key) or (key if _ncname(key) else None)
+            if name is None:
+                continue
+            for each in item if isinstance(item, list) else [item]:
+                _attribute_value(writer, etree.SubElement(element, name), each)
+    elif value is not None:
+        element.text = writer.value(value)
+        kind = _XSD_TYPES.get(type(value))
+        if kind is not None:  # the reader types a value by xsi:type: without it a number would come back as text
+            element.set(_XSI_TYPE, kind)
+
+
+_XSD = "http://www.w3.org/2001/XMLSchema"
+_XSD_TYPES = {bool: "xsd:boolean", int: "xsd:integer", float: "xsd:double"}
+
+
+def vocabulary_document_xml(document: Mapping[str, Any]) -> bytes:
+    """Master data (the JSON :func:`scanning.epcis_masterdata.vocabulary_document` gives) as the XML binding's
+    ``EPCISMasterDataDocument``, which GS1's XSD validates: one ``Vocabulary`` per type, an ``attribute`` per
+    attribute (a list value: one per item, as XML repeats an attribute), ``children`` as ``id`` elements."""
+    writer = _Writer(document.get("@context"))
+    nsmap = {p: ns for p, ns in sorted(writer.declared.items()) if _ncname(p) and p not in ("xml", "xsi", "xsd")}
+    nsmap.update({"epcismd": MASTERDATA_NS, "xsi": _XSI, "xsd": _XSD})
+    root = etree.Element(f"{{{MASTERDATA_NS}}}EPCISMasterDataDocument", nsmap=nsmap)
+    root.set("schemaVersion", "2.0")
+    root.set("creationDate", _now())
+    vocabulary_list = etree.SubElement(etree.SubElement(root, "EPCISBody"), "VocabularyList")
+    for vocabulary in document.get("vocabularyList", []):
+        holder = etree.SubElement(vocabulary_list, "Vocabulary")
+        holder.set("type", str(vocabulary.get("type", "")))
+        elements = vocabulary.get("vocabularyElementList", [])
+        if not elements:
+            continue
+        element_list = etree.SubElement(holder, "VocabularyElementList")
+        for element in elements:
+            out = etree.SubElement(element_list, "VocabularyElement")
+            out.set("id", str(element.get("id", "")))
+            for attribute in element.get("attributes", []):
+                if not isinstance(attribute, Mapping):
+                    continue
+                value = attribute.get("attribute")
+                for item in value if isinstance(value, list) else [value]:
+                    node = etree.SubElement(out, "attribute")
+                    node.set("id", str(attribute.get("id", "")))
+                    _attribute_value(writer, node, item)
+            if element.get("children"):
+                children = etree.SubElement(out, "children")
+                for child in element["children"]:
+                    etree.SubElement(children, "id").text = str(child)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 

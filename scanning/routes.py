@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -52,7 +53,15 @@ from scanning.schemas import (
     WarningRead,
 )
 from scanning.service import ScanRequest
-from traceability.api import JSON_DEPTH_SCOPE_KEY, RowId, SessionDep, SettingsDep, allow, checked_json_depth
+from traceability.api import (
+    JSON_DEPTH_SCOPE_KEY,
+    ReadSessionDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    allow,
+    checked_json_depth,
+)
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Problem, TraceabilityError, Unauthenticated
 from traceability.i18n import negotiate
@@ -102,7 +111,14 @@ def _parsed(raw: bytes) -> Any:
 
 
 def _secret(settings: Settings) -> bytes:
-    return page_secret(member_pepper(settings.key_dir))
+    return _page_secret(settings.key_dir)
+
+
+@functools.lru_cache(maxsize=16)
+def _page_secret(key_dir: Path) -> bytes:
+    """Read once per key directory: the pepper never changes once made, and a page of events should not read a
+    file."""
+    return page_secret(member_pepper(key_dir))
 
 
 def _options(allow_methods: str, *, capture: bool = False) -> Response:
@@ -211,14 +227,18 @@ def vocabularies(
     vocabulary_type: Annotated[list[str] | None, Query(alias="type", max_length=300)] = None,
     element_id: Annotated[list[str] | None, Query(alias="id", max_length=300)] = None,
     per_page: PerPage = 100, next_page_token: PageToken = None,
-) -> JSONResponse:  # fmt: skip
+) -> Response:  # fmt: skip
     """Master data captured in document headers (``epcisMasterData``), in the header's own shape, filtered by
     vocabulary ``type`` and element ``id`` (each repeatable): the caller's party's elements (a brand's full-view
-    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``)."""
+    roles: all). Not in GS1's binding, which has no master-data resource (``scanning.epcis_masterdata``).
+    ``Accept: application/xml`` answers the XML binding's ``EPCISMasterDataDocument``."""
     document, token = epcis_masterdata.vocabulary_page(
         session=session, principal=principal, types=vocabulary_type or [], ids=element_id or [], per_page=per_page,
         token=next_page_token, secret=_secret(settings), lang=lang,
     )  # fmt: skip
+    if wants_xml(request.headers.get("accept")):
+        headers = {"Link": next_link(request.url.path, request.query_params.multi_items(), token)} if token else None
+        return Response(epcis_xml.vocabulary_document_xml(document), media_type=_XML, headers=headers)
     return _paged(document, request, token)
 
 
@@ -239,7 +259,7 @@ def _query(
 
 @epcis_router.get("/events")
 def events(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+    request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     per_page: PerPage = 100, next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
@@ -253,7 +273,7 @@ def discover_event(_: Anyone, event_id: str) -> Response:
 
 
 @epcis_router.get("/events/{event_id:path}")
-def event(request: Request, session: SessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
+def event(request: Request, session: ReadSessionDep, principal: Anyone, lang: EpcisLang, event_id: str) -> Response:
     """One event by its eventID (percent-encoded in the path), with its error declaration if any."""
     found = event_document(session=session, event_id=event_id, principal=principal, lang=lang)
     return _events_response(request, EventPage([found], None))
@@ -280,7 +300,7 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
         return _options("OPTIONS, GET")
 
     def events_of(
-        request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
+        request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
         value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
         return _query(request, session, settings, principal, lang, per_page, next_page_token,

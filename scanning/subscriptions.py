@@ -426,7 +426,7 @@ def _next_batch(session: Session, sub: EpcisSubscription, flt: EventFilter) -> _
 
 def _events_after(session: Session, principal: Principal, cursor: int, flt: EventFilter) -> _Batch:
     """The next batch after row ``cursor`` that the query matches and ``principal`` may see."""
-    stmt: Any = select(Event.id, Event.document).where(col(Event.id) > cursor, *flt.conditions)
+    stmt: Any = select(Event.id, Event.document).where(col(Event.id) > cursor, *flt.sql_conditions())
     stmt = scope_to_party(stmt, principal, Event.location_party_id, Event.source_party_id, Event.destination_party_id)
     size = DELIVERY_BATCH if not flt.checks else _SCAN
     rows = session.exec(stmt.order_by(col(Event.id)).limit(size)).all()

@@ -16,7 +16,7 @@ from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
 from settlement.schemas import PeriodRead, ReportFormat, SettlementRead, StoreSummaryRead, UnitRead
-from traceability.api import SessionDep, SettingsDep, allow
+from traceability.api import ReadSessionDep, SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.i18n import negotiate
 from traceability.models import Role
@@ -46,9 +46,10 @@ def list_periods(session: SessionDep, _: Partner) -> list[Any]:
 
 # exclude_unset: an open period has no ``checkpoint`` key at all, so its output is byte for byte what it always was.
 @router.get("/{period}", response_model=SettlementRead, response_model_exclude_unset=True)
-def run(session: SessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang) -> Any:
+def run(session: ReadSessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang) -> Any:
     """Settle a period (``YYYY-MM``): as locked, or from today's facts while it is open. Finance and admin see every
-    line; a distributor's key only its own distributor line, a store's key only its own store line."""
+    line; a distributor's key only its own distributor line, a store's key only its own store line. Read from the
+    replica when ``read_db`` is set (a moment stale while the period is open; a locked period never changes)."""
     policy = load_policy(settings.policy_file)
     return service.statement_for(session=session, principal=principal, period=period, policy=policy,
                                  lang=lang).as_dict()  # fmt: skip

@@ -25,10 +25,12 @@ __all__ = [
     "PrincipalDep",
     "RequestRefused",
     "RowId",
+    "ReadSessionDep",
     "SessionDep",
     "SettingsDep",
     "allow",
     "checked_json_depth",
+    "get_read_session",
     "get_session",
     "json_depth",
 ]
@@ -46,6 +48,21 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
+def get_read_session(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
+                     ) -> Iterator[Session]:  # fmt: skip
+    """A read-only transaction on the read replica (``read_db``) when there is one, else the request's own session:
+    for reads that may be a moment stale. The replica's is rolled back at the end (a standby refuses writes)."""
+    replica: Engine | None = getattr(request.app.state, "read_engine", None)
+    if replica is None:
+        yield session
+        return
+    with Session(replica, expire_on_commit=False) as read:
+        try:
+            yield read
+        finally:
+            read.rollback()
+
+
 async def get_settings_dep(request: Request) -> Settings:
     # async: a plain read, so FastAPI calls it on the event loop instead of sending it to a worker thread
     settings: Settings = request.app.state.settings
@@ -53,6 +70,8 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+"""For reads that may be stale (a replica's lag): the EPCIS event query and a settlement statement."""
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A row id")]
 """A path id the id columns can hold (32-bit INTEGER on PostgreSQL): anything larger is a 422, not a 500."""
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -158,6 +158,12 @@ def wire_listeners() -> None:
     set_points_extras(points_extra)  # a member's points include crm's campaign extras, grants and rewards
 
 
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process (uvicorn's factory): settings from the environment the parent
+    set, the schema already migrated by the parent (N processes must not race to migrate one database)."""
+    return create_app(get_settings(), run_migrations=False)
+
+
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, run_migrations: bool = True
 ) -> FastAPI:
@@ -193,6 +199,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    # Reads that may be stale go to the replica when one is set (traceability.api.ReadSessionDep); else the primary.
+    app.state.read_engine = make_engine(settings.read_db) if settings.read_db else None
     app.add_exception_handler(TraceabilityError, _domain_error)
     app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)

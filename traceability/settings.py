@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     db: str = DEFAULT_DB_URL
     """SQLAlchemy URL; ``--db`` overrides it. The default is a SQLite file in the working directory."""
 
+    read_db: str | None = None
+    """A read replica's SQLAlchemy URL (a PostgreSQL hot standby): the read-only queries that may be a moment stale
+    (the EPCIS event query, a settlement statement) go there, so they take no load off the primary's writers. Unset:
+    every read goes to ``db``. Authentication and every write stay on ``db``."""
+
     key_dir: Path = Path("keys")
     """Directory of private key files. Never inside the database."""
 
@@ -122,10 +127,12 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} holds no EPCglobal-epcis-2_0.xsd (the folder of GS1's EPCIS 2.0 XSD)")
         return value
 
-    @field_validator("db")
+    @field_validator("db", "read_db")
     @classmethod
-    def _normalise_db(cls, value: str) -> str:
+    def _normalise_db(cls, value: str | None) -> str | None:
         # Accept the plain PostgreSQL form that psql users paste; we drive it through psycopg 3.
+        if value is None:
+            return None
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]

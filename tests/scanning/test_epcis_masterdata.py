@@ -237,3 +237,58 @@ def test_the_masterdata_model_file_is_where_alembic_sees_it() -> None:
 
     assert "VocabularyElement" in models.__all__
     assert Path(models.__file__).with_name("masterdata_vocab.py").exists()
+
+
+@pytest.mark.parametrize("name", MASTER_DATA_EXAMPLES)
+def test_master_data_answers_the_xml_binding_valid_against_gs1s_xsd_and_reads_back_as_its_json(
+    client: TestClient, keys: dict[str, Any], name: str
+) -> None:
+    from lxml import etree
+
+    from scanning.epcis_xml import load_xsd, parse_document
+
+    path = conformance_dir("epcis", "XML") / name
+    resp = client.post("/epcis/capture", content=path.read_bytes(),
+                       headers={**auth(keys["admin"]), "Content-Type": "application/xml"})  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    as_json = client.get("/epcis/vocabularies", headers=auth(keys["auditor"])).json()
+    resp = client.get("/epcis/vocabularies", headers={**auth(keys["auditor"]), "Accept": "application/xml"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/xml")
+    tree = etree.fromstring(resp.content)
+    schema = load_xsd(conformance_dir("epcis", "XSD") / "EPCglobal-epcis-masterdata-2_0.xsd")
+    assert schema.validate(tree), schema.error_log
+    back = parse_document(resp.content, xsd_dir=conformance_dir("epcis", "XSD"))
+    vocabularies = back["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+
+    def by_element(vocabulary_list: list[dict[str, Any]], context: Any) -> dict[tuple[str, str], Any]:
+        namespaces = {k: v for item in context if isinstance(item, dict) for k, v in item.items()}
+
+        def spelt(value: Any) -> Any:  # prefixes may differ between the two; their namespaces may not
+            if isinstance(value, dict):
+                return {namespaces.get(k.partition(":")[0], "") + k.partition(":")[2] if ":" in k else k: spelt(v)
+                        for k, v in value.items()}  # fmt: skip
+            return [spelt(v) for v in value] if isinstance(value, list) else value
+
+        return {(v["type"], e["id"]): spelt(e) for v in vocabulary_list for e in v.get("vocabularyElementList", [])}
+
+    context = as_json["@context"] if isinstance(as_json["@context"], list) else [as_json["@context"]]
+    assert by_element(vocabularies, back["@context"]) == by_element(as_json["vocabularyList"], context)
+
+
+def test_master_data_in_xml_keeps_the_party_scope_and_pages(client: TestClient, keys: dict[str, Any]) -> None:
+    from lxml import etree
+
+    many = [element(f"urn:epc:id:sgln:6901234.00003.{i}", f"bay {i}") for i in range(3)]
+    post(client, keys["gz"], with_master_data(document(), vocabulary(READ_POINT, *many)))
+    xml = {"Accept": "application/xml"}
+    other = client.get("/epcis/vocabularies", headers={**auth(keys["nj"]), **xml})
+    assert other.status_code == 200
+    assert list(etree.fromstring(other.content).iter("VocabularyElement")) == []  # D-NJ sees none of D-GZ's
+    first = client.get("/epcis/vocabularies", params={"perPage": 2}, headers={**auth(keys["gz"]), **xml})
+    ids = [e.get("id") for e in etree.fromstring(first.content).iter("VocabularyElement")]
+    assert ids == [e["id"] for e in many[:2]] and "Link" in first.headers
+    link = first.headers["Link"].split("<")[1].split(">")[0]
+    rest = client.get(link, headers={**auth(keys["gz"]), **xml})
+    assert [e.get("id") for e in etree.fromstring(rest.content).iter("VocabularyElement")] == [many[2]["id"]]
+    names = [a.text for a in etree.fromstring(first.content).iter("attribute")]
+    assert names == ["bay 0", "bay 1"]

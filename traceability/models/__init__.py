@@ -6,6 +6,9 @@ from traceability.models.check import CheckCount
 from traceability.models.code import AggregationAction, AggregationLog, Code, CodeBatch, CodeLevel, CodeStatus
 from traceability.models.crm import (
     Campaign,
+    MemberStock,
+    MemberStockDirty,
+    MemberStockState,
     PointsGrant,
     Prospect,
     Reward,
@@ -44,6 +47,9 @@ __all__ = [
     "EpcisQuery",
     "EpcisSubscription",
     "Campaign",
+    "MemberStock",
+    "MemberStockDirty",
+    "MemberStockState",
     "PointsGrant",
     "Prospect",
     "Reward",

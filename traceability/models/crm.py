@@ -18,6 +18,9 @@ from traceability.models.base import utcnow
 
 __all__ = [
     "Campaign",
+    "MemberStock",
+    "MemberStockDirty",
+    "MemberStockState",
     "PointsGrant",
     "Prospect",
     "Reward",
@@ -171,3 +174,47 @@ class Prospect(SQLModel, table=True):
     month: str = Field(max_length=7)
     """YYYY-MM in the policy's time zone: what the monthly target counts."""
     handed_at: datetime = Field(default_factory=utcnow)
+
+
+class MemberStock(SQLModel, table=True):
+    """A member's consumption so far, kept up to date from the sale facts (``crm.stock``): first and last purchase
+    day and expected run-out, as local day numbers under the basis in :class:`MemberStockState`.
+
+    Derived, never primary: refreshed from the sales above the folded-in id (and fully for the members a late,
+    changed or removed sale touched), rebuilt whole when the basis changes. Task generation reads index ranges of
+    it (first purchase, run-out) instead of every member's history.
+    """
+
+    __tablename__ = "member_stock"
+    __table_args__ = (
+        Index("ix_member_stock_first", "first_day"),
+        Index("ix_member_stock_run_out", "run_out"),
+        Index("ix_member_stock_last", "last_day"),
+    )
+
+    member_hash: str = Field(primary_key=True, max_length=64)
+    first_day: int
+    last_day: int
+    run_out: int
+
+
+class MemberStockState(SQLModel, table=True):
+    """The one row (``id = 1``) saying what :class:`MemberStock` holds: the highest sale id folded in, and the basis
+    (time zone offset and days per product) its day numbers were computed under."""
+
+    __tablename__ = "member_stock_state"
+
+    id: int = Field(primary_key=True)
+    basis: str = Field(max_length=2000)
+    folded_id: int
+
+
+class MemberStockDirty(SQLModel, table=True):
+    """Members whose folded-in sales changed or went away (a retraction, a recount of ``counted``), written by the
+    database's triggers on ``sale`` (migration 0019): the next refresh recomputes them from their whole history."""
+
+    __tablename__ = "member_stock_dirty"
+    __table_args__ = (Index("ix_member_stock_dirty_member", "member_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_hash: str = Field(max_length=64)

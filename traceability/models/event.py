@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from traceability.models.base import utcnow
@@ -47,6 +47,8 @@ class Event(SQLModel, table=True):
         Index("ix_event_time", "event_time"),
         Index("ix_event_location", "location_party_id"),
         Index("ix_event_biz_step", "biz_step"),
+        # the error declarations alone: whether a page's events have one is a seek in a small index
+        Index("ix_event_declared", "event_id", sqlite_where=text("declaration"), postgresql_where=text("declaration")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
