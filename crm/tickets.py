@@ -6,12 +6,11 @@ from datetime import date
 from html import escape
 from typing import Any
 
+from traceability.i18n import Catalogue, messages
+
 __all__ = ["ticket_html"]
 
-_WORDS = {
-    "zh-CN": {"title": "今日回访清单", "store": "门店", "none": "今天没有任务", "member": "会员", "due": "截止"},
-    "en": {"title": "Today's calls", "store": "Store", "none": "No tasks today", "member": "Member", "due": "due"},
-}
+_WORDS: Catalogue = messages("crm.tickets")
 
 
 def ticket_html(*, tasks: list[dict[str, Any]], day: date, store: str | None, lang: str = "zh-CN") -> str:

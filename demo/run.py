@@ -27,6 +27,7 @@ from codes import service as codes_service
 from codes.keyfiles import KeyFileStore, write_private
 from demo.network import build_network
 from demo.simulate import Month, Simulator, capture_events, gln_uri, months_before, object_event
+from demo.words import word
 from rebates.policy import Policy, load_policy
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
@@ -303,12 +304,12 @@ def _inspections(session: Session, settings: Settings, sim: Simulator) -> None:
     if cq:
         record_inspection(session=session, text=cq[0], lat=39.921, lon=116.445, store=store)
         sim.stats.inspections += 1
-        sim.stats.planted.append("a 重庆 pack checked by a consumer in 北京朝阳")
+        sim.stats.planted.append(("planted.check", {}))
 
 
 def run_demo(
     *, settings: Settings, out: Path, scale: float = 1.0, seed: int = 7, today: datetime | None = None,
-    progress: Progress = _noop, engine: Engine | None = None,
+    progress: Progress = _noop, engine: Engine | None = None, lang: str = "zh-CN",
 ) -> DemoResult:  # fmt: skip
     """Build the network, simulate two months with planted diversion, detect, settle and lock the first month."""
     from traceability.app import wire_listeners
@@ -319,9 +320,10 @@ def run_demo(
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 
-    def done(phase: str) -> None:
+    def done(key: str, **params: Any) -> None:
         nonlocal clock
         now = time.perf_counter()
+        phase = word(f"phase.{key}", lang, **params)
         timings[phase] = now - clock
         progress(phase, now - clock)
         clock = now
@@ -339,12 +341,12 @@ def run_demo(
     with session_scope(engine) as session:
         import_masterdata(session=session, raw=network.document)
         _ensure_key(session, settings)
-    done("network: 2 plants, 1 warehouse, 20 distributors, 500 stores in 20 cities")
+    done("network")
 
     files: list[Path] = []
     with session_scope(engine) as session:
         files += _label_samples(session, settings, out, first)
-    done("sample label sheet (PDF) and thermal-printer job (ZPL)")
+    done("labels")
 
     sim: Simulator | None = None
     for month in (first, second):
@@ -354,27 +356,27 @@ def run_demo(
                                    company_prefix_length=settings.company_prefix_length)  # fmt: skip
             sim.session = session
             sim.produce(month, _Plant(session, settings, month))
-        done(f"{month.period}: production, commissioning, shipments to distributors")
+        done("produce", period=month.period)
         with session_scope(engine) as session:
             sim.session = session
             sim.distribute_and_sell(month, hold_back=6 if month == second else 0)
             sim.plant_diversion(month, _Plant(session, settings, month))
             sim.plant_clone_and_fakes(month)
-        done(f"{month.period}: shipments to stores and sales, with planted diversion")
+        done("sell", period=month.period)
     assert sim is not None
     with session_scope(engine) as session:
         sim.session = session
         _inspections(session, settings, sim)
         files.append(_distributor_stock(session, settings, sim, second, out))
         _work_cases(session, first)
-    done("consumer checks; the auditor's first cases")
+    done("checks")
 
     from demo.care import member_care
 
     with session_scope(engine) as session:
         sim.session = session
         care = member_care(sim=sim, session=session, month=second, policy=policy)
-    done(f"O2O orders delivered by member stores; the clerks' call list for {care.task_day}")
+    done("care", day=care.task_day)
 
     with session_scope(engine) as session:
         from settlement import service as settle
@@ -383,7 +385,7 @@ def run_demo(
                            keys=codes_service.key_store(settings))  # fmt: skip
     with session_scope(engine) as session:
         files += _reports(session, out, [first.period, second.period], policy)
-    done(f"settled and locked {first.period}; reports written")
+    done("settled", period=first.period)
 
     keys: dict[str, tuple[str, str]] = {}
     with session_scope(engine) as session:
@@ -401,7 +403,8 @@ def run_demo(
     summary_file.write_text(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     files += [keys_file, summary_file]
     done("summary")
-    return DemoResult(summary=summary, keys=keys, files=files, timings=timings, planted=sim.stats.planted)
+    return DemoResult(summary=summary, keys=keys, files=files, timings=timings,
+                      planted=[word(k, lang, **p) for k, p in sim.stats.planted])
 
 
 

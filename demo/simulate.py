@@ -91,7 +91,8 @@ class SimulationStats:
     rejected_scans: int = 0
     inspections: int = 0
     members_registered: int = 0
-    planted: list[str] = field(default_factory=list)
+    planted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """What was planted, as message keys of ``demo.words`` and their fields (worded in the run's language)."""
 
 
 @dataclass
@@ -334,7 +335,7 @@ class Simulator:
         for store, items, day in (("S-CY-004", extra["D-WZ"][:8], 14), ("S-HD-009", extra["D-WZ"][8:14], 15)):
             self._scan("receiving", store, items, when=month.at(day - 2, 9))
             self._sell(month, store, items, first_day=day)
-        self.stats.planted.append(f"{month.period}: D-DG→成都, D-GZ→深圳, D-WZ→北京")
+        self.stats.planted.append(("planted.diversion", {"period": month.period}))
 
     def plant_clone_and_fakes(self, month: Month) -> None:
         """A unit sold twice far apart (by another POS system, through EPCIS: a ``holder_mismatch`` against that
@@ -346,14 +347,14 @@ class Simulator:
             urn = self._urn_of(code)
             resale = object_event("retail_selling", when + timedelta(hours=2), [urn], qd)
             capture_events(self.session, [resale], "S-QD-010")
-            self.stats.planted.append(f"{month.period}: clone of a 杭州 sale sold again in 青岛")
+            self.stats.planted.append(("planted.clone", {"period": month.period}))
         genuine = self.sold[-1][0] if self.sold else None
         if genuine is not None:
             head, _, tail = genuine.partition("/21/")
             forged = [f"{head}/21/{'Z' + tail[1:]}", f"{head}/21/{'Y' + tail[1:]}",
                       genuine.replace("&91=K", "&91=Q")]  # fmt: skip
             self._scan("retail_selling", "S-GZ-011", forged, when=month.at(20, 16))
-            self.stats.planted.append(f"{month.period}: {len(forged)} fake codes at S-GZ-011")
+            self.stats.planted.append(("planted.fakes", {"period": month.period, "n": len(forged)}))
 
     def _urn_of(self, dl: str) -> str:
         gtin = dl.split("/01/")[1][:14]

@@ -47,6 +47,7 @@ from ledger.state import rederive
 from ledger.store import Listener, lock_store
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Alert,
     AlertKind,
@@ -620,10 +621,7 @@ def update_alerts(
 
 # --- a partner's answer -------------------------------------------------------------------------------------------
 
-_NOTE_WORDS: dict[str, dict[str, str]] = {
-    "en": {"not_found": "no alert {alert} that you may see", "empty": "a note needs some text"},
-    "zh-CN": {"not_found": "没有您可查看的预警 {alert}", "empty": "备注不能为空"},
-}
+_NOTE_WORDS: Catalogue = messages("flow_graph.service")
 
 
 def add_note(*, session: Session, alert_id: int, principal: Principal, text: str, lang: str = "zh-CN") -> AlertCase:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from traceability.errors import CatalogueWorded, Conflict, Forbidden, InvalidInput, NotFound, TraceabilityError
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 
 __all__ = [
     "FreeUnitGiven",
@@ -36,38 +36,7 @@ __all__ = [
     "word",
 ]
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "sale_not_found": "no sale {sale} was rung up at {store}",
-        "undo_too_late": "a sale is undone on the day it was made ({day}); ask finance to correct an older one",
-        "free_unit_given": "the member's free unit was given on this sale's account: undo the free unit first",
-        "no_free_unit": "no free unit is due: {count} of {of} bought towards the next one",
-        "member_required": "a free unit is given to a member: enter her phone first",
-        "one_free_unit": "scan exactly one unit as the free unit (not a case)",
-        "store_required": "name the store whose till this is (only a store's key implies it)",
-        "not_a_store": "{party} is not a store",
-        "not_your_store": "a store key rings up and sees only its own store {own}",
-        "printer_host_required": "an ESC/POS printer needs its network address (host) to be sent receipts",
-        "printer_host_invalid": "the printer's host is not a host name or an IP address",
-        "printer_not_network": "this store's receipts are printed from the browser; choose an ESC/POS printer first",
-        "printer_unreachable": "the receipt printer at {host}:{port} did not answer ({why})",
-    },
-    "zh-CN": {
-        "sale_not_found": "{store} 没有编号为 {sale} 的销售",
-        "undo_too_late": "销售只能在当天（{day}）撤销；更早的销售请联系财务更正",
-        "free_unit_given": "会员已凭这笔销售领取了赠品：请先撤销赠品",
-        "no_free_unit": "暂无可领取的赠品：本轮已购 {count} / {of}",
-        "member_required": "赠品只给会员：请先输入会员手机号",
-        "one_free_unit": "请只扫描一件单品作为赠品（不能是整箱）",
-        "store_required": "请指定门店（只有门店密钥可省略）",
-        "not_a_store": "{party} 不是门店",
-        "not_your_store": "门店密钥只能为本店 {own} 收银和查看",
-        "printer_host_required": "ESC/POS 打印机需要填写网络地址（主机）才能发送小票",
-        "printer_host_invalid": "打印机主机既不是主机名也不是 IP 地址",
-        "printer_not_network": "本店小票由浏览器打印；请先选择 ESC/POS 打印机",
-        "printer_unreachable": "小票打印机 {host}:{port} 没有响应（{why}）",
-    },
-}
+_MESSAGES: Catalogue = messages("pos.errors")
 
 # The scanners' refusals, worded for a clerk who reads Chinese; the scanning domain words them in English.
 _REJECTIONS_ZH: dict[str, str] = {

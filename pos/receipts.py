@@ -9,7 +9,7 @@ the member's id, never her phone; the serial's last characters, never the whole 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +17,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pos.errors import PrinterUnreachable
 from pos.service import SaleRecord
+from traceability.i18n import Catalogue, messages
 
 __all__ = ["WIDTH_CHARS", "Connect", "escpos_bytes", "receipt_html", "receipt_lines", "send_to_printer"]
 
 WIDTH_CHARS = 32
 """Characters per line on 58 mm paper with the printer's font A (16 Chinese characters)."""
 
-_WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Receipt", "sale": "Sale", "time": "Time", "store_no": "Member store",
-        "free": "FREE UNIT (six-get-one)",
-        "undone": "UNDONE — not a sale", "member": "Member", "points_earned": "Points earned",
-        "balance": "Points balance", "progress": "Six-get-one", "free_waiting": "Free unit waiting: {n}",
-        "no_member": "No member", "units": "Units", "case": "Case", "print": "Print", "thanks": "Thank you",
-    },
-    "zh-CN": {
-        "title": "购物小票", "sale": "单号", "time": "时间", "store_no": "会员店编号", "free": "赠品（买六赠一）",
-        "undone": "已撤销 — 不计销售", "member": "会员", "points_earned": "本次积分", "balance": "积分余额",
-        "progress": "买六赠一", "free_waiting": "可领赠品：{n} 件", "no_member": "非会员", "units": "件数",
-        "case": "整箱", "print": "打印", "thanks": "谢谢惠顾",
-    },
-}  # fmt: skip
+_WORDS: Catalogue = messages("pos.receipts")
 
 _ENV = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -47,7 +34,7 @@ _ENV = Environment(
 )
 
 
-def _words(lang: str) -> dict[str, str]:
+def _words(lang: str) -> Mapping[str, str]:
     return _WORDS.get(lang, _WORDS["en"])
 
 

@@ -17,30 +17,11 @@ from pathlib import Path
 from scanning import epcis, epcis_xml
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
-from traceability.i18n import Catalogue, wording
+from traceability.i18n import Catalogue, messages, wording
 
 __all__ = ["FileReport", "check_file", "is_xml", "spelt_out", "worded"]
 
-_MESSAGES: Catalogue = {
-    "zh-CN": {
-        "ok": "{file}：有效，{events} 个事件{xsd}",
-        "ok_xsd": "（已按 GS1 的 XSD 校验）",
-        "problems": "{file}：{count} 个问题，采集时会被拒绝",
-        "line": "第 {line} 行",
-        "not_json": "不是 JSON：{why}",
-        "not_utf8": "不是 UTF-8 文本",
-        "summary": "{files} 个文件，{bad} 个有问题",
-    },
-    "en": {
-        "ok": "{file}: valid, {events} event(s){xsd}",
-        "ok_xsd": " (checked against GS1's XSD)",
-        "problems": "{file}: {count} problem(s); the capture would refuse it",
-        "line": "line {line}",
-        "not_json": "not JSON: {why}",
-        "not_utf8": "not UTF-8 text",
-        "summary": "{files} file(s), {bad} with problems",
-    },
-}
+_MESSAGES: Catalogue = messages("scanning.epcis_check")
 
 
 def worded(key: str, lang: str, **params: object) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from traceability.errors import Forbidden, NotFound, PayloadTooLarge, Problem, TraceabilityError
+from traceability.i18n import Catalogue, messages
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -34,39 +35,7 @@ __all__ = [
     "worded",
 ]
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "no_such_event": "事件 {name} 不存在，或此密钥无权查看",
-        "no_such_capture": "采集任务 {name} 不存在，或此密钥无权查看",
-        "no_such_resource": "{kind} {name} 不存在，或此密钥无权查看",
-        "unknown_parameter": "查询参数 {parameter} 不是 EPCIS 2.0 REST 绑定定义的参数",
-        "bad_value": "查询参数 {parameter} 的值无效：{why}",
-        "bad_token": "nextPageToken 无效：{why}；请从第一页重新查询",
-        "capture_limit": "文档含 {count:,} 个事件，每次采集最多 {limit:,} 个；请分批提交",
-        "too_many_events": "匹配的事件超过 maxEventCount（{limit:,}）",
-        "not_acceptable": "无法以 {accept} 应答；可用 application/json、application/ld+json 或 application/xml",
-        "not_acceptable_json": "无法以 {accept} 应答；此资源只以 application/json 应答",
-        "xsd_invalid": "XML 文档不符合 GS1 的 EPCIS 2.0 XSD（{schema}）：第 {line} 行：{message}",
-        "vocabulary_not_owned": "文档头的主数据会改写其他参与方的 {count} 个词汇元素（{first} 等），整份文档未存储",
-    },
-    "en": {
-        "no_such_event": "event {name} does not exist or this key may not see it",
-        "no_such_capture": "capture job {name} does not exist or this key may not see it",
-        "no_such_resource": "{kind} {name} does not exist or this key may not see it",
-        "unknown_parameter": "query parameter {parameter} is not one the EPCIS 2.0 REST binding defines",
-        "bad_value": "query parameter {parameter} has an invalid value: {why}",
-        "bad_token": "nextPageToken is not valid: {why}; start again from the first page",
-        "capture_limit": "the document holds {count:,} events; at most {limit:,} are captured at once: "
-        "send it in parts",
-        "too_many_events": "more events match than maxEventCount ({limit:,}) allows",
-        "not_acceptable": "cannot answer in {accept}; available: application/json, application/ld+json, "
-        "application/xml",
-        "not_acceptable_json": "cannot answer in {accept}; this resource answers in application/json only",
-        "xsd_invalid": "the XML document does not conform to GS1's EPCIS 2.0 XSD ({schema}): line {line}: {message}",
-        "vocabulary_not_owned": "the header's master data would change {count} vocabulary element(s) another party "
-        "owns ({first} …); nothing was stored",
-    },
-}
+_MESSAGES: Catalogue = messages("scanning.epcis_errors")
 
 
 def worded(lang: str, key: str, **values: Any) -> str:

@@ -37,7 +37,7 @@ from flow_graph.history import history_of, load_masterdata, load_view
 from flow_graph.rules import MasterData, attribute, channel_breach, outside_territories, same_side
 from ledger.state import fold
 from traceability.auth.service import Principal, scope_to_party
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Code, Party, Product, Shipment, ShipmentItem
 
 __all__ = [
@@ -64,26 +64,7 @@ CLOSING_KINDS = ("over_quantity", "under_quantity", "duplicate_order")
 RED = frozenset({"unauthorized_channel", "out_of_territory"})
 """Warnings that become a diversion alert against the distributor once the goods move."""
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "unauthorized_channel": "{distributor} is not authorised to supply store {store}",
-        "out_of_territory": "{place} (territory {territory}) is outside the territories of {distributor} ({allowed})",
-        "not_holder": "held by {holder}, not by {party}",
-        "wrong_product": "product {gtin} is not on order {order}",
-        "over_quantity": "{scanned} units scanned, {expected} expected: {diff} too many",
-        "under_quantity": "{scanned} units scanned, {expected} expected: {diff} missing",
-        "duplicate_order": "order {order} was already shipped in shipment #{shipment}",
-    },
-    "zh-CN": {
-        "unauthorized_channel": "{distributor} 未获授权向门店 {store} 供货",
-        "out_of_territory": "{place}（区域 {territory}）不在 {distributor} 的授权区域（{allowed}）内",
-        "not_holder": "该货品由 {holder} 持有，不在 {party}",
-        "wrong_product": "产品 {gtin} 不在订单 {order} 中",
-        "over_quantity": "已扫描 {scanned} 件，应发 {expected} 件：多 {diff} 件",
-        "under_quantity": "已扫描 {scanned} 件，应发 {expected} 件：少 {diff} 件",
-        "duplicate_order": "订单 {order} 已在发货单 #{shipment} 中发出",
-    },
-}
+_MESSAGES: Catalogue = messages("scanning.outbound")
 
 
 @dataclass(frozen=True, slots=True)

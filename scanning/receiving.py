@@ -41,7 +41,7 @@ from scanning.service import (
 )
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import NotFound
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Capture, Code, ReceiptLine, ReceiptOutcome, Shipment, ShipmentStatus
 from traceability.models.base import utcnow
 
@@ -55,22 +55,7 @@ __all__ = [
     "receive_scans",
 ]
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "not_on_shipment": "not on shipment #{shipment}: kept as an extra, not received",
-        "already_received": "already received on shipment #{shipment}",
-        "not_shipped": "shipment #{shipment} has not been shipped yet: it can be received once its sender closes it",
-        "receipt_closed": "the receipt of shipment #{shipment} is closed; nothing more is received on it",
-        "no_shipment": "no inbound shipment #{shipment} for you",
-    },
-    "zh-CN": {
-        "not_on_shipment": "不在发货单 #{shipment} 中：已记为多到货品，未收货",
-        "already_received": "已在发货单 #{shipment} 中收货",
-        "not_shipped": "发货单 #{shipment} 尚未发出：发货方关闭发货单后才能收货",
-        "receipt_closed": "发货单 #{shipment} 的收货已结束，不再收货",
-        "no_shipment": "没有发给您的发货单 #{shipment}",
-    },
-}
+_MESSAGES: Catalogue = messages("scanning.receiving")
 
 
 def _say(key: str, lang: str, shipment: int) -> str:

@@ -52,6 +52,7 @@ from scanning.query import EventFilter, EventPage, event_page, parse_query, read
 from scanning.rest import query_document
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Conflict, TraceabilityError
+from traceability.i18n import Catalogue, messages
 from traceability.models import EpcisQuery, EpcisSubscription, Event, Role
 from traceability.worker import Job, JobContext, JobResult
 
@@ -98,26 +99,7 @@ _MAX_INTERVAL = 31 * 86400
 SIGNATURE_HEADER = "GS1-Signature"
 _QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "query_exists": "已有名为 {name} 的查询",
-        "dest": "dest 须为 http 或 https 的完整网址",
-        "dest_private": "dest 指向私有、回环或链路本地地址，此服务器不向这些地址投递",
-        "when": "须设 stream 为 true，或给出 schedule（二者只能选一）",
-        "schedule": "schedule 只支持 interval（秒，1 至 {most}）",
-        "report_if_empty": "reportIfEmpty 只用于定时（schedule）订阅",
-        "query": "查询参数须为名称到值（或值的列表）的对象",
-    },
-    "en": {
-        "query_exists": "a query named {name} already exists",
-        "dest": "dest must be a full http or https URL",
-        "dest_private": "dest points at a private, loopback or link-local address; this server does not deliver there",
-        "when": "set stream to true or give a schedule (one of the two)",
-        "schedule": "schedule supports interval only (seconds, 1 to {most})",
-        "report_if_empty": "reportIfEmpty applies to scheduled subscriptions only",
-        "query": "the query must be an object of parameter names to a value or a list of values",
-    },
-}
+_MESSAGES: Catalogue = messages("scanning.subscriptions")
 
 
 def _worded(lang: str, key: str, **values: Any) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound
-from traceability.i18n import DEFAULT_LANG
+from traceability.i18n import DEFAULT_LANG, Catalogue, messages
 
 __all__ = [
     "BadPeriod",
@@ -72,20 +72,7 @@ class EmptyPeriod(Conflict):
     code = "period_empty"
 
 
-_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "other_party": "your key is {party}'s: it shows {party}'s own figures, not {other}'s",
-        "no_own_figures": "a {role} key has no settlement line of its own; finance sees every line",
-        "not_a_store": "only a store's key has a day at the counter; this key is a {role}'s",
-        "party_required": "name the party whose units to list (?party=…)",
-    },
-    "zh-CN": {
-        "other_party": "此密钥属于 {party}：只能查看 {party} 自己的数据，不能查看 {other} 的数据",
-        "no_own_figures": "{role} 密钥没有自己的结算行；财务可查看全部结算行",
-        "not_a_store": "只有门店密钥才有门店当日汇总；此密钥属于 {role}",
-        "party_required": "请指定要列出其货品的参与方（?party=…）",
-    },
-}
+_MESSAGES: Catalogue = messages("settlement.errors")
 
 
 def worded(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:

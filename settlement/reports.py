@@ -28,7 +28,7 @@ from rebates.policy import Policy
 from settlement.alerts import ACTIVE, DIVERSION_KINDS
 from settlement.service import Settlement, run_settlement
 from traceability import fonts
-from traceability.i18n import Catalogue, wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Alert, Sale, Territory
 
 __all__ = [
@@ -48,83 +48,7 @@ _COLUMNS = ["section", "for_period", "party", "name", "currency", "units", "unit
             "diverted_units", "value", "rate", "amount", "reason"]  # fmt: skip
 
 # The words of the reports. English keys of the CSV are the column names scripts read (``lang="en"``).
-_WORDS: Catalogue = {
-    "en": {
-        "col.section": "section", "col.for_period": "for_period", "col.party": "party", "col.name": "name",
-        "col.currency": "currency", "col.units": "units", "col.units_scanned_out_or_flagged":
-        "units_scanned_out_or_flagged", "col.diverted_units": "diverted_units", "col.value": "value",
-        "col.rate": "rate", "col.amount": "amount", "col.reason": "reason",
-        "section.distributor": "distributor", "section.store": "store", "section.adjustment": "adjustment",
-        "section.total": "total",
-        "total.reason": "rebates {rebates} + fees {fees} + adjustments {adjustments}",
-        "sheet.summary": "Summary", "sheet.distributors": "Distributors", "sheet.stores": "Stores",
-        "sheet.adjustments": "Adjustments",
-        "summary.settlement": "Settlement", "summary.period": "Period (UTC)", "summary.checkpoint": "Chain checkpoint",
-        "summary.rebates": "rebates", "summary.fees": "fees", "summary.adjustments": "adjustments",
-        "summary.payable": "payable",
-        "h.party": "party", "h.name": "name", "h.currency": "currency", "h.units_purchased": "units purchased",
-        "h.units_scanned_out": "units scanned out", "h.coverage": "coverage", "h.diverted_units": "diverted units",
-        "h.purchase_value": "purchase value", "h.rate": "rate", "h.rebate": "rebate", "h.reason": "reason",
-        "h.units_sold": "units sold", "h.flagged_units": "flagged units", "h.sales_value": "sales value",
-        "h.fee_rate": "fee rate", "h.fee": "fee", "h.for_period": "for period", "h.kind": "kind",
-        "h.previously": "previously", "h.restated": "restated", "h.delta": "delta", "h.units": "units",
-        "h.scanned_out": "scanned out", "h.diverted": "diverted", "h.flagged": "flagged",
-        "status.open": "open", "status.locked": "locked",
-        "pdf.title": "Settlement {period} — {status} ({timezone})",
-        "pdf.totals": "{currency}: rebates {rebates}, store fees {fees}, adjustments {adjustments}, payable {payable}",
-        "pdf.nothing": "nothing payable",
-        "pdf.evidence": "Evidence: locked on event {seq} of the hash chain, head {head}, signed {at} with key "
-                        "'{key_id}'. Check that nothing it was settled from changed since: traceability settlement "
-                        "checkpoint --period {period} --out FILE, then traceability epcis verify-chain --checkpoint "
-                        "FILE.",
-        "chart.value": "Purchase value by distributor (thousands)", "chart.value.legend": "purchase value",
-        "chart.rebate": "Rebate by distributor (rate under the name)", "chart.rebate.legend": "rebate",
-        "chart.territory": "Diverted units by territory", "chart.territory.legend": "diverted units",
-        "chart.weeks": "Sell-through by week (units, week starting)", "chart.weeks.legend": "units",
-        "pdf.distributors": "Distributors: rebate and the reason for its rate",
-        "pdf.stores": "Stores: fees on sell-through", "pdf.adjustments": "Adjustments: locked periods restated",
-        "pdf.footer.checkpoint": "chain checkpoint: event {seq}, head {head}",
-        "pdf.footer.page": "Settlement {period} | page {page}",
-        "pdf.doc_title": "Settlement {period}",
-        "unknown": "unknown",
-    },
-    "zh-CN": {
-        "col.section": "类别", "col.for_period": "所属期间", "col.party": "编号", "col.name": "名称",
-        "col.currency": "币种", "col.units": "件数", "col.units_scanned_out_or_flagged": "已扫出或被标记件数",
-        "col.diverted_units": "窜货件数", "col.value": "金额基数", "col.rate": "比例", "col.amount": "金额",
-        "col.reason": "原因",
-        "section.distributor": "经销商", "section.store": "门店", "section.adjustment": "调整", "section.total": "合计",
-        "total.reason": "返利 {rebates} + 门店费用 {fees} + 调整 {adjustments}",
-        "sheet.summary": "汇总", "sheet.distributors": "经销商", "sheet.stores": "门店", "sheet.adjustments": "调整",
-        "summary.settlement": "结算", "summary.period": "期间（UTC）", "summary.checkpoint": "链检查点",
-        "summary.rebates": "返利", "summary.fees": "门店费用", "summary.adjustments": "调整", "summary.payable": "应付",
-        "h.party": "编号", "h.name": "名称", "h.currency": "币种", "h.units_purchased": "进货件数",
-        "h.units_scanned_out": "扫出件数", "h.coverage": "扫码覆盖率", "h.diverted_units": "窜货件数",
-        "h.purchase_value": "进货金额", "h.rate": "返利比例", "h.rebate": "返利", "h.reason": "原因",
-        "h.units_sold": "售出件数", "h.flagged_units": "被标记件数", "h.sales_value": "销售金额",
-        "h.fee_rate": "费用比例", "h.fee": "门店费用", "h.for_period": "所属期间", "h.kind": "类型",
-        "h.previously": "原金额", "h.restated": "重算金额", "h.delta": "差额", "h.units": "件数",
-        "h.scanned_out": "扫出", "h.diverted": "窜货", "h.flagged": "被标记",
-        "status.open": "未锁定", "status.locked": "已锁定",
-        "pdf.title": "{period} 结算 — {status}（{timezone}）",
-        "pdf.totals": "{currency}：返利 {rebates}，门店费用 {fees}，调整 {adjustments}，应付 {payable}",
-        "pdf.nothing": "无应付款项",
-        "pdf.evidence": "证据：锁定于哈希链第 {seq} 个事件，链头 {head}，{at} 以密钥“{key_id}”签名。"
-                        "核对结算依据自那时起未被改动：traceability settlement checkpoint --period {period} "
-                        "--out FILE，然后 "
-                        "traceability epcis verify-chain --checkpoint FILE。",
-        "chart.value": "各经销商进货金额（千）", "chart.value.legend": "进货金额",
-        "chart.rebate": "各经销商返利（名称下为比例）", "chart.rebate.legend": "返利",
-        "chart.territory": "各区域窜货件数", "chart.territory.legend": "窜货件数",
-        "chart.weeks": "每周动销（件，按周起始日）", "chart.weeks.legend": "件数",
-        "pdf.distributors": "经销商：返利及其比例的原因", "pdf.stores": "门店：按动销计的费用",
-        "pdf.adjustments": "调整：已锁定期间的重算",
-        "pdf.footer.checkpoint": "链检查点：第 {seq} 个事件，链头 {head}",
-        "pdf.footer.page": "{period} 结算 | 第 {page} 页",
-        "pdf.doc_title": "{period} 结算",
-        "unknown": "未知",
-    },
-}  # fmt: skip
+_WORDS: Catalogue = messages("settlement.reports")
 
 
 def _word(lang: str) -> Any:

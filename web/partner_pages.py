@@ -34,6 +34,7 @@ from settlement.periods import next_period, period_of
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput, NotFound
+from traceability.i18n import format_money
 from traceability.masterdata.service import list_parties
 from traceability.models import Alert, AlertStatus, PartyKind, Role
 from traceability.models.base import utcnow
@@ -82,17 +83,9 @@ _nav_before("nav.shipments", [
 
 # --- formatting ---------------------------------------------------------------------------------------------------
 
-_SYMBOLS = {"CNY": "¥"}
-
-
-def money(amount: Decimal | str, currency: str) -> str:
-    """An amount with two decimals, half-even, grouped: ``¥1,234.50`` for CNY, ``1,234.50 USD`` otherwise."""
-    value = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    text = f"{value:,.2f}"
-    symbol = _SYMBOLS.get(currency)
-    if symbol is None:
-        return f"{text} {currency}"
-    return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
+def money(amount: Decimal | str, currency: str, lang: str = "zh-CN") -> str:
+    """An amount as the language writes it, two decimals, half-even (``¥1,234.50``; Babel's ``format_money``)."""
+    return format_money(amount, currency, lang)
 
 
 def _pct(value: Decimal) -> str:
@@ -346,7 +339,7 @@ def statement_page(request: Request, session: SessionDep, settings: SettingsDep,
     """A distributor's statement for a period: the overview, its alerts, its shipments."""
     page = statement_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
                               period=period, party=party, offset=offset, lang=page_lang(request))  # fmt: skip
-    return render(request, "statement.html", {"page": page, "money": money, "_session": session},
+    return render(request, "statement.html", {"page": page, "_session": session},
                   principal=principal)  # fmt: skip
 
 
@@ -356,7 +349,7 @@ def store_page(request: Request, session: SessionDep, settings: SettingsDep, pri
     """A store's day: today's sales, the month's sell-through and fee so far, its members."""
     page = store_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
                           party=party, offset=offset, lang=page_lang(request))  # fmt: skip
-    return render(request, "store.html", {"page": page, "money": money, "_session": session}, principal=principal)
+    return render(request, "store.html", {"page": page, "_session": session}, principal=principal)
 
 
 @router.post("/app/alerts/{alert_id}/notes", dependencies=[Depends(refuse_cross_site)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from inspect import signature
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,7 +39,7 @@ from traceability.errors import TraceabilityError, Unauthenticated
 from traceability.models import Role
 from web import service
 from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refuse_cross_site, wants_html
-from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, translator
+from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, formats, translator
 from web.limits import limit_check_page, limit_code, limit_login, limit_public, limit_resolver
 from web.listing import ShipmentList, shipment_list
 
@@ -94,6 +95,23 @@ ROLE_HOME: dict[Role, str] = {
 """Where each role lands after signing in; page modules point their role at their page when it exists."""
 
 
+@lru_cache(maxsize=8)
+def _policy_zone(path: str, _mtime_ns: int) -> str:
+    return load_policy(path).timezone
+
+
+def _brand_zone(request: Request) -> str:
+    """The policy's time zone, the clock the pages show moments on (read again only when the file changes); UTC
+    when there is no policy file or it cannot be read — a broken policy is reported where it is applied."""
+    path = getattr(request.app.state, "settings", None) and request.app.state.settings.policy_file
+    if not path:
+        return "UTC"
+    try:
+        return _policy_zone(str(path), Path(path).stat().st_mtime_ns)
+    except (OSError, TraceabilityError):
+        return "UTC"
+
+
 def render(
     request: Request, name: str, context: dict[str, Any], *, principal: Principal | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -108,7 +126,7 @@ def render(
         request,
         name,
         {"lang": lang, "_": translator(lang), "principal": principal, "party_name": party_name, "nav": nav,
-         "path": request.url.path, "langs": SUPPORTED, **context},
+         "path": request.url.path, "langs": SUPPORTED, **formats(lang, _brand_zone(request)), **context},
         status_code=status_code,
     )  # fmt: skip
     response.headers["Content-Language"] = lang

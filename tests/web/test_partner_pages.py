@@ -208,7 +208,7 @@ def test_the_store_page_shows_what_its_api_shows(client: TestClient, world: Worl
     assert {k: m.group(1) if m else None for k, m in figure.items()} == {
         "today-sold": str(api["today"]["units_sold"]), "today-members": str(api["today"]["member_units"]),
         "today-free": str(api["today"]["free_units"]), "month-sold": str(api["month"]["units_sold"]),
-        "month-fee": money(api["month"]["lines"][0]["fee"], "CNY"), "members-total": f"{api['members']} in all",
+        "month-fee": money(api["month"]["lines"][0]["fee"], "CNY", "en"), "members-total": f"{api['members']} in all",
     }  # fmt: skip
     assert api["today"]["units_sold"] == 1 and api["today"]["member_units"] == 1 and api["members"] == 2
     assert re.findall(r'data-testid="store-line" data-party="([^"]+)"', html) == ["S-GZ-1"]
@@ -246,4 +246,5 @@ def test_money_has_two_decimals_and_the_currency() -> None:
     assert money(Decimal("1234.5"), "CNY") == "¥1,234.50"
     assert money("0.005", "CNY") == "¥0.00" and money("0.015", "CNY") == "¥0.02"  # half-even
     assert money(Decimal("-12"), "CNY") == "-¥12.00"
-    assert money("3", "USD") == "3.00 USD"
+    assert money("3", "USD") == "US$3.00"
+    assert money(Decimal("1234.5"), "CNY", "en") == "CN¥1,234.50"  # English tells yuan from yen, as CLDR does
