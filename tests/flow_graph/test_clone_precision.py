@@ -128,7 +128,7 @@ def test_the_demo_network_raises_only_the_clones_it_plants(committing_engine: En
     from demo.run import run_demo
 
     settings = Settings(db=committing_engine.url.render_as_string(hide_password=False), key_dir=tmp_path / "keys")
-    result = run_demo(settings=settings, out=tmp_path / "reports", scale=0.04, engine=committing_engine)
+    result = run_demo(settings=settings, out=tmp_path / "reports", scale=0.04, engine=committing_engine, lang="en")
     planted = [p for p in result.planted if "clone" in p]
     assert planted, result.planted
     # The demo plants its resale at S-QD-010 each month, of the same 杭州 unit: one alert, grown by evidence.
