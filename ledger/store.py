@@ -22,10 +22,11 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
+from ledger.bulk import insert_rows
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
 from ledger.history import batch
 from ledger.keys import key_of
@@ -339,7 +340,7 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
         rows.append(row)
         epcs_by_seq[seq] = epcs
     # Core inserts, then one select: SQLModel's per-instance validation costs more than the insert itself.
-    session.execute(insert(Event), rows)
+    insert_rows(session, Event, rows)
     # populate_existing: a row id reused after a rolled-back savepoint must not come back as the stale object.
     just_stored = select(Event).where(col(Event.seq) >= first, col(Event.seq) <= seq).order_by(col(Event.seq))
     stored = list(session.exec(just_stored.execution_options(populate_existing=True)))
@@ -349,7 +350,7 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
         for key, epc, role in epcs_by_seq[event.seq]
     ]
     if values:
-        session.execute(insert(EventEpc), values)
+        insert_rows(session, EventEpc, values)
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=seq, hash=link))
     session.flush()
     return stored

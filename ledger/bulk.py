@@ -1,0 +1,47 @@
+"""Bulk inserts of derived and stored rows: one Core ``executemany`` per table, whatever the rows hold.
+
+SQLAlchemy's ORM bulk insert (``session.execute(insert(Model), rows)``) leaves out the ``None`` values of every
+row and groups consecutive rows by the columns that remain, so a batch whose rows differ in which optional columns
+are empty (a disposition here, a member there) becomes thousands of small statements. The table's own Core insert
+takes every row with every column, in one statement per batch. :func:`insert_rows` keeps the ORM's meaning of an
+empty value: a missing or ``None`` value of a column with a default takes the default, as it would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlmodel import Session
+
+__all__ = ["insert_rows", "table_of"]
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a SQLModel table class."""
+    return cast(Table, model.__table__)
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert ``rows`` into ``model``'s table in the session's transaction; returns how many."""
+    if not rows:
+        return 0
+    table = table_of(model)
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    defaults = {name: table.c[name].default for name in names if table.c[name].default is not None}
+    filled = [name for name, d in defaults.items() if not (d.is_scalar and d.arg is None)]  # type: ignore[attr-defined]
+    if filled or any(len(row) != len(names) for row in rows):
+        out = []
+        for row in rows:
+            full = {name: row.get(name) for name in names}
+            for name in filled:
+                if full[name] is None:
+                    d: Any = defaults[name]
+                    full[name] = d.arg if d.is_scalar else d.arg(None)
+            out.append(full)
+        rows = out
+    session.connection().execute(table.insert(), list(rows))
+    return len(rows)
