@@ -31,15 +31,15 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    defaults = {name: table.c[name].default for name in names if table.c[name].default is not None}
-    filled = [name for name, d in defaults.items() if not (d.is_scalar and d.arg is None)]  # type: ignore[attr-defined]
+    defaults: dict[str, Any] = {name: table.c[name].default for name in names if table.c[name].default is not None}
+    filled = [name for name, d in defaults.items() if not (d.is_scalar and d.arg is None)]
     if filled or any(len(row) != len(names) for row in rows):
         out = []
         for row in rows:
             full = {name: row.get(name) for name in names}
             for name in filled:
                 if full[name] is None:
-                    d: Any = defaults[name]
+                    d = defaults[name]
                     full[name] = d.arg if d.is_scalar else d.arg(None)
             out.append(full)
         rows = out

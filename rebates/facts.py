@@ -156,10 +156,10 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
             aggregations.add(e.id)
         elif e.biz_step in ("retail_selling", "shipping"):
             targets[e.event_id] = e
-    for chunk in chunks(sorted(set(declared))):  # the aggregations the declarations retract
-        aggregations.update(rows(session, _ORIGINAL_AGGREGATIONS, {"ids": chunk}).scalars())
-    for chunk in chunks(sorted(aggregations)):
-        containers.update(rows(session, _PARENTS, {"pks": chunk}).scalars())
+    for names in chunks(sorted(set(declared))):  # the aggregations the declarations retract
+        aggregations.update(rows(session, _ORIGINAL_AGGREGATIONS, {"ids": names}).scalars())
+    for pks in chunks(sorted(aggregations)):
+        containers.update(rows(session, _PARENTS, {"pks": pks}).scalars())
     for e in _events_naming(session, containers):
         targets.setdefault(e.event_id, e)
     retracted |= retracted_ids(session, targets)  # in chunks: a document may hold more events than a statement binds
