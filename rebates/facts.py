@@ -158,8 +158,8 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
             targets[e.event_id] = e
     for names in chunks(sorted(set(declared))):  # the aggregations the declarations retract
         aggregations.update(rows(session, _ORIGINAL_AGGREGATIONS, {"ids": names}).scalars())
-    for pks in chunks(sorted(aggregations)):
-        containers.update(rows(session, _PARENTS, {"pks": pks}).scalars())
+    for some in chunks(sorted(aggregations)):
+        containers.update(rows(session, _PARENTS, {"pks": some}).scalars())
     for e in _events_naming(session, containers):
         targets.setdefault(e.event_id, e)
     retracted |= retracted_ids(session, targets)  # in chunks: a document may hold more events than a statement binds
