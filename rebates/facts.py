@@ -242,7 +242,8 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
 _PARENTS = query(EventEpc.key).where(col(EventEpc.event_pk).in_(bindparam("pks", expanding=True)),
                                      col(EventEpc.role) == "parent")  # fmt: skip
 _ORIGINAL_AGGREGATIONS = query(Event.id).where(
-    col(Event.event_id).in_(bindparam("ids", expanding=True)), col(Event.declaration).is_(False),
+    col(Event.event_id).in_(bindparam("ids", expanding=True)),
+    col(Event.declaration).is_(False),
     col(Event.event_type) == "AggregationEvent",
 )
 
