@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scanning.epcis import CAPTURE_BATCH, capture_document
 from traceability.models import ChainHead, Event, EventEpc
@@ -65,7 +65,7 @@ def test_batches_give_what_one_append_gives(session: Session) -> None:
     """A document of several batches stores the same rows, in document order, as its events one by one would."""
     events = CAPTURE_BATCH * 2 + 7
     result = capture_document(session=session, document=_document(events))
-    stored = session.exec(select(Event.event_id).order_by(Event.seq)).all()[-events:]
+    stored = session.exec(select(Event.event_id).order_by(col(Event.seq))).all()[-events:]
     assert stored == result.stored == [f"urn:uuid:00000000-0000-4000-8000-{i:012d}" for i in range(events)]
     again = capture_document(session=session, document=_document(events))
     assert not again.stored and len(again.duplicates) == events
