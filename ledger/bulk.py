@@ -5,6 +5,10 @@ row and groups consecutive rows by the columns that remain, so a batch whose row
 are empty (a disposition here, a member there) becomes thousands of small statements. The table's own Core insert
 takes every row with every column, in one statement per batch. :func:`insert_rows` keeps the ORM's meaning of an
 empty value: a missing or ``None`` value of a column with a default takes the default, as it would have.
+
+On PostgreSQL the rows go through ``COPY … FROM STDIN`` (psycopg's copy support) instead: one stream per table,
+no statement and no bound parameter per row, each value passed through its column type's bind processing first,
+as the Core insert would pass it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlmodel import Session
 
 __all__ = ["insert_rows", "table_of"]
@@ -43,5 +47,27 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
                     full[name] = d.arg if d.is_scalar else d.arg(None)
             out.append(full)
         rows = out
-    session.connection().execute(table.insert(), list(rows))
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        _copy(conn, table, list(names), rows)
+    else:
+        conn.execute(table.insert(), list(rows))
     return len(rows)
+
+
+_COPY_FROM = 50
+"""Rows from which COPY is used: below, one multi-row INSERT costs no more."""
+
+
+def _copy(conn: Connection, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    quoted = conn.dialect.identifier_preparer
+    columns = ", ".join(quoted.quote(name) for name in names)
+    target = quoted.format_table(table)
+    raw: Any = conn.connection.dbapi_connection  # a psycopg connection: its cursors copy
+    with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([
+                value if process is None or value is None else process(value)
+                for value, process in zip((row.get(name) for name in names), processors, strict=True)
+            ])
