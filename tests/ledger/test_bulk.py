@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from ledger.bulk import insert_rows
 from traceability.models import RejectedScan
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
 AWKWARD = ["\t", "\n", "\\", "\\N", "NULL", "a\tb\nc\\d", "é漢字", "", " ", '"quoted"', "back\\slash\\\\"]
 
 
