@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
@@ -353,7 +353,31 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
         insert_rows(session, EventEpc, values)
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=seq, hash=link))
     session.flush()
+    _refresh_statistics(session, len(values))
     return stored
+
+
+_BIG_APPEND = 1000
+"""Identifier rows in one append from which PostgreSQL's statistics of the event tables may be refreshed."""
+
+
+def _refresh_statistics(session: Session, identifiers: int) -> None:
+    """On PostgreSQL, let the planner see what a large append just wrote, before the listeners read it back.
+
+    Autovacuum cannot see rows of a transaction not yet committed, and without column statistics the planner takes
+    a look-up of a few hundred keys for much of the table: the recursive container query and the code look-ups then
+    scan the event tables whole (20 s of a 10,000-event capture's 38 s of SQL; 1.3 s with statistics). ``ANALYZE``
+    inside the transaction samples its own new rows too. It runs only while the append is large against what the
+    statistics know (a tenth or more), so a store of millions of events is not sampled again at every batch.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or identifiers < _BIG_APPEND:
+        return
+    known = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'epcis_event_epc'::regclass")).scalar()
+    if known is not None and identifiers * 10 < float(known):
+        return
+    for table in ("epcis_event", "epcis_event_epc", "code"):
+        conn.execute(text(f"ANALYZE {table}"))
 
 
 def resolve_columns(p: NewEvent, directory: PartyDirectory) -> dict[str, Any]:
