@@ -31,6 +31,7 @@ from flow_graph.history import (
     load_view,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
+from ledger.bulk import insert_rows
 from ledger.history import (
     EventRow,
     affected_keys,
@@ -265,7 +266,7 @@ def _reconcile(
     ]  # fmt: skip
     session.flush()
     if rows:
-        session.execute(insert(Alert), rows)
+        insert_rows(session, Alert, rows)
         result.raised = len(rows)
     if notes:
         session.execute(insert(AlertNote), notes)
@@ -327,7 +328,7 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
                     "holder_id": holder if holder in md.parties else None, "created_at": utcnow()})  # fmt: skip
     if not new:
         return
-    session.execute(insert(Code), new)
+    insert_rows(session, Code, new)
     forget_view(session)  # the append's shared view was read before these records existed
     # Capture derived unit states before this listener ran: give the new records theirs when other events about
     # them are stored already (the commissioning came late, or with its packing in one document).

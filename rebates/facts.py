@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, col, select
 
+from ledger.bulk import insert_rows
 from ledger.history import chunks, code_facts, contents_of, load_view, query, retracted_ids, rows, sightings_of
 from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
 from ledger.parties import PartyRoles
@@ -144,19 +145,21 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     targets: dict[str, Event] = {}
     retracted: set[str] = set()
     containers: set[str] = set()
+    aggregations: set[int] = set()  # row ids of aggregations whose parents' contents change
+    declared: list[str] = []
     for e in events:
         if e.declaration:
             retracted.add(e.event_id)
-            original = session.exec(
-                select(Event).where(Event.event_id == e.event_id, col(Event.declaration).is_(False))
-            ).first()
-            if original is not None and original.event_type == "AggregationEvent":
-                containers.update(_parents(session, original))
+            declared.append(e.event_id)
             continue
-        if e.event_type == "AggregationEvent":
-            containers.update(_parents(session, e))
+        if e.event_type == "AggregationEvent" and e.id is not None:
+            aggregations.add(e.id)
         elif e.biz_step in ("retail_selling", "shipping"):
             targets[e.event_id] = e
+    for names in chunks(sorted(set(declared))):  # the aggregations the declarations retract
+        aggregations.update(rows(session, _ORIGINAL_AGGREGATIONS, {"ids": names}).scalars())
+    for some in chunks(sorted(aggregations)):
+        containers.update(rows(session, _PARENTS, {"pks": some}).scalars())
     for e in _events_naming(session, containers):
         targets.setdefault(e.event_id, e)
     retracted |= retracted_ids(session, targets)  # in chunks: a document may hold more events than a statement binds
@@ -223,11 +226,11 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
                 touched_pairs.update((u, sender) for u in units)
         times.append(_aware(e.event_time))
     if sales:
-        session.execute(insert(Sale), sales)
+        insert_rows(session, Sale, sales)
     if purchases:
-        session.execute(insert(Purchase), purchases)
+        insert_rows(session, Purchase, purchases)
     if dispatches:
-        session.execute(insert(Dispatch), dispatches)
+        insert_rows(session, Dispatch, dispatches)
     counts.sales, counts.purchases, counts.dispatches = len(sales), len(purchases), len(dispatches)
     times.extend(_recount_sales(session, touched_units))
     times.extend(_recount_purchases(session, touched_pairs))
@@ -236,8 +239,13 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     return counts
 
 
-def _parents(session: Session, event: Event) -> list[str]:
-    return list(session.exec(select(EventEpc.key).where(EventEpc.event_pk == event.id, EventEpc.role == "parent")))
+_PARENTS = query(EventEpc.key).where(col(EventEpc.event_pk).in_(bindparam("pks", expanding=True)),
+                                     col(EventEpc.role) == "parent")  # fmt: skip
+_ORIGINAL_AGGREGATIONS = query(Event.id).where(
+    col(Event.event_id).in_(bindparam("ids", expanding=True)),
+    col(Event.declaration).is_(False),
+    col(Event.event_type) == "AggregationEvent",
+)
 
 
 _SET_SALE = update(Sale).where(col(Sale.id) == bindparam("row_id")).values(counted=bindparam("new_counted"))

@@ -41,6 +41,7 @@ from traceability.models import Capture, Event, EventEpc
 from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
 
 __all__ = [
+    "CAPTURE_BATCH",
     "EVENT_TYPES",
     "CaptureResult",
     "EventQuery",
@@ -59,6 +60,11 @@ EVENT_TYPES = frozenset(
 _NEEDS_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
 _ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
+CAPTURE_BATCH = 2000
+"""Events stored and derived together: a document is appended (chained, stored, its unit state and listeners run)
+a batch at a time, in the one transaction, so the work and the statements of a batch do not grow with the document.
+The listeners re-derive from the store, so the result is the one a single append gives; only an alert that a later
+batch of an out-of-order document withdraws again is kept, withdrawn, as it would be across two documents."""
 # --- validation ---------------------------------------------------------------------------------------------------
 
 
@@ -499,7 +505,9 @@ def capture_document(
     capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
-    rows = append(session, fresh, capture_id=capture.id, origin=origin)
+    rows: list[Event] = []
+    for start in range(0, len(fresh), CAPTURE_BATCH):  # in sets (see CAPTURE_BATCH), in this one transaction
+        rows += append(session, fresh[start : start + CAPTURE_BATCH], capture_id=capture.id, origin=origin)
     changed = apply_plan(session=session, plan=plan, capture_id=capture.id)
     capture.stored = len(rows)
     capture.duplicates = len(duplicates)
