@@ -66,7 +66,8 @@ def demo(
                   title=w("leaks.title"))  # fmt: skip
     for leak in s.top_leaks:
         leaks.add_row(leak["distributor"], leak["name"], str(leak["diverted_units"]), str(leak["alerts"]),
-                      ", ".join(leak["territories"]))  # fmt: skip
+                      ", ".join(f"{name} {code}" if name != code else code for name, code in
+                                zip(leak["territory_names"], leak["territories"], strict=True)))  # fmt: skip
     out_console.print(leaks)
     money = Table(w("money.period"), w("money.status"), w("money.units"), w("money.rebates"), w("money.fees"),
                   w("money.rates"), w("money.zero"), title=w("money.title", currency="CNY"))  # fmt: skip

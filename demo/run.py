@@ -210,8 +210,10 @@ def demo_summary(*, session: Session, periods: list[str], locked: str, policy: P
     kinds = Counter(a["kind"] for a in alerts)
     statuses = Counter(a["status"] for a in alerts)
     names = dict(session.exec(select(Party.id, Party.name)).all())
+    places = dict(session.exec(select(Territory.id, Territory.name)).all())
     leaks = [{"distributor": s.distributor, "name": names.get(s.distributor, ""), "diverted_units": s.diverted_units,
-              "alerts": s.alerts, "territories": [t for t, _ in s.territories][:4]}
+              "alerts": s.alerts, "territories": [t for t, _ in s.territories][:4],
+              "territory_names": [places.get(t, t) for t, _ in s.territories][:4]}
              for s in top_leaks(session=session, limit=5)]  # fmt: skip
     figures: dict[str, dict[str, Any]] = {}
     for period in periods:
