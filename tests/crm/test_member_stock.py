@@ -147,6 +147,24 @@ def test_a_retracted_sale_marks_her_and_the_next_refresh_recomputes_her(session:
     assert summary(session) == from_scratch(session, p)
 
 
+def test_a_sale_that_takes_a_deleted_sales_id_is_folded_in(session: Session, shop: Shop) -> None:
+    """SQLite hands a deleted row's id out again (the newest one, without AUTOINCREMENT): a new sale at or below the
+    folded-in id must mark its member, or the watermark would skip her purchase for good."""
+    p = Policy()
+    shop.member("a")
+    shop.member("b")
+    _load(session, shop, ["a", "b"], [Buy(0, 1, 2, P1, 10), Buy(0, 5, 1, P1, 10)])
+    refresh(session=session, day=D0 + timedelta(days=5), policy=p)
+    latest = session.exec(
+        select(Sale.id).where(Sale.member_hash == shop.hashes["a"]).order_by(col(Sale.id).desc())
+    ).first()
+    session.execute(delete(Sale).where(col(Sale.id) >= latest))  # her latest sale retracted, and the rows after it
+    _load(session, shop, ["a", "b"], [Buy(1, 6, 1, P1, 10)])  # the next customer's sale, under that very id on SQLite
+    refresh(session=session, day=D0 + timedelta(days=6), policy=p)
+    assert shop.hashes["b"] in summary(session)
+    assert summary(session) == from_scratch(session, p)
+
+
 @pytest.mark.parametrize("other", ["shanghai", "wide"])
 def test_another_basis_rebuilds_the_summary(session: Session, shop: Shop, other: str) -> None:
     shop.member("a")

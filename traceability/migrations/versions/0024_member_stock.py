@@ -1,6 +1,6 @@
 """A per-member stock summary kept up to date from the sale facts (``crm.stock``), so that task generation reads
 index ranges of it instead of every member's history; triggers on ``sale`` mark the members whose folded-in sales
-change or go away, for the next refresh to recompute.
+change or go away (or whose new sale takes an id at or below the watermark), for the next refresh to recompute.
 
 Revision ID: 0024
 Revises: 0023
@@ -21,6 +21,11 @@ _S = sqlmodel.sql.sqltypes.AutoString
 _FOLDED = "(SELECT folded_id FROM member_stock_state WHERE id = 1)"
 
 _SQLITE_TRIGGERS = (
+    # SQLite hands the newest deleted row's id out again: a sale inserted at or below the watermark is not read by
+    # the next refresh's id range, so it marks its member instead.
+    f"""CREATE TRIGGER trg_sale_stock_insert AFTER INSERT ON sale
+        WHEN NEW.member_hash IS NOT NULL AND NEW.id <= {_FOLDED}
+        BEGIN INSERT INTO member_stock_dirty (member_hash) VALUES (NEW.member_hash); END""",
     f"""CREATE TRIGGER trg_sale_stock_delete AFTER DELETE ON sale
         WHEN OLD.member_hash IS NOT NULL AND OLD.id <= {_FOLDED}
         BEGIN INSERT INTO member_stock_dirty (member_hash) VALUES (OLD.member_hash); END""",
@@ -35,6 +40,12 @@ _SQLITE_TRIGGERS = (
 _PG_TRIGGERS = (
     f"""CREATE FUNCTION member_stock_mark() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+          IF TG_OP = 'INSERT' THEN  -- an id at or below the watermark (a sequence reset, an explicit id)
+            IF NEW.member_hash IS NOT NULL AND NEW.id <= {_FOLDED} THEN
+              INSERT INTO member_stock_dirty (member_hash) VALUES (NEW.member_hash);
+            END IF;
+            RETURN NULL;
+          END IF;
           IF OLD.id <= {_FOLDED} THEN
             IF OLD.member_hash IS NOT NULL THEN
               INSERT INTO member_stock_dirty (member_hash) VALUES (OLD.member_hash);
@@ -46,7 +57,7 @@ _PG_TRIGGERS = (
           END IF;
           RETURN NULL;
         END $$""",
-    """CREATE TRIGGER trg_sale_stock AFTER DELETE OR UPDATE OF counted, member_hash, event_time, gtin ON sale
+    """CREATE TRIGGER trg_sale_stock AFTER INSERT OR DELETE OR UPDATE OF counted, member_hash, event_time, gtin ON sale
         FOR EACH ROW EXECUTE FUNCTION member_stock_mark()""",
 )
 
@@ -86,6 +97,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS trg_sale_stock ON sale")
         op.execute("DROP FUNCTION IF EXISTS member_stock_mark()")
     else:
+        op.execute("DROP TRIGGER IF EXISTS trg_sale_stock_insert")
         op.execute("DROP TRIGGER IF EXISTS trg_sale_stock_delete")
         op.execute("DROP TRIGGER IF EXISTS trg_sale_stock_update")
     op.drop_index("ix_member_stock_dirty_member", table_name="member_stock_dirty")
