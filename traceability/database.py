@@ -108,9 +108,15 @@ class WriterQueue:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.002)
 
+    @staticmethod
+    def _key(connection: Any) -> int:
+        # SQLAlchemy commits and rolls back through the pool's proxy of the DBAPI connection, begins and checks in
+        # with the DBAPI connection itself: both name the same holder
+        return id(getattr(connection, "dbapi_connection", None) or connection)
+
     def acquire(self, dbapi_connection: Any) -> None:
-        key = id(dbapi_connection)
-        if key in self._holders:  # a connection that committed and began again without returning to the pool
+        key = self._key(dbapi_connection)
+        if key in self._holders:  # this connection already holds the turn: nothing to wait for
             return
         deadline = time.monotonic() + self._timeout
         if not self._thread_lock.acquire(timeout=self._timeout):
@@ -131,7 +137,7 @@ class WriterQueue:
         self._holders.add(key)
 
     def release(self, dbapi_connection: Any) -> None:
-        key = id(dbapi_connection)
+        key = self._key(dbapi_connection)
         if key not in self._holders:
             return
         self._holders.discard(key)

@@ -60,3 +60,35 @@ def test_a_writer_that_never_gets_its_turn_is_told_the_database_is_locked(tmp_pa
     waiter.acquire(second)  # free now
     waiter.release(second)
     waiter.release(second)  # a second release of a connection that holds nothing is a no-op
+
+
+def test_the_turn_is_given_back_at_commit_while_the_connection_stays_checked_out(tmp_path: Path) -> None:
+    """SQLAlchemy commits through the pool's proxy of the DBAPI connection: the queue must know it for the one that
+    took the turn, or a connection kept open after its commit (a script, a test fixture) holds every writer off."""
+    db = tmp_path / "c.db"
+    engines = [make_engine(f"sqlite:///{db}") for _ in range(2)]
+    with engines[0].connect() as kept:
+        kept.execute(text("CREATE TABLE t (v INTEGER)"))
+        kept.commit()  # still checked out after this
+        done: list[object] = []
+
+        def other() -> None:
+            try:
+                with engines[1].begin() as c:
+                    c.execute(text("INSERT INTO t VALUES (1)"))
+                done.append(True)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                done.append(exc)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(timeout=10)  # the queue's own timeout is 30 s: a held turn shows as a thread still waiting here
+        assert done == [True], done or "the other writer is still waiting for the turn"
+        kept.execute(text("INSERT INTO t VALUES (2)"))
+        kept.rollback()  # and a rollback gives it back too
+        with engines[1].begin() as c:
+            c.execute(text("INSERT INTO t VALUES (3)"))
+    with engines[0].connect() as c:
+        assert sorted(c.execute(text("SELECT v FROM t")).scalars()) == [1, 3]
+    for e in engines:
+        e.dispose()
