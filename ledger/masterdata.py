@@ -18,11 +18,13 @@ What is cached must not be mutated: loaders return frozen values (or the caller 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection, event
 from sqlmodel import Session, select
 
 from traceability.models import MasterDataGeneration
@@ -41,10 +43,36 @@ def enabled() -> bool:
     return os.environ.get("TRACEABILITY_MASTERDATA_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+_WRITES = "ledger.masterdata.writes"  # in each DBAPI connection's ``info``: statements that may have written
+_MEMO = "ledger.masterdata.generation"  # in each session's ``info``: the generation last read, and when
+_READ = re.compile(r"\s*(SELECT\b|WITH\b(?!.*\b(INSERT|UPDATE|DELETE|MERGE)\b))", re.IGNORECASE | re.DOTALL)
+
+
+def _count_writes(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    # Anything but a plain read may have fired a master-data trigger (savepoint rollbacks included): it ends the
+    # generation a transaction remembered. Conservative on purpose; a read costs one tiny SELECT again, no more.
+    if not _READ.match(statement):
+        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+
+
 def generation(session: Session) -> tuple[str, int] | None:
-    """This database's token and current master-data generation, as this transaction sees them."""
+    """This database's token and current master-data generation, as this transaction sees them.
+
+    Read once per transaction and reused until a statement that may have written runs on its connection: the
+    rules' several reads in one scan then cost one SELECT, and a write in between (an import, then a scan) is seen.
+    """
+    conn = session.connection()
+    engine = conn.engine
+    if not event.contains(engine, "before_cursor_execute", _count_writes):
+        event.listen(engine, "before_cursor_execute", _count_writes)
+    transaction, writes = session.get_transaction(), conn.info.get(_WRITES, 0)
+    memo = session.info.get(_MEMO)
+    if memo is not None and memo[0] is transaction and memo[1] is conn.info and memo[2] == writes:
+        return memo[3]  # type: ignore[no-any-return]
     row = session.exec(select(MasterDataGeneration.token, MasterDataGeneration.generation)).first()
-    return None if row is None else (row[0], int(row[1]))
+    value = None if row is None else (row[0], int(row[1]))
+    session.info[_MEMO] = (transaction, conn.info, writes, value)
+    return value
 
 
 def cached(session: Session, name: str, load: Callable[[Session], T]) -> T:

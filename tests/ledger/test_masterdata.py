@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import itertools
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +59,6 @@ def warnings_shipping(session: Session, code: str, destination: str) -> list[str
     return sorted(w["kind"] for w in accepted["warnings"])
 
 
-@pytest.fixture
-def cache_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TRACEABILITY_MASTERDATA_CACHE", "0")
-    yield
-
-
 # --- the same transaction sees its own changes -------------------------------------------------------------------
 
 
@@ -77,7 +70,9 @@ def test_a_scan_sees_each_master_data_change_at_once(session: Session, units: li
     session.flush()
     assert warnings_shipping(session, units[1], "S-NJ-1") == []
     # Authorised territory removed: 广州 no longer sells into 广州 itself.
-    session.execute(delete(PartyTerritory).where(PartyTerritory.party_id == "D-GZ", PartyTerritory.territory_id == "CN-44-01"))  # type: ignore[arg-type]  # noqa: E501
+    session.execute(
+        delete(PartyTerritory).where(PartyTerritory.party_id == "D-GZ", PartyTerritory.territory_id == "CN-44-01")
+    )  # type: ignore[arg-type]  # noqa: E501
     session.flush()
     assert warnings_shipping(session, units[2], "S-GZ-1") == ["out_of_territory"]
     # Changed territory: the 南京 store moves outside every territory 广州 holds.
@@ -186,18 +181,19 @@ def test_a_change_committed_through_another_engine_is_seen_at_once(engine: Engin
 def _statements_per_scan(session: Session, codes_: list[str]) -> list[int]:
     counts: list[int] = []
     bind = session.connection().engine
-    for code in codes_:
-        seen: list[str] = []
+    seen: list[str] = []
 
-        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            seen.append(statement)
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
 
-        event.listen(bind, "before_cursor_execute", count)
-        try:
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        for code in codes_:
+            seen.clear()
             scan(session, GZ, "shipping", [code], destination_id="S-GZ-1")
-        finally:
-            event.remove(bind, "before_cursor_execute", count)
-        counts.append(len(seen))
+            counts.append(len(seen))
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
     return counts
 
 
