@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 
 from traceability.models import MasterDataGeneration
 
-__all__ = ["cached", "enabled", "generation"]
+__all__ = ["cached", "enabled", "generation", "wrote"]
 
 T = TypeVar("T")
 
@@ -52,7 +52,12 @@ def _count_writes(conn: Connection, _cursor: Any, statement: str, *_: Any) -> No
     # Anything but a plain read may have fired a master-data trigger (savepoint rollbacks included): it ends the
     # generation a transaction remembered. Conservative on purpose; a read costs one tiny SELECT again, no more.
     if not _READ.match(statement):
-        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+        wrote(conn)
+
+
+def wrote(conn: Connection) -> None:
+    """Say that ``conn`` wrote past SQLAlchemy's cursor events (a driver-level COPY): the generation is read again."""
+    conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
 
 
 def generation(session: Session) -> tuple[str, int] | None:
