@@ -86,7 +86,7 @@ def cached(session: Session, name: str, load: Callable[[Session], T]) -> T:
         return load(session)
     # Read before loading: a write committed in between makes the value newer than its key, never older.
     current = generation(session)
-    if current is None:  # a database without the row (not migrated to 0026): no way to know, so no cache
+    if current is None:  # the row is missing (deleted by hand): no way to know, so no cache
         return load(session)
     key = (str(session.get_bind().engine.url), *current, name)
     with _lock:
