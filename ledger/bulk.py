@@ -19,6 +19,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table
 from sqlmodel import Session
 
+from ledger import masterdata
+
 __all__ = ["insert_rows", "table_of"]
 
 
@@ -65,6 +67,7 @@ def _copy(conn: Connection, table: Table, names: list[str], rows: Sequence[Mappi
     columns = ", ".join(quoted.quote(name) for name in names)
     target = quoted.format_table(table)
     raw: Any = conn.connection.dbapi_connection  # a psycopg connection: its cursors copy
+    masterdata.wrote(conn)  # no cursor event sees a COPY: the master-data generation must not be trusted past it
     with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([

@@ -6,10 +6,13 @@ brand-owned, and a distributor's own warehouse counts as that distributor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from sqlmodel import Session, select
 
+from ledger import masterdata
 from traceability.models import Party
 
 __all__ = ["PartyRoles"]
@@ -18,15 +21,25 @@ _BRAND_KINDS = frozenset({"brand", "plant"})
 _DISTRIBUTOR = frozenset({"distributor"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class PartyRoles:
-    kind: dict[str, str]
-    owner: dict[str, str | None]
+    """Frozen (read-only mappings): one value is shared by every request of a process (:mod:`ledger.masterdata`)."""
+
+    kind: Mapping[str, str]
+    owner: Mapping[str, str | None]
 
     @classmethod
     def load(cls, session: Session) -> PartyRoles:
+        """Every party's kind and owner, reused until master data changes."""
+        return masterdata.cached(session, "ledger.parties.roles", cls._fetch)
+
+    @classmethod
+    def _fetch(cls, session: Session) -> PartyRoles:
         rows = session.exec(select(Party.id, Party.kind, Party.owner_id)).all()
-        return cls(kind={p: str(k) for p, k, _ in rows}, owner={p: o for p, _, o in rows})
+        return cls(
+            kind=MappingProxyType({p: str(k) for p, k, _ in rows}),
+            owner=MappingProxyType({p: o for p, _, o in rows}),
+        )
 
     def chain(self, party: str | None) -> list[str]:
         """The party and its owners, up the chain (known parties only)."""

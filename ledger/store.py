@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +27,7 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
+from ledger import masterdata
 from ledger.bulk import insert_rows
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
 from ledger.history import batch
@@ -106,17 +108,25 @@ def _gln_of(identifier: str) -> str | None:
     return m[1] if m else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class PartyDirectory:
-    """Resolves the ways a party is named in events (SGLN URN, GLN Digital Link, master-data id) to its id."""
+    """Resolves the ways a party is named in events (SGLN URN, GLN Digital Link, master-data id) to its id.
 
-    by_gln: dict[str, str]
-    ids: set[str]
+    Frozen (read-only mapping, frozenset): one value is shared by every request of a process (:mod:`ledger.masterdata`).
+    """
+
+    by_gln: Mapping[str, str]
+    ids: frozenset[str]
 
     @classmethod
     def load(cls, session: Session) -> PartyDirectory:
+        """Every party's id and GLN, reused until master data changes."""
+        return masterdata.cached(session, "ledger.store.directory", cls._fetch)
+
+    @classmethod
+    def _fetch(cls, session: Session) -> PartyDirectory:
         rows = session.exec(select(Party.id, Party.gln)).all()
-        return cls(by_gln={gln: pid for pid, gln in rows}, ids={pid for pid, _ in rows})
+        return cls(by_gln=MappingProxyType({gln: pid for pid, gln in rows}), ids=frozenset(pid for pid, _ in rows))
 
     def resolve(self, identifier: str | None) -> str | None:
         if not identifier:
@@ -411,7 +421,6 @@ def resolve_columns(p: NewEvent, directory: PartyDirectory) -> dict[str, Any]:
         "warnings": json.dumps(warnings, ensure_ascii=False) if warnings else None,
     }
     return row
-
 
 
 # --- verification ------------------------------------------------------------------------------------------------

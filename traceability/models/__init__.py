@@ -18,6 +18,7 @@ from traceability.models.crm import (
     TaskStatus,
 )
 from traceability.models.event import Capture, ChainHead, Event, EventEpc, RejectedScan
+from traceability.models.generation import MASTERDATA_TABLES, MasterDataGeneration
 from traceability.models.keys import KeyAlgorithm, KeyStatus, SigningKey
 from traceability.models.label import LabelReprint, LabelSymbology, LabelVoid, PrintFormat, PrintJob, PrintJobStatus
 from traceability.models.masterdata_vocab import VocabularyElement
@@ -93,6 +94,8 @@ __all__ = [
     "CodeStatus",
     "KeyAlgorithm",
     "KeyStatus",
+    "MASTERDATA_TABLES",
+    "MasterDataGeneration",
     "Member",
     "Order",
     "OrderChannel",
