@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
@@ -25,7 +25,7 @@ from scanning.service import ScanRequest, record_scans
 from tests.factories import BASE_DOC, GTIN, seed_masterdata
 from traceability.auth.service import Principal
 from traceability.database import make_engine
-from traceability.models import Party, PartyTerritory, Role, StoreSupplier, Territory
+from traceability.models import Party, PartyKind, PartyTerritory, Role, StoreSupplier, Territory
 
 PLANT = Principal(role=Role.plant, party_id="PLANT-1")
 GZ = Principal(role=Role.distributor, party_id="D-GZ")
@@ -71,17 +71,19 @@ def test_a_scan_sees_each_master_data_change_at_once(session: Session, units: li
     assert warnings_shipping(session, units[1], "S-NJ-1") == []
     # Authorised territory removed: 广州 no longer sells into 广州 itself.
     session.execute(
-        delete(PartyTerritory).where(PartyTerritory.party_id == "D-GZ", PartyTerritory.territory_id == "CN-44-01")
-    )  # type: ignore[arg-type]  # noqa: E501
+        delete(PartyTerritory).where(
+            col(PartyTerritory.party_id) == "D-GZ", col(PartyTerritory.territory_id) == "CN-44-01"
+        )
+    )
     session.flush()
     assert warnings_shipping(session, units[2], "S-GZ-1") == ["out_of_territory"]
     # Changed territory: the 南京 store moves outside every territory 广州 holds.
-    session.execute(update(Party).where(Party.id == "S-NJ-1").values(territory_id="CN-44-03"))  # type: ignore[arg-type]
+    session.execute(update(Party).where(col(Party.id) == "S-NJ-1").values(territory_id="CN-44-03"))
     session.flush()
     assert warnings_shipping(session, units[3], "S-NJ-1") == ["out_of_territory"]
     # A new party: a store 广州 supplies, in 江苏 (authorised above).
-    session.add(Party(id="S-NJ-2", kind="store", name="Store NJ 2", gln="6901234000085", territory_id="CN-32-01",
-                      member_store_no="M-000009"))  # fmt: skip
+    session.add(Party(id="S-NJ-2", kind=PartyKind.store, name="Store NJ 2", gln="6901234000085",
+                      territory_id="CN-32-01", member_store_no="M-000009"))  # fmt: skip
     session.flush()
     session.add(StoreSupplier(store_id="S-NJ-2", distributor_id="D-GZ"))
     session.flush()
@@ -152,7 +154,7 @@ def test_a_change_committed_through_another_engine_is_seen_at_once(engine: Engin
         with Session(other) as theirs:
             theirs.add(Territory(id=name, name="Cache test"))
             theirs.flush()  # no relationship tells the unit of work the order
-            theirs.add(Party(id=name, kind="store", name="Cache test", gln=gln, territory_id=name))
+            theirs.add(Party(id=name, kind=PartyKind.store, name="Cache test", gln=gln, territory_id=name))
             theirs.commit()
         with Session(engine) as mine:
             assert load_masterdata(mine, [name]).parties[name].territory == name
