@@ -664,7 +664,7 @@ class _FastRow:
         return self.read_at(self.raw_at) if self.read_at else self.raw_at  # type: ignore[no-any-return]
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # bounded: a client chooses the shape (how many keys each MATCH_ names)
 def _fast_sql(dialect: str, order_by: str, descending: bool, shape: tuple[tuple[int, int], ...], scoped: bool,
               after: bool) -> tuple[str, tuple[str, ...]]:  # fmt: skip
     """The SQL text of a page of identifier matches, with bind parameters, for one shape of query; what

@@ -179,6 +179,7 @@ def receive_scans(
     shipment = get_inbound(session=session, principal=principal, shipment_id=shipment_id, lang=lang)
     party = _party_for(session, principal, shipment.destination_id)
     lock_store(session)
+    session.refresh(shipment)  # as it is now that writers wait on us: a close that committed meanwhile shows
     request_hash = hashlib.sha256(json.dumps(["receipt", shipment_id, codes]).encode()).hexdigest()
     scoped, replay = _claim_key(session, party.id, idempotency_key, request_hash)
     if replay is not None:
@@ -244,11 +245,12 @@ def close_receipt(*, session: Session, principal: Principal, shipment_id: int, l
     """Close the receipt: what was not received by now is what is missing, and stays listed."""
     shipment = get_inbound(session=session, principal=principal, shipment_id=shipment_id, lang=lang)
     party = _party_for(session, principal, shipment.destination_id)
+    lock_store(session)  # first, then the checks: two closes at once cannot both pass them
+    session.refresh(shipment)
     if shipment.status != ShipmentStatus.closed:
         raise ShipmentError(_say("not_shipped", lang, shipment_id))
     if shipment.received_at is not None:
         raise ShipmentError(_say("receipt_closed", lang, shipment_id))
-    lock_store(session)
     shipment.received_at, shipment.received_by = utcnow(), party.id
     session.add(shipment)
     session.flush()

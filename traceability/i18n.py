@@ -108,7 +108,8 @@ def _contexts(lang: str) -> dict[str, dict[str, str]]:
         po = read_po(f, locale=lang.replace("-", "_"))
     out: dict[str, dict[str, str]] = {}
     for message in po:
-        if message.id and isinstance(message.id, str) and isinstance(message.string, str) and message.string:
+        if (message.id and isinstance(message.id, str) and isinstance(message.string, str) and message.string
+                and not message.fuzzy):  # a fuzzy entry is a guess awaiting review, as gettext treats it
             out.setdefault(message.context or "", {})[message.id] = message.string
     return out
 
@@ -155,7 +156,8 @@ def format_number(value: int | float | Decimal, lang: str) -> str:
 
 def format_money(amount: Decimal | str | int, currency: str, lang: str) -> str:
     """An amount in its currency with two decimals, rounded half-even (``¥1,234.50``; ``CN¥1,234.50`` in English)."""
-    return format_currency(Decimal(amount), currency, locale=_locale(lang), format_type="standard")
+    return format_currency(Decimal(amount), currency, locale=_locale(lang), format_type="standard",
+                           currency_digits=False)  # two decimals whatever the currency: what settlement holds
 
 
 def format_day(value: date, lang: str) -> str:

@@ -111,7 +111,10 @@ def _day(value: str, lang: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if day == date.max:  # the list asks for the day after the last one: past the calendar's end
+            raise ValueError(value)
+        return day
     except ValueError:
         raise InvalidInput(translator(lang)("list.bad_date", value=value[:20]), field="date",
                            reason="bad_date") from None  # fmt: skip

@@ -28,7 +28,6 @@ from web import overview
 from web.charts import Bar, bar_chart
 from web.deps import page_allow, page_lang
 from web.i18n import Translator, translator
-from web.partner_pages import money
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
 
 __all__ = ["overview_for", "router"]
@@ -134,5 +133,5 @@ def overview_for(*, session: Session, principal: Principal, policy: Policy, lang
 def overview_page(request: Request, session: SessionDep, principal: Anyone, policy: PolicyDep) -> Response:
     """The role's figures at a glance, with links to the pages where the work is done."""
     panel = overview_for(session=session, principal=principal, policy=policy, lang=page_lang(request))
-    return render(request, "overview.html", {"o": panel, "role": principal.role.value, "money": money,
+    return render(request, "overview.html", {"o": panel, "role": principal.role.value,
                                              "_session": session}, principal=principal)  # fmt: skip

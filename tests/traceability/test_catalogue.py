@@ -75,6 +75,7 @@ def test_numbers_money_and_dates_per_locale() -> None:
     assert format_money(Decimal("1234.5"), "CNY", "zh-CN") == "¥1,234.50"
     assert format_money("-0.125", "CNY", "zh-CN") == "-¥0.12"  # half-even, as settlement rounds
     assert format_money(Decimal("64.32"), "CNY", "en") == "CN¥64.32"
+    assert format_money("1234.5", "JPY", "en") == "¥1,234.50"  # two decimals whatever the currency's own digits
     assert format_day(date(2026, 12, 2), "zh-CN") == "2026年12月2日"
     assert format_day(date(2026, 12, 2), "en") == "Dec 2, 2026"
     assert format_when(datetime(2026, 12, 2, 13, 5), "zh-CN") == "2026年12月2日 13:05"

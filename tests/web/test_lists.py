@@ -91,6 +91,11 @@ def test_bad_list_parameters_are_named_not_a_500(client: TestClient, session: Se
         resp = client.get(f"/app/alerts?{query}", headers=HTML)
         assert resp.status_code == 422, query
         assert "Traceback" not in resp.text
+    _sign_in(client, session, Role.distributor)
+    for query in ("to=9999-12-31", "from=2026-02-30", "to=tomorrow"):  # the calendar's end; no such day
+        resp = client.get(f"/app/shipments?{query}", headers=HTML)
+        assert resp.status_code == 422, query
+        assert "Traceback" not in resp.text
 
 
 def _notes(session: Session, alert_id: int | None) -> list[AlertNote]:
