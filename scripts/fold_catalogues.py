@@ -74,7 +74,11 @@ def find_dicts() -> list[tuple[Path, str, ast.stmt, dict[str, dict[str, str]]]]:
 
 
 def _context(path: Path, name: str, siblings: int) -> str:
-    return _module(path) if siblings == 1 else f"{_module(path)}:{name.strip('_').lower()}"
+    """The module's path; with the variable's name too when the module has several dicts, or already reads a part of
+    the catalogue (a new dict must not overwrite the words folded before it)."""
+    folded_before = 'messages("' in path.read_text(encoding="utf-8")
+    single = siblings == 1 and not folded_before
+    return _module(path) if single else f"{_module(path)}:{name.strip('_').lower()}"
 
 
 def _rewrite(path: Path, replacements: list[tuple[ast.stmt, str, str]]) -> None:
