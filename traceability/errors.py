@@ -62,7 +62,7 @@ class TraceabilityError(Exception):
               **params: Any) -> Self:  # fmt: skip
         """The error worded from ``catalogue[lang][key]`` with ``params``: English as its ``message`` (the CLI, the
         logs), the caller's language in the problem body; ``detail`` are the body's machine-readable fields."""
-        error = cls(wording(catalogue, key, "en", **params), **dict(detail or {}))
+        error = cls(wording(catalogue, key, "en", **_in("en", params)), **dict(detail or {}))
         error.words = (catalogue, key, params)
         return error
 
@@ -71,7 +71,7 @@ class TraceabilityError(Exception):
         if self.words is None:
             return self.message
         catalogue, key, params = self.words
-        return wording(catalogue, key, lang, **params)
+        return wording(catalogue, key, lang, **_in(lang, params))
 
     def to_problem(self, lang: str = "en") -> dict[str, Any]:
         """Render as an RFC 9457 problem-details body, ``detail`` in ``lang``."""
@@ -84,6 +84,11 @@ class TraceabilityError(Exception):
         }
         body.update(self.detail)
         return body
+
+
+def _in(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a message, an error among them (the cause a message quotes) worded in ``lang`` too."""
+    return {k: v.text(lang) if isinstance(v, TraceabilityError) else v for k, v in params.items()}
 
 
 class NotFound(TraceabilityError):
