@@ -26,6 +26,7 @@ from codes.signing import KeyInfo, Keyring, SignedCode, Signer, Verification, ve
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import NotFound
 from traceability.gs1 import is_valid_sscc, with_check_digit
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     AggregationAction,
     AggregationLog,
@@ -63,6 +64,8 @@ __all__ = [
     "verify_text",
 ]
 
+_MESSAGES: Catalogue = messages("codes.service")
+
 OutputFormat = Literal["dl", "gs1", "gs1-human", "csv"]
 ProgressFn = Callable[[int], None]
 
@@ -93,16 +96,14 @@ def create_key(
     """Create the first active key of an algorithm: a key file on disk and a public record in the database."""
     active = _active_key(session, algorithm)
     if active is not None:
-        raise KeyStateError(
-            f"key {active.key_id} is already active for {algorithm.value}; use `codes keys rotate` to replace it"
-        )
+        raise KeyStateError.keyed(_MESSAGES, "already_active", key_id=active.key_id, algorithm=algorithm.value)
     return _new_key(session=session, store=store, key_id=key_id, algorithm=algorithm)
 
 
 def _new_key(*, session: Session, store: KeyFileStore, key_id: str | None, algorithm: KeyAlgorithm) -> SigningKey:
     key_id = key_id or _next_key_id(session, "K" if algorithm is KeyAlgorithm.ed25519 else "H")
     if session.get(SigningKey, key_id) is not None:
-        raise KeyStateError(f"key id {key_id!r} is already taken")
+        raise KeyStateError.keyed(_MESSAGES, "key_taken", key_id=key_id)
     public: bytes | None = None
     if algorithm is KeyAlgorithm.ed25519:
         public = public_key_raw(store.create_ed25519(key_id))
@@ -137,9 +138,9 @@ def revoke_key(*, session: Session, key_id: str, reason: str) -> SigningKey:
     """Revoke a key: every code it signed now fails verification, naming the key and the reason."""
     row = session.get(SigningKey, key_id)
     if row is None:
-        raise NotFound(f"no signing key {key_id!r}", key_id=key_id)
+        raise NotFound.keyed(_MESSAGES, "no_key", key_id=key_id, detail={"key_id": key_id})
     if not reason.strip():
-        raise KeyStateError("a revocation needs a reason")
+        raise KeyStateError.keyed(_MESSAGES, "revoke_reason")
     row.status = KeyStatus.revoked
     row.revoked_at = utcnow()
     row.revoked_reason = reason.strip()
@@ -168,7 +169,7 @@ def load_signer(*, session: Session, store: KeyFileStore) -> Signer:
     """The signer of the active Ed25519 key, its private half read from its key file."""
     active = _active_key(session, KeyAlgorithm.ed25519)
     if active is None:
-        raise KeyStateError("no active signing key; create one with `traceability codes keys create`")
+        raise KeyStateError.keyed(_MESSAGES, "no_active_key")
     return Signer(active.key_id, store.load_private(active.key_id))
 
 
@@ -284,11 +285,11 @@ def generate_codes(
     """
     template = CodeIdentity(gtin=gtin, serial="0", lot=lot, expiry=expiry)  # validates gtin, lot, expiry once
     if count < 1:
-        raise MalformedCode("count must be at least 1", field="count")
+        raise MalformedCode.keyed(_MESSAGES, "count", detail={"field": "count"})
     if level is CodeLevel.unit and session.get(Product, gtin) is None:
-        raise NotFound(f"no product with GTIN {gtin}; import it in master data first", gtin=gtin)
+        raise NotFound.keyed(_MESSAGES, "no_product", gtin=gtin, detail={"gtin": gtin})
     if party_id is not None and session.get(Party, party_id) is None:
-        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+        raise NotFound.keyed(_MESSAGES, "unknown_party", party=party_id, detail={"party": party_id})
 
     batch = CodeBatch(level=level, gtin=gtin, lot=lot, expiry=expiry, key_id=signer.key_id, party_id=party_id,
                       requested=count)  # fmt: skip
@@ -307,7 +308,7 @@ def generate_codes(
     def chunks() -> Iterator[list[tuple[str, bytes]]]:
         if workers > 1 and serial_source is new_serial:
             if key_dir is None:
-                raise KeyStateError("parallel generation needs the key directory to load the key in each worker")
+                raise KeyStateError.keyed(_MESSAGES, "parallel_keys")
             with ProcessPoolExecutor(
                 max_workers=workers, initializer=_worker_init,
                 initargs=(str(key_dir), passphrase, signer.key_id),
@@ -388,13 +389,13 @@ def resolve_code(*, session: Session, text: str) -> Code:
     if sscc is not None:
         row = session.exec(select(Code).where(Code.sscc == sscc)).first()
         if row is None:
-            raise CodeNotFound(f"SSCC {sscc} was never issued", sscc=sscc)
+            raise CodeNotFound.keyed(_MESSAGES, "sscc_never_issued", sscc=sscc, detail={"sscc": sscc})
         return row
     code = parse_code(text)
     row = session.exec(select(Code).where(Code.gtin == code.identity.gtin, Code.serial == code.identity.serial)).first()
     if row is None:
-        raise CodeNotFound(f"code {code.identity.gtin}/{code.identity.serial} was never issued",
-                           gtin=code.identity.gtin, serial=code.identity.serial)  # fmt: skip
+        raise CodeNotFound.keyed(_MESSAGES, "never_issued", gtin=code.identity.gtin, serial=code.identity.serial,
+                                 detail={"gtin": code.identity.gtin, "serial": code.identity.serial})  # fmt: skip
     return row
 
 
@@ -414,7 +415,7 @@ def _as_sscc(text: str) -> str | None:
     if candidate is None:
         return None
     if not is_valid_sscc(candidate):
-        raise MalformedCode(f"{candidate!r} is not an 18-digit SSCC with a valid check digit", field="sscc")
+        raise MalformedCode.keyed(_MESSAGES, "bad_sscc", sscc=candidate, detail={"field": "sscc"})
     return candidate
 
 
@@ -423,7 +424,8 @@ def get_code(*, session: Session, principal: Principal, gtin: str, serial: str) 
     stmt = select(Code).where(Code.gtin == gtin, Code.serial == serial)
     row = session.exec(scope_to_party(stmt, principal, Code.holder_id)).first()
     if row is None:
-        raise CodeNotFound(f"no code {gtin}/{serial}", gtin=gtin, serial=serial)
+        raise CodeNotFound.keyed(_MESSAGES, "no_code", gtin=gtin, serial=serial,
+                                 detail={"gtin": gtin, "serial": serial})  # fmt: skip
     return row
 
 
@@ -441,9 +443,9 @@ def allocate_ssccs(
 ) -> list[Code]:
     """Allocate random, never-reused SSCCs for cases or pallets under a GS1 company prefix."""
     if not (company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
-        raise MalformedCode("company prefix must be 6 to 12 digits", field="company_prefix")
+        raise MalformedCode.keyed(_MESSAGES, "company_prefix", detail={"field": "company_prefix"})
     if extension not in "0123456789" or len(extension) != 1:
-        raise MalformedCode("extension digit must be one digit", field="extension")
+        raise MalformedCode.keyed(_MESSAGES, "extension", detail={"field": "extension"})
     ref_len = 16 - len(company_prefix)
     made: list[Code] = []
     while len(made) < count:
@@ -468,24 +470,23 @@ def aggregate(*, session: Session, parent: str, children: list[str], party_id: s
     parent_row = resolve_code(session=session, text=parent)
     allowed = _ALLOWED_CHILD.get(CodeLevel(parent_row.level))
     if allowed is None:
-        raise AggregationError(f"a {parent_row.level} cannot hold other items", parent=parent)
+        raise AggregationError.keyed(_MESSAGES, "holds_nothing", level=parent_row.level, detail={"parent": parent})
     rows: list[Code] = []
     seen: set[int] = set()
     for i, text in enumerate(children):
         child = resolve_code(session=session, text=text)
         assert child.id is not None
         if child.id in seen:
-            raise AggregationError(f"child #{i} appears twice in this packing", child=text)
+            raise AggregationError.keyed(_MESSAGES, "twice", i=i, detail={"child": text})
         seen.add(child.id)
         if CodeLevel(child.level) not in allowed:
-            raise AggregationError(f"a {child.level} cannot go into a {parent_row.level}", child=text)
+            raise AggregationError.keyed(_MESSAGES, "wrong_level", level=child.level, parent_level=parent_row.level,
+                                        detail={"child": text})  # fmt: skip
         if child.parent_id is not None and child.parent_id != parent_row.id:
-            raise AggregationError(
-                f"child #{i} is already packed in another parent (code id {child.parent_id}); unpack it first",
-                child=text,
-            )
+            raise AggregationError.keyed(_MESSAGES, "packed_elsewhere", i=i, parent_id=child.parent_id,
+                                         detail={"child": text})  # fmt: skip
         if child.status in (CodeStatus.voided, CodeStatus.sold):
-            raise AggregationError(f"child #{i} is {child.status} and cannot be packed", child=text)
+            raise AggregationError.keyed(_MESSAGES, "unpackable", i=i, status=child.status, detail={"child": text})
         rows.append(child)
     assert parent_row.id is not None
     for child in rows:
@@ -510,7 +511,7 @@ def disaggregate(*, session: Session, parent: str, children: list[str] | None = 
         targets = [resolve_code(session=session, text=t) for t in children]
         for t, row in zip(children, targets, strict=True):
             if row.parent_id != parent_row.id:
-                raise AggregationError(f"{t} is not packed in this parent", child=t)
+                raise AggregationError.keyed(_MESSAGES, "not_inside", child=t, detail={"child": t})
     assert parent_row.id is not None
     for row in targets:
         assert row.id is not None

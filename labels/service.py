@@ -43,6 +43,7 @@ from ledger.keys import code_key
 from ledger.store import append, own_event
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput, NotFound
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Capture,
     Code,
@@ -77,6 +78,8 @@ __all__ = [
     "reprint_label",
     "void_label",
 ]
+
+_MESSAGES: Catalogue = messages("labels.service")
 
 MAX_QUANTITY = 1_000_000
 """Largest job: a day of a fast line; larger runs are several jobs, each reconciled on its own."""
@@ -122,9 +125,9 @@ def list_templates() -> list[Template]:
 def _text(value: str, what: str, limit: int) -> str:
     value = value.strip()
     if not value:
-        raise InvalidInput(f"{what} must not be empty", field=what)
+        raise InvalidInput.keyed(_MESSAGES, "empty", field=what, detail={"field": what})
     if len(value) > limit:
-        raise InvalidInput(f"{what} is longer than {limit} characters", field=what)
+        raise InvalidInput.keyed(_MESSAGES, "too_long", field=what, limit=limit, detail={"field": what})
     return value
 
 
@@ -149,23 +152,23 @@ def create_job(
     tpl.check(level=level)
     by = _text(by, "by", 200)
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise InvalidInput(f"quantity must be 1 to {MAX_QUANTITY:,}", field="quantity")
+        raise InvalidInput.keyed(_MESSAGES, "quantity", most=MAX_QUANTITY, detail={"field": "quantity"})
     CodeIdentity(gtin, "0", lot, expiry)  # validates GTIN, lot and expiry, naming the field
     product = session.get(Product, gtin)
     if product is None:
-        raise NotFound(f"no product with GTIN {gtin}; import it in master data first", gtin=gtin)
+        raise NotFound.keyed(_MESSAGES, "no_product", gtin=gtin, detail={"gtin": gtin})
     if session.get(Party, party_id) is None:
-        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+        raise NotFound.keyed(_MESSAGES, "unknown_party", party=party_id, detail={"party": party_id})
     if level is CodeLevel.unit:
         symbology = symbology or LabelSymbology.qr
     elif symbology is LabelSymbology.qr:
-        raise TemplateMismatch("case and pallet labels carry GS1-128 and DataMatrix, not QR", field="symbology")
+        raise TemplateMismatch.keyed(_MESSAGES, "no_qr", detail={"field": "symbology"})
     else:
         symbology = LabelSymbology.datamatrix
 
     if level is CodeLevel.unit:
         if store is None:
-            raise InvalidInput("unit codes are signed: the key directory is needed", field="store")
+            raise InvalidInput.keyed(_MESSAGES, "needs_keys", detail={"field": "store"})
         signer = codes_service.load_signer(session=session, store=store)
         with open(os.devnull, "w", encoding="ascii") as discard:  # the codes go to the database, not to a file
             result = codes_service.generate_codes(
@@ -210,7 +213,7 @@ def _job(session: Session, job_id: int, principal: Principal | None) -> PrintJob
         stmt = scope_to_party(stmt, principal, PrintJob.party_id)
     job = session.exec(stmt).first()
     if job is None:
-        raise JobNotFound(f"no print job {job_id}", job_id=job_id)
+        raise JobNotFound.keyed(_MESSAGES, "no_job", job_id=job_id, detail={"job_id": job_id})
     return job
 
 
@@ -353,14 +356,12 @@ def print_job(
     )
     session.refresh(job)
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise JobStateError(
-            f"print job {job.id} is {job.status}: a job is printed once; reprint damaged labels one by one",
-            job_id=job.id, status=str(job.status),
-        )  # fmt: skip
+        raise JobStateError.keyed(_MESSAGES, "printed_once", job_id=job.id, status=job.status,
+                                  detail={"job_id": job.id, "status": str(job.status)})  # fmt: skip
     count = _render(_unprinted(session, job, _Labeller(session, job, resolver)), template=template, fmt=fmt, out=out,
                     title=f"Print job {job.id}", progress=progress, invariant=invariant)  # fmt: skip
     if count == 0:
-        raise JobStateError(f"print job {job.id} has nothing to print: every code was voided", job_id=job.id)
+        raise JobStateError.keyed(_MESSAGES, "nothing_to_print", job_id=job.id, detail={"job_id": job.id})
     return PrintResult(job=job, labels=count, print_format=fmt)
 
 
@@ -374,10 +375,10 @@ def _job_code(session: Session, job: PrintJob, code: str) -> Code:
         try:
             row = codes_service.resolve_code(session=session, text=text)
         except MalformedCode as exc:
-            raise MalformedCode(f"{code!r} is neither a serial, an SSCC nor a code we print: {exc.message}",
-                                field="code") from None  # fmt: skip
+            raise MalformedCode.keyed(_MESSAGES, "not_a_code", code=code, why=exc,
+                                      detail={"field": "code"}) from None  # fmt: skip
     if row.batch_id is None or row.batch_id != job.batch_id:
-        raise CodeNotInJob(f"{code} was not printed by job {job.id}", job_id=job.id)
+        raise CodeNotInJob.keyed(_MESSAGES, "not_in_job", code=code, job_id=job.id, detail={"job_id": job.id})
     return row
 
 
@@ -400,17 +401,19 @@ def reprint_label(
     reason, by = _text(reason, "reason", 500), _text(by, "by", 200)
     job = _job(session, job_id, principal)
     if job.status != PrintJobStatus.printed:
-        raise JobStateError(f"print job {job.id} is {job.status}; labels are reprinted between printing and closing",
-                            job_id=job.id, status=str(job.status))  # fmt: skip
+        raise JobStateError.keyed(_MESSAGES, "reprint_when", job_id=job.id, status=job.status,
+                                  detail={"job_id": job.id, "status": str(job.status)})  # fmt: skip
     fmt = fmt or PrintFormat(job.print_format or PrintFormat.pdf)
     template = get_template(job.template)
     template.check(level=CodeLevel(job.level), fmt=fmt)
     if not 0 <= first_slot < template.per_page:
-        raise InvalidInput(f"template {template.id} has positions 0 to {template.per_page - 1}", field="first_slot")
+        raise InvalidInput.keyed(_MESSAGES, "slots", template=template.id, last=template.per_page - 1,
+                                 detail={"field": "first_slot"})  # fmt: skip
     row = _job_code(session, job, code)
     if row.status not in _REPRINTABLE:
-        hint = "a voided code is never printed again" if row.status == CodeStatus.voided else "it was never printed"
-        raise LabelStateError(f"code {row.id} is {row.status}: {hint}", status=str(row.status))
+        key = "reprint_voided" if row.status == CodeStatus.voided else "reprint_unprinted"
+        raise LabelStateError.keyed(_MESSAGES, key, code_id=row.id, status=row.status,
+                                    detail={"status": str(row.status)})  # fmt: skip
     assert row.id is not None
     assert job.id is not None
     log = LabelReprint(job_id=job.id, code_id=row.id, print_format=fmt, actor=by, reason=reason,
@@ -440,9 +443,9 @@ def void_label(
     row = _job_code(session, job, code)
     previous = CodeStatus(row.status)
     if previous not in _VOIDABLE:
-        hint = ("it is already voided" if previous is CodeStatus.voided
-                else "it is in the supply chain; decommission it with an EPCIS event instead")  # fmt: skip
-        raise LabelStateError(f"code {row.id} is {previous}: {hint}", status=previous.value)
+        key = "void_voided" if previous is CodeStatus.voided else "void_in_chain"
+        raise LabelStateError.keyed(_MESSAGES, key, code_id=row.id, status=previous,
+                                    detail={"status": previous.value})  # fmt: skip
     # Conditional, so that a commissioning scan racing with the void cannot be overwritten.
     done = session.execute(
         update(Code).where(col(Code.id) == row.id, col(Code.status) == previous.value)
@@ -450,7 +453,8 @@ def void_label(
     )  # fmt: skip
     if done.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(row)
-        raise LabelStateError(f"code {row.id} changed to {row.status} meanwhile; not voided", status=str(row.status))
+        raise LabelStateError.keyed(_MESSAGES, "void_raced", code_id=row.id, status=row.status,
+                                    detail={"status": str(row.status)})  # fmt: skip
     session.refresh(row)
     assert row.id is not None
     assert job.id is not None
@@ -497,8 +501,8 @@ def close_job(*, session: Session, job_id: int, by: str, principal: Principal | 
     )
     session.refresh(job)
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise JobStateError(f"print job {job.id} is {job.status}; only a printed job can be closed", job_id=job.id,
-                            status=str(job.status))  # fmt: skip
+        raise JobStateError.keyed(_MESSAGES, "close_when", job_id=job.id, status=job.status,
+                                  detail={"job_id": job.id, "status": str(job.status)})  # fmt: skip
     return job
 
 

@@ -465,8 +465,8 @@ _SCHEDULE_PARAMETERS = ("second", "minute", "hour", "dayOfMonth", "month", "dayO
 _PROBLEM_JSON = "application/problem+json"
 
 
-def _stream_refusal(error: TraceabilityError) -> JSONResponse:
-    body = error.to_problem()
+def _stream_refusal(error: TraceabilityError, lang: str) -> JSONResponse:
+    body = error.to_problem(lang)
     body["type"] = problem_type(error.status_code, error.code)
     return JSONResponse(body, status_code=error.status_code, media_type=_PROBLEM_JSON)
 
@@ -511,7 +511,7 @@ async def _stream(websocket: WebSocket, name: str) -> None:
         principal, start = await run_in_threadpool(_open, engine, token, name, params.get("initialRecordTime"), lang)
     except TraceabilityError as error:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
-            await websocket.send_denial_response(_stream_refusal(error))
+            await websocket.send_denial_response(_stream_refusal(error, lang))
         else:
             await websocket.close(code=1008, reason=error.code)
         return

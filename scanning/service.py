@@ -40,6 +40,7 @@ from scanning.parse import ScannedCode, parse_scan, sgtin_urn, sscc_urn
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Forbidden, InvalidInput, NotFound
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Capture,
     Code,
@@ -70,6 +71,8 @@ __all__ = [
     "record_scans",
     "scan_into_shipment",
 ]
+
+_MESSAGES: Catalogue = messages("scanning.service")
 
 # Which kinds of party may perform each business step with our scanners.
 STEP_PARTIES: dict[str, frozenset[PartyKind]] = {
@@ -135,10 +138,10 @@ def _party_for(session: Session, principal: Principal, party_id: str | None) -> 
     """The scanning party: the key's own party; only an admin may scan on behalf of another."""
     wanted = party_id or principal.party_id
     if wanted != principal.party_id and principal.role is not Role.admin:
-        raise Forbidden(f"a {principal.role.value} key scans only as its own party {principal.party_id!r}")
+        raise Forbidden.keyed(_MESSAGES, "own_party_only", role=principal.role.value, party=principal.party_id)
     party = session.get(Party, wanted)
     if party is None:
-        raise NotFound(f"unknown party {wanted!r}", party=wanted)
+        raise NotFound.keyed(_MESSAGES, "unknown_party", party=wanted, detail={"party": wanted})
     return party
 
 
@@ -244,7 +247,7 @@ def _flush_capture(session: Session, capture: Capture) -> None:
     try:
         session.flush()
     except IntegrityError:  # pragma: no cover - the lock makes this a lost race of a replica, not of this process
-        raise IdempotencyConflict("this Idempotency-Key is being used by another request") from None
+        raise IdempotencyConflict.keyed(_MESSAGES, "key_in_use") from None
 
 
 def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None:
@@ -252,7 +255,7 @@ def _replay(session: Session, key: str, request_hash: str) -> ScanOutcome | None
     if previous is None:
         return None
     if previous.request_hash != request_hash:
-        raise IdempotencyConflict("this Idempotency-Key was already used for a different request")
+        raise IdempotencyConflict.keyed(_MESSAGES, "key_reused")
     data = json.loads(previous.response or "{}")
     return ScanOutcome(
         capture_id=data.get("capture_id"), event_id=data.get("event_id"), accepted=data.get("accepted", []),
@@ -412,7 +415,8 @@ def record_scans(
     if request.destination_id is not None:
         destination = session.get(Party, request.destination_id)
         if destination is None:
-            raise NotFound(f"unknown destination party {request.destination_id!r}", party=request.destination_id)
+            raise NotFound.keyed(_MESSAGES, "unknown_destination", party=request.destination_id,
+                                 detail={"party": request.destination_id})  # fmt: skip
     request_hash = _request_hash(request)
     idempotency_key, replay = _claim_key(session, party.id, idempotency_key, request_hash)
     if replay is not None:
@@ -481,7 +485,7 @@ def pack(
     """Pack children into a case or pallet: the packing record, and an AggregationEvent (ADD, packing)."""
     party = _party_for(session, principal, None)
     if PartyKind(party.kind) not in STEP_PARTIES["packing"]:
-        raise Forbidden(f"a {party.kind} may not pack")
+        raise Forbidden.keyed(_MESSAGES, "may_not_pack", kind=party.kind)
     lock_store(session)
     parent_scan = parse_scan(parent, company_prefix_length=company_prefix_length)
     child_scans = [parse_scan(c, company_prefix_length=company_prefix_length) for c in children]
@@ -525,20 +529,21 @@ def unpack(
     """
     party = _party_for(session, principal, None)
     if PartyKind(party.kind) not in STEP_PARTIES["unpacking"]:
-        raise Forbidden(f"a {party.kind} may not open cases")
+        raise Forbidden.keyed(_MESSAGES, "may_not_unpack", kind=party.kind)
     lock_store(session)
     scanned = parse_scan(parent, company_prefix_length=company_prefix_length)
     record = codes_for_keys(session, [scanned.key]).get(scanned.key)
     if record is None or record.level == "unit":
-        raise InvalidInput(f"{parent!r} is not a case or pallet we packed", field="code", reason="not_a_case")
+        raise InvalidInput.keyed(_MESSAGES, "not_a_case", code=parent,
+                                 detail={"field": "code", "reason": "not_a_case"})  # fmt: skip
     (held,) = outbound.holder_warnings(session=session, party=party.id, codes=[record])
     if held is not None:
         words = held.message(lang)
         raise NotHolder(words, units=[{"code": parent, "reason": held.kind, "message": words}])
     inside = session.exec(select(Code).where(Code.parent_id == record.id).order_by(col(Code.id))).all()
     if not inside:
-        raise InvalidInput(f"{parent!r} holds nothing: it was opened already, or never packed", field="code",
-                           reason="empty_case")  # fmt: skip
+        raise InvalidInput.keyed(_MESSAGES, "empty_case", code=parent,
+                                 detail={"field": "code", "reason": "empty_case"})  # fmt: skip
     children = [_epc_of(c, company_prefix_length) for c in inside]
     disaggregate(session=session, parent=scanned.raw if scanned.signed else _plain(scanned), party_id=party.id)
     now = datetime.now(UTC)
@@ -572,7 +577,7 @@ def _order_gtins(gtins: Sequence[str]) -> list[str]:
     cleaned = sorted({g.strip() for g in gtins if g.strip()})
     bad = [g for g in cleaned if not is_valid_gtin14(g)]
     if bad:
-        raise InvalidInput(f"not 14-digit GTINs with a valid check digit: {', '.join(bad)}", gtins=bad)
+        raise InvalidInput.keyed(_MESSAGES, "bad_gtins", gtins=", ".join(bad), detail={"gtins": bad})
     return cleaned
 
 
@@ -588,13 +593,14 @@ def open_shipment(
     """
     party = _party_for(session, principal, None)
     if PartyKind(party.kind) not in STEP_PARTIES["shipping"]:
-        raise Forbidden(f"a {party.kind} does not ship goods")
+        raise Forbidden.keyed(_MESSAGES, "may_not_ship", kind=party.kind)
     if session.get(Party, destination_id) is None:
-        raise NotFound(f"unknown destination party {destination_id!r}", party=destination_id)
+        raise NotFound.keyed(_MESSAGES, "unknown_destination", party=destination_id, detail={"party": destination_id})
     if destination_id == party.id:
-        raise ShipmentError("a shipment cannot go to its own sender")
+        raise ShipmentError.keyed(_MESSAGES, "to_itself")
     if expected_quantity is not None and expected_quantity < 1:
-        raise InvalidInput("the expected quantity is at least one unit", expected_quantity=expected_quantity)
+        raise InvalidInput.keyed(_MESSAGES, "expected_quantity",
+                                 detail={"expected_quantity": expected_quantity})  # fmt: skip
     gtins = _order_gtins(order_gtins)
     policy = policy or OutboundPolicy()
     refused = [w for w in outbound.destination_warnings(session=session, sender=party.id, destination=destination_id)
@@ -614,7 +620,7 @@ def get_shipment(*, session: Session, principal: Principal, shipment_id: int) ->
     stmt = scope_to_party(select(Shipment).where(Shipment.id == shipment_id), principal, Shipment.party_id)
     shipment = session.exec(stmt).first()
     if shipment is None:
-        raise NotFound(f"no shipment {shipment_id}", shipment=shipment_id)
+        raise NotFound.keyed(_MESSAGES, "no_shipment", shipment=shipment_id, detail={"shipment": shipment_id})
     return shipment
 
 
@@ -697,7 +703,7 @@ def scan_into_shipment(
     if replay is not None:
         return replay
     if shipment.status != ShipmentStatus.open:
-        raise ShipmentError(f"shipment {shipment_id} is {shipment.status}; open a new one")
+        raise ShipmentError.keyed(_MESSAGES, "not_open", shipment=shipment_id, status=shipment.status)
     checked = _validate(session, codes, "shipping", party, company_prefix_length=company_prefix_length, store=store)
     present = {i.key for i in shipment_items(session=session, shipment_id=shipment_id)}
     for item in checked:
@@ -737,10 +743,10 @@ def close_shipment(
     """
     shipment = get_shipment(session=session, principal=principal, shipment_id=shipment_id)
     if shipment.status != ShipmentStatus.open:
-        raise ShipmentError(f"shipment {shipment_id} is already {shipment.status}")
+        raise ShipmentError.keyed(_MESSAGES, "already", shipment=shipment_id, status=shipment.status)
     view = describe_shipment(session=session, shipment=shipment)
     if not view.items:
-        raise ShipmentError(f"shipment {shipment_id} has no scanned items; scan before closing")
+        raise ShipmentError.keyed(_MESSAGES, "empty_shipment", shipment=shipment_id)
     warnings = view.to_confirm()
     if warnings and not confirm:
         raise ConfirmationRequired(

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Forbidden, JsonTooDeep, TraceabilityError, Unauthenticated
+from traceability.i18n import Catalogue, messages
 from traceability.models import Role
 from traceability.settings import Settings
 
@@ -34,6 +35,8 @@ __all__ = [
     "get_session",
     "json_depth",
 ]
+
+_MESSAGES: Catalogue = messages("traceability.api")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -84,7 +87,7 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
-        raise Unauthenticated("missing API key; send Authorization: Bearer <key>")
+        raise Unauthenticated.keyed(_MESSAGES, "missing_key")
     principal = authenticate(session=session, token=credentials.credentials)
     # End the read that authenticated: on SQLite every transaction holds the write lock from its start (BEGIN
     # IMMEDIATE), and what a route does before it touches the database (parse and validate a document, decode a
@@ -101,10 +104,8 @@ def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: PrincipalDep) -> Principal:  # async: no I/O, so no hop to a worker thread
         if principal.role not in roles:
-            raise Forbidden(
-                f"role {principal.role.value!r} may not do this; allowed: {', '.join(r.value for r in roles)}",
-                role=principal.role.value,
-            )
+            raise Forbidden.keyed(_MESSAGES, "wrong_role", role=principal.role.value,
+                                  allowed=", ".join(r.value for r in roles), detail={"role": principal.role.value})
         return principal
 
     check.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
@@ -149,9 +150,8 @@ def checked_json_depth(raw: bytes, *, limit: int) -> int:
     """The depth of a JSON text (:func:`json_depth`); :class:`JsonTooDeep` when it is over ``limit``."""
     depth = json_depth(raw)
     if depth > limit:
-        raise JsonTooDeep(
-            f"JSON body is nested {depth:,} levels deep; at most {limit} are accepted", limit=limit, depth=depth
-        )
+        raise JsonTooDeep.keyed(_MESSAGES, "too_deep", depth=depth, limit=limit,
+                                detail={"limit": limit, "depth": depth})
     return depth
 
 

@@ -18,6 +18,7 @@ from ledger.store import Listener, set_listeners
 from traceability.api import JSON_DEPTH_SCOPE_KEY, RequestRefused, checked_json_depth
 from traceability.database import make_engine, migrate
 from traceability.errors import JsonTooDeep, PayloadTooLarge, Problem, TraceabilityError, ValidationFailed
+from traceability.i18n import negotiate
 from traceability.settings import Settings, get_settings
 
 __all__ = ["RequestLimits", "capture_listeners", "create_app", "wire_listeners"]
@@ -30,7 +31,9 @@ def _problem(request: Request, error: TraceabilityError) -> JSONResponse:
     if error.code == PayloadTooLarge.code and request.url.path.startswith("/epcis"):
         # the EPCIS 2.0 REST binding's way of telling a client the size it may send
         headers = {"GS1-EPCIS-Capture-File-Size-Limit": str(error.detail["limit"])}
-    return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON, headers=headers)
+    lang = negotiate(request.headers.get("accept-language"))
+    return JSONResponse(error.to_problem(lang), status_code=error.status_code, media_type=PROBLEM_JSON,
+                        headers=headers)  # fmt: skip
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,12 +14,17 @@ maps to. The API renders them once (RFC 9457 problem details); the CLI prints th
     └── Forbidden (403)
 
 Domain packages subclass these in their own ``errors.py`` (``codes.errors.ForgedCode`` is an ``InvalidInput``).
+
+An error made with :meth:`TraceabilityError.keyed` carries a catalogue key and its fields beside its English
+``message``: the handler words ``detail`` in the request's language at render time, so a service need not know the
+caller's language; the CLI and the logs keep the English ``message``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from traceability.i18n import Catalogue, wording
 
@@ -44,22 +49,46 @@ class TraceabilityError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "error"
 
+    words: tuple[Catalogue, str, Mapping[str, Any]] | None = None
+    """The catalogue, key and fields the message was worded from (see :meth:`keyed`); None for a fixed text."""
+
     def __init__(self, message: str, **detail: Any) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
 
-    def to_problem(self) -> dict[str, Any]:
-        """Render as an RFC 9457 problem-details body."""
+    @classmethod
+    def keyed(cls, catalogue: Catalogue, key: str, /, *, detail: Mapping[str, Any] | None = None,
+              **params: Any) -> Self:  # fmt: skip
+        """The error worded from ``catalogue[lang][key]`` with ``params``: English as its ``message`` (the CLI, the
+        logs), the caller's language in the problem body; ``detail`` are the body's machine-readable fields."""
+        error = cls(wording(catalogue, key, "en", **_in("en", params)), **dict(detail or {}))
+        error.words = (catalogue, key, params)
+        return error
+
+    def text(self, lang: str) -> str:
+        """The message in ``lang`` where it was made from a key, else the fixed (English) message."""
+        if self.words is None:
+            return self.message
+        catalogue, key, params = self.words
+        return wording(catalogue, key, lang, **_in(lang, params))
+
+    def to_problem(self, lang: str = "en") -> dict[str, Any]:
+        """Render as an RFC 9457 problem-details body, ``detail`` in ``lang``."""
         body: dict[str, Any] = {
             "type": f"urn:traceability:error:{self.code}",
             "title": self.code.replace("_", " "),
             "status": self.status_code,
-            "detail": self.message,
+            "detail": self.text(lang),
             "error": self.code,
         }
         body.update(self.detail)
         return body
+
+
+def _in(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a message, an error among them (the cause a message quotes) worded in ``lang`` too."""
+    return {k: v.text(lang) if isinstance(v, TraceabilityError) else v for k, v in params.items()}
 
 
 class NotFound(TraceabilityError):

@@ -155,7 +155,7 @@ def _error_page(request: Request, exc: Exception) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     status = exc.status_code if isinstance(exc, TraceabilityError) else 422
-    message = exc.message if isinstance(exc, TraceabilityError) else "; ".join(
+    message = exc.text(page_lang(request)) if isinstance(exc, TraceabilityError) else "; ".join(
         str(e.get("msg", "invalid")) for e in exc.errors()  # type: ignore[attr-defined]
     )
     return _error_response(request, status, message)

@@ -45,7 +45,8 @@ def unchanged(server: Server) -> Iterator[None]:
 
 @pytest.fixture
 def http(server: Server) -> Iterator[httpx.Client]:
-    with server.client(timeout=120, headers=server.auth) as client:
+    # the assertions read the English wording: a request without Accept-Language is answered in Chinese
+    with server.client(timeout=120, headers={**server.auth, "Accept-Language": "en"}) as client:
         yield client
 
 

@@ -386,7 +386,7 @@ def test_revoked_and_malformed_keys_are_refused(client: TestClient, keys) -> Non
     victim = keys[R.distributor]
     assert client.get("/api/v1/parties", headers=auth(victim)).status_code == 200
     assert client.delete(f"/api/v1/apikeys/{victim.id}", headers=admin).status_code == 200
-    resp = client.get("/api/v1/parties", headers=auth(victim))
+    resp = client.get("/api/v1/parties", headers={**auth(victim), "Accept-Language": "en"})
     assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
     bad = client.get("/api/v1/parties", headers={"Authorization": "Bearer nonsense"})
     assert bad.status_code == 401 and bad.json()["error"] == "unauthenticated"

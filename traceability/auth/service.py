@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from traceability.errors import NotFound, Unauthenticated
+from traceability.i18n import Catalogue, messages
 from traceability.models import ApiKey, Party, Role
 from traceability.models.base import utcnow
 
@@ -29,6 +30,8 @@ __all__ = [
     "revoke_api_key",
     "scope_to_party",
 ]
+
+_MESSAGES: Catalogue = messages("traceability.auth.service")
 
 FULL_VIEW_ROLES = frozenset({Role.auditor, Role.finance, Role.admin})
 _T = TypeVar("_T")
@@ -79,7 +82,7 @@ def _hash(secret: str) -> str:
 def create_api_key(*, session: Session, role: Role, party_id: str, name: str = "") -> IssuedKey:
     """Issue a key for a party; the clear token is returned once."""
     if session.get(Party, party_id) is None:
-        raise NotFound(f"unknown party {party_id!r}", party=party_id)
+        raise NotFound.keyed(_MESSAGES, "unknown_party", party=party_id, detail={"party": party_id})
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     row = ApiKey(prefix=prefix, secret_hash=_hash(secret), role=role, party_id=party_id, name=name)
@@ -99,10 +102,10 @@ def authenticate(*, session: Session, token: str) -> Principal:
     """Resolve a bearer token to its principal, or refuse without saying which part was wrong."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "trc":
-        raise Unauthenticated("malformed API key; expected trc_<prefix>_<secret>")
+        raise Unauthenticated.keyed(_MESSAGES, "malformed_key")
     row = session.execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
-        raise Unauthenticated("unknown or revoked API key")
+        raise Unauthenticated.keyed(_MESSAGES, "unknown_key")
     assert row.id is not None
     return Principal(role=Role(row.role), party_id=row.party_id, api_key_id=row.id)
 
@@ -130,7 +133,7 @@ def get_api_key(*, session: Session, key_id: int) -> ApiKey:
     """One key (its hash only), or NotFound; what a revocation is confirmed against."""
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise NotFound(f"unknown API key {key_id}")
+        raise NotFound.keyed(_MESSAGES, "unknown_key_id", key_id=key_id)
     return row
 
 
@@ -138,7 +141,7 @@ def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
     """Revoke a key; later requests with it are refused."""
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise NotFound(f"unknown API key {key_id}")
+        raise NotFound.keyed(_MESSAGES, "unknown_key_id", key_id=key_id)
     row.revoked_at = row.revoked_at or utcnow()
     session.add(row)
     return row
