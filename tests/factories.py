@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import io
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
+from codes import service as codes
+from codes.keyfiles import KeyFileStore
 from traceability.auth.service import IssuedKey, create_api_key
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Role
@@ -69,3 +73,14 @@ def api_key(session: Session, role: Role, party_id: str | None = None) -> Issued
 
 def auth(key: IssuedKey) -> dict[str, str]:
     return {"Authorization": f"Bearer {key.token}"}
+
+
+def signed_codes(session: Session, keys: Path | KeyFileStore, count: int, *, lot: str = "L1",
+                 party_id: str = "PLANT-1") -> list[str]:  # fmt: skip
+    """``count`` freshly signed unit codes of ``GTIN`` (a new signing key in ``keys``), as their Digital Links."""
+    store = keys if isinstance(keys, KeyFileStore) else KeyFileStore(keys)
+    codes.create_key(session=session, store=store)
+    out = io.StringIO()
+    codes.generate_codes(session=session, signer=codes.load_signer(session=session, store=store), gtin=GTIN, lot=lot,
+                         expiry="271231", count=count, out=out, party_id=party_id)  # fmt: skip
+    return out.getvalue().split()

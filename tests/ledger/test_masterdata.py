@@ -4,7 +4,6 @@ in another session, through another engine; and the cache saves statements on ev
 
 from __future__ import annotations
 
-import io
 import itertools
 import uuid
 from pathlib import Path
@@ -15,14 +14,12 @@ from sqlalchemy import delete, event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from codes import service as codes
-from codes.keyfiles import KeyFileStore
 from flow_graph.history import load_masterdata
 from ledger import masterdata
 from ledger.parties import PartyRoles
 from ledger.store import PartyDirectory
 from scanning.service import ScanRequest, record_scans
-from tests.factories import BASE_DOC, GTIN, seed_masterdata
+from tests.factories import BASE_DOC, seed_masterdata, signed_codes
 from traceability.auth.service import Principal
 from traceability.database import make_engine
 from traceability.models import Party, PartyKind, PartyTerritory, Role, StoreSupplier, Territory
@@ -35,13 +32,7 @@ GZ = Principal(role=Role.distributor, party_id="D-GZ")
 def units(session: Session, tmp_path: Path) -> list[str]:
     """Eight signed units, commissioned by the plant and received by 广州."""
     seed_masterdata(session)
-    store = KeyFileStore(tmp_path / "keys")
-    codes.create_key(session=session, store=store)
-    out = io.StringIO()
-    signer = codes.load_signer(session=session, store=store)
-    codes.generate_codes(session=session, signer=signer, gtin=GTIN, lot="L1", expiry="271231", count=8, out=out,
-                         party_id="PLANT-1")  # fmt: skip
-    made = out.getvalue().split()
+    made = signed_codes(session, tmp_path / "keys", 8)
     scan(session, PLANT, "commissioning", made)
     scan(session, PLANT, "shipping", made, destination_id="D-GZ")
     scan(session, GZ, "receiving", made)

@@ -4,7 +4,6 @@ recorded with who gave it; an order's expected quantity and reference are checke
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from scanning.service import (
     record_scans,
     scan_into_shipment,
 )
-from tests.factories import GTIN, api_key, auth, seed_masterdata
+from tests.factories import GTIN, api_key, auth, seed_masterdata, signed_codes
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
 from traceability.gs1 import with_check_digit
@@ -50,12 +49,7 @@ def store(tmp_path: Path) -> KeyFileStore:
 def units(session: Session, store: KeyFileStore) -> list[str]:
     """Eight signed units, commissioned: six shipped to (and received by) 广州, two left at the plant."""
     seed_masterdata(session)
-    codes.create_key(session=session, store=store)
-    out = io.StringIO()
-    signer = codes.load_signer(session=session, store=store)
-    codes.generate_codes(session=session, signer=signer, gtin=GTIN, lot="L1", expiry="271231", count=8, out=out,
-                         party_id="PLANT-1")  # fmt: skip
-    made = out.getvalue().split()
+    made = signed_codes(session, store, 8)
     scan(session, PLANT, "commissioning", made)
     scan(session, PLANT, "shipping", made[:6], destination_id="D-GZ")
     scan(session, GZ, "receiving", made[:6])

@@ -3,7 +3,6 @@ receive it; a replay is answered once; a forged code is rejected with its reason
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from codes import service as codes
-from codes.keyfiles import KeyFileStore
 from ledger.keys import key_of
 from scanning import receiving
 from scanning.errors import IdempotencyConflict, ShipmentError
@@ -25,7 +23,7 @@ from scanning.service import (
     record_scans,
     scan_into_shipment,
 )
-from tests.factories import GTIN, seed_masterdata
+from tests.factories import seed_masterdata, signed_codes
 from traceability.auth.service import Principal
 from traceability.errors import NotFound
 from traceability.models import Capture, Code, CodeStatus, Event, ReceiptLine, RejectedScan, Role, Shipment
@@ -51,12 +49,7 @@ class Shipped:
 @pytest.fixture
 def shipped(session: Session, tmp_path: Path) -> Shipped:
     seed_masterdata(session)
-    store = KeyFileStore(tmp_path / "keys")
-    codes.create_key(session=session, store=store)
-    out = io.StringIO()
-    codes.generate_codes(session=session, signer=codes.load_signer(session=session, store=store), gtin=GTIN,
-                         lot="L1", expiry="271231", count=12, out=out, party_id="PLANT-1")  # fmt: skip
-    units = out.getvalue().split()
+    units = signed_codes(session, tmp_path / "keys", 12)
     outcome = record_scans(session=session, principal=PLANT, request=ScanRequest(biz_step="commissioning", codes=units))
     assert not outcome.rejected
     case = codes.allocate_ssccs(session=session, company_prefix="6901234", count=1, party_id="PLANT-1")[0]

@@ -3,7 +3,6 @@ opened where it is (``unpacking``) so that its units are sold one by one, keepin
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -12,11 +11,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from codes import service as codes
-from codes.keyfiles import KeyFileStore
 from flow_graph.service import AlertFilter, list_alerts
 from scanning.errors import NotHolder
 from scanning.service import ScanRequest, pack, record_scans, unpack
-from tests.factories import GTIN, api_key, auth, seed_masterdata
+from tests.factories import api_key, auth, seed_masterdata, signed_codes
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
 from traceability.models import Code, Event, Role
@@ -37,12 +35,7 @@ def scan(session: Session, who: Principal, step: str, raws: list[str], destinati
 def made(session: Session, tmp_path: Path) -> tuple[list[str], str]:
     """Twelve signed units; six packed in a case at the plant. Nothing shipped yet."""
     seed_masterdata(session)
-    store = KeyFileStore(tmp_path / "keys")
-    codes.create_key(session=session, store=store)
-    out = io.StringIO()
-    codes.generate_codes(session=session, signer=codes.load_signer(session=session, store=store), gtin=GTIN,
-                         lot="L1", expiry="271231", count=12, out=out, party_id="PLANT-1")  # fmt: skip
-    units = out.getvalue().split()
+    units = signed_codes(session, tmp_path / "keys", 12)
     scan(session, PLANT, "commissioning", units)
     case = codes.allocate_ssccs(session=session, company_prefix="6901234", count=1, party_id="PLANT-1")[0]
     assert case.sscc is not None
