@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -95,7 +95,6 @@ class ShipmentList:
     filters: service.ShipmentFilter
     page: int
     size: int
-    zone: str
 
     def rows(self, *, session: Session, principal: Principal) -> dict[str, Any]:
         """The page of the principal's shipments and its pager, for ``shipments.html``."""
@@ -103,8 +102,7 @@ class ShipmentList:
         pages = pager(page=self.page, size=self.size, total=total, params=self.f)
         rows = service.list_shipments(session=session, principal=principal, limit=pages.size, offset=pages.offset,
                                       filters=self.filters)  # fmt: skip
-        return {"rows": rows, "pager": pages, "f": self.f, "statuses": [s.value for s in ShipmentStatus],
-                "zone": ZoneInfo(self.zone), "utc": UTC}  # fmt: skip
+        return {"rows": rows, "pager": pages, "f": self.f, "statuses": [s.value for s in ShipmentStatus]}
 
 
 def _day(value: str, lang: str) -> date | None:
@@ -149,4 +147,4 @@ def shipment_list(
                                      until=midnight(last + timedelta(days=1)) if last else None,
                                      search=q.strip() or None)  # fmt: skip
     return ShipmentList(f={"status": status, "from": since, "to": until, "q": q}, filters=filters, page=page,
-                        size=size, zone=policy.timezone)  # fmt: skip
+                        size=size)  # fmt: skip

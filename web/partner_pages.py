@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -92,16 +91,6 @@ def _pct(value: Decimal) -> str:
     """A fraction as a percentage without trailing zeros: 0.95 → ``95 %``, 0.005 → ``0.5 %``."""
     text = f"{(Decimal(value) * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN).normalize():f}"
     return f"{text} %"
-
-
-def _local(moment: datetime | str | None, zone: ZoneInfo) -> str:
-    """A stored instant (naive ones are UTC) as a wall-clock time in the policy's time zone."""
-    if moment is None:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _rule(tier: RebateTier, _: Translator) -> str:
@@ -205,7 +194,7 @@ class ShipmentLine:
     destination_name: str
     status: str
     items: int
-    opened_at: str
+    opened_at: datetime
 
 
 @dataclass
@@ -228,9 +217,6 @@ class StatementPage:
     timezone: str
     choices: list[str] = field(default_factory=list)
     """The distributors the brand's roles may pick from (empty for a distributor)."""
-
-    def when(self, moment: datetime | str | None) -> str:
-        return _local(moment, ZoneInfo(self.timezone))
 
     @property
     def prev_offset(self) -> int | None:
@@ -259,11 +245,10 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
     ids = {viewed.party_id} | {p for a in alerts for p in (a.party_id, a.responsible_distributor_id) if p}
     ids |= {row.shipment.destination_id for row in listed or []}
     names = service.party_names(session=session, ids=ids)
-    zone = ZoneInfo(policy.timezone)
     shipments = None if listed is None else [
         ShipmentLine(id=row.shipment.id or 0, destination_id=row.shipment.destination_id,
                      destination_name=names.get(row.shipment.destination_id, ""), status=str(row.shipment.status),
-                     items=row.items, opened_at=_local(row.shipment.opened_at, zone))
+                     items=row.items, opened_at=row.shipment.opened_at)
         for row in listed
     ]  # fmt: skip
     choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.distributor)]
@@ -291,9 +276,6 @@ class StorePage:
     next_offset: int | None
     timezone: str
     choices: list[str] = field(default_factory=list)
-
-    def when(self, moment: datetime | str | None) -> str:
-        return _local(moment, ZoneInfo(self.timezone))
 
     @property
     def prev_offset(self) -> int:
