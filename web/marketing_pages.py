@@ -157,9 +157,10 @@ class MarketingPage:
     currency: str
     years: list[int]
     charts: dict[str, Markup] = field(default_factory=dict)
+    lang: str = "zh-CN"
 
     def money(self, value: str | Decimal) -> str:
-        return money(value, self.currency) if self.currency else f"{Decimal(value):,.2f}"
+        return money(value, self.currency, self.lang) if self.currency else f"{Decimal(value):,.2f}"
 
     def name(self, party: str | None) -> str:
         return self.names.get(party or "", party or "—")
@@ -216,7 +217,7 @@ def marketing_page_for(
         campaign_return=by_campaign, source_return=by_source, top10=top,
         prospects=prospect_page(report, q=q, page=page), target=policy.crm.prospect_target,
         names={**service.party_names(session=session, ids=ids), **{r["store"]: r["name"] for r in report}},
-        currency=_currency(session), years=_years(day.year, chosen_year),
+        currency=_currency(session), years=_years(day.year, chosen_year), lang=lang,
     )  # fmt: skip
     page_data.charts = _charts(page_data, translator(lang))
     return page_data

@@ -116,13 +116,14 @@ def rate_reason(line: settle.DistributorLine, policy: Policy, _: Translator) -> 
     return _("statement.why.misses", facts=facts, rule=_rule(tiers[-1], _))
 
 
-def fee_reason(line: settle.StoreLine, policy: Policy, _: Translator) -> str:
+def fee_reason(line: settle.StoreLine, policy: Policy, _: Translator, lang: str = "zh-CN") -> str:
     """Why the store's fee is what it is, in the page's language (the words of the line's own figures)."""
     paid = line.units_sold - line.flagged_units
     if line.fee_rate == 0 and policy.store_fee.member_stores_only and policy.store_fee.rate != 0:
         text = _("store.why.not_member")
     else:
-        text = _("store.why.fee", rate=_pct(line.fee_rate), value=money(line.sales_value, line.currency), units=paid)
+        text = _("store.why.fee", rate=_pct(line.fee_rate), value=money(line.sales_value, line.currency, lang),
+                 units=paid)
     if line.flagged_units:
         text += _("store.why.flagged", units=line.flagged_units, alerts=", ".join(map(str, line.alert_ids)))
     return text
@@ -303,7 +304,7 @@ def store_page_for(*, session: Session, principal: Principal, policy: Policy, pa
     _ = translator(lang)
     choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.store)]
                if principal.sees_all else [])  # fmt: skip
-    return StorePage(summary=summary, reasons=[fee_reason(s, policy, _) for s in summary.month.stores],
+    return StorePage(summary=summary, reasons=[fee_reason(s, policy, _, lang) for s in summary.month.stores],
                      members=page.items, total=page.total, offset=offset, next_offset=page.next_offset,
                      timezone=policy.timezone, choices=choices)  # fmt: skip
 
