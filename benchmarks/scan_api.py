@@ -49,6 +49,7 @@ from benchmarks.crm import _free_port, throwaway_postgres
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from tests.factories import GTIN, masterdata_doc
+from tests.serving import stop, wait_until_healthy
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
 from traceability.masterdata.service import import_masterdata
@@ -97,19 +98,10 @@ def server(url: str, key_dir: Path, workers: int, py_spy: Path | None) -> Iterat
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise SystemExit(f"the server exited ({proc.returncode}):\n{log.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not answer /healthz within 120 s")
-            time.sleep(0.2)
+        why = wait_until_healthy(base, proc, 120)
+        if why is not None:
+            log.seek(0)
+            raise SystemExit(f"the server did not answer /healthz ({why}):\n{log.read().decode(errors='replace')}")
         spy = None if py_spy is None else subprocess.Popen(
             ["py-spy", "record", "--format", "raw", "--subprocesses", "--nonblocking", "-r", "100",
              "-o", str(py_spy), "--pid", str(proc.pid)], stdout=subprocess.DEVNULL)  # fmt: skip
@@ -120,12 +112,7 @@ def server(url: str, key_dir: Path, workers: int, py_spy: Path | None) -> Iterat
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from ledger.store import verify_chain
 from tests.factories import GTIN, masterdata_doc
+from tests.serving import stop, wait_until_healthy
 from traceability.auth.service import create_api_key
 from traceability.database import session_scope
 from traceability.masterdata.service import import_masterdata
@@ -84,26 +84,13 @@ def server(committing_engine: Engine, seeded: dict[str, Any]) -> Iterator[tuple[
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"serve --workers 2 exited with {proc.returncode}:\n{log.read().decode(errors='replace')}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve --workers 2 did not answer /healthz within 90 s"
-            time.sleep(0.2)
+        why = wait_until_healthy(base, proc, 90)
+        if why is not None:
+            log.seek(0)
+            pytest.fail(f"serve --workers 2 did not answer /healthz ({why}):\n{log.read().decode(errors='replace')}")
         yield base, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

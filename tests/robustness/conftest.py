@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.factories import masterdata_doc
+from tests.serving import stop, wait_until_healthy
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
 from traceability.masterdata.service import import_masterdata
@@ -105,23 +105,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_db: str) -> Iterator
         )  # fmt: skip
     live = Server(f"http://127.0.0.1:{port}", process, engine, token, log)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            live.alive()
-            try:
-                if httpx.get(f"{live.base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start in {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
-            time.sleep(0.1)
+        why = wait_until_healthy(live.base_url, process, STARTUP_TIMEOUT, pause=0.1)
+        live.alive()  # a server that exited fails here, with its log
+        if why is not None:
+            raise RuntimeError(f"the server did not start in {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
         yield live
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process, timeout=15)
         engine.dispose()
