@@ -35,6 +35,7 @@ from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.service import territory_ancestors
 from traceability.models import Campaign, Party, PartyKind, Product, Role, Territory
 from traceability.models.base import utcnow
@@ -51,6 +52,8 @@ __all__ = [
     "source_return",
 ]
 
+_MESSAGES: Catalogue = messages("crm.errors")
+
 CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DAYS = 3660
 MAX_ITEMS = 500
@@ -60,8 +63,7 @@ _EPOCH = date(1970, 1, 1)
 
 def _admin(principal: Principal, lang: str) -> None:
     if principal.role is not Role.admin:
-        raise Forbidden(word("campaign_admin", lang, role=principal.role.value), role=principal.role.value,
-                        reason="campaign_admin")  # fmt: skip
+        raise Forbidden.keyed(_MESSAGES, "campaign_admin", role=principal.role.value, detail={"role": principal.role.value, "reason": "campaign_admin"})  # fmt: skip
 
 
 def _bad(field: str, why: str, lang: str, **params: Any) -> InvalidCampaign:
@@ -152,7 +154,7 @@ def create_campaign(
     if unknown:
         raise _bad("territories", "campaign_unknown", lang, items=", ".join(unknown[:10]))
     if session.exec(select(Campaign.id).where(Campaign.code == code)).first() is not None:
-        raise CampaignExists(word("campaign_exists", lang, code=code), code=code)
+        raise CampaignExists.keyed(_MESSAGES, "campaign_exists", code=code, detail={"code": code})
     row = Campaign(code=code, name=title, starts_on=starts_on, ends_on=ends_on, gtins=json.dumps(g),
                    stores=json.dumps(s), territories=json.dumps(t), multiplier=m, bonus=bonus,
                    created_by=f"{principal.role.value}:{principal.party_id}")  # fmt: skip
@@ -165,7 +167,7 @@ def get_campaign(*, session: Session, code: str, lang: str = "en") -> Campaign:
     """The campaign with this code; 404 when there is none."""
     row = session.exec(select(Campaign).where(Campaign.code == code)).first()
     if row is None:
-        raise CampaignNotFound(word("campaign_not_found", lang, code=code), code=code)
+        raise CampaignNotFound.keyed(_MESSAGES, "campaign_not_found", code=code, detail={"code": code})
     return row
 
 
@@ -192,7 +194,7 @@ def show_campaign(*, session: Session, principal: Principal, code: str, policy: 
     for cp in list_campaigns(session=session, principal=principal, policy=policy):
         if cp["code"] == code:
             return cp
-    raise CampaignNotFound(word("campaign_not_found", lang, code=code), code=code)
+    raise CampaignNotFound.keyed(_MESSAGES, "campaign_not_found", code=code, detail={"code": code})
 
 
 def end_campaign(
@@ -221,7 +223,7 @@ def _brand(principal: Principal) -> None:
 
 def _bounds(session: Session, policy: Policy, start: date | None, end: date, lang: str) -> tuple[Any, Any, Any]:
     if start is not None and (start > end or (end - start).days > MAX_DAYS):
-        raise InvalidRange(word("bad_range", lang, start=start, end=end, max=MAX_DAYS), reason="bad_range")
+        raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_DAYS, detail={"reason": "bad_range"})
     c = clock(session, policy.timezone, end)
     return c, c.start(start or _EPOCH), c.end(end)
 

@@ -35,12 +35,12 @@ from crm.errors import (
     NotOwnStore,
     RewardNotFound,
     StoreNotFound,
-    word,
 )
 from crm.sql import Clock, clock
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Member, Party, PartyKind, PointsGrant, Reward, RewardRedemption, Role
 from traceability.models.base import utcnow
 
@@ -56,6 +56,8 @@ __all__ = [
     "top_members",
     "upsert_reward",
 ]
+
+_MESSAGES: Catalogue = messages("crm.errors")
 
 MAX_GRANT = 100_000
 TOP_N = 10
@@ -150,7 +152,7 @@ def points_extra(session: Session, member_hash: str, policy: Policy) -> int:
 def _member(session: Session, member_hash: str, lang: str) -> Member:
     member = session.exec(select(Member).where(Member.phone_hash == member_hash)).first()
     if member is None or member.id is None:
-        raise MemberUnknown(word("member_unknown", lang))
+        raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
     return member
 
 
@@ -180,14 +182,14 @@ def grant_points(
         raise Forbidden(f"role {principal.role.value!r} may not grant points; allowed: store, admin",
                         role=principal.role.value)  # fmt: skip
     if not 1 <= points <= MAX_GRANT:
-        raise InvalidGrant(word("grant_points", lang, max=MAX_GRANT), field="points", reason="grant_points")
+        raise InvalidGrant.keyed(_MESSAGES, "grant_points", max=MAX_GRANT, detail={"field": "points", "reason": "grant_points"})
     why = _clean(reason, 200)
     if not why:
-        raise InvalidGrant(word("grant_reason", lang), field="reason", reason="grant_reason")
+        raise InvalidGrant.keyed(_MESSAGES, "grant_reason", detail={"field": "reason", "reason": "grant_reason"})
     member = _member(session, member_hash, lang)
     assert member.id is not None  # a stored row
     if principal.role is Role.store and member.home_store_id != principal.party_id:
-        raise NotOwnMember(word("not_own_member", lang, own=principal.party_id))
+        raise NotOwnMember.keyed(_MESSAGES, "not_own_member", own=principal.party_id)
     campaign_id = None
     if campaign_code:
         from crm.campaigns import get_campaign
@@ -226,12 +228,12 @@ def upsert_reward(
     from crm.campaigns import CODE
 
     if not CODE.fullmatch(code):
-        raise InvalidReward(word("reward_code", lang), field="code", reason="reward_code")
+        raise InvalidReward.keyed(_MESSAGES, "reward_code", detail={"field": "code", "reason": "reward_code"})
     title = _clean(name, 200)
     if not title:
-        raise InvalidReward(word("reward_name", lang), field="name", reason="reward_name")
+        raise InvalidReward.keyed(_MESSAGES, "reward_name", detail={"field": "name", "reason": "reward_name"})
     if not 1 <= points_price <= 10_000_000:
-        raise InvalidReward(word("reward_price", lang), field="points_price", reason="reward_price")
+        raise InvalidReward.keyed(_MESSAGES, "reward_price", detail={"field": "points_price", "reason": "reward_price"})
     row = session.get(Reward, code) or Reward(code=code, name=title, points_price=points_price)
     row.name, row.points_price, row.active = title, points_price, active
     session.add(row)
@@ -268,20 +270,19 @@ def redeem_reward(
                         role=principal.role.value)  # fmt: skip
     target = store_id or principal.party_id
     if principal.role is Role.store and target != principal.party_id:
-        raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=target)
+        raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": target})
     store = session.get(Party, target)
     if store is None or store.kind != PartyKind.store:
-        raise StoreNotFound(word("unknown_store", lang, store=target), store=target)
+        raise StoreNotFound.keyed(_MESSAGES, "unknown_store", store=target, detail={"store": target})
     reward = session.get(Reward, reward_code)
     if reward is None or not reward.active:
-        raise RewardNotFound(word("reward_not_found", lang, code=reward_code), code=reward_code)
+        raise RewardNotFound.keyed(_MESSAGES, "reward_not_found", code=reward_code, detail={"code": reward_code})
     member = session.exec(select(Member).where(Member.phone_hash == member_hash).with_for_update()).first()
     if member is None or member.id is None:
-        raise MemberUnknown(word("member_unknown", lang))
+        raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
     have = balance(session=session, member_hash=member_hash, policy=policy).points
     if have < reward.points_price:
-        raise NotEnoughPoints(word("not_enough_points", lang, code=reward.code, price=reward.points_price, points=have),
-                              reason="not_enough_points", points=have, price=reward.points_price)  # fmt: skip
+        raise NotEnoughPoints.keyed(_MESSAGES, "not_enough_points", code=reward.code, price=reward.points_price, points=have, detail={"reason": "not_enough_points", "points": have, "price": reward.points_price})  # fmt: skip
     row = RewardRedemption(member_id=member.id, reward_code=reward.code, points=reward.points_price,
                            store_id=target, redeemed_at=now or utcnow(), redeemed_by=_by(principal, by))  # fmt: skip
     session.add(row)
@@ -308,7 +309,7 @@ def top_members(
     ``GROUP BY`` in SQL; ties by member id. A store sees the ranking of its own members only."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         store_id = principal.party_id
     elif not principal.sees_all:
         raise Forbidden(f"role {principal.role.value!r} may not see the members' points", role=principal.role.value)

@@ -26,14 +26,17 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from crm.errors import NotOwnStore, word
+from crm.errors import NotOwnStore
 from crm.sql import Clock, clock
 from rebates.policy import CrmTier, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Role
 
 __all__ = ["TIERS", "SegmentSummary", "iter_segments", "segment_summary", "segments_sql"]
+
+_MESSAGES: Catalogue = messages("crm.errors")
 
 TIERS = ("potential", "ordinary", "loyal", "advocate")
 _CENT = Decimal("0.01")
@@ -92,7 +95,7 @@ def _tier(prefix: str, tier: CrmTier) -> dict[str, Any]:
 def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     if not principal.sees_all:
         raise Forbidden(f"role {principal.role.value!r} may not see member segments", role=principal.role.value)

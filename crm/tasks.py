@@ -46,6 +46,7 @@ from crm.stock import refresh
 from rebates.policy import CrmPolicy, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Member, Role, Task, TaskKind, TaskStatus
 from traceability.models.base import utcnow
 
@@ -66,6 +67,8 @@ __all__ = [
     "task_view",
 ]
 
+_MESSAGES: Catalogue = messages("crm.errors")
+
 OUTCOMES = tuple(s.value for s in TaskStatus if s is not TaskStatus.open)
 WORKED = (TaskStatus.reached.value, TaskStatus.bought.value, TaskStatus.declined.value, TaskStatus.do_not_call.value)
 """A task is *worked* when the clerk reached her, whatever she said; ``open`` and ``not_reached`` are not."""
@@ -79,7 +82,7 @@ def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
     """The store a request is about: a store's key its own only; the brand's roles any or all (None)."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     if not principal.sees_all:
         raise Forbidden(f"role {principal.role.value!r} may not see clerk tasks", role=principal.role.value)
@@ -257,13 +260,12 @@ def record_outcome(
 ) -> dict[str, Any]:
     """Record what came of a call (a store: its own tasks only); a later outcome replaces an earlier one."""
     if status not in OUTCOMES:
-        raise InvalidOutcome(word("invalid_outcome", lang, status=status, allowed=", ".join(OUTCOMES)),
-                             field="status", reason="invalid_outcome")  # fmt: skip
+        raise InvalidOutcome.keyed(_MESSAGES, "invalid_outcome", status=status, allowed=", ".join(OUTCOMES), detail={"field": "status", "reason": "invalid_outcome"})  # fmt: skip
     task = session.get(Task, task_id)
     if task is None or not (principal.role is Role.store or principal.sees_all):
-        raise TaskNotFound(word("task_not_found", lang, id=task_id))
+        raise TaskNotFound.keyed(_MESSAGES, "task_not_found", id=task_id)
     if principal.role is Role.store and task.store_id != principal.party_id:
-        raise TaskNotFound(word("task_not_found", lang, id=task_id))  # another store's task: not even its existence
+        raise TaskNotFound.keyed(_MESSAGES, "task_not_found", id=task_id)  # another store's task: not even its existence
     if principal.role not in (Role.store, Role.admin):
         raise Forbidden(f"role {principal.role.value!r} may not record outcomes", role=principal.role.value)
     task.status = status
@@ -332,7 +334,7 @@ def task_effect(
     """Repurchase rates of tasks whose window opened from ``start`` to ``end``: a task is repurchased when the member
     bought from its window's first day to ``effect_days`` after its due day; worked versus not, by store and all."""
     if start > end or (end - start).days > MAX_EFFECT_DAYS:
-        raise InvalidRange(word("bad_range", lang, start=start, end=end, max=MAX_EFFECT_DAYS), reason="bad_range")
+        raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_EFFECT_DAYS, detail={"reason": "bad_range"})
     target = _scope(principal, store_id, lang)
     c = clock(session, policy.timezone, end)
     only = "AND t.store_id = :store" if target is not None else ""

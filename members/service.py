@@ -43,6 +43,7 @@ from rebates.policy import Policy
 from rebates.service import member_summary
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Event, Member, Party, PartyKind, Role
 from traceability.models.base import utcnow
 from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
@@ -61,6 +62,8 @@ __all__ = [
     "register",
     "register_from_sales",
 ]
+
+_MESSAGES: Catalogue = messages("members.errors")
 
 NAME_MAX = 50
 SOURCE_MAX = 64
@@ -167,7 +170,7 @@ def _authorise_registrar(principal: Principal) -> None:
 def _store(session: Session, store_id: str, lang: str) -> Party:
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
-        raise UnknownStore(word("unknown_store", lang, store=store_id), store=store_id)
+        raise UnknownStore.keyed(_MESSAGES, "unknown_store", store=store_id, detail={"store": store_id})
     return party
 
 
@@ -175,7 +178,7 @@ def _own_store(principal: Principal, store_id: str | None, lang: str) -> str | N
     """The store a request is about: a store's key means its own and may name no other; brand roles name any."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     return store_id
 
@@ -242,11 +245,11 @@ def register(
     """
     _authorise_registrar(principal)
     if not is_member_hash(phone_hash):
-        raise InvalidPhone(word("invalid_phone", lang, digits="?"), field="member", reason="invalid_phone")
+        raise InvalidPhone.keyed(_MESSAGES, "invalid_phone", digits="?", detail={"field": "member", "reason": "invalid_phone"})
     now = _aware(now or utcnow())
     target = _own_store(principal, store_id, lang)
     if target is None:
-        raise InvalidMember(word("store_required", lang), field="store", reason="store_required")
+        raise InvalidMember.keyed(_MESSAGES, "store_required", detail={"field": "store", "reason": "store_required"})
     _store(session, target, lang)
     current = "?"
     try:
@@ -333,7 +336,7 @@ def lookup(*, session: Session, principal: Principal, phone_hash: str, policy: P
     """
     member = _by_hash(session, phone_hash)
     if member is None or member.id is None:
-        raise MemberNotFound(word("member_not_found", lang))
+        raise MemberNotFound.keyed(_MESSAGES, "member_not_found")
     personal = _personal(member) if _may_see_personal(principal, member) else None
     return MemberView(id=member.id, home_store=member.home_store_id, own=member.home_store_id == principal.party_id,
                       points=_points(session, phone_hash, policy), personal=personal)  # fmt: skip

@@ -46,6 +46,7 @@ from scanning.parse import ScannedCode, parse_scan
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden, Problem
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Code,
     CodeLevel,
@@ -87,6 +88,8 @@ __all__ = [
     "reassign",
 ]
 
+_MESSAGES: Catalogue = messages("orders.errors")
+
 FINISHED = frozenset({OrderStatus.delivered, OrderStatus.cancelled})
 MAX_LINES = 20
 MAX_CODES = 500
@@ -108,22 +111,22 @@ def _actor(principal: Principal | None) -> str:
 
 def _call_centre(principal: Principal, lang: str) -> None:
     if principal.role is not Role.admin:
-        raise Forbidden(word("not_your_order", lang, own=principal.party_id), role=principal.role.value)
+        raise Forbidden.keyed(_MESSAGES, "not_your_order", own=principal.party_id, detail={"role": principal.role.value})
 
 
 def _acting_store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
     """The store that acts: a store's key its own (and no other); the brand's admin names any store."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotYourOrder("not_your_order", lang, own=principal.party_id)
+            raise NotYourOrder.keyed(_MESSAGES, "not_your_order", own=principal.party_id)
         return principal.party_id
     if principal.role is not Role.admin:
-        raise NotYourOrder("not_your_order", lang, own=principal.party_id)
+        raise NotYourOrder.keyed(_MESSAGES, "not_your_order", own=principal.party_id)
     if store_id is None:
-        raise OrderInvalid("store_required", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "store_required")
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
-        raise OrderInvalid("not_a_member_store", lang, store=store_id[:64])
+        raise OrderInvalid.keyed(_MESSAGES, "not_a_member_store", store=store_id[:64])
     return store_id
 
 
@@ -341,7 +344,7 @@ def _lock(session: Session, order_id: int, lang: str) -> Order:
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     ).first()
     if order is None:
-        raise OrderNotFound("order_not_found", lang, order=order_id)
+        raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order_id)
     return order
 
 
@@ -355,7 +358,7 @@ def _visible(session: Session, principal: Principal, order: Order, lang: str) ->
         ).first()
         if offered is not None:
             return
-    raise OrderNotFound("order_not_found", lang, order=order.id)
+    raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order.id)
 
 
 # --- the views ---------------------------------------------------------------------------------------------------
@@ -416,22 +419,22 @@ def _view(session: Session, order: Order, principal: Principal | None, lang: str
 
 def _checked_lines(session: Session, lines: Sequence[tuple[str, int]], lang: str) -> list[tuple[str, int]]:
     if not lines:
-        raise OrderInvalid("no_lines", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "no_lines")
     if len(lines) > MAX_LINES:
-        raise OrderInvalid("too_many_lines", lang, max=MAX_LINES)
+        raise OrderInvalid.keyed(_MESSAGES, "too_many_lines", max=MAX_LINES)
     seen: set[str] = set()
     for gtin, quantity in lines:
         if not is_valid_gtin14(gtin):
-            raise OrderInvalid("bad_gtin", lang, gtin=gtin[:20])
+            raise OrderInvalid.keyed(_MESSAGES, "bad_gtin", gtin=gtin[:20])
         if gtin in seen:
-            raise OrderInvalid("duplicate_gtin", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "duplicate_gtin", gtin=gtin)
         if not 1 <= quantity <= 1000:
-            raise OrderInvalid("bad_quantity", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "bad_quantity", gtin=gtin)
         seen.add(gtin)
     known = set(session.exec(select(Product.gtin).where(col(Product.gtin).in_(sorted(seen)))).all())
     for gtin, _ in lines:
         if gtin not in known:
-            raise OrderInvalid("unknown_gtin", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "unknown_gtin", gtin=gtin)
     return list(lines)
 
 
@@ -452,9 +455,9 @@ def place(
     """Take an order for a member (the call centre) and offer it to the store routing chooses."""
     _call_centre(principal, lang)
     if channel not in {c.value for c in OrderChannel}:
-        raise OrderInvalid("bad_channel", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "bad_channel")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat != lat or lon != lon:
-        raise OrderInvalid("bad_position", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "bad_position")
     checked = _checked_lines(session, lines, lang)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     order = Order(member_hash=member_hash, channel=channel, address=" ".join(address.split())[:500], lat=lat, lon=lon,
@@ -475,10 +478,10 @@ def place(
 
 def _open_offer_to(session: Session, order: Order, store: str, now: datetime, lang: str) -> OrderOffer:
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     offer = _current_offer(session, order)
     if offer is None or offer.store_id != store or offer.outcome != OrderOfferOutcome.open:
-        raise OrderConflict("not_offered", lang, order=order.id, store=store)
+        raise OrderConflict.keyed(_MESSAGES, "not_offered", order=order.id, store=store)
     return offer
 
 
@@ -495,8 +498,7 @@ def accept(
         return _view(session, order, principal, lang)
     offer = _open_offer_to(session, order, store, work.now, lang)
     if work.now >= _aware(offer.deadline):
-        raise OrderConflict("offer_lapsed", lang, order=order.id, store=store,
-                            deadline=_aware(offer.deadline).isoformat())  # fmt: skip
+        raise OrderConflict.keyed(_MESSAGES, "offer_lapsed", order=order.id, store=store, deadline=_aware(offer.deadline).isoformat())  # fmt: skip
     work.close_offer(order, OrderOfferOutcome.accepted)
     order.status, order.deadline, order.updated_at = OrderStatus.accepted, None, work.now
     session.add(order)
@@ -524,9 +526,9 @@ def decline(
 
 def _accepted_by(session: Session, order: Order, store: str, lang: str) -> None:
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     if order.status not in (OrderStatus.accepted, OrderStatus.out_for_delivery) or order.store_id != store:
-        raise OrderConflict("not_accepted", lang, order=order.id, store=store)
+        raise OrderConflict.keyed(_MESSAGES, "not_accepted", order=order.id, store=store)
 
 
 def out_for_delivery(
@@ -566,9 +568,9 @@ def _check_delivery(
     """Every scanned code checked as the till checks a sale (signature, life cycle, held by this store), and the
     whole against the order's lines; raises :class:`DeliveryRefused` listing every refused code."""
     if not raws:
-        raise OrderInvalid("no_codes", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "no_codes")
     if len(raws) > MAX_CODES:
-        raise OrderInvalid("too_many_codes", lang, max=MAX_CODES)
+        raise OrderInvalid.keyed(_MESSAGES, "too_many_codes", max=MAX_CODES)
     items: list[_Scanned] = []
     for raw in raws:
         item = _Scanned(raw)
@@ -707,7 +709,7 @@ def cancel(
     _call_centre(principal, lang)
     order = _lock(session, order_id, lang)
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     offer = work.close_offer(order, OrderOfferOutcome.withdrawn)
     if offer is not None:
@@ -727,10 +729,10 @@ def reassign(
     _call_centre(principal, lang)
     order = _lock(session, order_id, lang)
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     if store_id is not None and store_id not in work.routing.member_stores:
-        raise OrderInvalid("not_a_member_store", lang, store=store_id[:64])
+        raise OrderInvalid.keyed(_MESSAGES, "not_a_member_store", store=store_id[:64])
     offer = work.close_offer(order, OrderOfferOutcome.withdrawn)
     if offer is not None:
         work.notify(order, offer.store_id, OrderNoticeKind.withdrawn)
@@ -819,7 +821,7 @@ def get_order(*, session: Session, principal: Principal, order_id: int, lang: st
     """One order as the caller may see it (a store: only one offered to it)."""
     order = session.get(Order, order_id)
     if order is None:
-        raise OrderNotFound("order_not_found", lang, order=order_id)
+        raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order_id)
     _visible(session, principal, order, lang)
     return _view(session, order, principal, lang)
 
