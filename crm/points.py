@@ -58,6 +58,20 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "grant_role": "role {role!r} may not grant points; allowed: store, admin",
+        "catalogue_role": "role {role!r} may not change the reward catalogue; allowed: admin",
+        "redeem_role": "role {role!r} may not redeem rewards; allowed: store, admin",
+        "see_points": "role {role!r} may not see the members' points",
+    },
+    "zh-CN": {
+        "grant_role": "{role} 角色无权赠送积分；仅门店和管理员可以",
+        "catalogue_role": "{role} 角色无权修改兑换目录；仅管理员可以",
+        "redeem_role": "{role} 角色无权兑换礼品；仅门店和管理员可以",
+        "see_points": "{role} 角色无权查看会员积分",
+    },
+}
 
 MAX_GRANT = 100_000
 TOP_N = 10
@@ -179,10 +193,10 @@ def grant_points(
 ) -> dict[str, Any]:
     """Grant activity points with a reason: the brand's admin to any member, a store only to its own members."""
     if principal.role not in (Role.admin, Role.store):
-        raise Forbidden(f"role {principal.role.value!r} may not grant points; allowed: store, admin",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "grant_role", role=principal.role.value, detail={"role": principal.role.value})
     if not 1 <= points <= MAX_GRANT:
-        raise InvalidGrant.keyed(_MESSAGES, "grant_points", max=MAX_GRANT, detail={"field": "points", "reason": "grant_points"})
+        raise InvalidGrant.keyed(_MESSAGES, "grant_points", max=MAX_GRANT,
+                                 detail={"field": "points", "reason": "grant_points"})  # fmt: skip
     why = _clean(reason, 200)
     if not why:
         raise InvalidGrant.keyed(_MESSAGES, "grant_reason", detail={"field": "reason", "reason": "grant_reason"})
@@ -223,8 +237,8 @@ def upsert_reward(
 ) -> dict[str, Any]:
     """Add a reward to the catalogue or change one (the brand's admin); a price is whole points, at least 1."""
     if principal.role is not Role.admin:
-        raise Forbidden(f"role {principal.role.value!r} may not change the reward catalogue; allowed: admin",
-                        role=principal.role.value)  # fmt: skip
+        role = principal.role.value
+        raise Forbidden.keyed(_WORDS, "catalogue_role", role=role, detail={"role": role})
     from crm.campaigns import CODE
 
     if not CODE.fullmatch(code):
@@ -266,8 +280,7 @@ def redeem_reward(
     The member's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is taken at BEGIN) before
     her balance is read, so concurrent redemptions are serialised and never spend the same points twice."""
     if principal.role not in (Role.admin, Role.store):
-        raise Forbidden(f"role {principal.role.value!r} may not redeem rewards; allowed: store, admin",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "redeem_role", role=principal.role.value, detail={"role": principal.role.value})
     target = store_id or principal.party_id
     if principal.role is Role.store and target != principal.party_id:
         raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": target})
@@ -282,7 +295,9 @@ def redeem_reward(
         raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
     have = balance(session=session, member_hash=member_hash, policy=policy).points
     if have < reward.points_price:
-        raise NotEnoughPoints.keyed(_MESSAGES, "not_enough_points", code=reward.code, price=reward.points_price, points=have, detail={"reason": "not_enough_points", "points": have, "price": reward.points_price})  # fmt: skip
+        price = reward.points_price
+        raise NotEnoughPoints.keyed(_MESSAGES, "not_enough_points", code=reward.code, price=price, points=have,
+                                    detail={"reason": "not_enough_points", "points": have, "price": price})  # fmt: skip
     row = RewardRedemption(member_id=member.id, reward_code=reward.code, points=reward.points_price,
                            store_id=target, redeemed_at=now or utcnow(), redeemed_by=_by(principal, by))  # fmt: skip
     session.add(row)
@@ -312,7 +327,7 @@ def top_members(
             raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         store_id = principal.party_id
     elif not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see the members' points", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_points", role=principal.role.value, detail={"role": principal.role.value})
     first = date(year, 1, 1)
     c = clock(session, policy.timezone, first)
     lo, hi = c.start(first), c.start(date(year + 1, 1, 1))

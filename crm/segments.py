@@ -37,6 +37,14 @@ from traceability.models import Role
 __all__ = ["TIERS", "SegmentSummary", "iter_segments", "segment_summary", "segments_sql"]
 
 _MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "see_segments": "role {role!r} may not see member segments",
+    },
+    "zh-CN": {
+        "see_segments": "{role} 角色无权查看会员分层",
+    },
+}
 
 TIERS = ("potential", "ordinary", "loyal", "advocate")
 _CENT = Decimal("0.01")
@@ -98,7 +106,7 @@ def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
             raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     if not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see member segments", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_segments", role=principal.role.value, detail={"role": principal.role.value})
     return store_id
 
 

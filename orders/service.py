@@ -111,7 +111,8 @@ def _actor(principal: Principal | None) -> str:
 
 def _call_centre(principal: Principal, lang: str) -> None:
     if principal.role is not Role.admin:
-        raise Forbidden.keyed(_MESSAGES, "not_your_order", own=principal.party_id, detail={"role": principal.role.value})
+        raise Forbidden.keyed(_MESSAGES, "not_your_order", own=principal.party_id,
+                              detail={"role": principal.role.value})  # fmt: skip
 
 
 def _acting_store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
@@ -498,7 +499,8 @@ def accept(
         return _view(session, order, principal, lang)
     offer = _open_offer_to(session, order, store, work.now, lang)
     if work.now >= _aware(offer.deadline):
-        raise OrderConflict.keyed(_MESSAGES, "offer_lapsed", order=order.id, store=store, deadline=_aware(offer.deadline).isoformat())  # fmt: skip
+        raise OrderConflict.keyed(_MESSAGES, "offer_lapsed", order=order.id, store=store,
+                                  deadline=_aware(offer.deadline).isoformat())  # fmt: skip
     work.close_offer(order, OrderOfferOutcome.accepted)
     order.status, order.deadline, order.updated_at = OrderStatus.accepted, None, work.now
     session.add(order)
