@@ -71,6 +71,8 @@ class DeliveryRefused(InvalidInput):
 
     code = "delivery_refused"
 
-    def __init__(self, rejected: list[dict[str, Any]], lang: str = "en", **params: Any) -> None:
-        super().__init__(word("delivery_refused", lang, count=len(rejected)), rejected=rejected, **params)
-        self.rejected = rejected
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        """Each refused code (``None`` for a count that does not match) with its ``reason`` and ``message``."""
+        rejected: list[dict[str, Any]] = self.detail["rejected"]
+        return rejected

@@ -89,6 +89,10 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("orders.errors")
+_WORDS = {
+    "en": {"delivery_not_entitled": "this delivery may not be recorded with this key; nothing was stored"},
+    "zh-CN": {"delivery_not_entitled": "此密钥不能记录这次送达；未保存任何内容"},
+}
 
 FINISHED = frozenset({OrderStatus.delivered, OrderStatus.cancelled})
 MAX_LINES = 20
@@ -608,7 +612,8 @@ def _check_delivery(
                              "message": word("quantity_mismatch", lang, gtin=gtin, ordered=ordered,
                                              scanned=counted.get(gtin, 0))})  # fmt: skip
     if rejected:
-        raise DeliveryRefused(rejected, lang, order=order.id)
+        raise DeliveryRefused.keyed(_MESSAGES, "delivery_refused", count=len(rejected),
+                                    detail={"rejected": rejected, "order": order.id})  # fmt: skip
     return items
 
 
@@ -686,8 +691,9 @@ def deliver(
     # scanners' own (principal None), as a till's sale does: the units' signatures were verified above.
     refused = refusals(session, principal, [own_event(event)])
     if refused:
-        raise NotEntitled(refused[0].message, [Problem("delivery", r.message) for r in refused],
-                          [{"eventID": r.event_id, "reason": r.reason} for r in refused])  # fmt: skip
+        problems = [Problem("delivery", r.message) for r in refused]
+        reasons = [{"eventID": r.event_id, "reason": r.reason} for r in refused]
+        raise NotEntitled.keyed(_WORDS, "delivery_not_entitled", detail={"problems": problems, "reasons": reasons})
     document = {"@context": [EPCIS_CONTEXT, {"trc": MEMBER_NAMESPACE}], "type": "EPCISDocument",
                 "schemaVersion": "2.0", "creationDate": utcnow().isoformat(timespec="milliseconds"),
                 "epcisBody": {"eventList": [event]}}  # fmt: skip

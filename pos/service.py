@@ -89,6 +89,11 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("pos.errors")
+_SCANNING: Catalogue = messages("scanning.service")  # the scan API's words for an Idempotency-Key reused
+_WORDS = {
+    "en": {"undo_not_entitled": "this sale may not be undone with this key; nothing was changed"},
+    "zh-CN": {"undo_not_entitled": "此密钥不能撤销这笔销售；未做任何更改"},
+}
 
 TILL_ROLES = frozenset({Role.store, Role.admin})
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
@@ -299,7 +304,7 @@ def sell(
     if outcome.replayed:
         pos = _pos_sale(session, outcome.event_id, store, lang)
         if pos.kind != kind or pos.member_hash != member_hash:
-            raise IdempotencyConflict("this Idempotency-Key was already used for a different request")
+            raise IdempotencyConflict.keyed(_SCANNING, "key_reused")
     else:
         pos = PosSale(event_id=outcome.event_id, store_id=store.id, member_hash=member_hash, kind=kind,
                       units=sum(int(a.get("units", 1)) for a in outcome.accepted))  # fmt: skip
@@ -391,8 +396,9 @@ def undo(
     # retraction names the unit by its EPC, whose signature the sale's scan verified already.
     refused = refusals(session, principal, [own_event(original)])
     if refused:
-        raise NotEntitled(refused[0].message, [Problem("sale", r.message) for r in refused],
-                          [{"eventID": r.event_id, "reason": r.reason} for r in refused])  # fmt: skip
+        problems = [Problem("sale", r.message) for r in refused]
+        reasons = [{"eventID": r.event_id, "reason": r.reason} for r in refused]
+        raise NotEntitled.keyed(_WORDS, "undo_not_entitled", detail={"problems": problems, "reasons": reasons})
     capture_document(session=session, document=_document(original), origin="scan", party_id=store.id)
     if pos.redemption_id is not None:
         redemption = session.get(Redemption, pos.redemption_id)
