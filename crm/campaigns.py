@@ -71,7 +71,7 @@ _CENT = Decimal("0.01")
 _EPOCH = date(1970, 1, 1)
 
 
-def _admin(principal: Principal, lang: str) -> None:
+def _admin(principal: Principal) -> None:
     if principal.role is not Role.admin:
         raise Forbidden.keyed(_MESSAGES, "campaign_admin", role=principal.role.value,
                               detail={"role": principal.role.value, "reason": "campaign_admin"})  # fmt: skip
@@ -113,7 +113,7 @@ def _known(session: Session, model: Any, key: Any, wanted: list[str], kind: Part
     return set(session.exec(stmt))
 
 
-def _items(values: list[str] | None, field: str, lang: str) -> list[str]:
+def _items(values: list[str] | None, field: str) -> list[str]:
     items = sorted({v.strip() for v in (values or []) if v and v.strip()})
     if len(items) > MAX_ITEMS:
         raise _bad(field, InvalidCampaign.keyed(_MESSAGES, "campaign_too_many", max=MAX_ITEMS))
@@ -137,7 +137,7 @@ def create_campaign(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Create a campaign (the brand's admin only); every field is checked and the first bad one named."""
-    _admin(principal, lang)
+    _admin(principal)
     if not CODE.fullmatch(code or ""):
         raise _bad("code", InvalidCampaign.keyed(_MESSAGES, "campaign_code"))
     title = " ".join("".join(ch if ch.isprintable() else " " for ch in name or "").split())
@@ -155,7 +155,7 @@ def create_campaign(
         raise _bad("bonus", InvalidCampaign.keyed(_MESSAGES, "campaign_bonus"))
     if m == 1 and bonus == 0:
         raise _bad("multiplier", InvalidCampaign.keyed(_MESSAGES, "campaign_no_extra"))
-    g, s, t = _items(gtins, "gtins", lang), _items(stores, "stores", lang), _items(territories, "territories", lang)
+    g, s, t = _items(gtins, "gtins"), _items(stores, "stores"), _items(territories, "territories")
     bad_gtins = [x for x in g if not is_valid_gtin14(x)]
     unknown = bad_gtins or sorted(set(g) - _known(session, Product, Product.gtin, g))
     if unknown:
@@ -214,7 +214,7 @@ def end_campaign(
     *, session: Session, principal: Principal, code: str, policy: Policy, on: date | None = None, lang: str = "en"
 ) -> dict[str, Any]:
     """End a campaign after the local day ``on`` (default today): sales up to then keep their extras."""
-    _admin(principal, lang)
+    _admin(principal)
     cp = get_campaign(session=session, code=code, lang=lang)
     last = on or _today(policy)
     if not cp.starts_on <= last <= cp.ends_on:
@@ -234,7 +234,7 @@ def _brand(principal: Principal) -> None:
         raise Forbidden.keyed(_WORDS, "see_return", role=principal.role.value, detail={"role": principal.role.value})
 
 
-def _bounds(session: Session, policy: Policy, start: date | None, end: date, lang: str) -> tuple[Any, Any, Any]:
+def _bounds(session: Session, policy: Policy, start: date | None, end: date) -> tuple[Any, Any, Any]:
     if start is not None and (start > end or (end - start).days > MAX_DAYS):
         raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_DAYS,
                                  detail={"reason": "bad_range"})  # fmt: skip
@@ -256,7 +256,7 @@ def campaign_return(
     _brand(principal)
     if code is not None:
         get_campaign(session=session, code=code, lang=lang)
-    c, _, hi = _bounds(session, policy, None, as_of, lang)
+    c, _, hi = _bounds(session, policy, None, as_of)
     upto = "AND s.event_time < :hi"
     only = "AND cp.code = :code" if code is not None else ""
     sql = (
@@ -310,7 +310,7 @@ def source_return(
     """Per member source: members (registered by the end of ``as_of``), those gained from ``start``, buyers, their
     units and value from ``start`` to ``as_of``, and the points they earned then (regular + extras + grants)."""
     _brand(principal)
-    c, lo, hi = _bounds(session, policy, start, as_of, lang)
+    c, lo, hi = _bounds(session, policy, start, as_of)
     window = "AND s.event_time >= :lo AND s.event_time < :hi"
     sql = (
         campaign_extras_sql(c, SqlDialect(session), sale_filter=window)

@@ -163,7 +163,7 @@ def points_extra(session: Session, member_hash: str, policy: Policy) -> int:
 # --- grants -----------------------------------------------------------------------------------------------------
 
 
-def _member(session: Session, member_hash: str, lang: str) -> Member:
+def _member(session: Session, member_hash: str) -> Member:
     member = session.exec(select(Member).where(Member.phone_hash == member_hash)).first()
     if member is None or member.id is None:
         raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
@@ -200,7 +200,7 @@ def grant_points(
     why = _clean(reason, 200)
     if not why:
         raise InvalidGrant.keyed(_MESSAGES, "grant_reason", detail={"field": "reason", "reason": "grant_reason"})
-    member = _member(session, member_hash, lang)
+    member = _member(session, member_hash)
     assert member.id is not None  # a stored row
     if principal.role is Role.store and member.home_store_id != principal.party_id:
         raise NotOwnMember.keyed(_MESSAGES, "not_own_member", own=principal.party_id)

@@ -52,7 +52,7 @@ MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _CENT = Decimal("0.01")
 
 
-def _store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
+def _store(session: Session, principal: Principal, store_id: str | None) -> str:
     if principal.role not in (Role.store, Role.admin):
         raise Forbidden.keyed(_WORDS, "hand_in_role", role=principal.role.value, detail={"role": principal.role.value})
     target = store_id or principal.party_id
@@ -85,7 +85,7 @@ def hand_in(
     """Hand in prospects (phone hashes, None for a phone that was not one) for a store (a store's key: its own);
     one outcome per phone, in order: ``added``, ``already_yours``, ``already_named``, ``already_member``,
     ``invalid_phone``."""
-    target = _store(session, principal, store_id, lang)
+    target = _store(session, principal, store_id)
     if not 1 <= len(phone_hashes) <= MAX_HAND_IN:
         raise InvalidProspects.keyed(_MESSAGES, "prospects_count", max=MAX_HAND_IN,
                                      detail={"field": "members", "reason": "prospects_count"})  # fmt: skip

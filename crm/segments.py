@@ -100,7 +100,7 @@ def _tier(prefix: str, tier: CrmTier) -> dict[str, Any]:
             f"{prefix}_r": tier.max_recency_days, f"{prefix}_u": float(tier.min_units_per_purchase)}  # fmt: skip
 
 
-def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _scope(principal: Principal, store_id: str | None) -> str | None:
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
             raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
@@ -128,7 +128,7 @@ def iter_segments(
 ) -> Iterator[dict[str, Any]]:
     """Each member's segment as of the end of ``as_of`` (a store: its own members), by member id, streamed; a page
     of ``limit`` members with ids above ``after`` when asked."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, as_of)
     sql = segments_sql(c, store=target is not None) + " AND m.id > :after ORDER BY m.id"
     params = _params(c, as_of, policy, target) | {"after": after}
@@ -183,7 +183,7 @@ def segment_summary(
     lang: str = "en",
 ) -> SegmentSummary:
     """How many members are in each tier and active, by store and overall (one GROUP BY over the segments)."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, as_of)
     sql = f"""SELECT seg.store, seg.tier, COUNT(*) AS n, SUM(seg.active) AS active
               FROM ({segments_sql(c, store=target is not None)}) seg GROUP BY seg.store, seg.tier"""

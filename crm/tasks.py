@@ -88,7 +88,7 @@ HORIZON_UNITS = 13
 call (:func:`stock_horizon`)."""
 
 
-def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _scope(principal: Principal, store_id: str | None) -> str | None:
     """The store a request is about: a store's key its own only; the brand's roles any or all (None)."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
@@ -245,7 +245,7 @@ def list_tasks(
     *, session: Session, principal: Principal, day: date, store_id: str | None = None, lang: str = "en"
 ) -> list[dict[str, Any]]:
     """The tasks on the list on ``day`` (its window holds the day), whatever their status, due first."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     stmt = (
         select(Task, Member)
         .join(Member, col(Member.id) == col(Task.member_id))
@@ -348,7 +348,7 @@ def task_effect(
     if start > end or (end - start).days > MAX_EFFECT_DAYS:
         raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_EFFECT_DAYS,
                                  detail={"reason": "bad_range"})  # fmt: skip
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, end)
     only = "AND t.store_id = :store" if target is not None else ""
     sql = f"""

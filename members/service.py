@@ -185,14 +185,14 @@ def _authorise_registrar(principal: Principal) -> None:
         raise Forbidden.keyed(_WORDS, "register_role", role=principal.role.value, detail={"role": principal.role.value})
 
 
-def _store(session: Session, store_id: str, lang: str) -> Party:
+def _store(session: Session, store_id: str) -> Party:
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
         raise UnknownStore.keyed(_MESSAGES, "unknown_store", store=store_id, detail={"store": store_id})
     return party
 
 
-def _own_store(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _own_store(principal: Principal, store_id: str | None) -> str | None:
     """The store a request is about: a store's key means its own and may name no other; brand roles name any."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
@@ -266,10 +266,10 @@ def register(
         raise InvalidPhone.keyed(_MESSAGES, "invalid_phone", digits="?",
                                  detail={"field": "member", "reason": "invalid_phone"})  # fmt: skip
     now = _aware(now or utcnow())
-    target = _own_store(principal, store_id, lang)
+    target = _own_store(principal, store_id)
     if target is None:
         raise InvalidMember.keyed(_MESSAGES, "store_required", detail={"field": "store", "reason": "store_required"})
-    _store(session, target, lang)
+    _store(session, target)
     current = "?"
     try:
         current = "name"
@@ -400,9 +400,9 @@ def list_members(
     every store's or one store's."""
     if principal.role is not Role.store and not principal.sees_all:
         raise Forbidden.keyed(_WORDS, "list_role", role=principal.role.value, detail={"role": principal.role.value})
-    target = _own_store(principal, store_id, lang)
+    target = _own_store(principal, store_id)
     if target is not None and store_id is not None:
-        _store(session, target, lang)
+        _store(session, target)
     stmt = scope_to_party(select(Member), principal, Member.home_store_id)
     counted = scope_to_party(select(func.count()).select_from(Member), principal, Member.home_store_id)
     if target is not None:
@@ -589,9 +589,9 @@ def import_members(
     """
     _authorise_registrar(principal)
     now = _aware(now or utcnow())
-    default = _own_store(principal, store_id, lang)
+    default = _own_store(principal, store_id)
     if default is not None:
-        _store(session, default, lang)
+        _store(session, default)
     text = _decode(data, lang)
     problems: list[RowProblem] = []
     rows: list[_Row] = []

@@ -113,13 +113,13 @@ def _actor(principal: Principal | None) -> str:
     return "worker" if principal is None else f"{principal.role.value}:{principal.party_id}"[:100]
 
 
-def _call_centre(principal: Principal, lang: str) -> None:
+def _call_centre(principal: Principal) -> None:
     if principal.role is not Role.admin:
         raise Forbidden.keyed(_MESSAGES, "not_your_order", own=principal.party_id,
                               detail={"role": principal.role.value})  # fmt: skip
 
 
-def _acting_store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
+def _acting_store(session: Session, principal: Principal, store_id: str | None) -> str:
     """The store that acts: a store's key its own (and no other); the brand's admin names any store."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
@@ -343,7 +343,7 @@ def _current_offer(session: Session, order: Order) -> OrderOffer | None:
     ).first()
 
 
-def _lock(session: Session, order_id: int, lang: str) -> Order:
+def _lock(session: Session, order_id: int) -> Order:
     """The order, its row locked until the transaction ends, re-read from the database (never a stale copy)."""
     order = session.exec(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
@@ -353,7 +353,7 @@ def _lock(session: Session, order_id: int, lang: str) -> Order:
     return order
 
 
-def _visible(session: Session, principal: Principal, order: Order, lang: str) -> None:
+def _visible(session: Session, principal: Principal, order: Order) -> None:
     """A store sees an order only if it was offered to it; the brand's roles see every order."""
     if principal.sees_all:
         return
@@ -422,7 +422,7 @@ def _view(session: Session, order: Order, principal: Principal | None, lang: str
 # --- placing -----------------------------------------------------------------------------------------------------
 
 
-def _checked_lines(session: Session, lines: Sequence[tuple[str, int]], lang: str) -> list[tuple[str, int]]:
+def _checked_lines(session: Session, lines: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     if not lines:
         raise OrderInvalid.keyed(_MESSAGES, "no_lines")
     if len(lines) > MAX_LINES:
@@ -458,12 +458,12 @@ def place(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Take an order for a member (the call centre) and offer it to the store routing chooses."""
-    _call_centre(principal, lang)
+    _call_centre(principal)
     if channel not in {c.value for c in OrderChannel}:
         raise OrderInvalid.keyed(_MESSAGES, "bad_channel")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat != lat or lon != lon:
         raise OrderInvalid.keyed(_MESSAGES, "bad_position")
-    checked = _checked_lines(session, lines, lang)
+    checked = _checked_lines(session, lines)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     order = Order(member_hash=member_hash, channel=channel, address=" ".join(address.split())[:500], lat=lat, lon=lon,
                   placed_by=work.by, created_at=work.now, updated_at=work.now)  # fmt: skip
@@ -481,7 +481,7 @@ def place(
 # --- the store's answers -----------------------------------------------------------------------------------------
 
 
-def _open_offer_to(session: Session, order: Order, store: str, now: datetime, lang: str) -> OrderOffer:
+def _open_offer_to(session: Session, order: Order, store: str, now: datetime) -> OrderOffer:
     if order.status in FINISHED:
         raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     offer = _current_offer(session, order)
@@ -495,13 +495,13 @@ def accept(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Accept the order's offer to this store before its deadline; accepting again changes nothing."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     if order.status in (OrderStatus.accepted, OrderStatus.out_for_delivery) and order.store_id == store:
         return _view(session, order, principal, lang)
-    offer = _open_offer_to(session, order, store, work.now, lang)
+    offer = _open_offer_to(session, order, store, work.now)
     if work.now >= _aware(offer.deadline):
         raise OrderConflict.keyed(_MESSAGES, "offer_lapsed", order=order.id, store=store,
                                   deadline=_aware(offer.deadline).isoformat())  # fmt: skip
@@ -518,11 +518,11 @@ def decline(
     note: str = "", now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Decline the order's offer to this store: it goes at once to the next store not tried yet."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
-    _open_offer_to(session, order, store, work.now, lang)
+    _open_offer_to(session, order, store, work.now)
     work.close_offer(order, OrderOfferOutcome.declined)
     work.step(order, "declined", store=store, reason="declined", note=" ".join(note.split()))
     work.route(order)
@@ -530,7 +530,7 @@ def decline(
     return _view(session, order, principal, lang)
 
 
-def _accepted_by(session: Session, order: Order, store: str, lang: str) -> None:
+def _accepted_by(session: Session, order: Order, store: str) -> None:
     if order.status in FINISHED:
         raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     if order.status not in (OrderStatus.accepted, OrderStatus.out_for_delivery) or order.store_id != store:
@@ -542,10 +542,10 @@ def out_for_delivery(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """The accepting store sets out with the order (idempotent)."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
-    _accepted_by(session, order, store, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
+    _accepted_by(session, order, store)
     if order.status == OrderStatus.out_for_delivery:
         return _view(session, order, principal, lang)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
@@ -663,11 +663,11 @@ def deliver(
 ) -> dict[str, Any]:  # fmt: skip
     """Deliver an accepted order: the scanned units become the store's ``retail_selling`` with the order as its
     ``bizTransaction`` and the member on it; refused whole (``DeliveryRefused``) unless every unit is right."""
-    store_id = _acting_store(session, principal, store_id, lang)
+    store_id = _acting_store(session, principal, store_id)
     lock_store(session)  # the ledger's writers one at a time, before the order: the order every capture takes
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
-    _accepted_by(session, order, store_id, lang)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
+    _accepted_by(session, order, store_id)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     items = _check_delivery(session, order, store_id, codes, company_prefix_length=company_prefix_length,
                             key_files=key_files, lang=lang)  # fmt: skip
@@ -714,8 +714,8 @@ def cancel(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Cancel an order not yet delivered (the call centre); the store that has it is told."""
-    _call_centre(principal, lang)
-    order = _lock(session, order_id, lang)
+    _call_centre(principal)
+    order = _lock(session, order_id)
     if order.status in FINISHED:
         raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
@@ -734,8 +734,8 @@ def reassign(
     note: str = "", now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Take the order from its store (told: ``withdrawn``) and offer it to ``store_id``, or to the next store."""
-    _call_centre(principal, lang)
-    order = _lock(session, order_id, lang)
+    _call_centre(principal)
+    order = _lock(session, order_id)
     if order.status in FINISHED:
         raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
@@ -830,7 +830,7 @@ def get_order(*, session: Session, principal: Principal, order_id: int, lang: st
     order = session.get(Order, order_id)
     if order is None:
         raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order_id)
-    _visible(session, principal, order, lang)
+    _visible(session, principal, order)
     return _view(session, order, principal, lang)
 
 
@@ -885,7 +885,7 @@ def lapse_report(
     lang: str = "en",
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Per store, its offers and how they ended, the stores that let most lapse first: who keeps customers waiting."""
-    _call_centre(principal, lang)
+    _call_centre(principal)
     stmt = select(OrderOffer.store_id, OrderOffer.outcome, func.count()).group_by(
         col(OrderOffer.store_id), col(OrderOffer.outcome)
     )

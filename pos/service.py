@@ -255,7 +255,7 @@ def _record(session: Session, pos: PosSale, policy: Policy, now: datetime | None
     )  # fmt: skip
 
 
-def _pos_sale(session: Session, event_id: str, store: Party | None, lang: str) -> PosSale:
+def _pos_sale(session: Session, event_id: str, store: Party | None) -> PosSale:
     pos = session.exec(select(PosSale).where(PosSale.event_id == event_id)).first()
     if pos is None or (store is not None and pos.store_id != store.id):
         raise SaleNotFound.keyed(_MESSAGES, "sale_not_found", sale=event_id[:80], store=store.id if store else "?")
@@ -302,7 +302,7 @@ def sell(
                           member=_member_view(session, store.id, member_hash, policy, None, kind),
                           replayed=outcome.replayed)  # fmt: skip
     if outcome.replayed:
-        pos = _pos_sale(session, outcome.event_id, store, lang)
+        pos = _pos_sale(session, outcome.event_id, store)
         if pos.kind != kind or pos.member_hash != member_hash:
             raise IdempotencyConflict.keyed(_SCANNING, "key_reused")
     else:
@@ -310,7 +310,7 @@ def sell(
                       units=sum(int(a.get("units", 1)) for a in outcome.accepted))  # fmt: skip
         session.add(pos)
         if redeem:
-            _give_free_unit(session, pos, outcome, store, policy, principal, company_prefix_length, lang)
+            _give_free_unit(session, pos, outcome, store, policy, principal, company_prefix_length)
         session.flush()
     return SaleResult(sale_id=pos.event_id, kind=kind, accepted=outcome.accepted, rejected=rejected,
                       member=_member_view(session, store.id, member_hash, policy, pos.event_id, kind),
@@ -319,7 +319,7 @@ def sell(
 
 def _give_free_unit(
     session: Session, pos: PosSale, outcome: ScanOutcome, store: Party, policy: Policy, principal: Principal,
-    company_prefix_length: int, lang: str,
+    company_prefix_length: int,
 ) -> None:  # fmt: skip
     """Record the redemption of the unit just scanned out; none due (or a case) refuses the whole sale."""
     assert pos.member_hash is not None
@@ -373,7 +373,7 @@ def undo(
     """Undo a sale rung up today at this store: an ``errorDeclaration`` of its event (see the module); idempotent."""
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
     lock_store(session)
-    pos = _pos_sale(session, sale_id, store, lang)
+    pos = _pos_sale(session, sale_id, store)
     now = _aware(now or utcnow())
     if pos.undone_at is not None:
         return _record(session, pos, policy, now)
@@ -420,7 +420,7 @@ def get_sale(
 ) -> SaleRecord:  # fmt: skip
     """One sale of this store's till (a store's key: its own only), for its receipt."""
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
-    return _record(session, _pos_sale(session, sale_id, store, lang), policy, now)
+    return _record(session, _pos_sale(session, sale_id, store), policy, now)
 
 
 def todays_sales(
