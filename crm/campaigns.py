@@ -53,16 +53,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("crm.errors")
-_WORDS = {
-    "en": {
-        "see_campaigns": "role {role!r} may not see campaigns",
-        "see_return": "role {role!r} may not see the return of campaigns and sources",
-    },
-    "zh-CN": {
-        "see_campaigns": "{role} 角色无权查看活动",
-        "see_return": "{role} 角色无权查看活动和会员来源的回报",
-    },
-}
+_WORDS: Catalogue = messages("crm.campaigns:words")
 
 CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DAYS = 3660

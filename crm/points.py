@@ -58,20 +58,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("crm.errors")
-_WORDS = {
-    "en": {
-        "grant_role": "role {role!r} may not grant points; allowed: store, admin",
-        "catalogue_role": "role {role!r} may not change the reward catalogue; allowed: admin",
-        "redeem_role": "role {role!r} may not redeem rewards; allowed: store, admin",
-        "see_points": "role {role!r} may not see the members' points",
-    },
-    "zh-CN": {
-        "grant_role": "{role} 角色无权赠送积分；仅门店和管理员可以",
-        "catalogue_role": "{role} 角色无权修改兑换目录；仅管理员可以",
-        "redeem_role": "{role} 角色无权兑换礼品；仅门店和管理员可以",
-        "see_points": "{role} 角色无权查看会员积分",
-    },
-}
+_WORDS: Catalogue = messages("crm.points:words")
 
 MAX_GRANT = 100_000
 TOP_N = 10

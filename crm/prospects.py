@@ -36,16 +36,7 @@ from traceability.privacy import is_member_hash
 __all__ = ["MAX_HAND_IN", "MONTH", "hand_in", "prospect_report"]
 
 _MESSAGES: Catalogue = messages("crm.errors")
-_WORDS = {
-    "en": {
-        "hand_in_role": "role {role!r} may not hand in prospects; allowed: store, admin",
-        "see_prospects": "role {role!r} may not see prospects",
-    },
-    "zh-CN": {
-        "hand_in_role": "{role} 角色无权提交潜在会员；仅门店和管理员可以",
-        "see_prospects": "{role} 角色无权查看潜在会员",
-    },
-}
+_WORDS: Catalogue = messages("crm.prospects:words")
 
 MAX_HAND_IN = 1000
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")

@@ -43,16 +43,13 @@ from rebates.policy import Policy
 from traceability.api import RowId, SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
-from traceability.i18n import negotiate
+from traceability.i18n import Catalogue, messages, negotiate
 from traceability.models import Role
 from traceability.privacy import member_pepper
 
 __all__ = ["router"]
 
-_WORDS = {
-    "en": {"export_needs": "{name} is required for this export"},
-    "zh-CN": {"export_needs": "此导出需要填写 {name}"},
-}
+_WORDS: Catalogue = messages("crm.routes")
 
 router = APIRouter(prefix="/api/v1", tags=["crm"])
 Viewer = Annotated[Principal, Depends(allow(Role.store, Role.auditor, Role.finance, Role.admin))]

@@ -37,14 +37,7 @@ from traceability.models import Role
 __all__ = ["TIERS", "SegmentSummary", "iter_segments", "segment_summary", "segments_sql"]
 
 _MESSAGES: Catalogue = messages("crm.errors")
-_WORDS = {
-    "en": {
-        "see_segments": "role {role!r} may not see member segments",
-    },
-    "zh-CN": {
-        "see_segments": "{role} 角色无权查看会员分层",
-    },
-}
+_WORDS: Catalogue = messages("crm.segments:words")
 
 TIERS = ("potential", "ordinary", "loyal", "advocate")
 _CENT = Decimal("0.01")

@@ -68,16 +68,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("crm.errors")
-_WORDS = {
-    "en": {
-        "see_tasks": "role {role!r} may not see clerk tasks",
-        "record_role": "role {role!r} may not record outcomes",
-    },
-    "zh-CN": {
-        "see_tasks": "{role} 角色无权查看店员任务",
-        "record_role": "{role} 角色无权记录跟进结果",
-    },
-}
+_WORDS: Catalogue = messages("crm.tasks:words")
 
 OUTCOMES = tuple(s.value for s in TaskStatus if s is not TaskStatus.open)
 WORKED = (TaskStatus.reached.value, TaskStatus.bought.value, TaskStatus.declined.value, TaskStatus.do_not_call.value)

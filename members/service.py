@@ -64,16 +64,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("members.errors")
-_WORDS = {
-    "en": {
-        "list_role": "role {role!r} may not list members",
-        "register_role": "role {role!r} may not register members; allowed: store, admin",
-    },
-    "zh-CN": {
-        "list_role": "{role} 角色无权查看会员名单",
-        "register_role": "{role} 角色无权登记会员；仅门店和管理员可以",
-    },
-}
+_WORDS: Catalogue = messages("members.service:words")
 
 NAME_MAX = 50
 SOURCE_MAX = 64

@@ -89,10 +89,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("orders.errors")
-_WORDS = {
-    "en": {"delivery_not_entitled": "this delivery may not be recorded with this key; nothing was stored"},
-    "zh-CN": {"delivery_not_entitled": "此密钥不能记录这次送达；未保存任何内容"},
-}
+_WORDS: Catalogue = messages("orders.service:words")
 
 FINISHED = frozenset({OrderStatus.delivered, OrderStatus.cancelled})
 MAX_LINES = 20

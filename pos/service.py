@@ -90,10 +90,7 @@ __all__ = [
 
 _MESSAGES: Catalogue = messages("pos.errors")
 _SCANNING: Catalogue = messages("scanning.service")  # the scan API's words for an Idempotency-Key reused
-_WORDS = {
-    "en": {"undo_not_entitled": "this sale may not be undone with this key; nothing was changed"},
-    "zh-CN": {"undo_not_entitled": "此密钥不能撤销这笔销售；未做任何更改"},
-}
+_WORDS: Catalogue = messages("pos.service:words")
 
 TILL_ROLES = frozenset({Role.store, Role.admin})
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
