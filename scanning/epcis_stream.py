@@ -101,11 +101,12 @@ def _as_buffer(source: Source) -> Any:
     return source.read()
 
 
-def read_json(source: Source, *, loads: Loads = json.loads, stream_from: int = STREAM_FROM) -> Any:
+def read_json(source: Source, *, loads: Loads = json.loads, stream_from: int | None = None) -> Any:
     """A JSON capture document: a :class:`StreamedDocument` for a large, plain EPCISDocument, else what ``loads``
-    returns for the bytes (raising what it raises), so the accepted documents and the errors are ``loads``'s."""
+    returns for the bytes (raising what it raises), so the accepted documents and the errors are ``loads``'s.
+    ``stream_from``: the size from which to stream (default :data:`STREAM_FROM`)."""
     data = _as_buffer(source)
-    if len(data) >= stream_from and _LEAD.match(data) and _ODD.search(data) is None:
+    if len(data) >= (STREAM_FROM if stream_from is None else stream_from) and _LEAD.match(data) and _ODD.search(data) is None:
         top = _top(data)
         if top is not None:
             return StreamedDocument(top[0], top[1], data)
