@@ -106,7 +106,8 @@ def read_json(source: Source, *, loads: Loads = json.loads, stream_from: int | N
     returns for the bytes (raising what it raises), so the accepted documents and the errors are ``loads``'s.
     ``stream_from``: the size from which to stream (default :data:`STREAM_FROM`)."""
     data = _as_buffer(source)
-    if len(data) >= (STREAM_FROM if stream_from is None else stream_from) and _LEAD.match(data) and _ODD.search(data) is None:
+    large = len(data) >= (STREAM_FROM if stream_from is None else stream_from)
+    if large and _LEAD.match(data) and _ODD.search(data) is None:
         top = _top(data)
         if top is not None:
             return StreamedDocument(top[0], top[1], data)
@@ -122,42 +123,30 @@ def _top(data: Any) -> tuple[dict[str, Any], int] | None:
     builder = ijson.ObjectBuilder()
     path: list[str | None] = []  # the key of each open map (None for an array)
     keys: list[set[str]] = []
-    depth = count = 0
-    inside = False  # within epcisBody.eventList, below the array itself
+    count = 0
     try:
-        for event, value in ijson.basic_parse(data, use_float=True):
-            if event in ("start_map", "start_array"):
-                depth += 1
-                if depth > _MAX_DEPTH:
-                    return None
-                if inside:
-                    if depth == 4:
-                        count += 1
-                    continue
-                builder.event(event, value)
-                path.append(None)
-                keys.append(set())
-                if depth == 3 and path[:2] == ["epcisBody", "eventList"] and event == "start_array":
-                    inside = True
-                continue
-            if event in ("end_map", "end_array"):
-                depth -= 1
-                if inside and depth >= 3:
-                    continue
-                inside = False
-                path.pop()
-                keys.pop()
-                builder.event(event, value)
-                continue
-            if inside:
-                if depth == 3:
-                    count += 1  # a scalar event (refused by capture, counted as one)
-                continue
+        tokens = ijson.basic_parse(data, use_float=True)
+        for event, value in tokens:
             if event == "map_key":
-                if depth <= 2 and ("." in value or value in keys[-1]):
+                if len(path) <= 2 and ("." in value or value in keys[-1]):
                     return None
                 keys[-1].add(value)
                 path[-1] = value
+            elif event == "start_map" or event == "start_array":
+                if len(path) >= _MAX_DEPTH:
+                    return None
+                if len(path) == 2 and path == ["epcisBody", "eventList"] and event == "start_array":
+                    builder.event(event, value)
+                    builder.event("end_array", None)
+                    count = _skipped(tokens)  # the events: counted, not kept
+                    if count < 0:
+                        return None
+                    continue
+                path.append(None)
+                keys.append(set())
+            elif event == "end_map" or event == "end_array":
+                path.pop()
+                keys.pop()
             builder.event(event, value)
     except (ijson.JSONError, UnicodeDecodeError, ValueError):
         return None
@@ -168,3 +157,22 @@ def _top(data: Any) -> tuple[dict[str, Any], int] | None:
     if not isinstance(body, dict) or not isinstance(body.get("eventList"), list):
         return None
     return document, count
+
+
+def _skipped(tokens: Iterator[tuple[str, Any]]) -> int:
+    """Read past the items of the event list up to its end, and count them (-1: nested too deep)."""
+    count = level = 0
+    for event, _ in tokens:
+        if event == "start_map" or event == "start_array":
+            level += 1
+            if level == 1:
+                count += 1
+            elif level > _MAX_DEPTH:
+                return -1
+        elif event == "end_map" or event == "end_array":
+            if level == 0:
+                return count
+            level -= 1
+        elif level == 0:
+            count += 1  # a scalar in place of an event
+    return count
