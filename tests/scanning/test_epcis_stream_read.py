@@ -19,6 +19,7 @@ from sqlmodel import Session
 from scanning import epcis, epcis_stream, routes
 from scanning.epcis import capture_document
 from scanning.epcis_stream import StreamedDocument, read_json
+from scanning.errors import InvalidDocument
 from tests.factories import auth
 from tests.scanning.test_epcis_rest import document as rest_document
 from tests.scanning.test_epcis_rest import event as rest_event
@@ -274,3 +275,34 @@ def test_the_route_streams_a_large_body_with_the_same_answers(
     assert proceed.status_code == 202, proceed.text
     assert proceed.json()["stored"] == 5 and [r["index"] for r in proceed.json()["refused"]] == [5, 6, 7]
     assert seen[-1] is True
+
+
+def test_the_cli_streams_a_large_file_and_refuses_a_bom_as_before(
+    tmp_path: Path, committing_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setattr(epcis_stream, "STREAM_FROM", 0)
+    monkeypatch.setattr(epcis, "CAPTURE_BATCH", 4)
+    kinds: list[bool] = []
+    real = epcis.capture_document
+
+    def spying(**kw: Any) -> Any:
+        kinds.append(isinstance(kw["document"], StreamedDocument))
+        return real(**kw)
+
+    monkeypatch.setattr(epcis, "capture_document", spying)
+    url = str(committing_engine.url.render_as_string(hide_password=False))
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(_doc([_event(i) for i in range(10)]), indent=2), encoding="utf-8")
+    result = CliRunner().invoke(app, ["--db", url, "epcis", "capture", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stored"] == 10 and kinds == [True]
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    refused = CliRunner().invoke(app, ["--db", url, "epcis", "capture", str(bom)])
+    assert isinstance(refused.exception, InvalidDocument), refused.output
+    assert "is not JSON: Unexpected UTF-8 BOM" in refused.exception.message
+    assert kinds == [True]  # refused before capture, as json.loads of the decoded text refuses it
