@@ -65,7 +65,9 @@ CAPTURE_BATCH = 2000
 """Events stored and derived together: a document is appended (chained, stored, its unit state and listeners run)
 a batch at a time, in the one transaction, so the work and the statements of a batch do not grow with the document.
 The listeners re-derive from the store, so the result is the one a single append gives; only an alert that a later
-batch of an out-of-order document withdraws again is kept, withdrawn, as it would be across two documents."""
+batch of an out-of-order document withdraws again is kept, withdrawn, as it would be across two documents. The events
+are checked, matched and judged a batch at a time too, so a streamed document (``scanning.epcis_stream``) is never
+parsed whole."""
 # --- validation ---------------------------------------------------------------------------------------------------
 
 
