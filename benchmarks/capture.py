@@ -19,6 +19,9 @@ the chain, unit state, the listeners). Each database is fresh for every run: a n
 as ``make_engine`` sets it up) and, on PostgreSQL, two schemas of this run's own (``bench_capture_<pid>``,
 ``bench_bare_<pid>``), created empty and dropped at the end, so that runs sharing a database do not meet.
 
+``measure_reads`` then gives the peak memory of reading a 50,000-event document streamed (``read_json``, issue 18)
+against ``json.loads`` of the whole (``read_*`` lines, before the last two).
+
 Output is one ``name: value`` per line on stdout; progress goes to stderr.
 """
 
@@ -484,6 +487,50 @@ def run_database(
     return out
 
 
+READ_EVENTS = 50_000
+
+
+def measure_reads(net: Network, events: int = READ_EVENTS) -> dict[str, Any]:
+    """Peak memory (tracemalloc) of reading one document of ``events`` events as capture reads a large body: streamed
+    (``scanning.epcis_stream.read_json``, every event parsed a chunk at a time and let go) against ``json.loads``
+    of the whole. The bytes themselves are not counted: they are there before either reader starts."""
+    import tracemalloc
+
+    from scanning.epcis_stream import StreamedDocument, read_json
+
+    raw = json.dumps(build_document(net, events).document, ensure_ascii=False).encode("utf-8")
+    gc.collect()
+
+    def peak(read: Callable[[], object]) -> tuple[float, float]:
+        tracemalloc.start()
+        started = time.perf_counter()
+        try:
+            read()
+            return tracemalloc.get_traced_memory()[1] / 2**20, time.perf_counter() - started
+        finally:
+            tracemalloc.stop()
+            gc.collect()
+
+    def streamed() -> None:
+        document = read_json(raw)
+        assert isinstance(document, StreamedDocument), "a large plain document is streamed"
+        for _chunk in document.chunks():
+            pass
+
+    log(f"reads: {events} events, {len(raw) / 2**20:.1f} MB, streamed and whole …")
+    streamed_mb, streamed_s = peak(streamed)
+    whole_mb, whole_s = peak(lambda: json.loads(raw))
+    return {
+        "read_events": events,
+        "read_document_mb": f"{len(raw) / 2**20:.1f}",
+        "read_streamed_peak_mb": f"{streamed_mb:.1f}",
+        "read_json_loads_peak_mb": f"{whole_mb:.1f}",
+        "read_streamed_to_json_loads": f"{streamed_mb / whole_mb:.4f}",
+        "read_streamed_seconds": f"{streamed_s:.2f}",
+        "read_json_loads_seconds": f"{whole_s:.2f}",
+    }
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -548,7 +595,9 @@ def main(argv: list[str] | None = None) -> None:
             pg_schemas(args.postgres, create=False)
         for name, value in results["postgresql"].items():
             emit(f"postgresql_{name}", value)
-    emit("peak_rss_mb", f"{peak_rss_mb():.0f}")
+    emit("peak_rss_mb", f"{peak_rss_mb():.0f}")  # of the captures: the reads below are measured with tracemalloc
+    for name, value in measure_reads(net).items():
+        emit(name, value)
     sqlite = results["sqlite"]
     emit("capture_events_per_second", sqlite.get("capture_events_per_second", "nan"))
     emit("ratio_to_bare_insert", sqlite.get("ratio_to_bare_insert", "nan"))

@@ -15,6 +15,7 @@ from ledger import store
 from ledger.errors import CheckpointInvalid
 from rebates.facts import facts_drift
 from scanning import epcis, epcis_check, epcis_xml
+from scanning.epcis_stream import read_json
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
 from traceability.privacy import member_pepper
@@ -25,6 +26,15 @@ app = typer.Typer(help="GS1 EPCIS 2.0 event store.", no_args_is_help=True)
 class Lang(StrEnum):
     zh = "zh-CN"
     en = "en"
+
+
+_SNIFF = 4096
+"""Bytes read to tell XML from JSON."""
+
+
+def _loads(raw: bytes) -> object:
+    """What a JSON file is read as: strict UTF-8, so a BOM or an odd encoding is refused by name."""
+    return json.loads(raw.decode("utf-8"))
 
 
 _LANG = typer.Option(Lang.zh, "--lang", help="Language of the messages: zh-CN or en.")
@@ -44,14 +54,18 @@ def capture(
     st = state(ctx)
     results = []
     for path in files:
-        raw = path.read_bytes()
-        if epcis_check.is_xml(path, raw):  # EPCIS 2.0 XML, stored as the same JSON-LD events
-            document = epcis_xml.parse_document(raw, xsd_dir=st.settings.epcis_xsd_dir, lang=lang.value)
-        else:
-            try:
-                document = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidDocument(f"{path} is not JSON: {exc}", [Problem("", "not JSON")]) from None
+        with path.open("rb") as file:
+            head = file.read(_SNIFF)
+            while head and not head.strip() and (more := file.read(_SNIFF)):  # all white space so far
+                head += more
+            if epcis_check.is_xml(path, head):  # EPCIS 2.0 XML, stored as the same JSON-LD events
+                document = epcis_xml.parse_document(head + file.read(), xsd_dir=st.settings.epcis_xsd_dir,
+                                                    lang=lang.value)  # fmt: skip
+            else:  # a large file is mapped and its events streamed, never read into memory whole
+                try:
+                    document = read_json(file, loads=_loads)
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise InvalidDocument(f"{path} is not JSON: {exc}", [Problem("", "not JSON")]) from None
         with st.session() as session:
             result = epcis.capture_document(
                 session=session, document=document, proceed=proceed, party_id=party,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -33,6 +33,7 @@ from ledger.keys import key_of
 from ledger.store import NewEvent, append, canonical_json, epcs_of, lock_store, normalise_vocab, parse_event_time
 from scanning.epcis_errors import CaptureLimitExceeded, NoSuchResource, QueryParameterInvalid
 from scanning.epcis_masterdata import apply_plan, has_nul, header_elements, plan_elements
+from scanning.epcis_stream import StreamedDocument
 from scanning.errors import CaptureConflict, InvalidDocument
 from scanning.query import read_token, sign_token
 from traceability.auth.service import Principal, scope_to_party
@@ -64,7 +65,9 @@ CAPTURE_BATCH = 2000
 """Events stored and derived together: a document is appended (chained, stored, its unit state and listeners run)
 a batch at a time, in the one transaction, so the work and the statements of a batch do not grow with the document.
 The listeners re-derive from the store, so the result is the one a single append gives; only an alert that a later
-batch of an out-of-order document withdraws again is kept, withdrawn, as it would be across two documents."""
+batch of an out-of-order document withdraws again is kept, withdrawn, as it would be across two documents. The events
+are checked, matched and judged a batch at a time too, so a streamed document (``scanning.epcis_stream``) is never
+parsed whole."""
 # --- validation ---------------------------------------------------------------------------------------------------
 
 
@@ -407,16 +410,33 @@ def capture_document(
     data (``epcisHeader.epcisMasterData``) is stored with the events, all or nothing, a party's key never changing
     another party's elements (:mod:`scanning.epcis_masterdata`: 403 for the whole document).
     """
-    if not isinstance(document, dict):
-        raise InvalidDocument("an EPCIS document must be a JSON object", [Problem("", "not an object")])
-    events, base = _event_list(document)
-    if max_events is not None and len(events) > max_events:
-        raise CaptureLimitExceeded(lang, count=len(events), limit=max_events)
-    elements = header_elements(document)
+    streamed = document if isinstance(document, StreamedDocument) else None
+    if streamed is not None and schema_path is not None:
+        document, streamed = streamed.materialise(), None  # the schema judges the whole document at once
+    if streamed is not None:
+        top: dict[str, Any] = streamed.top
+        _, base = _event_list(top)  # the header's checks; the events come from the stream
+        count = streamed.count
+
+        def chunks() -> Iterator[list[Any]]:
+            return streamed.chunks(CAPTURE_BATCH)
+    else:
+        if not isinstance(document, dict):
+            raise InvalidDocument("an EPCIS document must be a JSON object", [Problem("", "not an object")])
+        top = document
+        events, base = _event_list(document)
+        count = len(events)
+
+        def chunks() -> Iterator[list[Any]]:
+            return (events[start : start + CAPTURE_BATCH] for start in range(0, len(events), CAPTURE_BATCH))
+
+    if max_events is not None and count > max_events:
+        raise CaptureLimitExceeded(lang, count=count, limit=max_events)
+    elements = header_elements(top)
 
     schema_errors: dict[int, list[str]] = {}
     if schema_path is not None:
-        for error in load_schema(schema_path).iter_errors(document):
+        for error in load_schema(schema_path).iter_errors(top):
             path = list(error.absolute_path)
             prefix: list[object] = list(base.strip("/").split("/"))
             if path[: len(prefix)] == prefix and len(path) > len(prefix) and isinstance(path[len(prefix)], int):
@@ -427,51 +447,63 @@ def capture_document(
                     "document does not conform to the EPCIS 2.0 JSON schema", [Problem(where, error.message)]
                 )
 
-    context = HashContext.for_document(document)
+    # A chunk of events at a time (see CAPTURE_BATCH): each event is checked, hashed, matched against the store and
+    # the events before it, and judged by the entitlement rules, all of which look at one event at a time; only
+    # what is needed to decide (ids, hashes, refusals) is kept, so a streamed document never sits in memory whole.
+    context = HashContext.for_document(top)
     refused: list[EventProblem] = []
-    prepared: list[tuple[int, NewEvent]] = []
-    for index, event in enumerate(events):
-        reasons = _check_event(event) + schema_errors.get(index, [])
-        given_id = event.get("eventID") if isinstance(event, dict) else None
-        if reasons:
-            refused.append(EventProblem(index, given_id, "; ".join(reasons)))
-            continue
-        assert isinstance(event, dict)
-        member_problem = _members_hashed(event, member_pepper)
-        if member_problem is not None:
-            refused.append(EventProblem(index, given_id, member_problem, "member_in_clear"))
-            continue
-        try:
-            hash_id = event_hash_id(event, context)
-        except (ValueError, TypeError, KeyError) as exc:
-            refused.append(EventProblem(index, given_id, f"cannot compute the event hash: {exc}"))
-            continue
-        event_id = given_id.strip() if isinstance(given_id, str) else hash_id
-        stored_event = dict(event)
-        stored_event.setdefault("eventID", event_id)
-        if "@context" not in stored_event and "@context" in document:
-            stored_event["@context"] = document["@context"]
-        document_json = canonical_json(stored_event)
-        prepared.append((index, NewEvent(event_id, "errorDeclaration" in event, hash_id, document_json, stored_event)))
-
-    # Same eventID with other content, against the store and within the document itself.
-    seen: dict[tuple[str, bool], str] = {}
-    # The store lock first: two identical captures at once must see each other's events, not both insert them.
-    if prepared or elements:
-        lock_store(session)
-    existing = _existing_hashes(session, {(p.event_id, p.declaration) for _, p in prepared})
-    fresh: list[NewEvent] = []
+    denied: list[tuple[int, Refusal]] = []  # what this principal may not assert (ledger.entitlements)
+    unsigned: list[tuple[int, Refusal]] = []  # our codes without their signature
+    seen: dict[tuple[str, bool], str] = {}  # same eventID with other content, within the document itself
     duplicates: list[str] = []
-    for index, p in prepared:
-        key = (p.event_id, p.declaration)
-        known = existing.get(key) or seen.get(key)
-        if known is None:
-            seen[key] = p.hash_id
-            fresh.append(p)
-        elif known == p.hash_id:
-            duplicates.append(p.event_id)
+    kept: list[NewEvent] = []  # the events to store (only their positions for a streamed document)
+    kept_at: set[int] = set()
+    locked = False
+    # The store lock first: two identical captures at once must see each other's events, not both insert them.
+    if elements:
+        lock_store(session)
+        locked = True
+    offset = 0
+    for chunk in chunks():
+        prepared: list[tuple[int, NewEvent]] = []
+        for index, event in enumerate(chunk, offset):
+            outcome = _prepared(index, event, context, top, member_pepper, schema_errors)
+            if isinstance(outcome, EventProblem):
+                refused.append(outcome)
+            else:
+                prepared.append((index, outcome))
+        offset += len(chunk)
+        if prepared and not locked:
+            lock_store(session)
+            locked = True
+        existing = _existing_hashes(session, {(p.event_id, p.declaration) for _, p in prepared})
+        fresh: list[NewEvent] = []
+        positions: dict[int, int] = {}
+        for index, p in prepared:
+            key = (p.event_id, p.declaration)
+            known = existing.get(key) or seen.get(key)
+            if known is None:
+                seen[key] = p.hash_id
+                positions[id(p)] = index
+                fresh.append(p)
+            elif known == p.hash_id:
+                duplicates.append(p.event_id)
+            else:
+                refused.append(EventProblem(index, p.event_id, "eventID already stored with different content"))
+        # What this principal may not assert, and our codes without their signature, are refused, never stored as
+        # evidence. All or nothing, they are reported only when no event is invalid, and the signatures only when
+        # every event is entitled: the checks that could not change the answer are skipped.
+        for check, into in ((refusals, denied), (_unsigned_codes, unsigned)):
+            if not fresh or not proceed and (refused or denied):
+                break
+            found = check(session, principal, fresh)
+            into.extend((positions[id(fresh[r.position])], r) for r in found)
+            dropped = {r.position for r in found}
+            fresh = [p for i, p in enumerate(fresh) if i not in dropped]
+        if streamed is None:
+            kept += fresh
         else:
-            refused.append(EventProblem(index, p.event_id, "eventID already stored with different content"))
+            kept_at.update(positions[id(p)] for p in fresh)
 
     if refused and not proceed:
         conflicts = [r for r in refused if "already stored" in r.reason]
@@ -481,33 +513,23 @@ def capture_document(
                 f"{len(conflicts)} event(s) conflict with stored events; nothing was stored", problems
             )
         raise InvalidDocument(f"{len(refused)} event(s) are not valid EPCIS 2.0; nothing was stored", problems)
-
-    # What this principal may not assert (ledger.entitlements), and our codes without their signature, are refused,
-    # never stored as evidence.
-    positions = {id(p): index for index, p in prepared}
-    for check in (refusals, _unsigned_codes):
-        found = check(session, principal, fresh)
-        if not found:
-            continue
-        at = [(positions[id(fresh[r.position])], r) for r in found]
-        if not proceed:
-            problems = [Problem(f"{base}/{i}", r.message) for i, r in at]
-            if check is refusals:
-                raise NotEntitled(f"{len(at)} event(s) may not be asserted with this key; nothing was stored", problems,
-                                  [{"index": i, "eventID": r.event_id, "reason": r.reason} for i, r in at])  # fmt: skip
-            raise InvalidDocument(f"{len(at)} event(s) name our codes without their valid signature; nothing was "
-                                  "stored", problems)  # fmt: skip
-        refused.extend(EventProblem(i, r.event_id, r.message, r.reason) for i, r in at)
-        dropped = {r.position for r in found}
-        fresh = [p for i, p in enumerate(fresh) if i not in dropped]
+    if denied and not proceed:
+        problems = [Problem(f"{base}/{i}", r.message) for i, r in denied]
+        raise NotEntitled(f"{len(denied)} event(s) may not be asserted with this key; nothing was stored", problems,
+                          [{"index": i, "eventID": r.event_id, "reason": r.reason} for i, r in denied])  # fmt: skip
+    if unsigned and not proceed:
+        problems = [Problem(f"{base}/{i}", r.message) for i, r in unsigned]
+        raise InvalidDocument(f"{len(unsigned)} event(s) name our codes without their valid signature; nothing was "
+                              "stored", problems)  # fmt: skip
+    refused.extend(EventProblem(i, r.event_id, r.message, r.reason) for i, r in denied + unsigned)
 
     plan = plan_elements(session=session, principal=principal, party_id=party_id, elements=elements, lang=lang)
     capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
     rows: list[Event] = []
-    for start in range(0, len(fresh), CAPTURE_BATCH):  # in sets (see CAPTURE_BATCH), in this one transaction
-        rows += append(session, fresh[start : start + CAPTURE_BATCH], capture_id=capture.id, origin=origin)
+    for batch in _batches(kept) if streamed is None else _reread(streamed, kept_at, context, member_pepper):
+        rows += append(session, batch, capture_id=capture.id, origin=origin)  # in this one transaction
     changed = apply_plan(session=session, plan=plan, capture_id=capture.id)
     capture.stored = len(rows)
     capture.duplicates = len(duplicates)
@@ -528,6 +550,59 @@ def capture_document(
         events=rows,
         master_data=changed,
     )
+
+
+def _prepared(
+    index: int,
+    event: object,
+    context: HashContext,
+    document: Mapping[str, Any],
+    pepper: bytes | None,
+    schema_errors: Mapping[int, list[str]],
+) -> EventProblem | NewEvent:
+    """One event checked, its member's phone hashed, its CBV hash computed and its stored form made; or why not.
+    The same event gives the same answer each time (a streamed document is read again to store its events)."""
+    reasons = _check_event(event) + schema_errors.get(index, [])
+    given_id = event.get("eventID") if isinstance(event, dict) else None
+    if reasons:
+        return EventProblem(index, given_id, "; ".join(reasons))
+    assert isinstance(event, dict)
+    member_problem = _members_hashed(event, pepper)
+    if member_problem is not None:
+        return EventProblem(index, given_id, member_problem, "member_in_clear")
+    try:
+        hash_id = event_hash_id(event, context)
+    except (ValueError, TypeError, KeyError) as exc:
+        return EventProblem(index, given_id, f"cannot compute the event hash: {exc}")
+    event_id = given_id.strip() if isinstance(given_id, str) else hash_id
+    stored_event = dict(event)
+    stored_event.setdefault("eventID", event_id)
+    if "@context" not in stored_event and "@context" in document:
+        stored_event["@context"] = document["@context"]
+    return NewEvent(event_id, "errorDeclaration" in event, hash_id, canonical_json(stored_event), stored_event)
+
+
+def _batches(events: Sequence[NewEvent]) -> Iterator[Sequence[NewEvent]]:
+    for start in range(0, len(events), CAPTURE_BATCH):
+        yield events[start : start + CAPTURE_BATCH]
+
+
+def _reread(
+    document: StreamedDocument, keep: set[int], context: HashContext, pepper: bytes | None
+) -> Iterator[list[NewEvent]]:
+    """The events to store of a streamed document, read from its bytes again, CAPTURE_BATCH at a time."""
+    batch: list[NewEvent] = []
+    for index, event in enumerate(document.events()):
+        if index not in keep:
+            continue
+        outcome = _prepared(index, event, context, document.top, pepper, {})
+        assert isinstance(outcome, NewEvent)  # it was prepared once already, from the same bytes
+        batch.append(outcome)
+        if len(batch) >= CAPTURE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _unsigned_codes(session: Session, principal: Principal | None, events: Sequence[NewEvent]) -> list[Refusal]:

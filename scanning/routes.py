@@ -21,6 +21,7 @@ from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
 from scanning import epcis, epcis_masterdata, epcis_xml, outbound, service, subscriptions
 from scanning.epcis_errors import NotAcceptable
+from scanning.epcis_stream import read_json
 from scanning.errors import InvalidDocument
 from scanning.query import (
     MAX_PER_PAGE,
@@ -104,8 +105,10 @@ def _is_xml(content_type: str | None) -> bool:
 
 
 def _parsed(raw: bytes) -> Any:
+    """The body as JSON: a large EPCISDocument streamed a chunk of events at a time (``scanning.epcis_stream``),
+    anything else as ``json.loads`` reads it, with its errors."""
     try:
-        return json.loads(raw)
+        return read_json(raw)
     except ValueError as exc:  # not JSON, not UTF-8/16/32, or an integer of more than 4,300 digits
         raise InvalidDocument(f"request body is not JSON: {exc}", [Problem("", "not JSON")]) from None
 
