@@ -110,6 +110,19 @@ def _register_domains() -> None:
 _register_domains()
 
 
+def terminal_language() -> str:
+    """The language a domain error is printed in: ``TRACEABILITY_LANG``, else the POSIX locale (``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``, as gettext reads them): a clerk whose terminal is ``zh_CN.UTF-8`` reads Chinese; an
+    unset or ``C`` locale (CI, cron, the logs) keeps the English message."""
+    import os
+
+    for name in ("TRACEABILITY_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "zh-CN" if value.replace("_", "-").lower().startswith("zh") else "en"
+    return "en"
+
+
 def _say(message: str, hint: str | None = None) -> None:
     """``error: message [hint]`` on standard error, never parsed as markup, never wrapped by the console."""
     line = Text.assemble(("error:", "red"), " ", message, (" " + hint) if hint else "")
@@ -146,7 +159,7 @@ def main() -> None:
         # as ``python -m cli``.
         code = app(standalone_mode=False, prog_name="traceability")
     except TraceabilityError as exc:
-        _say(exc.message)
+        _say(exc.text(terminal_language()))
         if isinstance(exc, ValidationFailed):
             for p in exc.problems:
                 err_console.print(f"  {p.path}: {p.reason}", highlight=False, markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import subprocess
 import sys
 import types
@@ -237,3 +238,25 @@ def test_the_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     assert domain.returncode == 1 and domain.stderr.startswith("error: period '2026-13' is not YYYY-MM")
     group = cli("codes")
     assert group.returncode == 2 and "generate" in group.stdout and "Traceback" not in group.stdout + group.stderr
+
+
+@pytest.mark.parametrize(("env", "chinese"), [
+    ({"TRACEABILITY_LANG": "zh-CN"}, True),
+    ({"LANG": "zh_CN.UTF-8"}, True),
+    ({"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}, False),
+    ({"LANG": "C.UTF-8"}, False),
+    ({}, False),
+])  # fmt: skip
+def test_a_domain_error_is_printed_in_the_terminals_language(run, monkeypatch: pytest.MonkeyPatch,
+                                                             env: dict[str, str], chinese: bool) -> None:  # fmt: skip
+    """A clerk whose terminal speaks Chinese reads the refusal in Chinese; an unset or C locale keeps English."""
+    for name in ("TRACEABILITY_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, text = run(["apikeys", "revoke", "424242"])
+    assert code == 1, text
+    line = _short_and_clean(text, ["apikeys", "revoke"])[0]
+    assert "424242" in line
+    assert bool(re.search(r"[\u4e00-\u9fff]", line)) is chinese, line
+    assert ("unknown API key" in line) is not chinese, line
