@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -85,6 +87,9 @@ def test_the_printer_setting_and_printing_without_a_network_printer(client: Test
     sid = client.post("/api/v1/pos/sales", json={"codes": units}, headers=keys["gz"]).json()["sale_id"]
     no = client.post(f"/api/v1/pos/sales/{sid}/print", headers=keys["gz"])
     assert no.status_code == 422 and no.json()["reason"] == "printer_not_network"
+    page = client.post(f"/app/pos/sales/{sid}/print", headers=keys["gz"] | {"Accept-Language": "zh-CN"})
+    assert page.status_code == 422 and page.json()["reason"] == "printer_not_network", page.text
+    assert re.search(r"[\u4e00-\u9fff]", page.json()["detail"]), page.json()
     put = client.put("/api/v1/pos/printer", json={"mode": "escpos", "host": "127.0.0.1", "port": 1}, headers=keys["gz"])
     assert put.status_code == 200 and put.json() == {"store_id": "S-GZ-1", "mode": "escpos", "host": "127.0.0.1",
                                                      "port": 1}  # fmt: skip
