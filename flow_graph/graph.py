@@ -27,6 +27,11 @@ from ledger.history import DIRECT_ROLES, codes_for_keys, containers_of, no_gc, q
 from ledger.keys import gtin_of, key_of
 from traceability.models import Alert, AlertKind, AlertStatus, Event, Party
 
+_WORDS = {
+    "en": {"no_unit": "no event names {epc!r}", "no_party": "no party {party!r}"},
+    "zh-CN": {"no_unit": "没有任何事件提到 {epc!r}", "no_party": "没有参与方 {party!r}"},
+}
+
 __all__ = [
     "COUNTING",
     "DIVERSION",
@@ -217,7 +222,7 @@ def unit_trail(*, session: Session, epc: str) -> Trail:
     key = key_of(epc)
     view = load_view(session, [key])
     if key not in view.direct and key not in view.rejections:
-        raise UnitNotFound(f"no event names {epc!r}", epc=epc)
+        raise UnitNotFound.keyed(_WORDS, "no_unit", epc=epc, detail={"epc": epc})
     md = load_masterdata(session, view.parties())
     everything = sightings_of(view, key, include_retracted=True)
     counted = [s for s in everything if not s.event.retracted]
@@ -301,7 +306,7 @@ def leak_report(
     """Diverted units of a distributor by the territory and place where they surfaced, the paths they took and the
     parties in between."""
     if session.get(Party, distributor) is None:
-        raise PartyNotFound(f"no party {distributor!r}", party=distributor)
+        raise PartyNotFound.keyed(_WORDS, "no_party", party=distributor, detail={"party": distributor})
     alerts = _diversion_alerts(session, distributor, since, until)
     units = {a.unit_key for a in alerts}
     by_territory: dict[str, set[str]] = defaultdict(set)

@@ -339,5 +339,5 @@ def store_page(request: Request, session: SessionDep, settings: SettingsDep, pri
 def note_alert(request: Request, session: SessionDep, principal: Noter, alert_id: RowId,
                text: Annotated[str, Form(max_length=2000)] = "") -> Response:  # fmt: skip
     """Answer an alert with a note (a distributor: one attributed to it); its status stays as it is."""
-    flow.add_note(session=session, alert_id=alert_id, principal=principal, text=text, lang=page_lang(request))
+    flow.add_note(session=session, alert_id=alert_id, principal=principal, text=text)
     return RedirectResponse(f"/app/alerts/{alert_id}", status_code=303)
