@@ -35,6 +35,19 @@ __all__ = [
     "load_policy",
 ]
 
+_WORDS = {
+    "en": {
+        "not_found": "policy file {path} not found",
+        "not_toml": "policy file {path} is not valid TOML",
+        "invalid": "policy file {path} is invalid; nothing was settled",
+    },
+    "zh-CN": {
+        "not_found": "找不到政策文件 {path}",
+        "not_toml": "政策文件 {path} 不是有效的 TOML",
+        "invalid": "政策文件 {path} 有误，未做任何结算",
+    },
+}
+
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 
 
@@ -262,10 +275,12 @@ def load_policy(path: Path | str | None = None) -> Policy:
     try:
         raw: Any = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PolicyInvalid(f"policy file {path} not found", [Problem(str(path), "no such file")]) from None
+        raise PolicyInvalid.keyed(_WORDS, "not_found", path=path,
+                                  detail={"problems": [Problem(str(path), "no such file")]}) from None  # fmt: skip
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyInvalid(f"policy file {path} is not valid TOML", [Problem(str(path), str(exc))]) from None
+        raise PolicyInvalid.keyed(_WORDS, "not_toml", path=path,
+                                  detail={"problems": [Problem(str(path), str(exc))]}) from None  # fmt: skip
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyInvalid(f"policy file {path} is invalid; nothing was settled", _problems(exc)) from None
+        raise PolicyInvalid.keyed(_WORDS, "invalid", path=path, detail={"problems": _problems(exc)}) from None

@@ -28,12 +28,12 @@ from members import service as members
 from rebates.policy import Policy, RebateTier, load_policy
 from scanning import outbound
 from settlement import service as settle
-from settlement.errors import NotYourParty, worded
+from settlement.errors import NotYourParty
 from settlement.periods import next_period, period_of
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput, NotFound
-from traceability.i18n import format_money
+from traceability.i18n import format_money, messages
 from traceability.masterdata.service import list_parties
 from traceability.models import Alert, AlertStatus, PartyKind, Role
 from traceability.models.base import utcnow
@@ -138,7 +138,8 @@ def _viewed(session: Session, principal: Principal, party: str | None, role: Rol
     ``party`` (the first of its kind when none is named), as that partner's own key would see it."""
     if not principal.sees_all:
         if party is not None and party != principal.party_id:
-            raise NotYourParty(worded("other_party", lang, party=principal.party_id, other=party), party=party)
+            raise NotYourParty.keyed(messages("settlement.errors"), "other_party", party=principal.party_id,
+                                     other=party, detail={"party": party})  # fmt: skip
         return principal
     choices = [p.id for p in list_parties(session=session, principal=principal, kind=kind)]
     target = party or (choices[0] if choices else None)
@@ -230,7 +231,7 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
     alerts attributed to it first seen in the period (list_alerts), and its shipments, newest first."""
     viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor, lang)
     chosen = _period(period, policy, lang)
-    result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy, lang=lang)
+    result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy)
     _ = translator(lang)
     # Every status, so a distributor also sees what was dismissed or withdrawn; first seen within the period's
     # bounds as settled (the policy's calendar month), attributed to it.
@@ -300,7 +301,7 @@ def store_page_for(*, session: Session, principal: Principal, policy: Policy, pa
         viewed = _viewed(session, principal, party, Role.store, PartyKind.store, lang)
         page = members.list_members(session=session, principal=principal, store_id=viewed.party_id,
                                     limit=_MEMBERS_PAGE, offset=offset, lang=lang)  # fmt: skip
-    summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now, lang=lang)
+    summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now)
     _ = translator(lang)
     choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.store)]
                if principal.sees_all else [])  # fmt: skip
