@@ -48,6 +48,20 @@ __all__ = ["write_pdf"]
 
 FONT = fonts.LATIN.name
 BOLD = fonts.LATIN_BOLD.name
+_WORDS = {
+    "en": {
+        "module_too_small": "a {width}x{height} {symbology} symbol needs modules of {module} mm on template "
+                            "{template}, below its {minimum} mm minimum; choose a larger label or shorten the payload "
+                            "(lot, resolver host)",
+        "gs1_128": "the GS1-128 symbol does not fit template {template}",
+    },
+    "zh-CN": {
+        "module_too_small": "{width}x{height} 的 {symbology} 码在模板 {template} 上的模块只有 {module} mm，"
+                            "小于最低 {minimum} mm；请换更大的标签，或缩短内容（批号、解析域名）",
+        "gs1_128": "GS1-128 条码放不进模板 {template}",
+    },
+}
+
 _UNIT_MAX_FONT = 8.0
 _LINE = 1.28  # line pitch as a multiple of the font size
 _GS1_128_QUIET = 10  # modules of quiet zone each side of a GS1-128 symbol
@@ -252,11 +266,10 @@ def _symbol(label: LabelData) -> Matrix:
 def _module(side: float, matrix: Matrix, template: Template, label: LabelData) -> float:
     module = side / (max(matrix.width, matrix.height) + 2 * QUIET_ZONE_MODULES)
     if module < template.min_module_mm * MM - 1e-9:
-        raise LabelDoesNotFit(
-            f"a {matrix.width}x{matrix.height} {label.symbology.value} symbol needs modules of "
-            f"{module / MM:.2f} mm on template {template.id}, below its {template.min_module_mm} mm minimum; "
-            "choose a larger label or shorten the payload (lot, resolver host)",
-            template=template.id,
+        raise LabelDoesNotFit.keyed(
+            _WORDS, "module_too_small", width=matrix.width, height=matrix.height, symbology=label.symbology.value,
+            module=f"{module / MM:.2f}", template=template.id, minimum=template.min_module_mm,
+            detail={"template": template.id},
         )
     return module
 
@@ -307,7 +320,7 @@ def _draw_logistic(
     bars = symbols.gs1_128(label.gs1)
     x_dim = min(_GS1_128_MAX_X, inner_w / (bars.width + 2 * _GS1_128_QUIET))
     if x_dim < _GS1_128_MIN_X:
-        raise LabelDoesNotFit(f"the GS1-128 symbol does not fit template {template.id}", template=template.id)
+        raise LabelDoesNotFit.keyed(_WORDS, "gs1_128", template=template.id, detail={"template": template.id})
     hri_size = min(11.0, _fit([hri], FONT, bars.width * x_dim, 11.0))
     bar_h = min(_GS1_128_HEIGHT, h * 0.25)
     bar_y = y + pad + hri_size * 1.6

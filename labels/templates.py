@@ -34,6 +34,20 @@ QUIET_ZONE_MODULES = 4
 
 TemplateKind = Literal["sheet", "roll"]
 
+_WORDS = {
+    "en": {
+        "wrong_level": "template {template} prints {served} labels, not {level}",
+        "wrong_format": "template {template} is a {kind} template and prints only {formats}; use a roll template "
+                        "for ZPL",
+        "unknown": "no label template {template!r}; templates: {templates}",
+    },
+    "zh-CN": {
+        "wrong_level": "模板 {template} 打印 {served} 级标签，不打印 {level}",
+        "wrong_format": "模板 {template} 是 {kind} 模板，只能输出 {formats}；ZPL 请用卷式模板",
+        "unknown": "没有标签模板 {template!r}；可用模板：{templates}",
+    },
+}
+
 _UNIT = frozenset({CodeLevel.unit})
 _LOGISTIC = frozenset({CodeLevel.case, CodeLevel.pallet})
 
@@ -79,15 +93,13 @@ class Template:
         """Raise :class:`TemplateMismatch` unless this template prints ``level`` (in ``fmt``)."""
         if level not in self.levels:
             served = ", ".join(sorted(lv.value for lv in self.levels))
-            raise TemplateMismatch(
-                f"template {self.id} prints {served} labels, not {level.value}", template=self.id, level=level.value
-            )
+            raise TemplateMismatch.keyed(_WORDS, "wrong_level", template=self.id, served=served, level=level.value,
+                                         detail={"template": self.id, "level": level.value})  # fmt: skip
         if fmt is not None and fmt not in self.formats:
-            raise TemplateMismatch(
-                f"template {self.id} is a {self.kind} template and prints only "
-                f"{', '.join(f.value.upper() for f in self.formats)}; use a roll template for ZPL",
-                template=self.id,
-                format=fmt.value,
+            raise TemplateMismatch.keyed(
+                _WORDS, "wrong_format", template=self.id, kind=self.kind,
+                formats=", ".join(f.value.upper() for f in self.formats),
+                detail={"template": self.id, "format": fmt.value},
             )
 
     def validate(self) -> None:
@@ -160,6 +172,5 @@ def get_template(template_id: str) -> Template:
     try:
         return TEMPLATES[template_id]
     except KeyError:
-        raise UnknownTemplate(
-            f"no label template {template_id!r}; templates: {', '.join(TEMPLATES)}", template=template_id
-        ) from None
+        raise UnknownTemplate.keyed(_WORDS, "unknown", template=template_id, templates=", ".join(TEMPLATES),
+                                    detail={"template": template_id}) from None  # fmt: skip

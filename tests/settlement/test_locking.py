@@ -93,13 +93,17 @@ def test_the_api_says_when_and_takes_force(client: TestClient, session: Session)
     seed(session)
     finance = auth(api_key(session, Role.finance))
     current = period_of(datetime.now(UTC))
-    early = client.post(f"/api/v1/settlement/{current}/lock", headers=finance)
+    early = client.post(f"/api/v1/settlement/{current}/lock", headers={**finance, "Accept-Language": "en"})
     assert early.status_code == 409, early.text
     body = early.json()
     assert body["error"] == "period_not_ended" and body["period"] == current
     assert body["detail"].startswith(f"{current} can be locked from ") and body["lockable_from"]
+    chinese = client.post(f"/api/v1/settlement/{current}/lock", headers=finance).json()  # Chinese by default
+    assert chinese["error"] == "period_not_ended" and chinese["lockable_from"] == body["lockable_from"]
+    assert chinese["detail"].startswith(f"{current} 自 ") and "天宽限" in chinese["detail"]
     empty = client.post("/api/v1/settlement/2026-01/lock", headers=finance)
     assert empty.status_code == 409 and empty.json()["error"] == "period_empty"
+    assert "--force" in empty.json()["detail"] and "没有销售" in empty.json()["detail"]
     forced = client.post("/api/v1/settlement/2026-01/lock?force=true", headers=finance)
     assert forced.status_code == 200 and forced.json()["status"] == "locked"
 
