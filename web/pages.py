@@ -43,6 +43,17 @@ NAV[:0] = [
 ]
 ROLE_HOME.update({Role.auditor: "/app/alerts", Role.finance: "/app/settlement", Role.plant: "/app/print-jobs"})
 
+_WORDS = {
+    "en": {
+        "not_one_of": "{value!r} is not one of {allowed}",
+        "report_format": "report format must be pdf, csv or xlsx",
+    },
+    "zh-CN": {
+        "not_one_of": "{value!r} 不在可选值之中：{allowed}",
+        "report_format": "报表格式只能是 pdf、csv 或 xlsx",
+    },
+}
+
 _REPORT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
 
@@ -61,7 +72,8 @@ def _choice(enum: type[AlertKind] | type[AlertStatus], value: str) -> list[Any] 
     try:
         return [enum(value)]
     except ValueError:
-        raise InvalidInput(f"{value!r} is not one of {', '.join(e.value for e in enum)}", value=value) from None
+        raise InvalidInput.keyed(_WORDS, "not_one_of", value=value, allowed=", ".join(e.value for e in enum),
+                                 detail={"value": value}) from None  # fmt: skip
 
 
 @router.get("/app/alerts")
@@ -203,7 +215,7 @@ def settlement_report(
     """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked), its headers in the
     page's language."""
     if fmt not in _REPORT_TYPES:
-        raise InvalidInput("report format must be pdf, csv or xlsx", format=fmt)
+        raise InvalidInput.keyed(_WORDS, "report_format", detail={"format": fmt})
     result = settle.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file))
     body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt, lang=page_lang(request))
     return Response(body, media_type=_REPORT_TYPES[fmt],
