@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from traceability.i18n import Catalogue, wording
 
@@ -40,7 +40,16 @@ __all__ = [
     "TraceabilityError",
     "Unauthenticated",
     "ValidationFailed",
+    "Worded",
 ]
+
+
+@runtime_checkable
+class Worded(Protocol):
+    """A field of a keyed message that is words itself (a role's or a status's name, a cause): worded in the
+    message's language when the message is, so a service need not know the caller's language for them either."""
+
+    def text(self, lang: str) -> str: ...
 
 
 class TraceabilityError(Exception):
@@ -87,8 +96,9 @@ class TraceabilityError(Exception):
 
 
 def _in(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a message, an error among them (the cause a message quotes) worded in ``lang`` too."""
-    return {k: v.text(lang) if isinstance(v, TraceabilityError) else v for k, v in params.items()}
+    """The fields of a message, words among them (an error the message quotes, a :class:`Worded` name) worded in
+    ``lang`` too."""
+    return {k: v.text(lang) if isinstance(v, Worded) else v for k, v in params.items()}
 
 
 class NotFound(TraceabilityError):

@@ -41,7 +41,7 @@ from traceability.models.base import utcnow
 from web import service
 from web.charts import Bar, bar_chart
 from web.deps import PagePrincipal, page_lang
-from web.i18n import Translator, translator
+from web.i18n import PAGES, Translator, phrase, translator
 from web.partner_pages import money
 from web.routes import NAV, NavItem, PageRoute, render
 
@@ -74,9 +74,8 @@ NAV.append(NavItem("nav.marketing", "/app/marketing", BRAND_ROLES))
 def _brand_only(request: Request, principal: PagePrincipal) -> Principal:
     """The brand's roles only; anyone else is told so in the page's language (``marketing_brand_only``)."""
     if principal.role not in BRAND_ROLES:
-        _ = translator(page_lang(request))
-        raise Forbidden(_("marketing.refused", role=_(f"role.{principal.role.value}")), role=principal.role.value,
-                        reason="marketing_brand_only")  # fmt: skip
+        raise Forbidden.keyed(PAGES, "marketing.refused", role=phrase(f"role.{principal.role.value}"),
+                              detail={"role": principal.role.value, "reason": "marketing_brand_only"})  # fmt: skip
     return principal
 
 
@@ -196,9 +195,8 @@ def marketing_page_for(
     then, each campaign's return, the top-10 of ``year`` and the prospects of ``month`` (both default to the as-of
     day's), the prospects searched by ``q`` and paged."""
     if principal.role not in BRAND_ROLES:  # the route refuses first; a caller of this function is held to it too
-        _ = translator(lang)
-        raise Forbidden(_("marketing.refused", role=_(f"role.{principal.role.value}")), role=principal.role.value,
-                        reason="marketing_brand_only")  # fmt: skip
+        raise Forbidden.keyed(PAGES, "marketing.refused", role=phrase(f"role.{principal.role.value}"),
+                              detail={"role": principal.role.value, "reason": "marketing_brand_only"})  # fmt: skip
     day = as_of or today(policy)
     start = since or day - timedelta(days=policy.crm.active_days - 1)
     chosen_year = year or day.year

@@ -23,7 +23,7 @@ from traceability.masterdata.service import list_products
 from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import translator
+from web.i18n import PAGES, phrase
 from web.listing import DEFAULT_SIZE, SIZES, PageNo, PageSize, pager
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
 
@@ -123,20 +123,20 @@ def update_alerts(
 ) -> Response:
     """Move the alerts ticked on the list to one status with one note: each change is kept in that alert's history
     as the single change keeps it; an alert that does not exist, or may not move there, refuses them all."""
-    _ = translator(page_lang(request))
     chosen = _choice(AlertStatus, status)
     if not ids or not chosen:
-        raise InvalidInput(_("alerts.bulk.none" if not ids else "alerts.bulk.no_status"), reason="nothing_chosen")
+        raise InvalidInput.keyed(PAGES, "alerts.bulk.none" if not ids else "alerts.bulk.no_status",
+                                 detail={"reason": "nothing_chosen"})  # fmt: skip
     target = chosen[0]
     try:
         changed = flow.update_alerts(session=session, alert_ids=ids, author=_by(principal), status=target,
                                      note=note.strip() or None, principal=principal)  # fmt: skip
     except AlertNotFound as exc:
-        raise AlertNotFound(_("alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—"),
-                            **exc.detail) from None  # fmt: skip
+        raise AlertNotFound.keyed(PAGES, "alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—",
+                                  detail=exc.detail) from None  # fmt: skip
     except InvalidTransition as exc:
-        raise InvalidTransition(_("alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
-                                  status=_(f"status.{target.value}")), **exc.detail) from None  # fmt: skip
+        raise InvalidTransition.keyed(PAGES, "alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
+                                      status=phrase(f"status.{target.value}"), detail=exc.detail) from None  # fmt: skip
     query = back if back.startswith("?") else ""
     sep = "&" if query else "?"
     return RedirectResponse(f"/app/alerts{query}{sep}done={len(changed)}", status_code=303)
@@ -260,10 +260,9 @@ def _state(request: Request, value: str) -> PrintJobStatus | None:
     try:
         return PrintJobStatus(value)
     except ValueError:
-        _ = translator(page_lang(request))
-        allowed = ", ".join(_(f"jobs.status.{s.value}") for s in PrintJobStatus)
-        raise InvalidInput(_("list.bad_status", value=value[:20], allowed=allowed), field="status",
-                           reason="bad_status") from None  # fmt: skip
+        allowed = phrase(*(f"jobs.status.{s.value}" for s in PrintJobStatus))
+        raise InvalidInput.keyed(PAGES, "list.bad_status", value=value[:20], allowed=allowed,
+                                 detail={"field": "status", "reason": "bad_status"}) from None  # fmt: skip
 
 
 @router.post("/app/print-jobs")

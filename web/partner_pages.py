@@ -39,7 +39,7 @@ from traceability.models import Alert, AlertStatus, PartyKind, Role
 from traceability.models.base import utcnow
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import Translator, translator
+from web.i18n import PAGES, Translator, phrase, translator
 from web.routes import NAV, NavItem, PageRoute, render
 
 __all__ = [
@@ -144,9 +144,8 @@ def _viewed(session: Session, principal: Principal, party: str | None, role: Rol
     choices = [p.id for p in list_parties(session=session, principal=principal, kind=kind)]
     target = party or (choices[0] if choices else None)
     if target is None or target not in choices:
-        _ = translator(lang)
-        raise NotFound(_("partner.no_party", kind=_(f"partner.kind.{kind.value}"), party=target or "—"),
-                       party=target, reason="unknown_party")  # fmt: skip
+        raise NotFound.keyed(PAGES, "partner.no_party", kind=phrase(f"partner.kind.{kind.value}"), party=target or "—",
+                             detail={"party": target, "reason": "unknown_party"})  # fmt: skip
     return Principal(role=role, party_id=target)
 
 
@@ -154,8 +153,8 @@ def _period(value: str | None, policy: Policy, lang: str) -> str:
     if value is None or value == "":
         return period_of(utcnow(), policy.timezone)
     if not _PERIOD.fullmatch(value):
-        raise InvalidInput(translator(lang)("statement.bad_period", period=value[:20]), field="period",
-                           reason="bad_period")  # fmt: skip
+        raise InvalidInput.keyed(PAGES, "statement.bad_period", period=value[:20],
+                                 detail={"field": "period", "reason": "bad_period"})  # fmt: skip
     return value
 
 

@@ -130,6 +130,11 @@ def test_the_finance_page_shows_when(client: TestClient, session: Session) -> No
     current = period_of(datetime.now(UTC))
     page = client.post("/app/settlement/lock", data={"period": current}, headers=html)
     assert page.status_code == 409 and "text/html" in page.headers["content-type"]
-    assert f"{current} can be locked from " in page.text
+    assert f"{current} 自 " in page.text and "起可锁定" in page.text  # in the page's language
     empty = client.post("/app/settlement/lock", data={"period": "2026-01"}, headers=html)
+    assert empty.status_code == 409 and "2026-01 没有销售" in empty.text
+    english = {**html, "Accept-Language": "en"}
+    page = client.post("/app/settlement/lock", data={"period": current}, headers=english)
+    assert page.status_code == 409 and f"{current} can be locked from " in page.text
+    empty = client.post("/app/settlement/lock", data={"period": "2026-01"}, headers=english)
     assert empty.status_code == 409 and "2026-01 holds no sales" in empty.text
