@@ -751,8 +751,9 @@ def lock_period(
     ready = lockable_from(period, policy)
     if moment < ready:
         days = policy.lock_grace_days
+        key = "not_ended_one" if days == 1 else "not_ended"
         raise PeriodNotEnded.keyed(
-            _WORDS, "not_ended_one" if days == 1 else "not_ended", period=period, ready=f"{ready:%Y-%m-%d %H:%M}",
+            _WORDS, key, period=period, ready=f"{ready:%Y-%m-%d %H:%M}",
             timezone=policy.timezone, days=days,
             detail={"period": period, "lockable_from": ready.isoformat(), "timezone": policy.timezone},
         )

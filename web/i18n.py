@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from traceability.i18n import (
     DEFAULT_LANG,
     SUPPORTED,
-    Catalogue,
     format_day,
     format_money,
     format_number,
@@ -31,13 +30,11 @@ from traceability.i18n import (
     wording,
 )
 
-__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "PAGES", "SUPPORTED", "Phrase", "Translator", "catalogue", "formats",
-           "negotiate", "phrase", "translator"]  # fmt: skip
+__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Phrase", "Translator", "catalogue", "formats", "negotiate",
+           "phrase", "translator"]  # fmt: skip
 
 LANG_COOKIE = "trc_lang"
 _PAGES = messages("web")
-PAGES: Catalogue = _PAGES
-"""The pages' messages, for an error a page raises with ``keyed`` (worded when the error page is rendered)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,12 @@ from rebates.deps import PolicyDep
 from traceability.api import SessionDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
+from traceability.i18n import Catalogue, messages
 from traceability.models import ShipmentStatus
 from web import service
-from web.i18n import PAGES, phrase
+from web.i18n import phrase
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = ["DEFAULT_SIZE", "SIZES", "PageNo", "PageSize", "Pager", "ShipmentList", "pager", "shipment_list"]
 
@@ -113,7 +116,7 @@ def _day(value: str) -> date | None:
             raise ValueError(value)
         return day
     except ValueError:
-        raise InvalidInput.keyed(PAGES, "list.bad_date", value=value[:20],
+        raise InvalidInput.keyed(_PAGES, "list.bad_date", value=value[:20],
                                  detail={"field": "date", "reason": "bad_date"}) from None  # fmt: skip
 
 
@@ -131,7 +134,7 @@ def shipment_list(
     (from / to, both included, the brand's calendar), a search; a bad one is named back in the page's language."""
     if status and status not in {s.value for s in ShipmentStatus}:
         allowed = phrase(*(f"shipment.status.{s.value}" for s in ShipmentStatus))
-        raise InvalidInput.keyed(PAGES, "list.bad_status", value=status[:20], allowed=allowed,
+        raise InvalidInput.keyed(_PAGES, "list.bad_status", value=status[:20], allowed=allowed,
                                  detail={"field": "status", "reason": "bad_status"})  # fmt: skip
     zone = ZoneInfo(policy.timezone)
     first, last = _day(since), _day(until)

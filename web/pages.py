@@ -19,13 +19,16 @@ from settlement import service as settle
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.service import list_products
 from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import PAGES, phrase
+from web.i18n import phrase
 from web.listing import DEFAULT_SIZE, SIZES, PageNo, PageSize, pager
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = ["router"]
 
@@ -125,17 +128,17 @@ def update_alerts(
     as the single change keeps it; an alert that does not exist, or may not move there, refuses them all."""
     chosen = _choice(AlertStatus, status)
     if not ids or not chosen:
-        raise InvalidInput.keyed(PAGES, "alerts.bulk.none" if not ids else "alerts.bulk.no_status",
-                                 detail={"reason": "nothing_chosen"})  # fmt: skip
+        key = "alerts.bulk.none" if not ids else "alerts.bulk.no_status"
+        raise InvalidInput.keyed(_PAGES, key, detail={"reason": "nothing_chosen"})
     target = chosen[0]
     try:
         changed = flow.update_alerts(session=session, alert_ids=ids, author=_by(principal), status=target,
                                      note=note.strip() or None, principal=principal)  # fmt: skip
     except AlertNotFound as exc:
-        raise AlertNotFound.keyed(PAGES, "alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—",
+        raise AlertNotFound.keyed(_PAGES, "alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—",
                                   detail=exc.detail) from None  # fmt: skip
     except InvalidTransition as exc:
-        raise InvalidTransition.keyed(PAGES, "alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
+        raise InvalidTransition.keyed(_PAGES, "alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
                                       status=phrase(f"status.{target.value}"), detail=exc.detail) from None  # fmt: skip
     query = back if back.startswith("?") else ""
     sep = "&" if query else "?"
@@ -261,7 +264,7 @@ def _state(request: Request, value: str) -> PrintJobStatus | None:
         return PrintJobStatus(value)
     except ValueError:
         allowed = phrase(*(f"jobs.status.{s.value}" for s in PrintJobStatus))
-        raise InvalidInput.keyed(PAGES, "list.bad_status", value=value[:20], allowed=allowed,
+        raise InvalidInput.keyed(_PAGES, "list.bad_status", value=value[:20], allowed=allowed,
                                  detail={"field": "status", "reason": "bad_status"}) from None  # fmt: skip
 
 

@@ -33,14 +33,17 @@ from settlement.periods import next_period, period_of
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput, NotFound
-from traceability.i18n import format_money, messages
+from traceability.i18n import Catalogue, format_money, messages
 from traceability.masterdata.service import list_parties
 from traceability.models import Alert, AlertStatus, PartyKind, Role
 from traceability.models.base import utcnow
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import PAGES, Translator, phrase, translator
+from web.i18n import Translator, phrase, translator
 from web.routes import NAV, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
+_SETTLEMENT_WORDS: Catalogue = messages("settlement.errors")  # a partner's refusal, as the API words it
 
 __all__ = [
     "PeriodChoice",
@@ -138,13 +141,13 @@ def _viewed(session: Session, principal: Principal, party: str | None, role: Rol
     ``party`` (the first of its kind when none is named), as that partner's own key would see it."""
     if not principal.sees_all:
         if party is not None and party != principal.party_id:
-            raise NotYourParty.keyed(messages("settlement.errors"), "other_party", party=principal.party_id,
+            raise NotYourParty.keyed(_SETTLEMENT_WORDS, "other_party", party=principal.party_id,
                                      other=party, detail={"party": party})  # fmt: skip
         return principal
     choices = [p.id for p in list_parties(session=session, principal=principal, kind=kind)]
     target = party or (choices[0] if choices else None)
     if target is None or target not in choices:
-        raise NotFound.keyed(PAGES, "partner.no_party", kind=phrase(f"partner.kind.{kind.value}"), party=target or "—",
+        raise NotFound.keyed(_PAGES, "partner.no_party", kind=phrase(f"partner.kind.{kind.value}"), party=target or "—",
                              detail={"party": target, "reason": "unknown_party"})  # fmt: skip
     return Principal(role=role, party_id=target)
 
@@ -153,7 +156,7 @@ def _period(value: str | None, policy: Policy, lang: str) -> str:
     if value is None or value == "":
         return period_of(utcnow(), policy.timezone)
     if not _PERIOD.fullmatch(value):
-        raise InvalidInput.keyed(PAGES, "statement.bad_period", period=value[:20],
+        raise InvalidInput.keyed(_PAGES, "statement.bad_period", period=value[:20],
                                  detail={"field": "period", "reason": "bad_period"})  # fmt: skip
     return value
 

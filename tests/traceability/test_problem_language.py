@@ -104,9 +104,29 @@ def test_the_cli_and_the_logs_keep_the_english_message() -> None:
     assert error.to_problem("fr")["detail"] == "unknown API key 7"  # a language we lack falls back to English
 
 
-def _keyed_sites() -> Iterator[tuple[str, int, str, str]]:
-    """Every ``X.keyed(_MESSAGES, key)`` in the packages: (module, line, its catalogue's context, the key), a key
-    chosen by a conditional counted once per branch."""
+Catalogue = dict[str, dict[str, str]]
+
+
+def _literal_catalogues(tree: ast.Module) -> dict[str, Catalogue]:
+    """A module's ``_WORDS = {"en": {...}, "zh-CN": {...}}`` literals: new words waiting to be folded into the one
+    catalogue (the lead folds them after a merge), checked here as the catalogue's are."""
+    found: dict[str, Catalogue] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and isinstance(stmt.value, ast.Dict):  # fmt: skip
+            try:
+                value = ast.literal_eval(stmt.value)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and set(value) == {"en", "zh-CN"}:
+                found[stmt.targets[0].id] = value
+    return found
+
+
+def _keyed_sites() -> Iterator[tuple[str, int, str | Catalogue, str]]:
+    """Every ``X.keyed(_MESSAGES, key)`` in the packages: (module, line, its catalogue's context or its literal
+    ``_WORDS``, the key), a key chosen by a conditional counted once per branch, a key made with an f-string by its
+    literal prefix (``"rate_limited."``: every key so named)."""
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
@@ -119,6 +139,7 @@ def _keyed_sites() -> Iterator[tuple[str, int, str, str]]:
                 and isinstance(stmt.value, ast.Call) and getattr(stmt.value.func, "id", None) == "messages"
                 and isinstance(stmt.value.args[0], ast.Constant)
             }  # fmt: skip
+            literals = _literal_catalogues(tree)
             assigned: dict[str, list[str]] = {}
             for node in ast.walk(tree):
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -133,20 +154,48 @@ def _keyed_sites() -> Iterator[tuple[str, int, str, str]]:
                         and isinstance(node.args[0], ast.Name)):  # fmt: skip
                     continue
                 module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-                assert node.args[0].id in contexts, f"{module}:{node.lineno}: {node.args[0].id} is not messages(...)"
+                name = node.args[0].id
+                assert name in contexts or name in literals, f"{module}:{node.lineno}: {name} is not messages(...)"
+                catalogue: str | Catalogue = contexts[name] if name in contexts else literals[name]
                 key = node.args[1]
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys = [key.value]
+                elif isinstance(key, ast.JoinedStr) and key.values and isinstance(key.values[0], ast.Constant):
+                    prefix = str(key.values[0].value)
+                    en = messages(catalogue)["en"] if isinstance(catalogue, str) else catalogue["en"]
+                    keys = [k for k in en if k.startswith(prefix)]
+                    assert keys, f"{module}:{node.lineno}: no key starts with {prefix!r}"
                 else:
                     assert isinstance(key, ast.Name) and key.id in assigned, f"{module}:{node.lineno}: a key not found"
                     keys = assigned[key.id]
                 for k in keys:
-                    yield module, node.lineno, contexts[node.args[0].id], k
+                    yield module, node.lineno, catalogue, k
 
 
 def test_every_key_a_raise_site_uses_is_in_both_languages() -> None:
     sites = list(_keyed_sites())
     assert len(sites) > 60  # the converted doors: auth, the API's limits, scanning, labels, codes
-    missing = [f"{module}:{line} {context}/{key} [{lang}]" for module, line, context, key in sites
-               for lang in ("en", "zh-CN") if key not in messages(context)[lang]]  # fmt: skip
+    missing = [f"{module}:{line} {context if isinstance(context, str) else '_WORDS'}/{key} [{lang}]"
+               for module, line, context, key in sites for lang in ("en", "zh-CN")
+               if key not in (messages(context) if isinstance(context, str) else context)[lang]]  # fmt: skip
     assert not missing, missing
+
+
+_FIELD = re.compile(r"\{(\w+)")
+
+
+def test_every_words_literal_is_complete_in_both_languages() -> None:
+    """A ``_WORDS`` literal has the same keys in both languages, each with the same ``{fields}``, and no empty text."""
+    literals = 0
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name, words in _literal_catalogues(ast.parse(path.read_text(encoding="utf-8"))).items():
+                literals += 1
+                where = f"{path.relative_to(ROOT)}:{name}"
+                assert set(words["en"]) == set(words["zh-CN"]), where
+                for key, english in words["en"].items():
+                    chinese = words["zh-CN"][key]
+                    worded = re.search(r"[A-Za-z]", re.sub(r"\{[^}]*\}", "", english))  # more than its fields
+                    assert english and chinese and (HAN.search(chinese) or not worded), (where, key)
+                    assert set(_FIELD.findall(english)) == set(_FIELD.findall(chinese)), (where, key)
+    assert literals >= 10  # problems, flow_graph, rebates, settlement, labels and the pages have theirs
