@@ -31,7 +31,7 @@ _WORDS = {
     "en": {
         "request_invalid": "request is invalid: {first}",
         "request_invalid_more": "request is invalid: {first} (and {more} more problems)",
-        "problem": "{where} {reason}",
+        "problem": "{where}{gap}{reason}",
         "the_body": "the request body",
         "missing": "is required",
         "pattern": "must be {form}",
@@ -76,7 +76,7 @@ _WORDS = {
     "zh-CN": {
         "request_invalid": "请求有误：{first}",
         "request_invalid_more": "请求有误：{first}（另有 {more} 处问题）",
-        "problem": "{where} {reason}",
+        "problem": "{where}{gap}{reason}",
         "the_body": "请求内容",
         "missing": "必须填写",
         "pattern": "应为{form}",
@@ -201,9 +201,16 @@ def _reason(error: Mapping[str, Any], lang: str) -> str:
     return _words(kind, lang, **ctx)
 
 
+def _sentence(where: str, why: str, lang: str) -> str:
+    """A field and its problem; Chinese puts a space only after a Latin field name (``biz_step 必须填写``)."""
+    gap = "" if lang == "zh-CN" and not where[-1:].isascii() else " "
+    return _words("problem", lang, where=where, reason=why, gap=gap)
+
+
 def where_and_why(error: Mapping[str, Any], lang: str) -> tuple[str, str]:
     """One pydantic error as the field's name and what is wrong with it, in ``lang``."""
-    return _where(tuple(error.get("loc", ())), lang), _reason(error, lang)
+    loc = () if error.get("type") == "json_invalid" else tuple(error.get("loc", ()))  # its loc is a byte offset
+    return _where(loc, lang), _reason(error, lang)
 
 
 class RequestInvalid(ValidationFailed):
@@ -222,13 +229,13 @@ class RequestInvalid(ValidationFailed):
         if not self.errors:
             return _words("request_invalid", lang, first=_words("invalid", lang))
         where, why = where_and_why(self.errors[0], lang)
-        first = _words("problem", lang, where=where, reason=why)
+        first = _sentence(where, why, lang)
         more = len(self.errors) - 1
         return _words("request_invalid_more" if more else "request_invalid", lang, first=first, more=more)
 
     def sentences(self, lang: str) -> list[str]:
         """Every problem as one sentence in ``lang`` (the error page lists them all)."""
-        return [_words("problem", lang, where=w, reason=r) for w, r in (where_and_why(e, lang) for e in self.errors)]
+        return [_sentence(w, r, lang) for w, r in (where_and_why(e, lang) for e in self.errors)]
 
     def to_problem(self, lang: str = "en") -> dict[str, Any]:
         body = super().to_problem(lang)

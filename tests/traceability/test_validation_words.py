@@ -132,3 +132,9 @@ def test_the_field_is_named_as_a_caller_writes_it() -> None:
     error = {"type": "missing", "loc": ("body", "products", 1, "gtin")}
     assert where_and_why(error, "en") == ("products[1].gtin", "is required")
     assert where_and_why({"type": "missing", "loc": ("body",)}, "zh-CN") == ("请求内容", "必须填写")
+
+
+def test_a_body_that_is_not_json_is_said_so(client: TestClient, admin: dict[str, str]) -> None:
+    resp = client.post("/api/v1/scans", content=b'{"biz_step": ', headers={**admin, "Content-Type": "application/json"})
+    body = _problem(resp, 422, "validation_failed")
+    assert body["detail"] == "请求有误：请求内容不是有效的 JSON" and body["problems"][0]["code"] == "json_invalid"
