@@ -11,7 +11,11 @@ maps to. The API renders them once (RFC 9457 problem details); the CLI prints th
     │   └── JsonTooDeep (422) a JSON body nested deeper than the settings allow
     ├── PayloadTooLarge (413) a request body (or an image in it) larger than the settings allow
     ├── Unauthenticated (401)
-    └── Forbidden (403)
+    ├── Forbidden (403)
+    └── MethodNotAllowed (405, traceability.problems) a path served, not with this method
+
+``traceability.problems`` words what the framework refuses before a route runs (pydantic's validation, an unknown
+route, a wrong method) as these errors, in the request's language.
 
 Domain packages subclass these in their own ``errors.py`` (``codes.errors.ForgedCode`` is an ``InvalidInput``).
 
