@@ -135,8 +135,7 @@ def fee_reason(line: settle.StoreLine, policy: Policy, _: Translator, lang: str 
 # --- whose page ---------------------------------------------------------------------------------------------------
 
 
-def _viewed(session: Session, principal: Principal, party: str | None, role: Role, kind: PartyKind,
-            lang: str) -> Principal:  # fmt: skip
+def _viewed(session: Session, principal: Principal, party: str | None, role: Role, kind: PartyKind) -> Principal:
     """The principal a page is built for: the partner itself, or — for the brand's roles — the partner named by
     ``party`` (the first of its kind when none is named), as that partner's own key would see it."""
     if not principal.sees_all:
@@ -152,7 +151,7 @@ def _viewed(session: Session, principal: Principal, party: str | None, role: Rol
     return Principal(role=role, party_id=target)
 
 
-def _period(value: str | None, policy: Policy, lang: str) -> str:
+def _period(value: str | None, policy: Policy) -> str:
     if value is None or value == "":
         return period_of(utcnow(), policy.timezone)
     if not _PERIOD.fullmatch(value):
@@ -231,8 +230,8 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
                        party: str | None = None, offset: int = 0, lang: str = "zh-CN") -> StatementPage:  # fmt: skip
     """A distributor's statement for a period as its own key sees it: the settlement line (statement_for), the
     alerts attributed to it first seen in the period (list_alerts), and its shipments, newest first."""
-    viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor, lang)
-    chosen = _period(period, policy, lang)
+    viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor)
+    chosen = _period(period, policy)
     result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy)
     _ = translator(lang)
     # Every status, so a distributor also sees what was dismissed or withdrawn; first seen within the period's
@@ -300,7 +299,7 @@ def store_page_for(*, session: Session, principal: Principal, policy: Policy, pa
                                     offset=offset, lang=lang)  # fmt: skip
         viewed = principal
     else:
-        viewed = _viewed(session, principal, party, Role.store, PartyKind.store, lang)
+        viewed = _viewed(session, principal, party, Role.store, PartyKind.store)
         page = members.list_members(session=session, principal=principal, store_id=viewed.party_id,
                                     limit=_MEMBERS_PAGE, offset=offset, lang=lang)  # fmt: skip
     summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now)
