@@ -28,13 +28,14 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from crm.errors import CampaignExists, CampaignNotFound, InvalidCampaign, InvalidRange, word
+from crm.errors import CampaignExists, CampaignNotFound, InvalidCampaign, InvalidRange
 from crm.points import SqlDialect, campaign_extras_sql
 from crm.sql import clock
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.service import territory_ancestors
 from traceability.models import Campaign, Party, PartyKind, Product, Role, Territory
 from traceability.models.base import utcnow
@@ -51,6 +52,18 @@ __all__ = [
     "source_return",
 ]
 
+_MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "see_campaigns": "role {role!r} may not see campaigns",
+        "see_return": "role {role!r} may not see the return of campaigns and sources",
+    },
+    "zh-CN": {
+        "see_campaigns": "{role} 角色无权查看活动",
+        "see_return": "{role} 角色无权查看活动和会员来源的回报",
+    },
+}
+
 CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DAYS = 3660
 MAX_ITEMS = 500
@@ -58,15 +71,17 @@ _CENT = Decimal("0.01")
 _EPOCH = date(1970, 1, 1)
 
 
-def _admin(principal: Principal, lang: str) -> None:
+def _admin(principal: Principal) -> None:
     if principal.role is not Role.admin:
-        raise Forbidden(word("campaign_admin", lang, role=principal.role.value), role=principal.role.value,
-                        reason="campaign_admin")  # fmt: skip
+        raise Forbidden.keyed(_MESSAGES, "campaign_admin", role=principal.role.value,
+                              detail={"role": principal.role.value, "reason": "campaign_admin"})  # fmt: skip
 
 
-def _bad(field: str, why: str, lang: str, **params: Any) -> InvalidCampaign:
-    text_ = word("campaign_field", lang, field=field, why=word(why, lang, **params))
-    return InvalidCampaign(text_, field=field, reason=why)
+def _bad(field: str, why: InvalidCampaign) -> InvalidCampaign:
+    """The campaign's ``field`` breaks a rule: ``why`` (made with the rule's key) is quoted, its key is the reason."""
+    assert why.words is not None
+    return InvalidCampaign.keyed(_MESSAGES, "campaign_field", field=field, why=why,
+                                 detail={"field": field, "reason": why.words[1]})  # fmt: skip
 
 
 def _money(value: Any) -> str:
@@ -98,10 +113,10 @@ def _known(session: Session, model: Any, key: Any, wanted: list[str], kind: Part
     return set(session.exec(stmt))
 
 
-def _items(values: list[str] | None, field: str, lang: str) -> list[str]:
+def _items(values: list[str] | None, field: str) -> list[str]:
     items = sorted({v.strip() for v in (values or []) if v and v.strip()})
     if len(items) > MAX_ITEMS:
-        raise _bad(field, "campaign_too_many", lang, max=MAX_ITEMS)
+        raise _bad(field, InvalidCampaign.keyed(_MESSAGES, "campaign_too_many", max=MAX_ITEMS))
     return items
 
 
@@ -122,37 +137,37 @@ def create_campaign(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Create a campaign (the brand's admin only); every field is checked and the first bad one named."""
-    _admin(principal, lang)
+    _admin(principal)
     if not CODE.fullmatch(code or ""):
-        raise _bad("code", "campaign_code", lang)
+        raise _bad("code", InvalidCampaign.keyed(_MESSAGES, "campaign_code"))
     title = " ".join("".join(ch if ch.isprintable() else " " for ch in name or "").split())
     if not 1 <= len(title) <= 200:
-        raise _bad("name", "campaign_name", lang)
+        raise _bad("name", InvalidCampaign.keyed(_MESSAGES, "campaign_name"))
     if ends_on < starts_on or (ends_on - starts_on).days > MAX_DAYS:
-        raise _bad("ends_on", "campaign_dates", lang)
+        raise _bad("ends_on", InvalidCampaign.keyed(_MESSAGES, "campaign_dates"))
     try:
         m = Decimal(str(multiplier))
     except InvalidOperation:
-        raise _bad("multiplier", "campaign_multiplier", lang) from None
+        raise _bad("multiplier", InvalidCampaign.keyed(_MESSAGES, "campaign_multiplier")) from None
     if not m.is_finite() or not Decimal(1) <= m <= Decimal(100) or m != m.quantize(_CENT):
-        raise _bad("multiplier", "campaign_multiplier", lang)
+        raise _bad("multiplier", InvalidCampaign.keyed(_MESSAGES, "campaign_multiplier"))
     if not 0 <= bonus <= 10_000:
-        raise _bad("bonus", "campaign_bonus", lang)
+        raise _bad("bonus", InvalidCampaign.keyed(_MESSAGES, "campaign_bonus"))
     if m == 1 and bonus == 0:
-        raise _bad("multiplier", "campaign_no_extra", lang)
-    g, s, t = _items(gtins, "gtins", lang), _items(stores, "stores", lang), _items(territories, "territories", lang)
+        raise _bad("multiplier", InvalidCampaign.keyed(_MESSAGES, "campaign_no_extra"))
+    g, s, t = _items(gtins, "gtins"), _items(stores, "stores"), _items(territories, "territories")
     bad_gtins = [x for x in g if not is_valid_gtin14(x)]
     unknown = bad_gtins or sorted(set(g) - _known(session, Product, Product.gtin, g))
     if unknown:
-        raise _bad("gtins", "campaign_unknown", lang, items=", ".join(unknown[:10]))
+        raise _bad("gtins", InvalidCampaign.keyed(_MESSAGES, "campaign_unknown", items=", ".join(unknown[:10])))
     unknown = sorted(set(s) - _known(session, Party, Party.id, s, PartyKind.store))
     if unknown:
-        raise _bad("stores", "campaign_unknown", lang, items=", ".join(unknown[:10]))
+        raise _bad("stores", InvalidCampaign.keyed(_MESSAGES, "campaign_unknown", items=", ".join(unknown[:10])))
     unknown = sorted(set(t) - _known(session, Territory, Territory.id, t))
     if unknown:
-        raise _bad("territories", "campaign_unknown", lang, items=", ".join(unknown[:10]))
+        raise _bad("territories", InvalidCampaign.keyed(_MESSAGES, "campaign_unknown", items=", ".join(unknown[:10])))
     if session.exec(select(Campaign.id).where(Campaign.code == code)).first() is not None:
-        raise CampaignExists(word("campaign_exists", lang, code=code), code=code)
+        raise CampaignExists.keyed(_MESSAGES, "campaign_exists", code=code, detail={"code": code})
     row = Campaign(code=code, name=title, starts_on=starts_on, ends_on=ends_on, gtins=json.dumps(g),
                    stores=json.dumps(s), territories=json.dumps(t), multiplier=m, bonus=bonus,
                    created_by=f"{principal.role.value}:{principal.party_id}")  # fmt: skip
@@ -165,7 +180,7 @@ def get_campaign(*, session: Session, code: str, lang: str = "en") -> Campaign:
     """The campaign with this code; 404 when there is none."""
     row = session.exec(select(Campaign).where(Campaign.code == code)).first()
     if row is None:
-        raise CampaignNotFound(word("campaign_not_found", lang, code=code), code=code)
+        raise CampaignNotFound.keyed(_MESSAGES, "campaign_not_found", code=code, detail={"code": code})
     return row
 
 
@@ -177,7 +192,7 @@ def _covers(cp: Campaign, store: str, ancestors: set[str]) -> bool:
 def list_campaigns(*, session: Session, principal: Principal, policy: Policy) -> list[dict[str, Any]]:
     """Campaigns, newest first: every one for the brand's roles, those covering the store for a store's key."""
     if principal.role is not Role.store and not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see campaigns", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_campaigns", role=principal.role.value, detail={"role": principal.role.value})
     rows = list(session.exec(select(Campaign).order_by(col(Campaign.starts_on).desc(), col(Campaign.code))))
     if principal.role is Role.store:
         party = session.get(Party, principal.party_id)
@@ -192,18 +207,19 @@ def show_campaign(*, session: Session, principal: Principal, code: str, policy: 
     for cp in list_campaigns(session=session, principal=principal, policy=policy):
         if cp["code"] == code:
             return cp
-    raise CampaignNotFound(word("campaign_not_found", lang, code=code), code=code)
+    raise CampaignNotFound.keyed(_MESSAGES, "campaign_not_found", code=code, detail={"code": code})
 
 
 def end_campaign(
     *, session: Session, principal: Principal, code: str, policy: Policy, on: date | None = None, lang: str = "en"
 ) -> dict[str, Any]:
     """End a campaign after the local day ``on`` (default today): sales up to then keep their extras."""
-    _admin(principal, lang)
+    _admin(principal)
     cp = get_campaign(session=session, code=code, lang=lang)
     last = on or _today(policy)
     if not cp.starts_on <= last <= cp.ends_on:
-        raise _bad("ends_on", "campaign_end", lang, start=cp.starts_on.isoformat(), end=cp.ends_on.isoformat())
+        raise _bad("ends_on", InvalidCampaign.keyed(_MESSAGES, "campaign_end", start=cp.starts_on.isoformat(),
+                                                  end=cp.ends_on.isoformat()))  # fmt: skip
     cp.ends_on = last
     session.add(cp)
     session.flush()
@@ -215,13 +231,13 @@ def end_campaign(
 
 def _brand(principal: Principal) -> None:
     if not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see the return of campaigns and sources",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "see_return", role=principal.role.value, detail={"role": principal.role.value})
 
 
-def _bounds(session: Session, policy: Policy, start: date | None, end: date, lang: str) -> tuple[Any, Any, Any]:
+def _bounds(session: Session, policy: Policy, start: date | None, end: date) -> tuple[Any, Any, Any]:
     if start is not None and (start > end or (end - start).days > MAX_DAYS):
-        raise InvalidRange(word("bad_range", lang, start=start, end=end, max=MAX_DAYS), reason="bad_range")
+        raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_DAYS,
+                                 detail={"reason": "bad_range"})  # fmt: skip
     c = clock(session, policy.timezone, end)
     return c, c.start(start or _EPOCH), c.end(end)
 
@@ -240,7 +256,7 @@ def campaign_return(
     _brand(principal)
     if code is not None:
         get_campaign(session=session, code=code, lang=lang)
-    c, _, hi = _bounds(session, policy, None, as_of, lang)
+    c, _, hi = _bounds(session, policy, None, as_of)
     upto = "AND s.event_time < :hi"
     only = "AND cp.code = :code" if code is not None else ""
     sql = (
@@ -294,7 +310,7 @@ def source_return(
     """Per member source: members (registered by the end of ``as_of``), those gained from ``start``, buyers, their
     units and value from ``start`` to ``as_of``, and the points they earned then (regular + extras + grants)."""
     _brand(principal)
-    c, lo, hi = _bounds(session, policy, start, as_of, lang)
+    c, lo, hi = _bounds(session, policy, start, as_of)
     window = "AND s.event_time >= :lo AND s.event_time < :hi"
     sql = (
         campaign_extras_sql(c, SqlDialect(session), sale_filter=window)

@@ -35,12 +35,12 @@ from crm.errors import (
     NotOwnStore,
     RewardNotFound,
     StoreNotFound,
-    word,
 )
 from crm.sql import Clock, clock
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Member, Party, PartyKind, PointsGrant, Reward, RewardRedemption, Role
 from traceability.models.base import utcnow
 
@@ -56,6 +56,22 @@ __all__ = [
     "top_members",
     "upsert_reward",
 ]
+
+_MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "grant_role": "role {role!r} may not grant points; allowed: store, admin",
+        "catalogue_role": "role {role!r} may not change the reward catalogue; allowed: admin",
+        "redeem_role": "role {role!r} may not redeem rewards; allowed: store, admin",
+        "see_points": "role {role!r} may not see the members' points",
+    },
+    "zh-CN": {
+        "grant_role": "{role} 角色无权赠送积分；仅门店和管理员可以",
+        "catalogue_role": "{role} 角色无权修改兑换目录；仅管理员可以",
+        "redeem_role": "{role} 角色无权兑换礼品；仅门店和管理员可以",
+        "see_points": "{role} 角色无权查看会员积分",
+    },
+}
 
 MAX_GRANT = 100_000
 TOP_N = 10
@@ -147,10 +163,10 @@ def points_extra(session: Session, member_hash: str, policy: Policy) -> int:
 # --- grants -----------------------------------------------------------------------------------------------------
 
 
-def _member(session: Session, member_hash: str, lang: str) -> Member:
+def _member(session: Session, member_hash: str) -> Member:
     member = session.exec(select(Member).where(Member.phone_hash == member_hash)).first()
     if member is None or member.id is None:
-        raise MemberUnknown(word("member_unknown", lang))
+        raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
     return member
 
 
@@ -177,17 +193,17 @@ def grant_points(
 ) -> dict[str, Any]:
     """Grant activity points with a reason: the brand's admin to any member, a store only to its own members."""
     if principal.role not in (Role.admin, Role.store):
-        raise Forbidden(f"role {principal.role.value!r} may not grant points; allowed: store, admin",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "grant_role", role=principal.role.value, detail={"role": principal.role.value})
     if not 1 <= points <= MAX_GRANT:
-        raise InvalidGrant(word("grant_points", lang, max=MAX_GRANT), field="points", reason="grant_points")
+        raise InvalidGrant.keyed(_MESSAGES, "grant_points", max=MAX_GRANT,
+                                 detail={"field": "points", "reason": "grant_points"})  # fmt: skip
     why = _clean(reason, 200)
     if not why:
-        raise InvalidGrant(word("grant_reason", lang), field="reason", reason="grant_reason")
-    member = _member(session, member_hash, lang)
+        raise InvalidGrant.keyed(_MESSAGES, "grant_reason", detail={"field": "reason", "reason": "grant_reason"})
+    member = _member(session, member_hash)
     assert member.id is not None  # a stored row
     if principal.role is Role.store and member.home_store_id != principal.party_id:
-        raise NotOwnMember(word("not_own_member", lang, own=principal.party_id))
+        raise NotOwnMember.keyed(_MESSAGES, "not_own_member", own=principal.party_id)
     campaign_id = None
     if campaign_code:
         from crm.campaigns import get_campaign
@@ -221,17 +237,17 @@ def upsert_reward(
 ) -> dict[str, Any]:
     """Add a reward to the catalogue or change one (the brand's admin); a price is whole points, at least 1."""
     if principal.role is not Role.admin:
-        raise Forbidden(f"role {principal.role.value!r} may not change the reward catalogue; allowed: admin",
-                        role=principal.role.value)  # fmt: skip
+        role = principal.role.value
+        raise Forbidden.keyed(_WORDS, "catalogue_role", role=role, detail={"role": role})
     from crm.campaigns import CODE
 
     if not CODE.fullmatch(code):
-        raise InvalidReward(word("reward_code", lang), field="code", reason="reward_code")
+        raise InvalidReward.keyed(_MESSAGES, "reward_code", detail={"field": "code", "reason": "reward_code"})
     title = _clean(name, 200)
     if not title:
-        raise InvalidReward(word("reward_name", lang), field="name", reason="reward_name")
+        raise InvalidReward.keyed(_MESSAGES, "reward_name", detail={"field": "name", "reason": "reward_name"})
     if not 1 <= points_price <= 10_000_000:
-        raise InvalidReward(word("reward_price", lang), field="points_price", reason="reward_price")
+        raise InvalidReward.keyed(_MESSAGES, "reward_price", detail={"field": "points_price", "reason": "reward_price"})
     row = session.get(Reward, code) or Reward(code=code, name=title, points_price=points_price)
     row.name, row.points_price, row.active = title, points_price, active
     session.add(row)
@@ -264,24 +280,24 @@ def redeem_reward(
     The member's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is taken at BEGIN) before
     her balance is read, so concurrent redemptions are serialised and never spend the same points twice."""
     if principal.role not in (Role.admin, Role.store):
-        raise Forbidden(f"role {principal.role.value!r} may not redeem rewards; allowed: store, admin",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "redeem_role", role=principal.role.value, detail={"role": principal.role.value})
     target = store_id or principal.party_id
     if principal.role is Role.store and target != principal.party_id:
-        raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=target)
+        raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": target})
     store = session.get(Party, target)
     if store is None or store.kind != PartyKind.store:
-        raise StoreNotFound(word("unknown_store", lang, store=target), store=target)
+        raise StoreNotFound.keyed(_MESSAGES, "unknown_store", store=target, detail={"store": target})
     reward = session.get(Reward, reward_code)
     if reward is None or not reward.active:
-        raise RewardNotFound(word("reward_not_found", lang, code=reward_code), code=reward_code)
+        raise RewardNotFound.keyed(_MESSAGES, "reward_not_found", code=reward_code, detail={"code": reward_code})
     member = session.exec(select(Member).where(Member.phone_hash == member_hash).with_for_update()).first()
     if member is None or member.id is None:
-        raise MemberUnknown(word("member_unknown", lang))
+        raise MemberUnknown.keyed(_MESSAGES, "member_unknown")
     have = balance(session=session, member_hash=member_hash, policy=policy).points
     if have < reward.points_price:
-        raise NotEnoughPoints(word("not_enough_points", lang, code=reward.code, price=reward.points_price, points=have),
-                              reason="not_enough_points", points=have, price=reward.points_price)  # fmt: skip
+        price = reward.points_price
+        raise NotEnoughPoints.keyed(_MESSAGES, "not_enough_points", code=reward.code, price=price, points=have,
+                                    detail={"reason": "not_enough_points", "points": have, "price": price})  # fmt: skip
     row = RewardRedemption(member_id=member.id, reward_code=reward.code, points=reward.points_price,
                            store_id=target, redeemed_at=now or utcnow(), redeemed_by=_by(principal, by))  # fmt: skip
     session.add(row)
@@ -308,10 +324,10 @@ def top_members(
     ``GROUP BY`` in SQL; ties by member id. A store sees the ranking of its own members only."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         store_id = principal.party_id
     elif not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see the members' points", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_points", role=principal.role.value, detail={"role": principal.role.value})
     first = date(year, 1, 1)
     c = clock(session, policy.timezone, first)
     lo, hi = c.start(first), c.start(date(year + 1, 1, 1))

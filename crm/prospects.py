@@ -28,27 +28,39 @@ from crm.errors import InvalidProspects, NotOwnStore, StoreNotFound, word
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Member, Party, PartyKind, Prospect, Role, Sale
 from traceability.models.base import utcnow
 from traceability.privacy import is_member_hash
 
 __all__ = ["MAX_HAND_IN", "MONTH", "hand_in", "prospect_report"]
 
+_MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "hand_in_role": "role {role!r} may not hand in prospects; allowed: store, admin",
+        "see_prospects": "role {role!r} may not see prospects",
+    },
+    "zh-CN": {
+        "hand_in_role": "{role} 角色无权提交潜在会员；仅门店和管理员可以",
+        "see_prospects": "{role} 角色无权查看潜在会员",
+    },
+}
+
 MAX_HAND_IN = 1000
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _CENT = Decimal("0.01")
 
 
-def _store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
+def _store(session: Session, principal: Principal, store_id: str | None) -> str:
     if principal.role not in (Role.store, Role.admin):
-        raise Forbidden(f"role {principal.role.value!r} may not hand in prospects; allowed: store, admin",
-                        role=principal.role.value)  # fmt: skip
+        raise Forbidden.keyed(_WORDS, "hand_in_role", role=principal.role.value, detail={"role": principal.role.value})
     target = store_id or principal.party_id
     if principal.role is Role.store and target != principal.party_id:
-        raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=target)
+        raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": target})
     party = session.get(Party, target)
     if party is None or party.kind != PartyKind.store:
-        raise StoreNotFound(word("unknown_store", lang, store=target), store=target)
+        raise StoreNotFound.keyed(_MESSAGES, "unknown_store", store=target, detail={"store": target})
     return target
 
 
@@ -73,10 +85,10 @@ def hand_in(
     """Hand in prospects (phone hashes, None for a phone that was not one) for a store (a store's key: its own);
     one outcome per phone, in order: ``added``, ``already_yours``, ``already_named``, ``already_member``,
     ``invalid_phone``."""
-    target = _store(session, principal, store_id, lang)
+    target = _store(session, principal, store_id)
     if not 1 <= len(phone_hashes) <= MAX_HAND_IN:
-        raise InvalidProspects(word("prospects_count", lang, max=MAX_HAND_IN), field="members",
-                               reason="prospects_count")  # fmt: skip
+        raise InvalidProspects.keyed(_MESSAGES, "prospects_count", max=MAX_HAND_IN,
+                                     detail={"field": "members", "reason": "prospects_count"})  # fmt: skip
     now = now or utcnow()
     month = now.astimezone(ZoneInfo(policy.timezone)).strftime("%Y-%m")
     wanted = sorted({h for h in phone_hashes if h is not None and is_member_hash(h)})
@@ -113,13 +125,14 @@ def prospect_report(
     """Per store, the prospects handed in that month against the target, how many converted, and the units and
     value credited to the store from them; every member store is listed, those that handed in none too."""
     if not MONTH.fullmatch(month or ""):
-        raise InvalidProspects(word("bad_month", lang, month=month), field="month", reason="bad_month")
+        raise InvalidProspects.keyed(_MESSAGES, "bad_month", month=month,
+                                     detail={"field": "month", "reason": "bad_month"})  # fmt: skip
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         store_id = principal.party_id
     elif not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see prospects", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_prospects", role=principal.role.value, detail={"role": principal.role.value})
     only = "AND st.id = :store" if store_id is not None else ""
     sql = f"""
         WITH pm AS (

@@ -49,6 +49,11 @@ from traceability.privacy import member_pepper
 
 __all__ = ["router"]
 
+_WORDS = {
+    "en": {"export_needs": "{name} is required for this export"},
+    "zh-CN": {"export_needs": "此导出需要填写 {name}"},
+}
+
 router = APIRouter(prefix="/api/v1", tags=["crm"])
 Viewer = Annotated[Principal, Depends(allow(Role.store, Role.auditor, Role.finance, Role.admin))]
 Clerk = Annotated[Principal, Depends(allow(Role.store, Role.admin))]
@@ -276,7 +281,7 @@ def export(
 
 def _need(value: Any, name: str) -> Any:
     if value is None:
-        raise InvalidInput(f"{name} is required for this export", field=name, reason="missing")
+        raise InvalidInput.keyed(_WORDS, "export_needs", name=name, detail={"field": name, "reason": "missing"})
     return value
 
 

@@ -26,14 +26,25 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from crm.errors import NotOwnStore, word
+from crm.errors import NotOwnStore
 from crm.sql import Clock, clock
 from rebates.policy import CrmTier, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Role
 
 __all__ = ["TIERS", "SegmentSummary", "iter_segments", "segment_summary", "segments_sql"]
+
+_MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "see_segments": "role {role!r} may not see member segments",
+    },
+    "zh-CN": {
+        "see_segments": "{role} 角色无权查看会员分层",
+    },
+}
 
 TIERS = ("potential", "ordinary", "loyal", "advocate")
 _CENT = Decimal("0.01")
@@ -89,13 +100,13 @@ def _tier(prefix: str, tier: CrmTier) -> dict[str, Any]:
             f"{prefix}_r": tier.max_recency_days, f"{prefix}_u": float(tier.min_units_per_purchase)}  # fmt: skip
 
 
-def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _scope(principal: Principal, store_id: str | None) -> str | None:
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     if not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see member segments", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_segments", role=principal.role.value, detail={"role": principal.role.value})
     return store_id
 
 
@@ -117,7 +128,7 @@ def iter_segments(
 ) -> Iterator[dict[str, Any]]:
     """Each member's segment as of the end of ``as_of`` (a store: its own members), by member id, streamed; a page
     of ``limit`` members with ids above ``after`` when asked."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, as_of)
     sql = segments_sql(c, store=target is not None) + " AND m.id > :after ORDER BY m.id"
     params = _params(c, as_of, policy, target) | {"after": after}
@@ -172,7 +183,7 @@ def segment_summary(
     lang: str = "en",
 ) -> SegmentSummary:
     """How many members are in each tier and active, by store and overall (one GROUP BY over the segments)."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, as_of)
     sql = f"""SELECT seg.store, seg.tier, COUNT(*) AS n, SUM(seg.active) AS active
               FROM ({segments_sql(c, store=target is not None)}) seg GROUP BY seg.store, seg.tier"""

@@ -46,6 +46,7 @@ from crm.stock import refresh
 from rebates.policy import CrmPolicy, Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.models import Member, Role, Task, TaskKind, TaskStatus
 from traceability.models.base import utcnow
 
@@ -66,6 +67,18 @@ __all__ = [
     "task_view",
 ]
 
+_MESSAGES: Catalogue = messages("crm.errors")
+_WORDS = {
+    "en": {
+        "see_tasks": "role {role!r} may not see clerk tasks",
+        "record_role": "role {role!r} may not record outcomes",
+    },
+    "zh-CN": {
+        "see_tasks": "{role} 角色无权查看店员任务",
+        "record_role": "{role} 角色无权记录跟进结果",
+    },
+}
+
 OUTCOMES = tuple(s.value for s in TaskStatus if s is not TaskStatus.open)
 WORKED = (TaskStatus.reached.value, TaskStatus.bought.value, TaskStatus.declined.value, TaskStatus.do_not_call.value)
 """A task is *worked* when the clerk reached her, whatever she said; ``open`` and ``not_reached`` are not."""
@@ -75,14 +88,14 @@ HORIZON_UNITS = 13
 call (:func:`stock_horizon`)."""
 
 
-def _scope(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _scope(principal: Principal, store_id: str | None) -> str | None:
     """The store a request is about: a store's key its own only; the brand's roles any or all (None)."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     if not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not see clerk tasks", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "see_tasks", role=principal.role.value, detail={"role": principal.role.value})
     return store_id
 
 
@@ -232,7 +245,7 @@ def list_tasks(
     *, session: Session, principal: Principal, day: date, store_id: str | None = None, lang: str = "en"
 ) -> list[dict[str, Any]]:
     """The tasks on the list on ``day`` (its window holds the day), whatever their status, due first."""
-    target = _scope(principal, store_id, lang)
+    target = _scope(principal, store_id)
     stmt = (
         select(Task, Member)
         .join(Member, col(Member.id) == col(Task.member_id))
@@ -257,15 +270,16 @@ def record_outcome(
 ) -> dict[str, Any]:
     """Record what came of a call (a store: its own tasks only); a later outcome replaces an earlier one."""
     if status not in OUTCOMES:
-        raise InvalidOutcome(word("invalid_outcome", lang, status=status, allowed=", ".join(OUTCOMES)),
-                             field="status", reason="invalid_outcome")  # fmt: skip
+        raise InvalidOutcome.keyed(_MESSAGES, "invalid_outcome", status=status, allowed=", ".join(OUTCOMES),
+                                   detail={"field": "status", "reason": "invalid_outcome"})  # fmt: skip
     task = session.get(Task, task_id)
     if task is None or not (principal.role is Role.store or principal.sees_all):
-        raise TaskNotFound(word("task_not_found", lang, id=task_id))
+        raise TaskNotFound.keyed(_MESSAGES, "task_not_found", id=task_id)
     if principal.role is Role.store and task.store_id != principal.party_id:
-        raise TaskNotFound(word("task_not_found", lang, id=task_id))  # another store's task: not even its existence
+        # another store's task: not even its existence
+        raise TaskNotFound.keyed(_MESSAGES, "task_not_found", id=task_id)
     if principal.role not in (Role.store, Role.admin):
-        raise Forbidden(f"role {principal.role.value!r} may not record outcomes", role=principal.role.value)
+        raise Forbidden.keyed(_WORDS, "record_role", role=principal.role.value, detail={"role": principal.role.value})
     task.status = status
     task.note = " ".join(note.split())[:500]
     task.outcome_at = now or utcnow()
@@ -332,8 +346,9 @@ def task_effect(
     """Repurchase rates of tasks whose window opened from ``start`` to ``end``: a task is repurchased when the member
     bought from its window's first day to ``effect_days`` after its due day; worked versus not, by store and all."""
     if start > end or (end - start).days > MAX_EFFECT_DAYS:
-        raise InvalidRange(word("bad_range", lang, start=start, end=end, max=MAX_EFFECT_DAYS), reason="bad_range")
-    target = _scope(principal, store_id, lang)
+        raise InvalidRange.keyed(_MESSAGES, "bad_range", start=start, end=end, max=MAX_EFFECT_DAYS,
+                                 detail={"reason": "bad_range"})  # fmt: skip
+    target = _scope(principal, store_id)
     c = clock(session, policy.timezone, end)
     only = "AND t.store_id = :store" if target is not None else ""
     sql = f"""

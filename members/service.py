@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,7 +42,8 @@ from members.errors import (
 from rebates.policy import Policy
 from rebates.service import member_summary
 from traceability.auth.service import Principal, scope_to_party
-from traceability.errors import Forbidden
+from traceability.errors import Forbidden, TraceabilityError
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Event, Member, Party, PartyKind, Role
 from traceability.models.base import utcnow
 from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
@@ -62,6 +63,18 @@ __all__ = [
     "register_from_sales",
 ]
 
+_MESSAGES: Catalogue = messages("members.errors")
+_WORDS = {
+    "en": {
+        "list_role": "role {role!r} may not list members",
+        "register_role": "role {role!r} may not register members; allowed: store, admin",
+    },
+    "zh-CN": {
+        "list_role": "{role} 角色无权查看会员名单",
+        "register_role": "{role} 角色无权登记会员；仅门店和管理员可以",
+    },
+}
+
 NAME_MAX = 50
 SOURCE_MAX = 64
 REGISTRARS = frozenset({Role.store, Role.admin})
@@ -77,13 +90,23 @@ _CONSENT_SKEW = timedelta(minutes=5)
 """A consent time a little ahead of our clock is a till's clock, not the future."""
 
 
+_E = TypeVar("_E", bound=TraceabilityError)
+
+
 class _Bad(Exception):
-    """A value that breaks a rule: the reason code and the parameters of its message."""
+    """A value that breaks a rule: the reason code (a key of the catalogue) and the parameters of its message."""
 
     def __init__(self, reason: str, **params: Any) -> None:
         super().__init__(reason)
         self.reason = reason
         self.params = params
+
+    def as_error(self, cls: type[_E], *, field: str) -> _E:
+        """The public error ``cls`` worded from this reason's key when rendered (so in the caller's language), with
+        the field and the reason in its body."""
+        error = cls(wording(_MESSAGES, self.reason, "en", **self.params), field=field, reason=self.reason)
+        error.words = (_MESSAGES, self.reason, self.params)
+        return error
 
 
 def _aware(t: datetime) -> datetime:
@@ -107,7 +130,7 @@ def hash_phone(*, phone: str, pepper: bytes, lang: str = "en") -> str:
     try:
         _check_phone(phone)
     except _Bad as bad:
-        raise InvalidPhone(word(bad.reason, lang, **bad.params), field="member", reason=bad.reason) from None
+        raise bad.as_error(InvalidPhone, field="member") from None
     return member_hash(phone, pepper)
 
 
@@ -159,23 +182,21 @@ def _check_consent(value: datetime | None, now: datetime) -> datetime | None:
 
 def _authorise_registrar(principal: Principal) -> None:
     if principal.role not in REGISTRARS:
-        raise Forbidden(
-            f"role {principal.role.value!r} may not register members; allowed: store, admin", role=principal.role.value
-        )
+        raise Forbidden.keyed(_WORDS, "register_role", role=principal.role.value, detail={"role": principal.role.value})
 
 
-def _store(session: Session, store_id: str, lang: str) -> Party:
+def _store(session: Session, store_id: str) -> Party:
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
-        raise UnknownStore(word("unknown_store", lang, store=store_id), store=store_id)
+        raise UnknownStore.keyed(_MESSAGES, "unknown_store", store=store_id, detail={"store": store_id})
     return party
 
 
-def _own_store(principal: Principal, store_id: str | None, lang: str) -> str | None:
+def _own_store(principal: Principal, store_id: str | None) -> str | None:
     """The store a request is about: a store's key means its own and may name no other; brand roles name any."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotOwnStore(word("not_own_store", lang, own=principal.party_id), store=store_id)
+            raise NotOwnStore.keyed(_MESSAGES, "not_own_store", own=principal.party_id, detail={"store": store_id})
         return principal.party_id
     return store_id
 
@@ -242,12 +263,13 @@ def register(
     """
     _authorise_registrar(principal)
     if not is_member_hash(phone_hash):
-        raise InvalidPhone(word("invalid_phone", lang, digits="?"), field="member", reason="invalid_phone")
+        raise InvalidPhone.keyed(_MESSAGES, "invalid_phone", digits="?",
+                                 detail={"field": "member", "reason": "invalid_phone"})  # fmt: skip
     now = _aware(now or utcnow())
-    target = _own_store(principal, store_id, lang)
+    target = _own_store(principal, store_id)
     if target is None:
-        raise InvalidMember(word("store_required", lang), field="store", reason="store_required")
-    _store(session, target, lang)
+        raise InvalidMember.keyed(_MESSAGES, "store_required", detail={"field": "store", "reason": "store_required"})
+    _store(session, target)
     current = "?"
     try:
         current = "name"
@@ -261,7 +283,7 @@ def register(
         current = "consent"
         consent_at = _check_consent(consent_at, now)
     except _Bad as bad:
-        raise InvalidMember(word(bad.reason, lang, **bad.params), field=current, reason=bad.reason) from None
+        raise bad.as_error(InvalidMember, field=current) from None
     row = {"phone_hash": phone_hash, "home_store_id": target, "name": name, "baby_birth_date": baby_birth_date,
            "baby_stage": baby_stage, "source": source or "pos", "consent_at": consent_at,
            "created_at": now}  # fmt: skip
@@ -333,7 +355,7 @@ def lookup(*, session: Session, principal: Principal, phone_hash: str, policy: P
     """
     member = _by_hash(session, phone_hash)
     if member is None or member.id is None:
-        raise MemberNotFound(word("member_not_found", lang))
+        raise MemberNotFound.keyed(_MESSAGES, "member_not_found")
     personal = _personal(member) if _may_see_personal(principal, member) else None
     return MemberView(id=member.id, home_store=member.home_store_id, own=member.home_store_id == principal.party_id,
                       points=_points(session, phone_hash, policy), personal=personal)  # fmt: skip
@@ -377,10 +399,10 @@ def list_members(
     """The members the asking party may list, newest first: a store its own (403 for another's), the brand's roles
     every store's or one store's."""
     if principal.role is not Role.store and not principal.sees_all:
-        raise Forbidden(f"role {principal.role.value!r} may not list members", role=principal.role.value)
-    target = _own_store(principal, store_id, lang)
+        raise Forbidden.keyed(_WORDS, "list_role", role=principal.role.value, detail={"role": principal.role.value})
+    target = _own_store(principal, store_id)
     if target is not None and store_id is not None:
-        _store(session, target, lang)
+        _store(session, target)
     stmt = scope_to_party(select(Member), principal, Member.home_store_id)
     counted = scope_to_party(select(func.count()).select_from(Member), principal, Member.home_store_id)
     if target is not None:
@@ -465,7 +487,7 @@ def _decode(data: bytes | str, lang: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         problem = RowProblem(1, "-", "not_utf8", word("not_utf8", lang))
-        raise ImportInvalid(word("import_invalid", lang, count=1), [problem]) from None
+        raise ImportInvalid.keyed(_MESSAGES, "import_invalid", count=1, detail={"rows": [problem]}) from None
 
 
 @dataclass
@@ -567,9 +589,9 @@ def import_members(
     """
     _authorise_registrar(principal)
     now = _aware(now or utcnow())
-    default = _own_store(principal, store_id, lang)
+    default = _own_store(principal, store_id)
     if default is not None:
-        _store(session, default, lang)
+        _store(session, default)
     text = _decode(data, lang)
     problems: list[RowProblem] = []
     rows: list[_Row] = []
@@ -578,11 +600,11 @@ def import_members(
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # a broken quote is an error, not data
         header = next(reader, None)
         if header is None:
-            raise ImportInvalid(word("import_invalid", lang, count=1),
-                                [RowProblem(1, "-", "empty_file", word("empty_file", lang))])  # fmt: skip
+            empty = RowProblem(1, "-", "empty_file", word("empty_file", lang))
+            raise ImportInvalid.keyed(_MESSAGES, "import_invalid", count=1, detail={"rows": [empty]})
         columns, ignored, problems = _header(header, lang)
         if problems:
-            raise ImportInvalid(word("import_invalid", lang, count=1), problems)
+            raise ImportInvalid.keyed(_MESSAGES, "import_invalid", count=1, detail={"rows": problems})
         first_line: dict[str, int] = {}
         for record in reader:
             line = reader.line_num
@@ -620,7 +642,7 @@ def import_members(
     if problems:
         problems.sort(key=lambda p: p.line)
         lines = len({p.line for p in problems})
-        raise ImportInvalid(word("import_invalid", lang, count=lines), problems)
+        raise ImportInvalid.keyed(_MESSAGES, "import_invalid", count=lines, detail={"rows": problems})
     existing: set[str] = set()
     for chunk in chunks([r.phone_hash for r in rows]):
         existing.update(session.exec(select(Member.phone_hash).where(col(Member.phone_hash).in_(chunk))))

@@ -17,9 +17,10 @@ TraceabilityError
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-from traceability.errors import CatalogueWorded, Conflict, Forbidden, InvalidInput, NotFound
+from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound, TraceabilityError
 from traceability.i18n import Catalogue, messages, wording
 
 __all__ = [
@@ -39,8 +40,14 @@ def word(reason: str, lang: str = "en", **params: Any) -> str:
     return wording(_MESSAGES, reason, lang, **params)
 
 
-class _Worded(CatalogueWorded):
-    catalogue = _MESSAGES
+class _Worded(TraceabilityError):
+    """An error made with :meth:`keyed` whose body carries its key as ``reason`` and its fields beside it, so that a
+    program reads the rule (and the order, the store, …) without parsing the words."""
+
+    @classmethod
+    def keyed(cls, catalogue: Catalogue, key: str, /, *, detail: Mapping[str, Any] | None = None,
+              **params: Any) -> Self:  # fmt: skip
+        return super().keyed(catalogue, key, detail={"reason": key, **params, **(detail or {})}, **params)
 
 
 class OrderNotFound(_Worded, NotFound):
@@ -64,6 +71,8 @@ class DeliveryRefused(InvalidInput):
 
     code = "delivery_refused"
 
-    def __init__(self, rejected: list[dict[str, Any]], lang: str = "en", **params: Any) -> None:
-        super().__init__(word("delivery_refused", lang, count=len(rejected)), rejected=rejected, **params)
-        self.rejected = rejected
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        """Each refused code (``None`` for a count that does not match) with its ``reason`` and ``message``."""
+        rejected: list[dict[str, Any]] = self.detail["rejected"]
+        return rejected

@@ -46,6 +46,7 @@ from scanning.parse import ScannedCode, parse_scan
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden, Problem
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Code,
     CodeLevel,
@@ -87,6 +88,12 @@ __all__ = [
     "reassign",
 ]
 
+_MESSAGES: Catalogue = messages("orders.errors")
+_WORDS = {
+    "en": {"delivery_not_entitled": "this delivery may not be recorded with this key; nothing was stored"},
+    "zh-CN": {"delivery_not_entitled": "此密钥不能记录这次送达；未保存任何内容"},
+}
+
 FINISHED = frozenset({OrderStatus.delivered, OrderStatus.cancelled})
 MAX_LINES = 20
 MAX_CODES = 500
@@ -106,24 +113,25 @@ def _actor(principal: Principal | None) -> str:
     return "worker" if principal is None else f"{principal.role.value}:{principal.party_id}"[:100]
 
 
-def _call_centre(principal: Principal, lang: str) -> None:
+def _call_centre(principal: Principal) -> None:
     if principal.role is not Role.admin:
-        raise Forbidden(word("not_your_order", lang, own=principal.party_id), role=principal.role.value)
+        raise Forbidden.keyed(_MESSAGES, "not_your_order", own=principal.party_id,
+                              detail={"role": principal.role.value})  # fmt: skip
 
 
-def _acting_store(session: Session, principal: Principal, store_id: str | None, lang: str) -> str:
+def _acting_store(session: Session, principal: Principal, store_id: str | None) -> str:
     """The store that acts: a store's key its own (and no other); the brand's admin names any store."""
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotYourOrder("not_your_order", lang, own=principal.party_id)
+            raise NotYourOrder.keyed(_MESSAGES, "not_your_order", own=principal.party_id)
         return principal.party_id
     if principal.role is not Role.admin:
-        raise NotYourOrder("not_your_order", lang, own=principal.party_id)
+        raise NotYourOrder.keyed(_MESSAGES, "not_your_order", own=principal.party_id)
     if store_id is None:
-        raise OrderInvalid("store_required", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "store_required")
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
-        raise OrderInvalid("not_a_member_store", lang, store=store_id[:64])
+        raise OrderInvalid.keyed(_MESSAGES, "not_a_member_store", store=store_id[:64])
     return store_id
 
 
@@ -335,17 +343,17 @@ def _current_offer(session: Session, order: Order) -> OrderOffer | None:
     ).first()
 
 
-def _lock(session: Session, order_id: int, lang: str) -> Order:
+def _lock(session: Session, order_id: int) -> Order:
     """The order, its row locked until the transaction ends, re-read from the database (never a stale copy)."""
     order = session.exec(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     ).first()
     if order is None:
-        raise OrderNotFound("order_not_found", lang, order=order_id)
+        raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order_id)
     return order
 
 
-def _visible(session: Session, principal: Principal, order: Order, lang: str) -> None:
+def _visible(session: Session, principal: Principal, order: Order) -> None:
     """A store sees an order only if it was offered to it; the brand's roles see every order."""
     if principal.sees_all:
         return
@@ -355,7 +363,7 @@ def _visible(session: Session, principal: Principal, order: Order, lang: str) ->
         ).first()
         if offered is not None:
             return
-    raise OrderNotFound("order_not_found", lang, order=order.id)
+    raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order.id)
 
 
 # --- the views ---------------------------------------------------------------------------------------------------
@@ -414,24 +422,24 @@ def _view(session: Session, order: Order, principal: Principal | None, lang: str
 # --- placing -----------------------------------------------------------------------------------------------------
 
 
-def _checked_lines(session: Session, lines: Sequence[tuple[str, int]], lang: str) -> list[tuple[str, int]]:
+def _checked_lines(session: Session, lines: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     if not lines:
-        raise OrderInvalid("no_lines", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "no_lines")
     if len(lines) > MAX_LINES:
-        raise OrderInvalid("too_many_lines", lang, max=MAX_LINES)
+        raise OrderInvalid.keyed(_MESSAGES, "too_many_lines", max=MAX_LINES)
     seen: set[str] = set()
     for gtin, quantity in lines:
         if not is_valid_gtin14(gtin):
-            raise OrderInvalid("bad_gtin", lang, gtin=gtin[:20])
+            raise OrderInvalid.keyed(_MESSAGES, "bad_gtin", gtin=gtin[:20])
         if gtin in seen:
-            raise OrderInvalid("duplicate_gtin", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "duplicate_gtin", gtin=gtin)
         if not 1 <= quantity <= 1000:
-            raise OrderInvalid("bad_quantity", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "bad_quantity", gtin=gtin)
         seen.add(gtin)
     known = set(session.exec(select(Product.gtin).where(col(Product.gtin).in_(sorted(seen)))).all())
     for gtin, _ in lines:
         if gtin not in known:
-            raise OrderInvalid("unknown_gtin", lang, gtin=gtin)
+            raise OrderInvalid.keyed(_MESSAGES, "unknown_gtin", gtin=gtin)
     return list(lines)
 
 
@@ -450,12 +458,12 @@ def place(
     lang: str = "en",
 ) -> dict[str, Any]:
     """Take an order for a member (the call centre) and offer it to the store routing chooses."""
-    _call_centre(principal, lang)
+    _call_centre(principal)
     if channel not in {c.value for c in OrderChannel}:
-        raise OrderInvalid("bad_channel", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "bad_channel")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or lat != lat or lon != lon:
-        raise OrderInvalid("bad_position", lang)
-    checked = _checked_lines(session, lines, lang)
+        raise OrderInvalid.keyed(_MESSAGES, "bad_position")
+    checked = _checked_lines(session, lines)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     order = Order(member_hash=member_hash, channel=channel, address=" ".join(address.split())[:500], lat=lat, lon=lon,
                   placed_by=work.by, created_at=work.now, updated_at=work.now)  # fmt: skip
@@ -473,12 +481,12 @@ def place(
 # --- the store's answers -----------------------------------------------------------------------------------------
 
 
-def _open_offer_to(session: Session, order: Order, store: str, now: datetime, lang: str) -> OrderOffer:
+def _open_offer_to(session: Session, order: Order, store: str, now: datetime) -> OrderOffer:
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     offer = _current_offer(session, order)
     if offer is None or offer.store_id != store or offer.outcome != OrderOfferOutcome.open:
-        raise OrderConflict("not_offered", lang, order=order.id, store=store)
+        raise OrderConflict.keyed(_MESSAGES, "not_offered", order=order.id, store=store)
     return offer
 
 
@@ -487,16 +495,16 @@ def accept(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Accept the order's offer to this store before its deadline; accepting again changes nothing."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     if order.status in (OrderStatus.accepted, OrderStatus.out_for_delivery) and order.store_id == store:
         return _view(session, order, principal, lang)
-    offer = _open_offer_to(session, order, store, work.now, lang)
+    offer = _open_offer_to(session, order, store, work.now)
     if work.now >= _aware(offer.deadline):
-        raise OrderConflict("offer_lapsed", lang, order=order.id, store=store,
-                            deadline=_aware(offer.deadline).isoformat())  # fmt: skip
+        raise OrderConflict.keyed(_MESSAGES, "offer_lapsed", order=order.id, store=store,
+                                  deadline=_aware(offer.deadline).isoformat())  # fmt: skip
     work.close_offer(order, OrderOfferOutcome.accepted)
     order.status, order.deadline, order.updated_at = OrderStatus.accepted, None, work.now
     session.add(order)
@@ -510,11 +518,11 @@ def decline(
     note: str = "", now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Decline the order's offer to this store: it goes at once to the next store not tried yet."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
-    _open_offer_to(session, order, store, work.now, lang)
+    _open_offer_to(session, order, store, work.now)
     work.close_offer(order, OrderOfferOutcome.declined)
     work.step(order, "declined", store=store, reason="declined", note=" ".join(note.split()))
     work.route(order)
@@ -522,11 +530,11 @@ def decline(
     return _view(session, order, principal, lang)
 
 
-def _accepted_by(session: Session, order: Order, store: str, lang: str) -> None:
+def _accepted_by(session: Session, order: Order, store: str) -> None:
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     if order.status not in (OrderStatus.accepted, OrderStatus.out_for_delivery) or order.store_id != store:
-        raise OrderConflict("not_accepted", lang, order=order.id, store=store)
+        raise OrderConflict.keyed(_MESSAGES, "not_accepted", order=order.id, store=store)
 
 
 def out_for_delivery(
@@ -534,10 +542,10 @@ def out_for_delivery(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """The accepting store sets out with the order (idempotent)."""
-    store = _acting_store(session, principal, store_id, lang)
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
-    _accepted_by(session, order, store, lang)
+    store = _acting_store(session, principal, store_id)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
+    _accepted_by(session, order, store)
     if order.status == OrderStatus.out_for_delivery:
         return _view(session, order, principal, lang)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
@@ -566,9 +574,9 @@ def _check_delivery(
     """Every scanned code checked as the till checks a sale (signature, life cycle, held by this store), and the
     whole against the order's lines; raises :class:`DeliveryRefused` listing every refused code."""
     if not raws:
-        raise OrderInvalid("no_codes", lang)
+        raise OrderInvalid.keyed(_MESSAGES, "no_codes")
     if len(raws) > MAX_CODES:
-        raise OrderInvalid("too_many_codes", lang, max=MAX_CODES)
+        raise OrderInvalid.keyed(_MESSAGES, "too_many_codes", max=MAX_CODES)
     items: list[_Scanned] = []
     for raw in raws:
         item = _Scanned(raw)
@@ -604,7 +612,8 @@ def _check_delivery(
                              "message": word("quantity_mismatch", lang, gtin=gtin, ordered=ordered,
                                              scanned=counted.get(gtin, 0))})  # fmt: skip
     if rejected:
-        raise DeliveryRefused(rejected, lang, order=order.id)
+        raise DeliveryRefused.keyed(_MESSAGES, "delivery_refused", count=len(rejected),
+                                    detail={"rejected": rejected, "order": order.id})  # fmt: skip
     return items
 
 
@@ -654,11 +663,11 @@ def deliver(
 ) -> dict[str, Any]:  # fmt: skip
     """Deliver an accepted order: the scanned units become the store's ``retail_selling`` with the order as its
     ``bizTransaction`` and the member on it; refused whole (``DeliveryRefused``) unless every unit is right."""
-    store_id = _acting_store(session, principal, store_id, lang)
+    store_id = _acting_store(session, principal, store_id)
     lock_store(session)  # the ledger's writers one at a time, before the order: the order every capture takes
-    order = _lock(session, order_id, lang)
-    _visible(session, principal, order, lang)
-    _accepted_by(session, order, store_id, lang)
+    order = _lock(session, order_id)
+    _visible(session, principal, order)
+    _accepted_by(session, order, store_id)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     items = _check_delivery(session, order, store_id, codes, company_prefix_length=company_prefix_length,
                             key_files=key_files, lang=lang)  # fmt: skip
@@ -682,8 +691,9 @@ def deliver(
     # scanners' own (principal None), as a till's sale does: the units' signatures were verified above.
     refused = refusals(session, principal, [own_event(event)])
     if refused:
-        raise NotEntitled(refused[0].message, [Problem("delivery", r.message) for r in refused],
-                          [{"eventID": r.event_id, "reason": r.reason} for r in refused])  # fmt: skip
+        problems = [Problem("delivery", r.message) for r in refused]
+        reasons = [{"eventID": r.event_id, "reason": r.reason} for r in refused]
+        raise NotEntitled.keyed(_WORDS, "delivery_not_entitled", detail={"problems": problems, "reasons": reasons})
     document = {"@context": [EPCIS_CONTEXT, {"trc": MEMBER_NAMESPACE}], "type": "EPCISDocument",
                 "schemaVersion": "2.0", "creationDate": utcnow().isoformat(timespec="milliseconds"),
                 "epcisBody": {"eventList": [event]}}  # fmt: skip
@@ -704,10 +714,10 @@ def cancel(
     now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Cancel an order not yet delivered (the call centre); the store that has it is told."""
-    _call_centre(principal, lang)
-    order = _lock(session, order_id, lang)
+    _call_centre(principal)
+    order = _lock(session, order_id)
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     offer = work.close_offer(order, OrderOfferOutcome.withdrawn)
     if offer is not None:
@@ -724,13 +734,13 @@ def reassign(
     note: str = "", now: datetime | None = None, lang: str = "en",
 ) -> dict[str, Any]:  # fmt: skip
     """Take the order from its store (told: ``withdrawn``) and offer it to ``store_id``, or to the next store."""
-    _call_centre(principal, lang)
-    order = _lock(session, order_id, lang)
+    _call_centre(principal)
+    order = _lock(session, order_id)
     if order.status in FINISHED:
-        raise OrderConflict("finished", lang, order=order.id, status=order.status)
+        raise OrderConflict.keyed(_MESSAGES, "finished", order=order.id, status=order.status)
     work = _Work(session, now=now or utcnow(), by=_actor(principal), policy=policy)
     if store_id is not None and store_id not in work.routing.member_stores:
-        raise OrderInvalid("not_a_member_store", lang, store=store_id[:64])
+        raise OrderInvalid.keyed(_MESSAGES, "not_a_member_store", store=store_id[:64])
     offer = work.close_offer(order, OrderOfferOutcome.withdrawn)
     if offer is not None:
         work.notify(order, offer.store_id, OrderNoticeKind.withdrawn)
@@ -819,8 +829,8 @@ def get_order(*, session: Session, principal: Principal, order_id: int, lang: st
     """One order as the caller may see it (a store: only one offered to it)."""
     order = session.get(Order, order_id)
     if order is None:
-        raise OrderNotFound("order_not_found", lang, order=order_id)
-    _visible(session, principal, order, lang)
+        raise OrderNotFound.keyed(_MESSAGES, "order_not_found", order=order_id)
+    _visible(session, principal, order)
     return _view(session, order, principal, lang)
 
 
@@ -875,7 +885,7 @@ def lapse_report(
     lang: str = "en",
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Per store, its offers and how they ended, the stores that let most lapse first: who keeps customers waiting."""
-    _call_centre(principal, lang)
+    _call_centre(principal)
     stmt = select(OrderOffer.store_id, OrderOffer.outcome, func.count()).group_by(
         col(OrderOffer.store_id), col(OrderOffer.outcome)
     )

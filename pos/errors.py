@@ -18,9 +18,10 @@ TraceabilityError
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-from traceability.errors import CatalogueWorded, Conflict, Forbidden, InvalidInput, NotFound, TraceabilityError
+from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound, TraceabilityError
 from traceability.i18n import Catalogue, messages, wording
 
 __all__ = [
@@ -68,8 +69,14 @@ def reject_message(reason: str, message: str, lang: str) -> str:
     return message
 
 
-class _Worded(CatalogueWorded):
-    catalogue = _MESSAGES
+class _Worded(TraceabilityError):
+    """An error made with :meth:`keyed` whose body carries its key as ``reason`` and its fields beside it, so that a
+    program reads the rule (and the order, the store, …) without parsing the words."""
+
+    @classmethod
+    def keyed(cls, catalogue: Catalogue, key: str, /, *, detail: Mapping[str, Any] | None = None,
+              **params: Any) -> Self:  # fmt: skip
+        return super().keyed(catalogue, key, detail={"reason": key, **params, **(detail or {})}, **params)
 
 
 class SaleNotFound(_Worded, NotFound):

@@ -25,6 +25,7 @@ WIDTH_CHARS = 32
 """Characters per line on 58 mm paper with the printer's font A (16 Chinese characters)."""
 
 _WORDS: Catalogue = messages("pos.receipts")
+_ERRORS: Catalogue = messages("pos.errors")
 
 _ENV = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -139,5 +140,5 @@ def send_to_printer(data: bytes, *, host: str, port: int = 9100, timeout: float 
             conn.sendall(data)
     except OSError as exc:
         why = type(exc).__name__
-        raise PrinterUnreachable("printer_unreachable", "en", host=host, port=port, why=why) from None
+        raise PrinterUnreachable.keyed(_ERRORS, "printer_unreachable", host=host, port=port, why=why) from None
     return len(data)

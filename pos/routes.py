@@ -16,11 +16,13 @@ from rebates.deps import PolicyDep
 from scanning.schemas import ScanResult
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
-from traceability.i18n import negotiate
+from traceability.i18n import Catalogue, messages, negotiate
 from traceability.models import PrinterMode, Role
 from traceability.privacy import member_pepper
 
 __all__ = ["router"]
+
+_MESSAGES: Catalogue = messages("pos.errors")
 
 router = APIRouter(prefix="/api/v1/pos", tags=["pos"])
 Till = Annotated[Principal, Depends(allow(Role.store, Role.admin))]
@@ -116,7 +118,7 @@ def print_receipt(
     party = service.till_store(session=session, principal=principal, store_id=store, lang=lang)
     printer = service.get_printer(session=session, store=party)
     if printer.mode != PrinterMode.escpos or not printer.host:
-        raise PrinterInvalid("printer_not_network", lang)
+        raise PrinterInvalid.keyed(_MESSAGES, "printer_not_network")
     sent = receipts.send_to_printer(receipts.escpos_bytes(record, lang), host=printer.host, port=printer.port or 9100)
     return {"sent": sent, "host": printer.host, "port": printer.port or 9100}
 

@@ -54,6 +54,7 @@ from scanning.errors import IdempotencyConflict
 from scanning.service import ScanOutcome, ScanRequest, record_scans, unpack
 from traceability.auth.service import Principal
 from traceability.errors import Problem
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Event,
     EventEpc,
@@ -87,6 +88,13 @@ __all__ = [
     "undo",
 ]
 
+_MESSAGES: Catalogue = messages("pos.errors")
+_SCANNING: Catalogue = messages("scanning.service")  # the scan API's words for an Idempotency-Key reused
+_WORDS = {
+    "en": {"undo_not_entitled": "this sale may not be undone with this key; nothing was changed"},
+    "zh-CN": {"undo_not_entitled": "此密钥不能撤销这笔销售；未做任何更改"},
+}
+
 TILL_ROLES = frozenset({Role.store, Role.admin})
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
@@ -102,16 +110,16 @@ def _aware(t: datetime) -> datetime:
 def till_store(*, session: Session, principal: Principal, store_id: str | None = None, lang: str = "en") -> Party:
     """The store whose till this is: a store's key its own (and no other); the brand's admin names any store."""
     if principal.role not in TILL_ROLES:
-        raise NotYourStore("not_your_store", lang, own=principal.party_id)
+        raise NotYourStore.keyed(_MESSAGES, "not_your_store", own=principal.party_id)
     if principal.role is Role.store:
         if store_id is not None and store_id != principal.party_id:
-            raise NotYourStore("not_your_store", lang, own=principal.party_id)
+            raise NotYourStore.keyed(_MESSAGES, "not_your_store", own=principal.party_id)
         store_id = principal.party_id
     if store_id is None:
-        raise TillInvalid("store_required", lang)
+        raise TillInvalid.keyed(_MESSAGES, "store_required")
     party = session.get(Party, store_id)
     if party is None or party.kind != PartyKind.store:
-        raise TillInvalid("not_a_store", lang, party=store_id)
+        raise TillInvalid.keyed(_MESSAGES, "not_a_store", party=store_id)
     return party
 
 
@@ -247,10 +255,10 @@ def _record(session: Session, pos: PosSale, policy: Policy, now: datetime | None
     )  # fmt: skip
 
 
-def _pos_sale(session: Session, event_id: str, store: Party | None, lang: str) -> PosSale:
+def _pos_sale(session: Session, event_id: str, store: Party | None) -> PosSale:
     pos = session.exec(select(PosSale).where(PosSale.event_id == event_id)).first()
     if pos is None or (store is not None and pos.store_id != store.id):
-        raise SaleNotFound("sale_not_found", lang, sale=event_id[:80], store=store.id if store else "?")
+        raise SaleNotFound.keyed(_MESSAGES, "sale_not_found", sale=event_id[:80], store=store.id if store else "?")
     return pos
 
 
@@ -275,9 +283,9 @@ def sell(
     """Ring up a sale (``redeem``: the member's free unit), one round trip: the scan, the member's standing after it."""
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
     if redeem and member_hash is None:
-        raise TillInvalid("member_required", lang)
+        raise TillInvalid.keyed(_MESSAGES, "member_required")
     if redeem and len(codes) != 1:
-        raise TillInvalid("one_free_unit", lang)
+        raise TillInvalid.keyed(_MESSAGES, "one_free_unit")
     kind = PosSaleKind.free if redeem else PosSaleKind.sale
     lock_store(session)
     # The free unit carries no member: it earns no points and is no step towards the next free one.
@@ -294,15 +302,15 @@ def sell(
                           member=_member_view(session, store.id, member_hash, policy, None, kind),
                           replayed=outcome.replayed)  # fmt: skip
     if outcome.replayed:
-        pos = _pos_sale(session, outcome.event_id, store, lang)
+        pos = _pos_sale(session, outcome.event_id, store)
         if pos.kind != kind or pos.member_hash != member_hash:
-            raise IdempotencyConflict("this Idempotency-Key was already used for a different request")
+            raise IdempotencyConflict.keyed(_SCANNING, "key_reused")
     else:
         pos = PosSale(event_id=outcome.event_id, store_id=store.id, member_hash=member_hash, kind=kind,
                       units=sum(int(a.get("units", 1)) for a in outcome.accepted))  # fmt: skip
         session.add(pos)
         if redeem:
-            _give_free_unit(session, pos, outcome, store, policy, principal, company_prefix_length, lang)
+            _give_free_unit(session, pos, outcome, store, policy, principal, company_prefix_length)
         session.flush()
     return SaleResult(sale_id=pos.event_id, kind=kind, accepted=outcome.accepted, rejected=rejected,
                       member=_member_view(session, store.id, member_hash, policy, pos.event_id, kind),
@@ -311,12 +319,12 @@ def sell(
 
 def _give_free_unit(
     session: Session, pos: PosSale, outcome: ScanOutcome, store: Party, policy: Policy, principal: Principal,
-    company_prefix_length: int, lang: str,
+    company_prefix_length: int,
 ) -> None:  # fmt: skip
     """Record the redemption of the unit just scanned out; none due (or a case) refuses the whole sale."""
     assert pos.member_hash is not None
     if pos.units != 1 or len(outcome.accepted) != 1:
-        raise TillInvalid("one_free_unit", lang)
+        raise TillInvalid.keyed(_MESSAGES, "one_free_unit")
     try:
         redemption = redeem_free_item(
             session=session, member_hash=pos.member_hash, store_id=store.id, policy=policy, principal=principal,
@@ -326,7 +334,7 @@ def _give_free_unit(
     except NoFreeItem:
         s = member_summary(session=session, member_hash=pos.member_hash, policy=policy, limit=0)
         of = policy.points.free_after
-        raise NoFreeUnit("no_free_unit", lang, count=s.qualifying_units % of, of=of) from None
+        raise NoFreeUnit.keyed(_MESSAGES, "no_free_unit", count=s.qualifying_units % of, of=of) from None
     pos.redemption_id = redemption.id
 
 
@@ -365,7 +373,7 @@ def undo(
     """Undo a sale rung up today at this store: an ``errorDeclaration`` of its event (see the module); idempotent."""
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
     lock_store(session)
-    pos = _pos_sale(session, sale_id, store, lang)
+    pos = _pos_sale(session, sale_id, store)
     now = _aware(now or utcnow())
     if pos.undone_at is not None:
         return _record(session, pos, policy, now)
@@ -373,12 +381,12 @@ def undo(
     zone = ZoneInfo(policy.timezone)
     day = _aware(event.event_time).astimezone(zone).date()
     if day != now.astimezone(zone).date():
-        raise UndoTooLate("undo_too_late", lang, day=day.isoformat())
+        raise UndoTooLate.keyed(_MESSAGES, "undo_too_late", day=day.isoformat())
     if pos.kind == PosSaleKind.sale and pos.member_hash is not None:
         s = member_summary(session=session, member_hash=pos.member_hash, policy=policy, limit=0)
         left = s.qualifying_units - _qualifying_in(session, sale_id, pos.member_hash, policy)
         if s.free_redeemed > left // policy.points.free_after:
-            raise FreeUnitGiven("free_unit_given", lang)
+            raise FreeUnitGiven.keyed(_MESSAGES, "free_unit_given")
     original = json.loads(event.document)
     original.pop("@context", None)
     original["errorDeclaration"] = {"declarationTime": now.isoformat(timespec="milliseconds"),
@@ -388,8 +396,9 @@ def undo(
     # retraction names the unit by its EPC, whose signature the sale's scan verified already.
     refused = refusals(session, principal, [own_event(original)])
     if refused:
-        raise NotEntitled(refused[0].message, [Problem("sale", r.message) for r in refused],
-                          [{"eventID": r.event_id, "reason": r.reason} for r in refused])  # fmt: skip
+        problems = [Problem("sale", r.message) for r in refused]
+        reasons = [{"eventID": r.event_id, "reason": r.reason} for r in refused]
+        raise NotEntitled.keyed(_WORDS, "undo_not_entitled", detail={"problems": problems, "reasons": reasons})
     capture_document(session=session, document=_document(original), origin="scan", party_id=store.id)
     if pos.redemption_id is not None:
         redemption = session.get(Redemption, pos.redemption_id)
@@ -411,7 +420,7 @@ def get_sale(
 ) -> SaleRecord:  # fmt: skip
     """One sale of this store's till (a store's key: its own only), for its receipt."""
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
-    return _record(session, _pos_sale(session, sale_id, store, lang), policy, now)
+    return _record(session, _pos_sale(session, sale_id, store), policy, now)
 
 
 def todays_sales(
@@ -479,9 +488,9 @@ def set_printer(
     store = till_store(session=session, principal=principal, store_id=store_id, lang=lang)
     host = (host or "").strip() or None
     if host is not None and not (_HOST.fullmatch(host) or _is_ip(host)):
-        raise PrinterInvalid("printer_host_invalid", lang)
+        raise PrinterInvalid.keyed(_MESSAGES, "printer_host_invalid")
     if port is not None and not 1 <= port <= 65535:
-        raise PrinterInvalid("printer_host_invalid", lang)
+        raise PrinterInvalid.keyed(_MESSAGES, "printer_host_invalid")
     row = session.get(PosPrinter, store.id) or PosPrinter(store_id=store.id)
     row.mode = PrinterMode(mode).value
     row.host = host if mode is PrinterMode.escpos else None

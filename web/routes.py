@@ -178,12 +178,17 @@ def _missing_page(request: Request, status: int) -> Response:
 def _request_session(request: Request) -> Iterator[Session]:
     """A session got as the routes get theirs, through ``get_session`` or what the app put in its place (the tests'
     session in a rolled-back transaction), for a page rendered outside a route (an error page)."""
-    provider = request.app.dependency_overrides.get(get_session, get_session)
+    provider = request.app.dependency_overrides.get(get_session)
+    if provider is None:
+        with Session(request.app.state.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()  # ends the read as get_session does
+        return
     sessions = provider(request) if signature(provider).parameters else provider()
     try:
         yield next(sessions)
     finally:
-        next(sessions, None)  # ends the read as get_session does
+        next(sessions, None)
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:

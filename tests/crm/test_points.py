@@ -44,7 +44,7 @@ def test_grants_carry_their_reason_and_granter_and_a_store_grants_only_to_its_ow
     assert balance(session=session, member_hash=shop.hashes["gz"], policy=POLICY).granted == 30
     with pytest.raises(NotOwnMember) as refused:  # another store's member
         grant_points(session=session, principal=GZ, member_hash=shop.hashes["nj"], points=5, reason="x", lang="zh-CN")
-    assert refused.value.status_code == 403 and "本店会员" in refused.value.message
+    assert refused.value.status_code == 403 and "本店会员" in refused.value.text("zh-CN")
     assert balance(session=session, member_hash=shop.hashes["nj"], policy=POLICY).granted == 0
     grant_points(session=session, principal=ADMIN, member_hash=shop.hashes["nj"], points=5, reason="brand event")
     for who in (AUDITOR, DISTRIBUTOR):
@@ -85,7 +85,7 @@ def test_redeeming_a_reward_spends_points_and_is_refused_when_short(session: Ses
         redeem_reward(session=session, principal=NJ, member_hash=shop.hashes["nj"], reward_code="MUG", store_id=None,
                       policy=POLICY, lang="zh-CN")  # fmt: skip
     assert short.value.status_code == 409 and short.value.detail["reason"] == "not_enough_points"
-    assert short.value.detail["points"] == 2 and "需要 10 积分" in short.value.message
+    assert short.value.detail["points"] == 2 and "需要 10 积分" in short.value.text("zh-CN")
     assert balance(session=session, member_hash=shop.hashes["nj"], policy=POLICY).as_dict() == {
         "points": 2, "regular": 3, "campaign": 0, "granted": 9, "redeemed": 10}  # fmt: skip
 

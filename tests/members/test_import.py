@@ -87,7 +87,7 @@ def test_a_store_imports_only_into_its_own_store(run, session: Session) -> None:
     with pytest.raises(ImportInvalid) as bad:
         run("phone,store\n13800138000,S-GZ-1\n13900139000,M-000002\n13700137000,NOWHERE\n", lang="zh-CN")
     assert [(r.line, r.reason) for r in bad.value.rows] == [(3, "not_own_store"), (4, "unknown_store")]
-    assert "S-GZ-1" in bad.value.rows[0].message and "会员名单" in bad.value.message
+    assert "S-GZ-1" in bad.value.rows[0].message and "会员名单" in bad.value.text("zh-CN")
     with pytest.raises(NotOwnStore):
         run("phone\n13800138000\n", store_id="S-NJ-1")
     with pytest.raises(Forbidden):

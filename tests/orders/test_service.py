@@ -172,7 +172,7 @@ def test_bad_orders_are_refused_in_words(session: Session, settings) -> None:
     with pytest.raises(OrderInvalid) as unknown:
         service.place(session=session, principal=ADMIN, member_hash="a" * 64, lat=23.1, lon=113.2,
                       lines=[("06901234000115", 1)], policy=POLICY, lang="zh-CN")  # fmt: skip
-    assert unknown.value.detail["reason"] == "unknown_gtin" and "主数据" in unknown.value.message
+    assert unknown.value.detail["reason"] == "unknown_gtin" and "主数据" in unknown.value.text("zh-CN")
     with pytest.raises(OrderInvalid) as twice:
         service.place(session=session, principal=ADMIN, member_hash="a" * 64, lat=23.1, lon=113.2,
                       lines=[(GTIN, 1), (GTIN, 2)], policy=POLICY)  # fmt: skip
