@@ -67,4 +67,3 @@ class PeriodNotEnded(Conflict):
 
 class EmptyPeriod(Conflict):
     code = "period_empty"
-
