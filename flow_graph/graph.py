@@ -25,7 +25,10 @@ from flow_graph.rules import attribute
 from flow_graph.service import AlertFilter, list_alerts, utc
 from ledger.history import DIRECT_ROLES, codes_for_keys, containers_of, no_gc, query, sightings_of
 from ledger.keys import gtin_of, key_of
+from traceability.i18n import Catalogue, messages
 from traceability.models import Alert, AlertKind, AlertStatus, Event, Party
+
+_WORDS: Catalogue = messages("flow_graph.graph")
 
 __all__ = [
     "COUNTING",
@@ -217,7 +220,7 @@ def unit_trail(*, session: Session, epc: str) -> Trail:
     key = key_of(epc)
     view = load_view(session, [key])
     if key not in view.direct and key not in view.rejections:
-        raise UnitNotFound(f"no event names {epc!r}", epc=epc)
+        raise UnitNotFound.keyed(_WORDS, "no_unit", epc=epc, detail={"epc": epc})
     md = load_masterdata(session, view.parties())
     everything = sightings_of(view, key, include_retracted=True)
     counted = [s for s in everything if not s.event.retracted]
@@ -301,7 +304,7 @@ def leak_report(
     """Diverted units of a distributor by the territory and place where they surfaced, the paths they took and the
     parties in between."""
     if session.get(Party, distributor) is None:
-        raise PartyNotFound(f"no party {distributor!r}", party=distributor)
+        raise PartyNotFound.keyed(_WORDS, "no_party", party=distributor, detail={"party": distributor})
     alerts = _diversion_alerts(session, distributor, since, until)
     units = {a.unit_key for a in alerts}
     by_territory: dict[str, set[str]] = defaultdict(set)

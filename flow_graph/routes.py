@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -28,7 +28,6 @@ from flow_graph.schemas import (
 )
 from traceability.api import SessionDep, allow
 from traceability.auth.service import Principal
-from traceability.i18n import negotiate
 from traceability.models import AlertKind, AlertStatus, Role
 
 __all__ = ["alerts_router", "flow_router"]
@@ -41,14 +40,6 @@ AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the id column is a 32-bit 
 Auditor = Annotated[Principal, Depends(allow(Role.auditor, Role.admin))]
 Admin = Annotated[Principal, Depends(allow(Role.admin))]
 Noter = Annotated[Principal, Depends(allow(Role.distributor, Role.auditor, Role.admin))]
-
-
-async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
-    """zh-CN or en for a refusal's message, from the request's Accept-Language (default zh-CN)."""
-    return negotiate(accept_language)
-
-
-Lang = Annotated[str, Depends(_lang)]
 
 
 class AlertNoteIn(BaseModel):
@@ -107,10 +98,10 @@ def update_alert(session: SessionDep, principal: Auditor, alert_id: AlertId, bod
 
 
 @alerts_router.post("/{alert_id}/notes", response_model=AlertCaseRead, status_code=201)
-def add_note(session: SessionDep, principal: Noter, alert_id: AlertId, body: AlertNoteIn, lang: Lang) -> Any:
+def add_note(session: SessionDep, principal: Noter, alert_id: AlertId, body: AlertNoteIn) -> Any:
     """Add a note to an alert: a distributor to one that names it (404 for any other), auditors and admins to any.
     Status and assignee stay as they are; the answer is the alert with its case history."""
-    return service.add_note(session=session, alert_id=alert_id, principal=principal, text=body.text, lang=lang)
+    return service.add_note(session=session, alert_id=alert_id, principal=principal, text=body.text)
 
 
 @flow_router.get("/trail", response_model=TrailRead)

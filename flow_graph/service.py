@@ -188,6 +188,8 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_WORDS: Catalogue = messages("flow_graph.service:words")
+
 _ALERTS = query(Alert).order_by(col(Alert.id))
 _ALERTS_OF = _ALERTS.where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
 
@@ -434,7 +436,7 @@ def parse_period(period: str) -> tuple[datetime, datetime]:
     try:
         start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
-        raise InvalidFilter(f"period {period!r} is not YYYY-MM", period=period) from None
+        raise InvalidFilter.keyed(_WORDS, "bad_period", period=period, detail={"period": period}) from None
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return start, end
 
@@ -520,7 +522,7 @@ def get_alert(*, session: Session, alert_id: int, principal: Principal | None = 
         stmt = scope_to_party(stmt, principal, Alert.party_id, Alert.responsible_distributor_id)  # type: ignore[arg-type]
     alert: Alert | None = session.execute(stmt).scalars().first()
     if alert is None:
-        raise AlertNotFound(f"no alert {alert_id}", alert=alert_id)
+        raise AlertNotFound.keyed(_WORDS, "no_alert", alert=alert_id, detail={"alert": alert_id})
     return alert
 
 
@@ -568,10 +570,11 @@ def update_alert(
     if status is not None and AlertStatus(status) != current:
         target = AlertStatus(status)
         if target not in TRANSITIONS[current]:
-            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "none"
+            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
             why = f" ({alert.withdrawn_reason})" if current is AlertStatus.withdrawn else ""
-            raise InvalidTransition(
-                f"alert {alert_id} is {current.value}{why}; it may move to: {allowed}", status=current.value
+            raise InvalidTransition.keyed(
+                _WORDS, "cannot_move", alert=alert_id, status=current.value, why=why,
+                allowed=allowed or InvalidTransition.keyed(_WORDS, "none"), detail={"status": current.value},
             )
         notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="status", from_status=current.value,
                                to_status=target.value, text=note or ""))  # fmt: skip
@@ -610,13 +613,15 @@ def update_alerts(
     found = {a.id: a for a in session.execute(stmt).scalars()}
     missing = [i for i in wanted if i not in found]
     if missing or not wanted:
-        raise AlertNotFound(f"no alert {', '.join(map(str, missing))}", alerts=missing, reason="alerts_not_found")
+        raise AlertNotFound.keyed(_WORDS, "no_alert", alert=", ".join(map(str, missing)),
+                                  detail={"alerts": missing, "reason": "alerts_not_found"})  # fmt: skip
     target = AlertStatus(status)
     stuck = [i for i in wanted if AlertStatus(found[i].status) != target
              and target not in TRANSITIONS[AlertStatus(found[i].status)]]  # fmt: skip
     if stuck:
-        raise InvalidTransition(f"alerts {', '.join(map(str, stuck))} may not move to {target.value}",
-                                alerts=stuck, status=target.value, reason="bulk_transition")  # fmt: skip
+        detail = {"alerts": stuck, "status": target.value, "reason": "bulk_transition"}
+        raise InvalidTransition.keyed(_WORDS, "cannot_move_all", alerts=", ".join(map(str, stuck)), status=target.value,
+                                      detail=detail)  # fmt: skip
     return [update_alert(session=session, alert_id=i, author=author, status=target, note=note) for i in wanted]
 
 
@@ -625,16 +630,15 @@ def update_alerts(
 _NOTE_WORDS: Catalogue = messages("flow_graph.service")
 
 
-def add_note(*, session: Session, alert_id: int, principal: Principal, text: str, lang: str = "zh-CN") -> AlertCase:
+def add_note(*, session: Session, alert_id: int, principal: Principal, text: str) -> AlertCase:
     """Append a note to an alert the principal may see (a distributor: one naming it); the alert itself is left
     untouched, whoever writes, so a partner answers a case and never moves one (status stays the auditor's)."""
-    words = _NOTE_WORDS.get(lang, _NOTE_WORDS["zh-CN"])
     if not text.strip():
-        raise InvalidInput(words["empty"], field="text")
+        raise InvalidInput.keyed(_NOTE_WORDS, "empty", detail={"field": "text"})
     try:
         get_alert(session=session, alert_id=alert_id, principal=principal)
     except AlertNotFound:
-        raise AlertNotFound(words["not_found"].format(alert=alert_id), alert=alert_id) from None
+        raise AlertNotFound.keyed(_NOTE_WORDS, "not_found", alert=alert_id, detail={"alert": alert_id}) from None
     author = f"{principal.party_id} ({principal.role.value}, key {principal.api_key_id})"
     session.add(AlertNote(alert_id=alert_id, at=utcnow(), author=author, action="note", text=text.strip()))
     session.flush()

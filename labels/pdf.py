@@ -42,12 +42,15 @@ from labels.errors import LabelDoesNotFit
 from labels.symbols import Matrix
 from labels.templates import MM, QUIET_ZONE_MODULES, Template
 from traceability import fonts
+from traceability.i18n import Catalogue, messages
 from traceability.models import LabelSymbology
 
 __all__ = ["write_pdf"]
 
 FONT = fonts.LATIN.name
 BOLD = fonts.LATIN_BOLD.name
+_WORDS: Catalogue = messages("labels.pdf")
+
 _UNIT_MAX_FONT = 8.0
 _LINE = 1.28  # line pitch as a multiple of the font size
 _GS1_128_QUIET = 10  # modules of quiet zone each side of a GS1-128 symbol
@@ -252,11 +255,10 @@ def _symbol(label: LabelData) -> Matrix:
 def _module(side: float, matrix: Matrix, template: Template, label: LabelData) -> float:
     module = side / (max(matrix.width, matrix.height) + 2 * QUIET_ZONE_MODULES)
     if module < template.min_module_mm * MM - 1e-9:
-        raise LabelDoesNotFit(
-            f"a {matrix.width}x{matrix.height} {label.symbology.value} symbol needs modules of "
-            f"{module / MM:.2f} mm on template {template.id}, below its {template.min_module_mm} mm minimum; "
-            "choose a larger label or shorten the payload (lot, resolver host)",
-            template=template.id,
+        raise LabelDoesNotFit.keyed(
+            _WORDS, "module_too_small", width=matrix.width, height=matrix.height, symbology=label.symbology.value,
+            module=f"{module / MM:.2f}", template=template.id, minimum=template.min_module_mm,
+            detail={"template": template.id},
         )
     return module
 
@@ -307,7 +309,7 @@ def _draw_logistic(
     bars = symbols.gs1_128(label.gs1)
     x_dim = min(_GS1_128_MAX_X, inner_w / (bars.width + 2 * _GS1_128_QUIET))
     if x_dim < _GS1_128_MIN_X:
-        raise LabelDoesNotFit(f"the GS1-128 symbol does not fit template {template.id}", template=template.id)
+        raise LabelDoesNotFit.keyed(_WORDS, "gs1_128", template=template.id, detail={"template": template.id})
     hri_size = min(11.0, _fit([hri], FONT, bars.width * x_dim, 11.0))
     bar_h = min(_GS1_128_HEIGHT, h * 0.25)
     bar_y = y + pad + hri_size * 1.6

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from labels.errors import TemplateMismatch, UnknownTemplate
+from traceability.i18n import Catalogue, messages
 from traceability.models import CodeLevel, PrintFormat
 
 __all__ = [
@@ -33,6 +34,8 @@ QUIET_ZONE_MODULES = 4
 """Light modules around every 2D symbol: QR's own minimum, and generous for DataMatrix (which needs 1)."""
 
 TemplateKind = Literal["sheet", "roll"]
+
+_WORDS: Catalogue = messages("labels.templates")
 
 _UNIT = frozenset({CodeLevel.unit})
 _LOGISTIC = frozenset({CodeLevel.case, CodeLevel.pallet})
@@ -79,15 +82,13 @@ class Template:
         """Raise :class:`TemplateMismatch` unless this template prints ``level`` (in ``fmt``)."""
         if level not in self.levels:
             served = ", ".join(sorted(lv.value for lv in self.levels))
-            raise TemplateMismatch(
-                f"template {self.id} prints {served} labels, not {level.value}", template=self.id, level=level.value
-            )
+            raise TemplateMismatch.keyed(_WORDS, "wrong_level", template=self.id, served=served, level=level.value,
+                                         detail={"template": self.id, "level": level.value})  # fmt: skip
         if fmt is not None and fmt not in self.formats:
-            raise TemplateMismatch(
-                f"template {self.id} is a {self.kind} template and prints only "
-                f"{', '.join(f.value.upper() for f in self.formats)}; use a roll template for ZPL",
-                template=self.id,
-                format=fmt.value,
+            raise TemplateMismatch.keyed(
+                _WORDS, "wrong_format", template=self.id, kind=self.kind,
+                formats=", ".join(f.value.upper() for f in self.formats),
+                detail={"template": self.id, "format": fmt.value},
             )
 
     def validate(self) -> None:
@@ -160,6 +161,5 @@ def get_template(template_id: str) -> Template:
     try:
         return TEMPLATES[template_id]
     except KeyError:
-        raise UnknownTemplate(
-            f"no label template {template_id!r}; templates: {', '.join(TEMPLATES)}", template=template_id
-        ) from None
+        raise UnknownTemplate.keyed(_WORDS, "unknown", template=template_id, templates=", ".join(TEMPLATES),
+                                    detail={"template": template_id}) from None  # fmt: skip

@@ -23,12 +23,15 @@ from labels import symbols
 from labels.content import LabelData
 from labels.errors import LabelDoesNotFit, TemplateMismatch
 from labels.templates import QUIET_ZONE_MODULES, Template
+from traceability.i18n import Catalogue, messages
 from traceability.models import LabelSymbology
 
 __all__ = ["FORMAT_NAMES", "fnc1_datamatrix", "write_zpl"]
 
 FORMAT_NAMES: Final = {"unit": "R:TRCUNIT.ZPL", "logistic": "R:TRCLOGI.ZPL"}
 """Names of the stored formats on the printer's RAM drive (8.3 names); each stream downloads its own first."""
+_WORDS: Catalogue = messages("labels.zpl")
+
 _HEADROOM: Final = 4  # modules: room for a symbol one version larger than zint's
 _FONT_RATIO: Final = 0.58  # width of a character of ZPL font 0 (condensed) as a share of its nominal width
 _GS1_128_QUIET: Final = 10
@@ -66,7 +69,7 @@ def _unit_format(first: LabelData, template: Template) -> _Format:
     modules = matrix.width + _HEADROOM + 2 * QUIET_ZONE_MODULES
     mag = min(10, (height - 2 * pad) // modules, int((width - 2 * pad) * 0.55) // modules)
     if mag < math.ceil(template.min_module_mm * dpmm):
-        raise LabelDoesNotFit(f"the symbol does not fit template {template.id} at {dpmm} dots/mm", template=template.id)
+        raise LabelDoesNotFit.keyed(_WORDS, "symbol", template=template.id, dpmm=dpmm, detail={"template": template.id})
     quiet = QUIET_ZONE_MODULES * mag
     side = (matrix.width + _HEADROOM) * mag
     x, y = pad + quiet, (height - side) // 2
@@ -116,7 +119,7 @@ def _logistic_format(first: LabelData, template: Template) -> _Format:
     bars = symbols.gs1_128(first.gs1)
     x_dim = min(7, inner // (bars.width + 2 * _GS1_128_QUIET))
     if x_dim < 2:
-        raise LabelDoesNotFit(f"the GS1-128 symbol does not fit template {template.id}", template=template.id)
+        raise LabelDoesNotFit.keyed(_WORDS, "gs1_128", template=template.id, detail={"template": template.id})
     bar_h = min(32 * dpmm, height // 4)
     hri_h = 4 * dpmm
     bar_y = height - pad - hri_h * 3 // 2 - bar_h
@@ -129,7 +132,7 @@ def _logistic_format(first: LabelData, template: Template) -> _Format:
     side_max = min(int(inner * 0.42), 40 * dpmm, bar_y - 4 * dpmm - band_top)
     mag = side_max // (matrix.width + _HEADROOM + 2 * QUIET_ZONE_MODULES)
     if mag < math.ceil(template.min_module_mm * dpmm):
-        raise LabelDoesNotFit(f"the DataMatrix does not fit template {template.id}", template=template.id)
+        raise LabelDoesNotFit.keyed(_WORDS, "datamatrix", template=template.id, detail={"template": template.id})
     quiet = QUIET_ZONE_MODULES * mag
     side = (matrix.width + _HEADROOM) * mag
     parts.append(f"^FO{width - pad - quiet - side},{band_top + quiet}^BXN,{mag},200,,,,_,1^FN2^FS")
@@ -154,7 +157,7 @@ def write_zpl(
 ) -> int:
     """Write the stored format, then one ``^XA^XF…^XZ`` line per label; return how many labels were written."""
     if template.zpl_dpmm is None:
-        raise TemplateMismatch(f"template {template.id} is a sheet; ZPL needs a roll template", template=template.id)
+        raise TemplateMismatch.keyed(_WORDS, "sheet", template=template.id, detail={"template": template.id})
     stream: Iterator[LabelData] = iter(labels)
     first = next(stream, None)
     if first is None:

@@ -20,6 +20,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from rebates.errors import PolicyInvalid
 from traceability.errors import Problem
 from traceability.gs1 import is_valid_gtin14
+from traceability.i18n import Catalogue, messages
 
 __all__ = [
     "CrmPolicy",
@@ -34,6 +35,8 @@ __all__ = [
     "StoreFeePolicy",
     "load_policy",
 ]
+
+_WORDS: Catalogue = messages("rebates.policy")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -262,10 +265,12 @@ def load_policy(path: Path | str | None = None) -> Policy:
     try:
         raw: Any = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PolicyInvalid(f"policy file {path} not found", [Problem(str(path), "no such file")]) from None
+        raise PolicyInvalid.keyed(_WORDS, "not_found", path=path,
+                                  detail={"problems": [Problem(str(path), "no such file")]}) from None  # fmt: skip
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyInvalid(f"policy file {path} is not valid TOML", [Problem(str(path), str(exc))]) from None
+        raise PolicyInvalid.keyed(_WORDS, "not_toml", path=path,
+                                  detail={"problems": [Problem(str(path), str(exc))]}) from None  # fmt: skip
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyInvalid(f"policy file {path} is invalid; nothing was settled", _problems(exc)) from None
+        raise PolicyInvalid.keyed(_WORDS, "invalid", path=path, detail={"problems": _problems(exc)}) from None

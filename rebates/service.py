@@ -22,7 +22,10 @@ from rebates.errors import NoFreeItem
 from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden, NotFound
+from traceability.i18n import Catalogue, messages
 from traceability.models import Party, PartyKind, Redemption, Role, Sale
+
+_WORDS: Catalogue = messages("rebates.service")
 
 __all__ = ["MemberSummary", "PointsExtra", "member_summary", "redeem_free_item", "set_points_extras"]
 
@@ -124,21 +127,20 @@ def redeem_free_item(
 ) -> Redemption:  # fmt: skip
     """Give a member the free unit they earned (six-get-one) at a store, and record it; 409 if none is due."""
     if principal.role is Role.store and store_id != principal.party_id:
-        raise Forbidden(f"a store key redeems only at its own store {principal.party_id!r}")
+        raise Forbidden.keyed(_WORDS, "own_store_only", store=principal.party_id)
     store = session.get(Party, store_id)
     if store is None or store.kind != PartyKind.store:
-        raise NotFound(f"unknown store {store_id!r}", party=store_id)
+        raise NotFound.keyed(_WORDS, "unknown_store", store=store_id, detail={"party": store_id})
     key = key_of(unit) if unit else None
     if key is not None and not is_sgtin_key(key):
-        raise MalformedCode(f"{unit!r} is not the code of a unit (a GTIN with a serial)", field="unit")
+        raise MalformedCode.keyed(_WORDS, "not_a_unit", unit=unit, detail={"field": "unit"})
     # Serialise redemptions of one member: the row count decides, so two tills cannot both give the last one away.
     session.exec(select(Redemption.id).where(Redemption.member_hash == member_hash).with_for_update()).all()
     summary = member_summary(session=session, member_hash=member_hash, policy=policy, limit=0)
     if summary.free_available < 1:
-        raise NoFreeItem(
-            f"no free unit due: {summary.qualifying_units} qualifying unit(s) bought, {summary.free_redeemed} "
-            f"free unit(s) already given, one is due every {policy.points.free_after}",
-            next_free_after=summary.next_free_after,
+        raise NoFreeItem.keyed(
+            _WORDS, "no_free_item", bought=summary.qualifying_units, given=summary.free_redeemed,
+            every=policy.points.free_after, detail={"next_free_after": summary.next_free_after},
         )
     row = Redemption(member_hash=member_hash, store_id=store_id, unit_key=key, note=note)
     session.add(row)

@@ -16,16 +16,14 @@ TraceabilityError
     ├── PeriodNotEnded       the period has not ended (plus the policy's grace days); says when it can be locked
     └── EmptyPeriod          no fact dated in the period and no adjustment to book; locking it needs ``force``
 
-The partners' errors are worded in the request's language (zh-CN or en, :func:`worded`): distributors and stores
-read them on their own pages; finance's errors stay in English like the rest of its command line.
+Every one is raised keyed (``TraceabilityError.keyed``) and worded in the request's language when rendered (zh-CN
+or en): the partners' from the ``settlement.errors`` context, finance's from ``settlement.service``'s words; the
+command line prints the English.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from traceability.errors import Conflict, Forbidden, InvalidInput, NotFound
-from traceability.i18n import DEFAULT_LANG, Catalogue, messages
 
 __all__ = [
     "BadPeriod",
@@ -36,7 +34,6 @@ __all__ = [
     "PartyRequired",
     "PeriodLocked",
     "PeriodNotEnded",
-    "worded",
 ]
 
 
@@ -70,12 +67,3 @@ class PeriodNotEnded(Conflict):
 
 class EmptyPeriod(Conflict):
     code = "period_empty"
-
-
-_MESSAGES: Catalogue = messages("settlement.errors")
-
-
-def worded(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
-    """A partner-facing message in ``lang`` (zh-CN or en; anything else gets the default, Chinese)."""
-    table = _MESSAGES.get(lang, _MESSAGES[DEFAULT_LANG])
-    return table[key].format(**params)

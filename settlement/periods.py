@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from settlement.errors import BadPeriod
+from traceability.i18n import Catalogue, messages
+
+_WORDS: Catalogue = messages("settlement.periods")
 
 __all__ = ["next_period", "parse_period", "period_bounds", "period_of"]
 
@@ -20,7 +23,7 @@ def parse_period(period: str) -> tuple[int, int]:
         if not (1 <= m <= 12 and 1970 <= y <= 9999):
             raise ValueError
     except ValueError:
-        raise BadPeriod(f"period {period!r} is not YYYY-MM (e.g. 2026-04)", period=period) from None
+        raise BadPeriod.keyed(_WORDS, "bad_period", period=period, detail={"period": period}) from None
     return y, m
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from codes.service import key_store
@@ -18,7 +18,6 @@ from settlement import reports, service
 from settlement.schemas import PeriodRead, ReportFormat, SettlementRead, StoreSummaryRead, UnitRead
 from traceability.api import ReadSessionDep, SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
-from traceability.i18n import negotiate
 from traceability.models import Role
 
 __all__ = ["router", "stores_router"]
@@ -30,13 +29,6 @@ Partner = Annotated[Principal, Depends(allow(Role.finance, Role.admin, Role.dist
 Store = Annotated[Principal, Depends(allow(Role.store))]
 
 
-async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
-    """zh-CN or en for a partner's refusals, from the request's Accept-Language (default zh-CN)."""
-    return negotiate(accept_language)
-
-
-Lang = Annotated[str, Depends(_lang)]
-
 
 @router.get("/periods", response_model=list[PeriodRead])
 def list_periods(session: SessionDep, _: Partner) -> list[Any]:
@@ -46,13 +38,12 @@ def list_periods(session: SessionDep, _: Partner) -> list[Any]:
 
 # exclude_unset: an open period has no ``checkpoint`` key at all, so its output is byte for byte what it always was.
 @router.get("/{period}", response_model=SettlementRead, response_model_exclude_unset=True)
-def run(session: ReadSessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang) -> Any:
+def run(session: ReadSessionDep, settings: SettingsDep, principal: Partner, period: str) -> Any:
     """Settle a period (``YYYY-MM``): as locked, or from today's facts while it is open. Finance and admin see every
     line; a distributor's key only its own distributor line, a store's key only its own store line. Read from the
     replica when ``read_db`` is set (a moment stale while the period is open; a locked period never changes)."""
     policy = load_policy(settings.policy_file)
-    return service.statement_for(session=session, principal=principal, period=period, policy=policy,
-                                 lang=lang).as_dict()  # fmt: skip
+    return service.statement_for(session=session, principal=principal, period=period, policy=policy).as_dict()
 
 
 @router.get("/{period}/report")
@@ -76,17 +67,17 @@ def lock(session: SessionDep, settings: SettingsDep, principal: Finance, period:
 
 
 @router.get("/{period}/units", response_model=list[UnitRead])
-def units(session: SessionDep, settings: SettingsDep, principal: Partner, period: str, lang: Lang,
+def units(session: SessionDep, settings: SettingsDep, principal: Partner, period: str,
           party: str | None = None, limit: Annotated[int, Query(le=100_000)] = 10_000) -> list[Any]:  # fmt: skip
     """The sales or purchases behind a party's line: every unit with the event it came from. Finance names the
     party; a distributor or a store gets its own (another party's: 403)."""
     policy = load_policy(settings.policy_file)
     return list(service.units_for(session=session, principal=principal, period=period, policy=policy, party=party,
-                                  limit=limit, lang=lang))  # fmt: skip
+                                  limit=limit))  # fmt: skip
 
 
 @stores_router.get("/me/summary", response_model=StoreSummaryRead)
-def my_summary(session: SessionDep, settings: SettingsDep, principal: Store, lang: Lang) -> Any:
+def my_summary(session: SessionDep, settings: SettingsDep, principal: Store) -> Any:
     """The calling store's day: today's sales, the month's sell-through and fee so far, and its member count."""
     policy = load_policy(settings.policy_file)
-    return service.store_summary(session=session, principal=principal, policy=policy, lang=lang).as_dict()
+    return service.store_summary(session=session, principal=principal, policy=policy).as_dict()

@@ -47,12 +47,11 @@ from settlement.errors import (
     PartyRequired,
     PeriodLocked,
     PeriodNotEnded,
-    worded,
 )
 from settlement.periods import next_period, parse_period, period_bounds, period_of
 from traceability.auth.service import Principal
 from traceability.errors import NotFound
-from traceability.i18n import DEFAULT_LANG
+from traceability.i18n import Catalogue, messages
 from traceability.models import (
     Dispatch,
     Member,
@@ -592,6 +591,11 @@ def run_settlement(*, session: Session, period: str, policy: Policy) -> Settleme
     return _settle(session, period, policy, None)
 
 
+_WORDS: Catalogue = messages("settlement.service:words")
+
+_PARTNER_WORDS: Catalogue = messages("settlement.errors")
+
+
 def _settle(session: Session, period: str, policy: Policy, only: _Only | None) -> Settlement:
     parse_period(period)
     locked = _locked(session)
@@ -599,10 +603,8 @@ def _settle(session: Session, period: str, policy: Policy, only: _Only | None) -
         if row.period == period:
             return _narrowed(_from_document(row), only)
     if locked and period < locked[-1].period:
-        raise PeriodLocked(
-            f"{period} is before the first locked period {locked[0].period}: its facts are settled as adjustments "
-            f"in {_next_open(locked)}", period=period,
-        )  # fmt: skip
+        raise PeriodLocked.keyed(_WORDS, "before_first_lock", period=period, first=locked[0].period,
+                                 next=_next_open(locked), detail={"period": period})  # fmt: skip
     start, end = period_bounds(period, policy.timezone)
     if locked and period == _next_open(locked):
         # The books have no gap and no overlap, even if the policy's time zone changed since the last lock.
@@ -665,13 +667,10 @@ def lock_checkpoint(*, session: Session, period: str) -> Checkpoint:
     parse_period(period)
     row = session.get(SettlementPeriod, period)
     if row is None:
-        raise NoCheckpoint(f"{period} is not locked: its checkpoint is signed when it is", period=period)
+        raise NoCheckpoint.keyed(_WORDS, "not_locked", period=period, detail={"period": period})
     data = json.loads(row.document)
     if "checkpoint" not in data:
-        raise NoCheckpoint(
-            f"{period} was locked before locks signed chain checkpoints: sign one now with `traceability epcis "
-            f"checkpoint` (it vouches for the store from now on, not for the lock)", period=period,
-        )  # fmt: skip
+        raise NoCheckpoint.keyed(_WORDS, "no_checkpoint", period=period, detail={"period": period})
     return Checkpoint.from_dict(data["checkpoint"])
 
 
@@ -715,33 +714,29 @@ def lock_period(
     lock_store(session)  # no capture may slip between the settlement and the lock
     locked = _locked(session)
     if any(r.period == period for r in locked):
-        raise PeriodLocked(f"{period} is already locked", period=period)
+        raise PeriodLocked.keyed(_WORDS, "already_locked", period=period, detail={"period": period})
     ready = lockable_from(period, policy)
     if moment < ready:
         days = policy.lock_grace_days
-        raise PeriodNotEnded(
-            f"{period} can be locked from {ready:%Y-%m-%d %H:%M} {policy.timezone} (the month must end, then "
-            f"{days} grace day{'' if days == 1 else 's'} for late scans)", period=period,
-            lockable_from=ready.isoformat(), timezone=policy.timezone,
-        )  # fmt: skip
+        key = "not_ended_one" if days == 1 else "not_ended"
+        raise PeriodNotEnded.keyed(
+            _WORDS, key, period=period, ready=f"{ready:%Y-%m-%d %H:%M}",
+            timezone=policy.timezone, days=days,
+            detail={"period": period, "lockable_from": ready.isoformat(), "timezone": policy.timezone},
+        )
     expected = _next_open(locked)
     start, end = period_bounds(period, policy.timezone)
     if expected is not None and period != expected:
-        raise LockOutOfOrder(f"periods lock in order: lock {expected} before {period}", period=period, next=expected)
+        raise LockOutOfOrder.keyed(_WORDS, "lock_in_order", period=period, next=expected,
+                                   detail={"period": period, "next": expected})  # fmt: skip
     if expected is None:
         earliest = _earliest_fact(session)
         if earliest is not None and earliest < start:
             first = period_of(earliest, policy.timezone)
-            raise LockOutOfOrder(
-                f"the books start at the first locked period, but facts are dated as early as {first}: lock {first} "
-                f"first", period=period, next=first,
-            )  # fmt: skip
+            raise LockOutOfOrder.keyed(_WORDS, "books_start", first=first, detail={"period": period, "next": first})
     result = run_settlement(session=session, period=period, policy=policy)
     if not force and not result.adjustments and not _has_facts(session, result.starts_at, result.ends_at):
-        raise EmptyPeriod(
-            f"{period} holds no sales, purchases or dispatches and no adjustments: check the period; to lock an "
-            f"empty one anyway, use --force (API: ?force=true)", period=period,
-        )  # fmt: skip
+        raise EmptyPeriod.keyed(_WORDS, "empty_period", period=period, detail={"period": period})
     result.status = "locked"
     result.locked_at = moment.replace(microsecond=0)
     # Still under the store lock taken above: the head signed is the one this settlement was computed from, and no
@@ -778,7 +773,7 @@ def units_behind(
     if row is not None:  # a locked period keeps the bounds it was settled with
         start, end = _aware(row.starts_at), _aware(row.ends_at)
     if session.get(Party, party) is None:
-        raise NotFound(f"unknown party {party!r}", party=party)
+        raise NotFound.keyed(_WORDS, "unknown_party", party=party, detail={"party": party})
     sales = session.exec(
         select(Sale).where(Sale.store_id == party, col(Sale.event_time) >= start, col(Sale.event_time) < end)
         .order_by(col(Sale.event_time), col(Sale.id)).limit(limit)
@@ -800,7 +795,7 @@ def units_behind(
 # --- each partner's own view --------------------------------------------------------------------------------------
 
 
-def _only_for(principal: Principal, lang: str) -> _Only | None:
+def _only_for(principal: Principal) -> _Only | None:
     """What of a settlement a principal may see: all of it (finance, admin, auditors), or its own lines."""
     if principal.sees_all:
         return None
@@ -808,31 +803,32 @@ def _only_for(principal: Principal, lang: str) -> _Only | None:
         return _Only("distributor", principal.party_id)
     if principal.role is Role.store:
         return _Only("store", principal.party_id)
-    raise NotYourParty(worded("no_own_figures", lang, role=principal.role.value), role=principal.role.value)
+    raise NotYourParty.keyed(_PARTNER_WORDS, "no_own_figures", role=principal.role.value,
+                             detail={"role": principal.role.value})  # fmt: skip
 
 
 def statement_for(
-    *, session: Session, principal: Principal, period: str, policy: Policy, lang: str = DEFAULT_LANG
+    *, session: Session, principal: Principal, period: str, policy: Policy
 ) -> Settlement:
     """The settlement as ``principal`` may see it: finance and admin all of it (exactly :func:`run_settlement`); a
     distributor its own distributor lines and adjustments, a store its own store lines and adjustments (the party in
     every query); the totals are then the party's own."""
-    return _settle(session, period, policy, _only_for(principal, lang))
+    return _settle(session, period, policy, _only_for(principal))
 
 
 def units_for(
     *, session: Session, principal: Principal, period: str, policy: Policy, party: str | None = None,
-    limit: int = 10_000, lang: str = DEFAULT_LANG,
+    limit: int = 10_000,
 ) -> Iterator[dict[str, Any]]:  # fmt: skip
     """The units behind a line ``principal`` may see (:func:`units_behind`): finance and admin name the party; a
     distributor or a store gets its own, and naming another party is refused."""
-    only = _only_for(principal, lang)
+    only = _only_for(principal)
     if only is None:
         if party is None:
-            raise PartyRequired(worded("party_required", lang))
+            raise PartyRequired.keyed(_PARTNER_WORDS, "party_required")
         return units_behind(session=session, period=period, party=party, policy=policy, limit=limit)
     if party is not None and party != only.party:
-        raise NotYourParty(worded("other_party", lang, party=only.party, other=party), party=party)
+        raise NotYourParty.keyed(_PARTNER_WORDS, "other_party", party=only.party, other=party, detail={"party": party})
     return units_behind(session=session, period=period, party=only.party, policy=policy, limit=limit)
 
 
@@ -873,12 +869,13 @@ class StoreSummary:
 
 
 def store_summary(
-    *, session: Session, principal: Principal, policy: Policy, now: datetime | None = None, lang: str = DEFAULT_LANG
+    *, session: Session, principal: Principal, policy: Policy, now: datetime | None = None
 ) -> StoreSummary:
     """A store's day: today's sales, its settlement line for the month so far (the same figures finance sees for
     it, at the policy's rates), and how many members it registered; ``now`` is the clock (tests)."""
     if principal.role is not Role.store:
-        raise NotYourParty(worded("not_a_store", lang, role=principal.role.value), role=principal.role.value)
+        raise NotYourParty.keyed(_PARTNER_WORDS, "not_a_store", role=principal.role.value,
+                                 detail={"role": principal.role.value})  # fmt: skip
     store = principal.party_id
     zone = ZoneInfo(policy.timezone)
     local = (_aware(now) if now is not None else utcnow()).astimezone(zone)

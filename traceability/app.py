@@ -12,18 +12,19 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.store import Listener, set_listeners
 from traceability.api import JSON_DEPTH_SCOPE_KEY, RequestRefused, checked_json_depth
 from traceability.database import make_engine, migrate
-from traceability.errors import JsonTooDeep, PayloadTooLarge, Problem, TraceabilityError, ValidationFailed
+from traceability.errors import JsonTooDeep, PayloadTooLarge, TraceabilityError
 from traceability.i18n import negotiate
+from traceability.problems import PROBLEM_JSON, RequestInvalid, http_problem
 from traceability.settings import Settings, get_settings
 
 __all__ = ["RequestLimits", "capture_listeners", "create_app", "wire_listeners"]
 
-PROBLEM_JSON = "application/problem+json"
 
 
 def _problem(request: Request, error: TraceabilityError) -> JSONResponse:
@@ -46,14 +47,14 @@ async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
     return _problem(request, exc.error)
 
 
-async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        Problem(path="/" + "/".join(str(p) for p in err.get("loc", ())), reason=str(err.get("msg", "invalid")))
-        for err in exc.errors()
-    ]
-    error = ValidationFailed("request is invalid", problems)
-    return JSONResponse(error.to_problem(), status_code=error.status_code, media_type=PROBLEM_JSON)
+    return _problem(request, RequestInvalid(exc.errors()))  # plain words in the caller's language, not pydantic's
+
+
+async def _http_refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return http_problem(request, exc)
 
 
 _JSON_TYPE = re.compile(r"^\s*application/([\w.-]+\+)?json\s*(;|$)", re.IGNORECASE)
@@ -207,6 +208,7 @@ def create_app(
     app.add_exception_handler(TraceabilityError, _domain_error)
     app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_refused)  # the pages put theirs in its place (web.app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(EpcisHeaders, capture_limit=settings.max_capture_events, file_size_limit=settings.max_body_bytes)
 

@@ -11,7 +11,11 @@ maps to. The API renders them once (RFC 9457 problem details); the CLI prints th
     │   └── JsonTooDeep (422) a JSON body nested deeper than the settings allow
     ├── PayloadTooLarge (413) a request body (or an image in it) larger than the settings allow
     ├── Unauthenticated (401)
-    └── Forbidden (403)
+    ├── Forbidden (403)
+    └── MethodNotAllowed (405, traceability.problems) a path served, not with this method
+
+``traceability.problems`` words what the framework refuses before a route runs (pydantic's validation, an unknown
+route, a wrong method) as these errors, in the request's language.
 
 Domain packages subclass these in their own ``errors.py`` (``codes.errors.ForgedCode`` is an ``InvalidInput``).
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from traceability.i18n import Catalogue, wording
 
@@ -40,7 +44,16 @@ __all__ = [
     "TraceabilityError",
     "Unauthenticated",
     "ValidationFailed",
+    "Worded",
 ]
+
+
+@runtime_checkable
+class Worded(Protocol):
+    """A field of a keyed message that is words itself (a role's or a status's name, a cause): worded in the
+    message's language when the message is, so a service need not know the caller's language for them either."""
+
+    def text(self, lang: str) -> str: ...
 
 
 class TraceabilityError(Exception):
@@ -87,8 +100,9 @@ class TraceabilityError(Exception):
 
 
 def _in(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a message, an error among them (the cause a message quotes) worded in ``lang`` too."""
-    return {k: v.text(lang) if isinstance(v, TraceabilityError) else v for k, v in params.items()}
+    """The fields of a message, words among them (an error the message quotes, a :class:`Worded` name) worded in
+    ``lang`` too."""
+    return {k: v.text(lang) if isinstance(v, Worded) else v for k, v in params.items()}
 
 
 class NotFound(TraceabilityError):

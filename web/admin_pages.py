@@ -31,13 +31,16 @@ from traceability.api import RowId, SessionDep
 from traceability.auth import service as keys
 from traceability.auth.service import Principal
 from traceability.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.schemas import ImportSummary, MasterDataDocument
 from traceability.masterdata.service import import_masterdata, list_parties
 from traceability.models import Role
 from web import service
 from web.deps import PagePrincipal, page_lang, refuse_cross_site
-from web.i18n import Translator, catalogue, translator
+from web.i18n import Translator, catalogue, phrase, translator
 from web.routes import NAV, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = ["ADMIN_ROLES", "PAGE_SIZE", "SCHEMA_ERRORS", "ImportProblem", "import_problems", "router"]
 
@@ -61,9 +64,8 @@ NAV.append(NavItem("nav.admin", "/app/admin", ADMIN_ROLES))
 def _admin_only(request: Request, principal: PagePrincipal) -> Principal:
     """The brand's administrator only; anyone else is told so in the page's language (``admin_only``)."""
     if principal.role not in ADMIN_ROLES:
-        _ = translator(page_lang(request))
-        raise Forbidden(_("admin.refused", role=_(f"role.{principal.role.value}")), role=principal.role.value,
-                        reason="admin_only")  # fmt: skip
+        raise Forbidden.keyed(_PAGES, "admin.refused", role=phrase(f"role.{principal.role.value}"),
+                              detail={"role": principal.role.value, "reason": "admin_only"})  # fmt: skip
     return principal
 
 
@@ -202,8 +204,7 @@ def revoke_key(
     """First the confirmation page (which key, whose), then, confirmed, the revocation; never the signed-in key."""
     row = keys.get_api_key(session=session, key_id=key_id)
     if key_id == principal.api_key_id:
-        _ = translator(page_lang(request))
-        raise Conflict(_("admin.own_key"), reason="own_key")
+        raise Conflict.keyed(_PAGES, "admin.own_key", detail={"reason": "own_key"})
     if confirm != "yes":
         names = service.party_names(session=session, ids={row.party_id})
         return render(request, "admin_revoke.html", {"key": row, "names": names, "_session": session},

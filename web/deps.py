@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from traceability.api import SessionDep
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Forbidden, Unauthenticated
+from traceability.i18n import Catalogue, messages
 from traceability.models import Role
 from web.i18n import LANG_COOKIE, negotiate
 
@@ -33,6 +34,8 @@ __all__ = [
 
 KEY_COOKIE = "trc_key"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_WORDS: Catalogue = messages("web.deps")
 
 
 def wants_html(request: Request) -> bool:
@@ -67,15 +70,15 @@ def _same_origin(request: Request) -> bool:
 def refuse_cross_site(request: Request) -> None:
     """A dependency for forms no other site may post: Forbidden unless the request comes from our own origin."""
     if not _same_origin(request):
-        raise Forbidden("cross-site request refused: post this form from this site's own page", reason="cross_site")
+        raise Forbidden.keyed(_WORDS, "cross_site_form", detail={"reason": "cross_site"})
 
 
 def get_page_principal(request: Request, session: SessionDep) -> Principal:
     token, from_cookie = _token(request)
     if not token:
-        raise Unauthenticated("sign in with an API key")
+        raise Unauthenticated.keyed(_WORDS, "sign_in")
     if from_cookie and request.method not in _SAFE and not _same_origin(request):
-        raise Forbidden("cross-site request refused", reason="cross_site")
+        raise Forbidden.keyed(_WORDS, "cross_site", detail={"reason": "cross_site"})
     principal = authenticate(session=session, token=token)
     session.commit()  # end the read, as the API's principal does (traceability.api.get_principal says why)
     return principal
@@ -101,10 +104,9 @@ def page_allow(*roles: Role) -> Callable[[Principal], Principal]:
 
     def check(principal: PagePrincipal) -> Principal:
         if principal.role not in roles:
-            raise Forbidden(
-                f"role {principal.role.value!r} may not open this page; allowed: {', '.join(r.value for r in roles)}",
-                role=principal.role.value,
-            )
+            role = principal.role.value
+            raise Forbidden.keyed(_WORDS, "role_refused", role=role, allowed=", ".join(r.value for r in roles),
+                                  detail={"role": role})  # fmt: skip
         return principal
 
     check.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]

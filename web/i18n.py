@@ -11,6 +11,7 @@ pages add the switch's cookie.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -26,12 +27,30 @@ from traceability.i18n import (
     format_when,
     messages,
     negotiate,
+    wording,
 )
 
-__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Translator", "catalogue", "formats", "negotiate", "translator"]
+__all__ = ["DEFAULT_LANG", "LANG_COOKIE", "SUPPORTED", "Phrase", "Translator", "catalogue", "formats", "negotiate",
+           "phrase", "translator"]  # fmt: skip
 
 LANG_COOKIE = "trc_lang"
 _PAGES = messages("web")
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Page words quoted in an error's message (a role's name, the list of statuses there are), worded in the
+    language the message is rendered in (``traceability.errors.Worded``)."""
+
+    keys: tuple[str, ...]
+
+    def text(self, lang: str) -> str:
+        return ", ".join(wording(_PAGES, key, lang) for key in self.keys)
+
+
+def phrase(*keys: str) -> Phrase:
+    """``Phrase`` of page keys, joined as a list when there are several."""
+    return Phrase(keys)
 
 
 @lru_cache

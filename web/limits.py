@@ -31,9 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.keys import is_sgtin_key, is_sscc_key, key_of
 from traceability.errors import TraceabilityError
+from traceability.i18n import Catalogue, messages
 from traceability.settings import Settings
-from web.deps import page_lang
-from web.i18n import translator
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = [
     "RETRY_AFTER_SCOPE_KEY",
@@ -136,9 +137,8 @@ class PublicLimits:
         if wait is None:
             return
         request.scope[RETRY_AFTER_SCOPE_KEY] = wait
-        _ = translator(page_lang(request))
-        raise RateLimited(_(f"rate_limited.{bucket}", seconds=wait), reason="rate_limited", limited_by=bucket,
-                          retry_after=wait)  # fmt: skip
+        detail = {"reason": "rate_limited", "limited_by": bucket, "retry_after": wait}
+        raise RateLimited.keyed(_PAGES, f"rate_limited.{bucket}", seconds=wait, detail=detail)
 
 
 def _count(limiter: RateLimiter, items: Sequence[RateLimitItem], bucket: str, who: str) -> int | None:

@@ -15,17 +15,19 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import Query, Request
+from fastapi import Query
 from sqlmodel import Session
 
 from rebates.deps import PolicyDep
 from traceability.api import SessionDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
+from traceability.i18n import Catalogue, messages
 from traceability.models import ShipmentStatus
 from web import service
-from web.deps import page_lang
-from web.i18n import translator
+from web.i18n import phrase
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = ["DEFAULT_SIZE", "SIZES", "PageNo", "PageSize", "Pager", "ShipmentList", "pager", "shipment_list"]
 
@@ -105,7 +107,7 @@ class ShipmentList:
         return {"rows": rows, "pager": pages, "f": self.f, "statuses": [s.value for s in ShipmentStatus]}
 
 
-def _day(value: str, lang: str) -> date | None:
+def _day(value: str) -> date | None:
     if not value:
         return None
     try:
@@ -114,12 +116,11 @@ def _day(value: str, lang: str) -> date | None:
             raise ValueError(value)
         return day
     except ValueError:
-        raise InvalidInput(translator(lang)("list.bad_date", value=value[:20]), field="date",
-                           reason="bad_date") from None  # fmt: skip
+        raise InvalidInput.keyed(_PAGES, "list.bad_date", value=value[:20],
+                                 detail={"field": "date", "reason": "bad_date"}) from None  # fmt: skip
 
 
 def shipment_list(
-    request: Request,
     policy: PolicyDep,
     session: SessionDep,
     status: Annotated[str, Query(max_length=20)] = "",
@@ -131,14 +132,12 @@ def shipment_list(
 ) -> ShipmentList:
     """The shipments list's filters from the query string (a dependency of the page): a status, the days opened
     (from / to, both included, the brand's calendar), a search; a bad one is named back in the page's language."""
-    lang = page_lang(request)
     if status and status not in {s.value for s in ShipmentStatus}:
-        _ = translator(lang)
-        allowed = ", ".join(_(f"shipment.status.{s.value}") for s in ShipmentStatus)
-        raise InvalidInput(_("list.bad_status", value=status[:20], allowed=allowed), field="status",
-                           reason="bad_status")  # fmt: skip
+        allowed = phrase(*(f"shipment.status.{s.value}" for s in ShipmentStatus))
+        raise InvalidInput.keyed(_PAGES, "list.bad_status", value=status[:20], allowed=allowed,
+                                 detail={"field": "status", "reason": "bad_status"})  # fmt: skip
     zone = ZoneInfo(policy.timezone)
-    first, last = _day(since, lang), _day(until, lang)
+    first, last = _day(since), _day(until)
 
     def midnight(day: date) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=zone)

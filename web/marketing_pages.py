@@ -35,15 +35,18 @@ from rebates.policy import Policy
 from traceability.api import SessionDep
 from traceability.auth.service import Principal
 from traceability.errors import Forbidden
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.service import list_products
 from traceability.models import Role
 from traceability.models.base import utcnow
 from web import service
 from web.charts import Bar, bar_chart
 from web.deps import PagePrincipal, page_lang
-from web.i18n import Translator, translator
+from web.i18n import Translator, phrase, translator
 from web.partner_pages import money
 from web.routes import NAV, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = [
     "BRAND_ROLES",
@@ -74,9 +77,8 @@ NAV.append(NavItem("nav.marketing", "/app/marketing", BRAND_ROLES))
 def _brand_only(request: Request, principal: PagePrincipal) -> Principal:
     """The brand's roles only; anyone else is told so in the page's language (``marketing_brand_only``)."""
     if principal.role not in BRAND_ROLES:
-        _ = translator(page_lang(request))
-        raise Forbidden(_("marketing.refused", role=_(f"role.{principal.role.value}")), role=principal.role.value,
-                        reason="marketing_brand_only")  # fmt: skip
+        raise Forbidden.keyed(_PAGES, "marketing.refused", role=phrase(f"role.{principal.role.value}"),
+                              detail={"role": principal.role.value, "reason": "marketing_brand_only"})  # fmt: skip
     return principal
 
 
@@ -196,9 +198,8 @@ def marketing_page_for(
     then, each campaign's return, the top-10 of ``year`` and the prospects of ``month`` (both default to the as-of
     day's), the prospects searched by ``q`` and paged."""
     if principal.role not in BRAND_ROLES:  # the route refuses first; a caller of this function is held to it too
-        _ = translator(lang)
-        raise Forbidden(_("marketing.refused", role=_(f"role.{principal.role.value}")), role=principal.role.value,
-                        reason="marketing_brand_only")  # fmt: skip
+        raise Forbidden.keyed(_PAGES, "marketing.refused", role=phrase(f"role.{principal.role.value}"),
+                              detail={"role": principal.role.value, "reason": "marketing_brand_only"})  # fmt: skip
     day = as_of or today(policy)
     start = since or day - timedelta(days=policy.crm.active_days - 1)
     chosen_year = year or day.year

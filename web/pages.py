@@ -19,13 +19,16 @@ from settlement import service as settle
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput
+from traceability.i18n import Catalogue, messages
 from traceability.masterdata.service import list_products
 from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import translator
+from web.i18n import phrase
 from web.listing import DEFAULT_SIZE, SIZES, PageNo, PageSize, pager
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
 
 __all__ = ["router"]
 
@@ -42,6 +45,8 @@ NAV[:0] = [
     NavItem("nav.print_jobs", "/app/print-jobs", frozenset({Role.plant, Role.admin})),
 ]
 ROLE_HOME.update({Role.auditor: "/app/alerts", Role.finance: "/app/settlement", Role.plant: "/app/print-jobs"})
+
+_WORDS: Catalogue = messages("web.pages:words")
 
 _REPORT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
@@ -61,7 +66,8 @@ def _choice(enum: type[AlertKind] | type[AlertStatus], value: str) -> list[Any] 
     try:
         return [enum(value)]
     except ValueError:
-        raise InvalidInput(f"{value!r} is not one of {', '.join(e.value for e in enum)}", value=value) from None
+        raise InvalidInput.keyed(_WORDS, "not_one_of", value=value, allowed=", ".join(e.value for e in enum),
+                                 detail={"value": value}) from None  # fmt: skip
 
 
 @router.get("/app/alerts")
@@ -111,20 +117,20 @@ def update_alerts(
 ) -> Response:
     """Move the alerts ticked on the list to one status with one note: each change is kept in that alert's history
     as the single change keeps it; an alert that does not exist, or may not move there, refuses them all."""
-    _ = translator(page_lang(request))
     chosen = _choice(AlertStatus, status)
     if not ids or not chosen:
-        raise InvalidInput(_("alerts.bulk.none" if not ids else "alerts.bulk.no_status"), reason="nothing_chosen")
+        key = "alerts.bulk.none" if not ids else "alerts.bulk.no_status"
+        raise InvalidInput.keyed(_PAGES, key, detail={"reason": "nothing_chosen"})
     target = chosen[0]
     try:
         changed = flow.update_alerts(session=session, alert_ids=ids, author=_by(principal), status=target,
                                      note=note.strip() or None, principal=principal)  # fmt: skip
     except AlertNotFound as exc:
-        raise AlertNotFound(_("alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—"),
-                            **exc.detail) from None  # fmt: skip
+        raise AlertNotFound.keyed(_PAGES, "alerts.bulk.not_found", ids=", ".join(map(str, exc.detail["alerts"])) or "—",
+                                  detail=exc.detail) from None  # fmt: skip
     except InvalidTransition as exc:
-        raise InvalidTransition(_("alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
-                                  status=_(f"status.{target.value}")), **exc.detail) from None  # fmt: skip
+        raise InvalidTransition.keyed(_PAGES, "alerts.bulk.refused", ids=", ".join(map(str, exc.detail["alerts"])),
+                                      status=phrase(f"status.{target.value}"), detail=exc.detail) from None  # fmt: skip
     query = back if back.startswith("?") else ""
     sep = "&" if query else "?"
     return RedirectResponse(f"/app/alerts{query}{sep}done={len(changed)}", status_code=303)
@@ -203,7 +209,7 @@ def settlement_report(
     """The report of a period as PDF, CSV or XLSX (a locked period exactly as it was locked), its headers in the
     page's language."""
     if fmt not in _REPORT_TYPES:
-        raise InvalidInput("report format must be pdf, csv or xlsx", format=fmt)
+        raise InvalidInput.keyed(_WORDS, "report_format", detail={"format": fmt})
     result = settle.run_settlement(session=session, period=period, policy=load_policy(settings.policy_file))
     body = settlement_reports.render_report(session=session, settlement=result, fmt=fmt, lang=page_lang(request))
     return Response(body, media_type=_REPORT_TYPES[fmt],
@@ -248,10 +254,9 @@ def _state(request: Request, value: str) -> PrintJobStatus | None:
     try:
         return PrintJobStatus(value)
     except ValueError:
-        _ = translator(page_lang(request))
-        allowed = ", ".join(_(f"jobs.status.{s.value}") for s in PrintJobStatus)
-        raise InvalidInput(_("list.bad_status", value=value[:20], allowed=allowed), field="status",
-                           reason="bad_status") from None  # fmt: skip
+        allowed = phrase(*(f"jobs.status.{s.value}" for s in PrintJobStatus))
+        raise InvalidInput.keyed(_PAGES, "list.bad_status", value=value[:20], allowed=allowed,
+                                 detail={"field": "status", "reason": "bad_status"}) from None  # fmt: skip
 
 
 @router.post("/app/print-jobs")

@@ -28,19 +28,22 @@ from members import service as members
 from rebates.policy import Policy, RebateTier, load_policy
 from scanning import outbound
 from settlement import service as settle
-from settlement.errors import NotYourParty, worded
+from settlement.errors import NotYourParty
 from settlement.periods import next_period, period_of
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
 from traceability.errors import InvalidInput, NotFound
-from traceability.i18n import format_money
+from traceability.i18n import Catalogue, format_money, messages
 from traceability.masterdata.service import list_parties
 from traceability.models import Alert, AlertStatus, PartyKind, Role
 from traceability.models.base import utcnow
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import Translator, translator
+from web.i18n import Translator, phrase, translator
 from web.routes import NAV, NavItem, PageRoute, render
+
+_PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
+_SETTLEMENT_WORDS: Catalogue = messages("settlement.errors")  # a partner's refusal, as the API words it
 
 __all__ = [
     "PeriodChoice",
@@ -132,29 +135,28 @@ def fee_reason(line: settle.StoreLine, policy: Policy, _: Translator, lang: str 
 # --- whose page ---------------------------------------------------------------------------------------------------
 
 
-def _viewed(session: Session, principal: Principal, party: str | None, role: Role, kind: PartyKind,
-            lang: str) -> Principal:  # fmt: skip
+def _viewed(session: Session, principal: Principal, party: str | None, role: Role, kind: PartyKind) -> Principal:
     """The principal a page is built for: the partner itself, or — for the brand's roles — the partner named by
     ``party`` (the first of its kind when none is named), as that partner's own key would see it."""
     if not principal.sees_all:
         if party is not None and party != principal.party_id:
-            raise NotYourParty(worded("other_party", lang, party=principal.party_id, other=party), party=party)
+            raise NotYourParty.keyed(_SETTLEMENT_WORDS, "other_party", party=principal.party_id,
+                                     other=party, detail={"party": party})  # fmt: skip
         return principal
     choices = [p.id for p in list_parties(session=session, principal=principal, kind=kind)]
     target = party or (choices[0] if choices else None)
     if target is None or target not in choices:
-        _ = translator(lang)
-        raise NotFound(_("partner.no_party", kind=_(f"partner.kind.{kind.value}"), party=target or "—"),
-                       party=target, reason="unknown_party")  # fmt: skip
+        raise NotFound.keyed(_PAGES, "partner.no_party", kind=phrase(f"partner.kind.{kind.value}"), party=target or "—",
+                             detail={"party": target, "reason": "unknown_party"})  # fmt: skip
     return Principal(role=role, party_id=target)
 
 
-def _period(value: str | None, policy: Policy, lang: str) -> str:
+def _period(value: str | None, policy: Policy) -> str:
     if value is None or value == "":
         return period_of(utcnow(), policy.timezone)
     if not _PERIOD.fullmatch(value):
-        raise InvalidInput(translator(lang)("statement.bad_period", period=value[:20]), field="period",
-                           reason="bad_period")  # fmt: skip
+        raise InvalidInput.keyed(_PAGES, "statement.bad_period", period=value[:20],
+                                 detail={"field": "period", "reason": "bad_period"})  # fmt: skip
     return value
 
 
@@ -228,9 +230,9 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
                        party: str | None = None, offset: int = 0, lang: str = "zh-CN") -> StatementPage:  # fmt: skip
     """A distributor's statement for a period as its own key sees it: the settlement line (statement_for), the
     alerts attributed to it first seen in the period (list_alerts), and its shipments, newest first."""
-    viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor, lang)
-    chosen = _period(period, policy, lang)
-    result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy, lang=lang)
+    viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor)
+    chosen = _period(period, policy)
+    result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy)
     _ = translator(lang)
     # Every status, so a distributor also sees what was dismissed or withdrawn; first seen within the period's
     # bounds as settled (the policy's calendar month), attributed to it.
@@ -297,10 +299,10 @@ def store_page_for(*, session: Session, principal: Principal, policy: Policy, pa
                                     offset=offset, lang=lang)  # fmt: skip
         viewed = principal
     else:
-        viewed = _viewed(session, principal, party, Role.store, PartyKind.store, lang)
+        viewed = _viewed(session, principal, party, Role.store, PartyKind.store)
         page = members.list_members(session=session, principal=principal, store_id=viewed.party_id,
                                     limit=_MEMBERS_PAGE, offset=offset, lang=lang)  # fmt: skip
-    summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now, lang=lang)
+    summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now)
     _ = translator(lang)
     choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.store)]
                if principal.sees_all else [])  # fmt: skip
@@ -339,5 +341,5 @@ def store_page(request: Request, session: SessionDep, settings: SettingsDep, pri
 def note_alert(request: Request, session: SessionDep, principal: Noter, alert_id: RowId,
                text: Annotated[str, Form(max_length=2000)] = "") -> Response:  # fmt: skip
     """Answer an alert with a note (a distributor: one attributed to it); its status stays as it is."""
-    flow.add_note(session=session, alert_id=alert_id, principal=principal, text=text, lang=page_lang(request))
+    flow.add_note(session=session, alert_id=alert_id, principal=principal, text=text)
     return RedirectResponse(f"/app/alerts/{alert_id}", status_code=303)

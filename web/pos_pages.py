@@ -28,7 +28,7 @@ from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, js_messages, render
 
 __all__ = ["router"]
 
-POS_WORDS: Catalogue = messages("pos.errors")  # the till's refusals, worded as the API words them
+_POS_WORDS: Catalogue = messages("pos.errors")  # the till's refusals, worded as its API words them
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Clerk = Annotated[Principal, Depends(page_allow(Role.store))]
@@ -131,7 +131,7 @@ def print_receipt(request: Request, session: SessionDep, principal: Clerk, polic
     record = till.get_sale(session=session, principal=principal, sale_id=sale_id, policy=policy, lang=lang)
     printer = till.get_printer(session=session, store=till.till_store(session=session, principal=principal))
     if printer.mode != PrinterMode.escpos or not printer.host:
-        raise PrinterInvalid.keyed(POS_WORDS, "printer_not_network")
+        raise PrinterInvalid.keyed(_POS_WORDS, "printer_not_network")
     sent = receipts.send_to_printer(receipts.escpos_bytes(record, lang), host=printer.host, port=printer.port or 9100)
     return {"sent": sent}
 

@@ -37,6 +37,7 @@ from traceability.api import RequestRefused, RowId, SessionDep, SettingsDep, get
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import TraceabilityError, Unauthenticated
 from traceability.models import Role
+from traceability.problems import RequestInvalid, http_problem
 from web import service
 from web.deps import KEY_COOKIE, OptionalPrincipal, page_allow, page_lang, refuse_cross_site, wants_html
 from web.i18n import LANG_COOKIE, SUPPORTED, catalogue, formats, translator
@@ -154,10 +155,12 @@ def _error_page(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Unauthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-    status = exc.status_code if isinstance(exc, TraceabilityError) else 422
-    message = exc.text(page_lang(request)) if isinstance(exc, TraceabilityError) else "; ".join(
-        str(e.get("msg", "invalid")) for e in exc.errors()  # type: ignore[attr-defined]
-    )
+    lang = page_lang(request)
+    if isinstance(exc, RequestValidationError):  # a form or query a page refused: every problem in plain words
+        status, message = 422, ("；" if lang == "zh-CN" else "; ").join(RequestInvalid(exc.errors()).sentences(lang))
+    else:
+        status = exc.status_code if isinstance(exc, TraceabilityError) else 422
+        message = exc.text(lang) if isinstance(exc, TraceabilityError) else str(exc)
     return _error_response(request, status, message)
 
 
@@ -212,11 +215,7 @@ async def http_error_page(request: Request, exc: Exception) -> Response:
         response = await run_in_threadpool(_missing_page, request, exc.status_code)
         response.headers.update(exc.headers or {})
         return response
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    body = {"type": f"urn:traceability:error:{code}", "title": code.replace("_", " "), "status": exc.status_code,
-            "detail": detail, "error": code}  # fmt: skip
-    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json", headers=exc.headers)
+    return http_problem(request, exc)  # worded in the caller's language, as the API's own
 
 
 def _local(next_path: str | None) -> str | None:

@@ -98,5 +98,14 @@ def test_bad_requests_name_the_problem(client: TestClient, session: Session, set
     unknown = client.post("/api/v1/labels/jobs", headers=h["plant"], json={"gtin": GTIN, "quantity": 1,
                                                                          "template": "nope"})  # fmt: skip
     assert unknown.status_code == 404 and "a4-3x8" in unknown.json()["detail"]
+    assert unknown.json()["detail"].startswith("没有标签模板 'nope'")  # Chinese by default (issue 17)
+    english = client.post("/api/v1/labels/jobs", headers={**h["plant"], "Accept-Language": "en"},
+                          json={"gtin": GTIN, "quantity": 1, "template": "nope"})  # fmt: skip
+    assert english.json()["detail"].startswith("no label template 'nope'; templates: a4-3x8")
+    assert english.json()["error"] == unknown.json()["error"] == "unknown_label_template"
+    assert english.json()["template"] == "nope"
+    zpl_en = client.post(f"/api/v1/labels/jobs/{sheet['id']}/print?format=zpl",
+                         headers={**h["plant"], "Accept-Language": "en"})  # fmt: skip
+    assert "use a roll template for ZPL" in zpl_en.json()["detail"] and "ZPL 请用卷式模板" in zpl.json()["detail"]
     templates = client.get("/api/v1/labels/templates", headers=h["distributor"]).json()
     assert {t["id"]: t["formats"] for t in templates}["roll-50x30"] == ["pdf", "zpl"]

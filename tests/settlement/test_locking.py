@@ -93,13 +93,17 @@ def test_the_api_says_when_and_takes_force(client: TestClient, session: Session)
     seed(session)
     finance = auth(api_key(session, Role.finance))
     current = period_of(datetime.now(UTC))
-    early = client.post(f"/api/v1/settlement/{current}/lock", headers=finance)
+    early = client.post(f"/api/v1/settlement/{current}/lock", headers={**finance, "Accept-Language": "en"})
     assert early.status_code == 409, early.text
     body = early.json()
     assert body["error"] == "period_not_ended" and body["period"] == current
     assert body["detail"].startswith(f"{current} can be locked from ") and body["lockable_from"]
+    chinese = client.post(f"/api/v1/settlement/{current}/lock", headers=finance).json()  # Chinese by default
+    assert chinese["error"] == "period_not_ended" and chinese["lockable_from"] == body["lockable_from"]
+    assert chinese["detail"].startswith(f"{current} 自 ") and "天宽限" in chinese["detail"]
     empty = client.post("/api/v1/settlement/2026-01/lock", headers=finance)
     assert empty.status_code == 409 and empty.json()["error"] == "period_empty"
+    assert "--force" in empty.json()["detail"] and "没有销售" in empty.json()["detail"]
     forced = client.post("/api/v1/settlement/2026-01/lock?force=true", headers=finance)
     assert forced.status_code == 200 and forced.json()["status"] == "locked"
 
@@ -126,6 +130,11 @@ def test_the_finance_page_shows_when(client: TestClient, session: Session) -> No
     current = period_of(datetime.now(UTC))
     page = client.post("/app/settlement/lock", data={"period": current}, headers=html)
     assert page.status_code == 409 and "text/html" in page.headers["content-type"]
-    assert f"{current} can be locked from " in page.text
+    assert f"{current} 自 " in page.text and "起可锁定" in page.text  # in the page's language
     empty = client.post("/app/settlement/lock", data={"period": "2026-01"}, headers=html)
+    assert empty.status_code == 409 and "2026-01 没有销售" in empty.text
+    english = {**html, "Accept-Language": "en"}
+    page = client.post("/app/settlement/lock", data={"period": current}, headers=english)
+    assert page.status_code == 409 and f"{current} can be locked from " in page.text
+    empty = client.post("/app/settlement/lock", data={"period": "2026-01"}, headers=english)
     assert empty.status_code == 409 and "2026-01 holds no sales" in empty.text

@@ -107,7 +107,8 @@ def test_the_cli_and_the_logs_keep_the_english_message() -> None:
 
 def _keyed_sites() -> Iterator[tuple[str, int, str, Catalogue, str]]:
     """Every ``X.keyed(_MESSAGES, key)`` in the packages: (module, line, its catalogue's name, the catalogue, the
-    key), a key chosen by a conditional counted once per branch. The catalogue is a part of the one catalogue
+    key), a key chosen by a conditional counted once per branch, one made with an f-string by its literal prefix
+    (``f"rate_limited.{bucket}"``: every key so named). The catalogue is a part of the one catalogue
     (``messages("context")``) or a message dict written in the module, waiting for ``scripts/fold_catalogues.py``."""
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -150,6 +151,10 @@ def _keyed_sites() -> Iterator[tuple[str, int, str, Catalogue, str]]:
                 key = node.args[1]
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     keys = [key.value]
+                elif isinstance(key, ast.JoinedStr) and key.values and isinstance(key.values[0], ast.Constant):
+                    prefix = str(key.values[0].value)
+                    keys = [k for k in contexts[node.args[0].id][1]["en"] if k.startswith(prefix)]
+                    assert keys, f"{module}:{node.lineno}: no key starts with {prefix!r}"
                 else:
                     assert isinstance(key, ast.Name) and key.id in assigned, f"{module}:{node.lineno}: a key not found"
                     keys = assigned[key.id]
@@ -163,3 +168,36 @@ def test_every_key_a_raise_site_uses_is_in_both_languages() -> None:
     missing = [f"{module}:{line} {context}/{key} [{lang}]" for module, line, context, catalogue, key in sites
                for lang in ("en", "zh-CN") if key not in catalogue[lang]]  # fmt: skip
     assert not missing, missing
+
+
+_FIELD = re.compile(r"\{(\w+)")
+
+
+def _literal_catalogues(tree: ast.Module) -> dict[str, dict[str, dict[str, str]]]:
+    """A module's message dicts not folded yet (``_WORDS = {"en": {...}, "zh-CN": {...}}``)."""
+    found = {}
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Dict)
+                and {getattr(k, "value", None) for k in stmt.value.keys} == {"en", "zh-CN"}):  # fmt: skip
+            with contextlib.suppress(ValueError):
+                found[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+    return found
+
+
+def test_every_message_dict_is_complete_in_both_languages() -> None:
+    """A message dict waiting to be folded has the same keys in both languages, each with the same ``{fields}``,
+    and Chinese wherever the English has words beside its fields (what the catalogue test asks of the catalogue)."""
+    dicts = 0
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name, words in _literal_catalogues(ast.parse(path.read_text(encoding="utf-8"))).items():
+                dicts += 1
+                where = f"{path.relative_to(ROOT)}:{name}"
+                assert set(words["en"]) == set(words["zh-CN"]), where
+                for key, english in words["en"].items():
+                    chinese = words["zh-CN"][key]
+                    worded = re.search(r"[A-Za-z]", re.sub(r"\{[^}]*\}", "", english))  # more than its fields
+                    assert english and chinese and (HAN.search(chinese) or not worded), (where, key)
+                    assert set(_FIELD.findall(english)) == set(_FIELD.findall(chinese)), (where, key)
+    assert dicts >= 10  # problems, flow_graph, rebates, settlement, labels and the pages have theirs
