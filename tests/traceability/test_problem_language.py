@@ -188,11 +188,9 @@ def _literal_catalogues(tree: ast.Module) -> dict[str, dict[str, dict[str, str]]
 def test_every_message_dict_is_complete_in_both_languages() -> None:
     """A message dict waiting to be folded has the same keys in both languages, each with the same ``{fields}``,
     and Chinese wherever the English has words beside its fields (what the catalogue test asks of the catalogue)."""
-    dicts = 0
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             for name, words in _literal_catalogues(ast.parse(path.read_text(encoding="utf-8"))).items():
-                dicts += 1
                 where = f"{path.relative_to(ROOT)}:{name}"
                 assert set(words["en"]) == set(words["zh-CN"]), where
                 for key, english in words["en"].items():
@@ -200,4 +198,4 @@ def test_every_message_dict_is_complete_in_both_languages() -> None:
                     worded = re.search(r"[A-Za-z]", re.sub(r"\{[^}]*\}", "", english))  # more than its fields
                     assert english and chinese and (HAN.search(chinese) or not worded), (where, key)
                     assert set(_FIELD.findall(english)) == set(_FIELD.findall(chinese)), (where, key)
-    assert dicts >= 10  # problems, flow_graph, rebates, settlement, labels and the pages have theirs
+    # none is left once folded (scripts/fold_catalogues.py); the catalogue's own test then checks the same
