@@ -419,7 +419,8 @@ def create_subscription(
     body: subscriptions.SubscriptionIn, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     name: str,
 ) -> JSONResponse:  # fmt: skip
-    """Subscribe a webhook (``dest``) to a named query: ``stream: true`` or ``schedule: {"interval": seconds}``; each
+    """Subscribe a webhook (``dest``) to a named query: ``stream: true``, GS1's ``schedule`` (``{"minute": "0,30"}``,
+    UTC) or ours, ``schedule: {"interval": seconds}``; each
     POST is signed in ``GS1-Signature`` (hex HMAC-SHA256 of the body keyed with ``signatureToken``). A ``dest`` in a
     private, loopback or link-local range is refused (400, ``dest_private``) unless the settings allow it."""
     sub = subscriptions.create_subscription(session=session, principal=principal, name=name, body=body,
