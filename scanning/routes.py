@@ -167,7 +167,8 @@ def capture(
     behaviour: Annotated[str | None, Header(alias="GS1-Capture-Error-Behaviour")] = None,
 ) -> JSONResponse:
     """Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 2.0 XML as ``application/xml``). All or nothing unless
-    ``GS1-Capture-Error-Behaviour: proceed``. The capture is done when 202 is sent; ``Location`` names its job."""
+    ``GS1-Capture-Error-Behaviour: proceed``: ``rollback`` and ``all`` (the binding's "All or nothing") are the
+    default. The capture is done when 202 is sent; ``Location`` names its job."""
     xml = _is_xml(request.headers.get("content-type"))
     document = epcis_xml.parse_document(body, xsd_dir=settings.epcis_xsd_dir, lang=lang) if xml else _parsed(body)
     result = epcis.capture_document(
