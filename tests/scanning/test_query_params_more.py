@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from tests.factories import api_key, auth, seed_masterdata
-from tests.scanning.test_epcis_rest import GLN, capture, event, listed
+from tests.scanning.test_epcis_masterdata import LOCATION, READ_POINT, element, vocabulary, with_master_data
+from tests.scanning.test_epcis_rest import GLN, capture, document, event, listed
 from traceability.models import Role
 
 SGTIN = "urn:epc:id:sgtin:6901234.000010."
@@ -118,6 +119,41 @@ def test_within_a_location_is_that_location(client: TestClient, admin: dict[str,
     assert _found(client, admin, WD_readPoint=NJ, **window) == ["L2"]
     assert _found(client, admin, WD_readPoint=f"{GZ}|{NJ}", **window) == ["L1", "L2", "H1"]
     assert _found(client, admin, WD_bizLocation="https://id.gs1.org/414/6901234999994", **window) == []
+
+
+REGION = "https://id.gs1.org/414/6901234000016"  # described as holding GZ, which holds its dock
+DOCK = f"{GZ}/254/1"
+ODD = "https://example.com/loc/a_b"  # LIKE's _ in an id matches only itself, not the region's child axb
+
+
+def test_within_a_location_is_it_and_its_descendants_by_the_master_data(
+    client: TestClient, session: Session, admin: dict[str, str]
+) -> None:
+    gz = api_key(session, Role.distributor, "D-GZ")
+    header = with_master_data(
+        document(event("L3", eventID=_id("L3"), t="2026-02-05T11:00:00+08:00", bizLocation={"id": DOCK},
+                       readPoint={"id": DOCK}),
+                 event("L4", eventID=_id("L4"), t="2026-02-05T12:00:00+08:00", bizLocation={"id": ODD})),
+        vocabulary(LOCATION, element(REGION, "华南", [GZ, "https://example.com/loc/axb"]),
+                   element(GZ, "广州仓", [DOCK, REGION]),  # a cycle back to the region: the walk still ends
+                   element("https://example.com/loc/other", "别处", [ODD])),
+        vocabulary(READ_POINT, element(GZ, "广州仓门", [DOCK])),
+    )  # fmt: skip
+    resp = client.post("/epcis/capture", json=header, headers=auth(gz))
+    assert resp.status_code == 202, resp.text
+    NAMES.update({_id("L3"): "L3", _id("L4"): "L4"})
+    window = {"GE_eventTime": "2026-02-05T00:00:00+08:00"}
+    assert _found(client, admin, WD_bizLocation=REGION, **window) == ["L1", "L3", "H1"]
+    assert _found(client, admin, WD_bizLocation=GZ, **window) == ["L1", "L3", "H1"]
+    assert _found(client, admin, WD_bizLocation=DOCK, **window) == ["L3"]
+    assert _found(client, admin, EQ_bizLocation=REGION, **window) == []  # EQ_ is the value itself
+    assert _found(client, admin, WD_bizLocation="https://example.com/loc/other", **window) == ["L4"]
+    assert _found(client, admin, WD_bizLocation="https://example.com/loc/axb", **window) == []
+    # a read point's hierarchy is the ReadPoint vocabulary's, not the business locations'
+    assert _found(client, admin, WD_readPoint=GZ, **window) == ["L1", "L3", "L4", "H1"]  # L4 is read at GZ
+    assert _found(client, admin, WD_readPoint=REGION, **window) == []
+    # the hierarchy widens a query, never the party scope
+    assert _found(client, auth(api_key(session, Role.distributor, "D-NJ")), WD_bizLocation=REGION, **window) == []
 
 
 @pytest.mark.parametrize(
