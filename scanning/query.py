@@ -8,7 +8,8 @@ forged one is a 400, never other rows. Every query goes through the same party s
 
 Parameters are the binding's (``eventType``, ``GE_eventTime`` … ``EQ_bizTransaction_<type>``, ``EXISTS_<field>``,
 the sensor filters); an unknown one is refused by name (QueryParameterException), so a typo never silently widens
-a query. ``WD_readPoint`` / ``WD_bizLocation`` equal their ``EQ_`` forms: the store keeps no location hierarchy.
+a query. ``WD_readPoint`` / ``WD_bizLocation`` are their ``EQ_`` forms and every direct or indirect descendant of a
+value as the captured master data's ``children`` say (``ReadPoint`` / ``BusinessLocation`` vocabularies).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -34,7 +35,7 @@ from ledger.keys import key_of
 from ledger.store import canonical_json, normalise_vocab, parse_event_time
 from scanning.epcis_errors import NoSuchResource, QueryParameterInvalid, QueryTooLarge
 from traceability.auth.service import Principal, scope_to_party
-from traceability.models import Event, EventEpc
+from traceability.models import Event, EventEpc, VocabularyElement
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -135,10 +136,11 @@ _COLUMNS: Mapping[str, tuple[Any, bool]] = {
     "EQ_bizStep": (Event.biz_step, True),
     "EQ_disposition": (Event.disposition, True),
     "EQ_readPoint": (Event.read_point, False),
-    "WD_readPoint": (Event.read_point, False),
     "EQ_eventID": (Event.event_id, False),
 }
 _LOCATION_PARAMS = ("EQ_bizLocation", "WD_bizLocation")
+_HIERARCHY = {"WD_bizLocation": "urn:epcglobal:epcis:vtype:BusinessLocation",
+              "WD_readPoint": "urn:epcglobal:epcis:vtype:ReadPoint"}  # fmt: skip
 _TIME_COLUMNS: Mapping[str, Any] = {
     "GE_eventTime": (Event.event_time, operator.ge), "LT_eventTime": (Event.event_time, operator.lt),
     "GE_recordTime": (Event.record_time, operator.ge), "LT_recordTime": (Event.record_time, operator.lt),
@@ -250,6 +252,30 @@ def _match_check(fields: Sequence[str], exact: set[str], prefixes: Sequence[str]
     return check
 
 
+def _like_literal(expr: Any) -> Any:
+    """A column's value escaped for LIKE (``\\`` the escape), so an id holding ``%`` or ``_`` matches only itself."""
+    return func.replace(func.replace(func.replace(expr, "\\", "\\\\"), "%", "\\%"), "_", "\\_")
+
+
+def _listed_in(children: Any, value: Any) -> ColumnElement[bool]:
+    """Whether a stored ``children`` JSON list holds ``value`` (a column): ``…"<value>"…`` in its text."""
+    return children.like(literal('%"') + _like_literal(value) + literal('"%'), escape="\\")  # type: ignore[no-any-return]
+
+
+def _within(column: Any, values: Sequence[str], vtype: str) -> ColumnElement[bool]:
+    """``WD_``: the column is one of ``values`` or a direct or indirect descendant of one, as the master data of
+    ``vtype`` says (each element's ``children``). A recursive CTE walks down the described elements (UNION, so a
+    cycle in the master data ends); a child nobody described is matched as a child of the last described one."""
+    v, child = VocabularyElement, aliased(VocabularyElement)
+    seed: Any = select(col(v.element_id).label("id"), col(v.children).label("children")).where(
+        col(v.vocabulary_type) == vtype, col(v.element_id).in_(values))
+    tree = seed.cte("wd_tree", recursive=True)
+    tree = tree.union(select(col(child.element_id), col(child.children)).where(
+        col(child.vocabulary_type) == vtype, _listed_in(tree.c.children, col(child.element_id))))
+    descendant = exists(select(literal(1)).select_from(tree).where(_listed_in(tree.c.children, column)))
+    return or_(col(column).in_(values), col(column).in_(select(tree.c.id)), descendant)
+
+
 def _contains(value: str) -> ColumnElement[bool]:
     """A cheap superset in SQL for a value the JSON checks then decide: the stored JSON holds it as written."""
     return col(Event.document).contains(json.dumps(value, ensure_ascii=False)[1:-1], autoescape=True)
@@ -283,7 +309,11 @@ def _apply(out: EventFilter, name: str, raw: list[str], lang: str) -> None:  # n
         wanted = [normalise_vocab(v) for v in values] if vocabulary else values
         out.conditions.append(col(column).in_(wanted) if wanted else false())
     elif name in _LOCATION_PARAMS:
-        out.conditions.append(or_(col(Event.biz_location).in_(values), col(Event.location_party_id).in_(values)))
+        place = _within(Event.biz_location, values, _HIERARCHY[name]) if name in _HIERARCHY else (
+            col(Event.biz_location).in_(values))
+        out.conditions.append(or_(place, col(Event.location_party_id).in_(values)) if values else false())
+    elif name == "WD_readPoint":
+        out.conditions.append(_within(Event.read_point, values, _HIERARCHY[name]) if values else false())
     elif name in _TIME_COLUMNS:
         column, compare = _TIME_COLUMNS[name]
         out.conditions.append(compare(col(column), _time(lang, name, raw)))

@@ -170,7 +170,8 @@ def capture(
     behaviour: Annotated[str | None, Header(alias="GS1-Capture-Error-Behaviour")] = None,
 ) -> JSONResponse:
     """Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 2.0 XML as ``application/xml``). All or nothing unless
-    ``GS1-Capture-Error-Behaviour: proceed``. The capture is done when 202 is sent; ``Location`` names its job."""
+    ``GS1-Capture-Error-Behaviour: proceed``: ``rollback`` and ``all`` (the binding's "All or nothing") are the
+    default. The capture is done when 202 is sent; ``Location`` names its job."""
     xml = _is_xml(request.headers.get("content-type"))
     document = epcis_xml.parse_document(body, xsd_dir=settings.epcis_xsd_dir, lang=lang) if xml else _parsed(body)
     result = epcis.capture_document(
@@ -422,7 +423,8 @@ def create_subscription(
     body: subscriptions.SubscriptionIn, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     name: str,
 ) -> JSONResponse:  # fmt: skip
-    """Subscribe a webhook (``dest``) to a named query: ``stream: true`` or ``schedule: {"interval": seconds}``; each
+    """Subscribe a webhook (``dest``) to a named query: ``stream: true``, GS1's ``schedule`` (``{"minute": "0,30"}``,
+    UTC) or ours, ``schedule: {"interval": seconds}``; each
     POST is signed in ``GS1-Signature`` (hex HMAC-SHA256 of the body keyed with ``signatureToken``). A ``dest`` in a
     private, loopback or link-local range is refused (400, ``dest_private``) unless the settings allow it."""
     sub = subscriptions.create_subscription(session=session, principal=principal, name=name, body=body,

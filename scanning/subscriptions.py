@@ -2,8 +2,12 @@
 
 A named query is the parameters of ``GET /epcis/events`` stored under a name, per party (a party sees its own; the
 brand's full-view roles see every party's). A subscription to it names a webhook (``dest``), the subscriber's HMAC
-secret (``signatureToken``) and when to send: ``stream`` (every worker pass) or a ``schedule`` of ``interval``
-seconds, with ``reportIfEmpty``.
+secret (``signatureToken``) and when to send: ``stream`` (every worker pass) or a ``schedule``, with
+``reportIfEmpty``. A schedule is GS1's cron-like one (``second``, ``minute``, ``hour``, ``dayOfMonth``, ``month``,
+``dayOfWeek``: each a comma-separated list of numbers and ``[low-high]`` ranges, in UTC; the fields finer than the
+finest one given run at their first value, the coarser ones at every value, as cron does: ``{"hour": "1",
+"minute": "5"}`` is 01:05:00 every day), whose next run APScheduler's ``CronTrigger`` computes, or ours,
+``{"interval": N}`` seconds.
 
 Delivery follows the event rows in insertion order (``epcis_event.id``; appends are serialised by the chain head's
 lock, so ids are committed in order). Each subscription keeps a ``cursor``, the last row id acknowledged: one batch
@@ -33,16 +37,19 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -63,6 +70,7 @@ __all__ = [
     "JOBS",
     "QueryExists",
     "QueryIn",
+    "ScheduleInvalid",
     "SubscriptionIn",
     "SubscriptionInvalid",
     "create_query",
@@ -79,6 +87,7 @@ __all__ = [
     "get_subscription",
     "list_queries",
     "list_subscriptions",
+    "next_run",
     "query_events",
     "query_read",
     "sign",
@@ -100,6 +109,28 @@ SIGNATURE_HEADER = "GS1-Signature"
 _QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
 
 _MESSAGES: Catalogue = messages("scanning.subscriptions")
+_WORDS = {
+    "en": {
+        "schedule_value": "schedule.{field} must be numbers from {low} to {high} or ranges [low-high], "
+                          "separated by commas (got {value})",
+        "schedule_field": "schedule has no field {field}: it takes second, minute, hour, dayOfMonth, month and "
+                          "dayOfWeek (GS1), or interval (seconds)",
+        "schedule_empty": "schedule needs at least one of second, minute, hour, dayOfMonth, month, dayOfWeek, or an "
+                          "interval",
+        "schedule_mixed": "schedule takes either interval or GS1's fields (second … dayOfWeek), not both",
+        "schedule_interval": "schedule.interval must be whole seconds from 1 to {most}",
+        "schedule_never": "schedule never comes round: no date has dayOfMonth {day} in month {month}",
+    },
+    "zh-CN": {
+        "schedule_value": "schedule.{field} 须为 {low} 到 {high} 之间的数字或区间 [起-止]，以逗号分隔（收到 {value}）",
+        "schedule_field": "schedule 没有字段 {field}：可用 second、minute、hour、dayOfMonth、month、dayOfWeek（GS1），"
+                          "或 interval（秒）",
+        "schedule_empty": "schedule 至少需要 second、minute、hour、dayOfMonth、month、dayOfWeek 之一，或 interval",
+        "schedule_mixed": "schedule 只能二选一：interval，或 GS1 的字段（second … dayOfWeek）",
+        "schedule_interval": "schedule.interval 须为 1 到 {most} 之间的整数秒",
+        "schedule_never": "schedule 永远不会到期：{month} 月没有 {day} 日",
+    },
+}
 
 
 def _worded(lang: str, key: str, **values: Any) -> str:
@@ -125,6 +156,13 @@ class SubscriptionInvalid(TraceabilityError):
         super().__init__(_worded(lang, reason, most=_MAX_INTERVAL), reason=reason)
 
 
+class ScheduleInvalid(SubscriptionInvalid):
+    """A ``schedule`` this server cannot run, the field named (``reason`` stays ``schedule``, ``field`` says which)."""
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        TraceabilityError.__init__(self, message, **detail)
+
+
 class QueryIn(BaseModel):
     """``POST /epcis/queries``: a name and the parameters ``GET /epcis/events`` takes."""
 
@@ -133,8 +171,16 @@ class QueryIn(BaseModel):
 
 
 class Schedule(BaseModel):
+    """GS1's schedule fields (strings, as the binding types them; a bare number is taken too), or ours: interval."""
+
     model_config = ConfigDict(extra="allow")
     interval: int | None = None
+    second: str | int | None = None
+    minute: str | int | None = None
+    hour: str | int | None = None
+    dayOfMonth: str | int | None = None  # noqa: N815 - the binding's
+    month: str | int | None = None
+    dayOfWeek: str | int | None = None  # noqa: N815
 
 
 class SubscriptionIn(BaseModel):
@@ -287,6 +333,82 @@ def _checked_dest(dest: str, lang: str, allow_private: bool) -> str:
     return dest
 
 
+# GS1 field: (CronTrigger's field, lowest, highest, what CronTrigger calls the lowest). GS1's dayOfWeek is 1 (Monday)
+# to 7 (Sunday), CronTrigger's 0 (Monday) to 6.
+_CALENDAR: Mapping[str, tuple[str, int, int, int]] = {
+    "second": ("second", 0, 59, 0), "minute": ("minute", 0, 59, 0), "hour": ("hour", 0, 23, 0),
+    "dayOfMonth": ("day", 1, 31, 1), "month": ("month", 1, 12, 1), "dayOfWeek": ("day_of_week", 1, 7, 0),
+}  # fmt: skip
+_ELEMENT = re.compile(r"\[\s*(\d{1,2})\s*-\s*(\d{1,2})\s*\]|(\d{1,2})(?:\s*-\s*(\d{1,2}))?")
+"""One element: a number, GS1's range ``[low-high]``, or the same range without its brackets, as cron writes it."""
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _values_of(field: str, text: str) -> list[tuple[int, int]]:
+    """A GS1 schedule field's elements as (low, high) ranges; a value outside the field's range, a range the
+    wrong way round or anything else is a :class:`ScheduleInvalid` naming the field."""
+    _, low, high, _ = _CALENDAR[field]
+    out: list[tuple[int, int]] = []
+    for element in text.split(","):
+        m = _ELEMENT.fullmatch(element.strip())
+        first, last = (-1, -1) if m is None else (int(m[1] or m[3]), int(m[2] or m[4] or m[1] or m[3]))
+        if not low <= first <= last <= high:
+            raise ScheduleInvalid.keyed(_WORDS, "schedule_value", field=field, low=low, high=high, value=text,
+                                        detail={"reason": "schedule", "field": field})  # fmt: skip
+        out.append((first, last))
+    return out
+
+
+def _gs1_schedule(schedule: Schedule) -> dict[str, str] | None:
+    """The GS1 fields a schedule gives, checked and as strings (None: ours, an interval); refused naming the field."""
+    extra = schedule.model_extra or {}
+    if extra:
+        name = next(iter(extra))
+        raise ScheduleInvalid.keyed(_WORDS, "schedule_field", field=name, detail={"reason": "schedule", "field": name})
+    given = {name: getattr(schedule, name) for name in _CALENDAR if getattr(schedule, name) is not None}
+    if schedule.interval is not None:
+        if given:
+            raise ScheduleInvalid.keyed(_WORDS, "schedule_mixed", detail={"reason": "schedule", "field": "interval"})
+        if not 1 <= schedule.interval <= _MAX_INTERVAL:
+            raise ScheduleInvalid.keyed(_WORDS, "schedule_interval", most=_MAX_INTERVAL,
+                                        detail={"reason": "schedule", "field": "interval"})  # fmt: skip
+        return None
+    if not given:
+        raise ScheduleInvalid.keyed(_WORDS, "schedule_empty", detail={"reason": "schedule", "field": "schedule"})
+    out: dict[str, str] = {}
+    for name, value in given.items():
+        text = str(value) if not isinstance(value, bool) else ""
+        _values_of(name, text)
+        out[name] = text
+    days = [d for a, b in _values_of("dayOfMonth", out.get("dayOfMonth", "1")) for d in range(a, b + 1)]
+    months = [m for a, b in _values_of("month", out.get("month", "1-12")) for m in range(a, b + 1)]
+    if not any(day <= _DAYS_IN_MONTH[month - 1] for day in days for month in months):
+        raise ScheduleInvalid.keyed(_WORDS, "schedule_never", day=out["dayOfMonth"], month=out.get("month", "1-12"),
+                                    detail={"reason": "schedule", "field": "dayOfMonth"})  # fmt: skip
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _trigger(schedule: str) -> CronTrigger:
+    """The CronTrigger of a stored (checked) GS1 schedule, in UTC."""
+    fields: dict[str, str] = {}
+    for name, text in json.loads(schedule).items():
+        cron, low, _, cron_low = _CALENDAR[name]
+        shift = cron_low - low
+        ranges = _values_of(name, text)
+        fields[cron] = ",".join(f"{a + shift}" if a == b else f"{a + shift}-{b + shift}" for a, b in ranges)
+    return CronTrigger(timezone=UTC, **fields)
+
+
+def next_run(schedule: str, after: datetime) -> datetime:
+    """The first time strictly after ``after`` that a stored GS1 schedule names (UTC); 29 February every four years at
+    the most rare. A schedule that never comes round is refused when it is made (``schedule_never``)."""
+    at = _trigger(schedule).get_next_fire_time(None, after.astimezone(UTC) + timedelta(microseconds=1))
+    if at is None:  # not reached for a checked schedule; a stored one is never left without a next run
+        return after + timedelta(days=366)
+    return at.astimezone(UTC)  # type: ignore[no-any-return]
+
+
 def create_subscription(
     *, session: Session, principal: Principal, name: str, body: SubscriptionIn, now: datetime, lang: str,
     allow_private: bool = False,
@@ -298,12 +420,15 @@ def create_subscription(
     dest = _checked_dest(body.dest, lang, allow_private)
     if bool(body.stream) == (body.schedule is not None):
         raise SubscriptionInvalid(lang, reason="when")
-    interval = None
+    interval = schedule = None
+    first = now
     if body.schedule is not None:
-        extra = body.schedule.model_extra or {}
-        interval = body.schedule.interval
-        if extra or interval is None or not 1 <= interval <= _MAX_INTERVAL:
-            raise SubscriptionInvalid(lang, reason="schedule")
+        gs1 = _gs1_schedule(body.schedule)
+        if gs1 is None:
+            interval = body.schedule.interval
+        else:
+            schedule = json.dumps(gs1, separators=(",", ":"))
+            first = next_run(schedule, now)  # the first delivery is the schedule's first time, not now
     elif body.reportIfEmpty:
         raise SubscriptionInvalid(lang, reason="report_if_empty")
     start = select(func.max(Event.id))
@@ -313,8 +438,8 @@ def create_subscription(
     sub = EpcisSubscription(
         subscription_id=str(uuid.uuid4()), query_pk=stored.id or 0, role=principal.role.value,
         party_id=principal.party_id, dest=dest, secret=body.signatureToken, stream=bool(body.stream),
-        interval_seconds=interval, report_if_empty=body.reportIfEmpty, initial_record_time=body.initialRecordTime,
-        cursor=cursor, next_attempt_at=now, created_at=now,
+        interval_seconds=interval, schedule=schedule, report_if_empty=body.reportIfEmpty,
+        initial_record_time=body.initialRecordTime, cursor=cursor, next_attempt_at=first, created_at=now,
     )  # fmt: skip
     session.add(sub)
     session.flush()
@@ -359,7 +484,7 @@ def subscription_read(sub: EpcisSubscription) -> dict[str, Any]:
     if sub.stream:
         out["stream"] = True
     else:
-        out["schedule"] = {"interval": sub.interval_seconds}
+        out["schedule"] = json.loads(sub.schedule) if sub.schedule is not None else {"interval": sub.interval_seconds}
         out["reportIfEmpty"] = sub.report_if_empty
     for key, value in (("lastNotifiedAt", sub.last_notified_at), ("initialRecordTime", sub.initial_record_time)):
         if value is not None:
@@ -492,8 +617,11 @@ def _deliver_one(session: Session, sub: EpcisSubscription, now: datetime, client
     stored = session.get(EpcisQuery, sub.query_pk)
     assert stored is not None  # a query is deleted with its subscriptions
     batch = _next_batch(session, sub, _filter(stored, "en"))
-    scheduled = sub.interval_seconds is not None
-    after_success = now + timedelta(seconds=sub.interval_seconds or 0, microseconds=0 if scheduled else 1)
+    scheduled = sub.interval_seconds is not None or sub.schedule is not None
+    if sub.schedule is not None:
+        after_success = next_run(sub.schedule, now)
+    else:
+        after_success = now + timedelta(seconds=sub.interval_seconds or 0, microseconds=0 if scheduled else 1)
     if not batch.events and not (scheduled and sub.report_if_empty):
         sub.cursor = batch.last_id
         sub.next_attempt_at = now if batch.full else after_success

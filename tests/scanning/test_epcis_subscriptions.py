@@ -206,7 +206,7 @@ def test_another_party_can_neither_see_nor_delete_a_query_or_its_subscriptions(
         ({"dest": "not a url", "stream": True}, "dest"),
         ({"dest": "https://example.com/x"}, "when"),
         ({"dest": "https://example.com/x", "stream": True, "schedule": {"interval": 5}}, "when"),
-        ({"dest": "https://example.com/x", "schedule": {"hour": "1", "minute": "5"}}, "schedule"),
+        ({"dest": "https://example.com/x", "schedule": {"hour": "24", "minute": "5"}}, "schedule"),
         ({"dest": "https://example.com/x", "schedule": {"interval": 0}}, "schedule"),
         ({"dest": "https://example.com/x", "stream": True, "reportIfEmpty": True}, "report_if_empty"),
     ],

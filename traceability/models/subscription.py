@@ -39,7 +39,8 @@ class EpcisSubscription(SQLModel, table=True):
 
     __tablename__ = "epcis_subscription"
     __table_args__ = (
-        CheckConstraint("stream OR interval_seconds IS NOT NULL", name="ck_epcis_subscription_when"),
+        CheckConstraint("stream OR interval_seconds IS NOT NULL OR schedule IS NOT NULL",
+                        name="ck_epcis_subscription_when"),  # fmt: skip,
         CheckConstraint("interval_seconds IS NULL OR interval_seconds >= 1", name="ck_epcis_subscription_interval"),
         Index("ix_epcis_subscription_due", "next_attempt_at"),
         Index("ix_epcis_subscription_query", "query_pk"),
@@ -56,7 +57,10 @@ class EpcisSubscription(SQLModel, table=True):
     """The subscriber's ``signatureToken``: the HMAC key of ``GS1-Signature``; never shown again."""
     stream: bool = False
     interval_seconds: int | None = None
-    """A scheduled subscription's period; None for a stream."""
+    """A scheduled subscription's period (``schedule: {"interval": N}``, ours); None otherwise."""
+    schedule: str | None = Field(default=None, sa_type=Text)
+    """GS1's cron-like schedule as JSON (``{"minute": "0,30"}``, the binding's fields as given); None otherwise.
+    ``next_attempt_at`` holds its next run, in UTC."""
     report_if_empty: bool = False
     initial_record_time: datetime | None = None
     cursor: int = 0
