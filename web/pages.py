@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from codes.service import key_store
+from flow_graph import details
 from flow_graph import service as flow
 from flow_graph.errors import AlertNotFound, InvalidTransition
 from labels import service as labels
@@ -136,8 +137,12 @@ def alert_detail(request: Request, session: SessionDep, principal: AlertReader, 
     attributed to it) gets the note form instead, and no trail (web.partner_pages posts the note)."""
     page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
     partner = principal.role is Role.distributor
+    why = service.explain(page["case"].alert, names=page["names"], territories=page["territories"],
+                          _=translator(page_lang(request)))  # fmt: skip
     return render(request, "alert.html", {**page, **({"transitions": []} if partner else {}), "can_note": partner,
-                                          "_session": session}, principal=principal)  # fmt: skip
+                                          "why": why, "unworded": details.parse(page["case"].alert.detail) is None,
+                                          "step_word": service.step_word, "_session": session},
+                  principal=principal)  # fmt: skip
 
 
 @router.post("/app/alerts/{alert_id}")
@@ -165,7 +170,9 @@ def graph_page(
     chosen = distributor or (ids[0] if ids else None)
     graph = service.graph_around(session=session, distributor=chosen) if chosen else None
     names = service.party_names(session=session, ids=set(ids))
+    places = {t for t, _ in graph["report"].by_territory} if graph else set()
     return render(request, "graph.html", {"graph": graph, "chosen": chosen, "distributors": names,
+                                          "territories": service.territory_names(session=session, ids=places),
                                           "_session": session}, principal=principal)  # fmt: skip
 
 
