@@ -36,8 +36,8 @@ ENGLISH = ("authorised", "authorized", "authorisation", "shipped", "retracted", 
            "the", "of", "and", "to", "by", "is", "not", "none", "via", "note", "assign", "reopened")  # fmt: skip
 """English UI words (the stored alert explanations' among them) that no Chinese page has reason to show; not "store"
 or "unit", which the test master data's names and the label templates' descriptions hold (data, not UI words)."""
-FORBIDDEN = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, (*STEPS, *CODES, *ENGLISH))) + r")(?![A-Za-z0-9_])",
-                       re.IGNORECASE)  # fmt: skip
+_WORDS = "|".join(map(re.escape, (*STEPS, *CODES, *ENGLISH)))
+FORBIDDEN = re.compile(rf"(?<![A-Za-z0-9_])({_WORDS})(?![A-Za-z0-9_])", re.IGNORECASE)
 
 _VISIBLE_TEXT = """() => {
   const skip = new Set(['CODE', 'KBD', 'SAMP', 'SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE']);
@@ -71,7 +71,7 @@ def test_the_check_finds_the_words_it_is_for() -> None:
     assert untranslated(["D-GZ shipped to store S-NJ-1, which it is not authorised to supply"])
     assert untranslated(["12:00 retail_selling @ 南京门店"]) and untranslated(["已撤回 retracted"])
     assert untranslated(["sold twice: at S-GZ-1 and at S-GZ-1"])
-    assert untranslated(["广州经销商 向门店 南京一店 发货，而它无权供应该门店", "GTIN 09506000134352 · EPC · PDF"]) == []
+    assert untranslated(["广州经销商向门店南京一店发货，但它无权供货给该门店", "GTIN 09506000134352 · EPC · PDF"]) == []
 
 
 @pytest.fixture(scope="module")
