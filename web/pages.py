@@ -137,12 +137,17 @@ def alert_detail(request: Request, session: SessionDep, principal: AlertReader, 
     attributed to it) gets the note form instead, and no trail (web.partner_pages posts the note)."""
     page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
     partner = principal.role is Role.distributor
-    why = service.explain(page["case"].alert, names=page["names"], territories=page["territories"],
-                          _=translator(page_lang(request)))  # fmt: skip
+    _ = translator(page_lang(request))
+    alert, known = page["case"].alert, {"names": page["names"], "territories": page["territories"]}
+    words = {
+        "why": service.explain(alert, **known, _=_), "unworded": details.parse(alert.detail) is None,
+        "withdrawn_why": service.note_words(alert.withdrawn_reason or "", **known, _=_),
+        "notes": [service.note_words(n.text, **known, _=_) for n in page["case"].history],
+        "authors": [service.author_words(n.author, names=page["names"], _=_) for n in page["case"].history],
+        "step_word": service.step_word,
+    }
     return render(request, "alert.html", {**page, **({"transitions": []} if partner else {}), "can_note": partner,
-                                          "why": why, "unworded": details.parse(page["case"].alert.detail) is None,
-                                          "step_word": service.step_word, "_session": session},
-                  principal=principal)  # fmt: skip
+                                          **words, "_session": session}, principal=principal)  # fmt: skip
 
 
 @router.post("/app/alerts/{alert_id}")

@@ -44,3 +44,23 @@ def test_the_variable_parts_parse(speed: str, tolerance: str, allowed: str) -> N
 def test_a_text_no_template_wrote_is_not_guessed() -> None:
     assert details.parse("something an older version wrote") is None
     assert details.parse(details.write("channel", **SAMPLES["channel"]) + " later") is None
+
+
+NOTE_SAMPLES: dict[str, dict[str, str]] = {
+    "retracted": {"events": "urn:uuid:1, urn:uuid:2"},
+    "known_event": {"party": "PLANT-1", "event": "urn:uuid:3"},
+    "known_issued": {},
+    "no_longer": {},
+    "raised_again": {"detail": details.write("channel", **SAMPLES["channel"])},
+    "verified": {},
+    "assigned": {"assignee": "王审计"},
+    "unassigned": {},
+}
+
+
+@pytest.mark.parametrize("key", sorted(NOTE_SAMPLES))
+def test_a_system_note_parses_back_and_a_persons_note_does_not(key: str) -> None:
+    assert set(NOTE_SAMPLES) == set(details.NOTES)
+    text = details.write_note(key, **NOTE_SAMPLES[key])
+    assert details.parse(text, details.NOTES) == (key, NOTE_SAMPLES[key])
+    assert details.parse("Sold to S-NJ-1 by mistake; recalled.", details.NOTES) is None

@@ -12,14 +12,15 @@ from sqlmodel import Session, select
 
 from codes.service import key_store
 from flow_graph import details
+from flow_graph.service import update_alert
 from tests.factories import api_key, auth, seed_masterdata
-from tests.flow_graph.test_details import SAMPLES
+from tests.flow_graph.test_details import NOTE_SAMPLES, SAMPLES
 from tests.web.helpers import at_distributor, make_codes, scan
 from traceability.auth.service import IssuedKey
 from traceability.models import Alert, AlertKind, Role
 from traceability.settings import Settings
 from web.i18n import translator
-from web.service import explain, step_word
+from web.service import author_words, explain, note_words, step_word
 
 HTML = {"Accept": "text/html"}
 ZH = {**HTML, "Accept-Language": "zh-CN"}
@@ -124,3 +125,36 @@ def test_the_graph_and_the_choosers_show_names(client: TestClient, session: Sess
     assert statement.status_code == 200 and ">广州经销商 · D-GZ</option>" in statement.text
     store = client.get("/app/store", headers={**ZH, **auth(admin)})
     assert store.status_code == 200 and ">Store NJ 1 · S-NJ-1</option>" in store.text
+
+
+@pytest.mark.parametrize("key", sorted(NOTE_SAMPLES))
+def test_the_systems_notes_are_worded_and_a_persons_stay_as_written(key: str) -> None:
+    _ = translator("zh-CN")
+    names = {"PLANT-1": "一号工厂", "D-GZ": "广州经销商", "S-NJ-1": "南京一店"}
+    text = note_words(details.write_note(key, **NOTE_SAMPLES[key]), names=names, territories={}, _=_)
+    assert not re.search(r"[A-Za-z]", re.sub(r"urn:uuid:\d", "", text)), text  # event ids stay as they are
+    assert "{" not in text
+    assert note_words("Sold to S-NJ-1 by mistake", names=names, territories={}, _=_) == "Sold to S-NJ-1 by mistake"
+
+
+def test_note_authors_are_a_role_and_a_name() -> None:
+    _ = translator("zh-CN")
+    names = {"AUD": "稽查组"}
+    assert author_words("system", names=names, _=_) == _("alert.by_system")
+    assert author_words("auditor:AUD", names=names, _=_) == f"{_('role.auditor')} 稽查组"
+    assert author_words("AUD (auditor, key 7)", names=names, _=_) == f"{_('role.auditor')} 稽查组"
+    assert author_words("someone", names=names, _=_) == "someone"
+
+
+def test_the_history_on_the_page_is_in_chinese(client: TestClient, session: Session, leak: Leak) -> None:
+    key, alerts = leak
+    alert = alerts["unauthorized_channel"]
+    assert alert.id is not None
+    update_alert(session=session, alert_id=alert.id, author="auditor:AUD", assignee="王审计")
+    page = client.get(f"/app/alerts/{alert.id}", headers={**ZH, **auth(key)}).text
+    found = re.search(r'data-testid="history">(.*?)</ul>', page, re.S)
+    assert found, "no history on the page"
+    history = html.unescape(re.sub(r"<[^>]+>", " ", found.group(1)))
+    zh = translator("zh-CN")
+    assert zh("alert.note.assigned", assignee="王审计") in history and "assigned" not in history, history
+    assert f"{zh('role.auditor')} Audit team" in history and "auditor:AUD" not in history, history
