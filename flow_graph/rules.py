@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from flow_graph import details
 from ledger.history import EventRow, Sighting
 from ledger.keys import is_sgtin_key
 from ledger.state import UNKNOWN, UnitState, step
@@ -387,7 +388,7 @@ def known(history: UnitHistory, md: MasterData) -> EventRow | bool:
 
 
 def _where(place: str | None) -> str:
-    return place or "an unknown place"
+    return place or details.UNKNOWN_PLACE
 
 
 def _at(e: EventRow) -> tuple[datetime, int, str]:
@@ -441,29 +442,27 @@ def evaluate_unit(
             holder = holder_breach(md, state, e)
             if holder is not None:
                 taker = mover(e)
-                detail = f"{taker} recorded {e.biz_step} of a unit held by {holder}"
+                detail = details.write("holder", taker=taker, step=e.biz_step, holder=holder)
                 out.add(AlertKind.holder_mismatch, taker, md.distributor_of(taker), detail, at=_at(e), events=[e],
                         resting_on=[e])  # fmt: skip
             sender = channel_breach(md, e.source or e.location, e.destination) if e.biz_step == "shipping" else None
             if sender is not None:
-                detail = f"{sender} shipped to store {e.destination}, which it is not authorised to supply"
+                detail = details.write("channel", sender=sender, store=e.destination)
                 out.add(AlertKind.unauthorized_channel, e.destination, sender, detail, at=_at(e), events=[e],
                         resting_on=[e])  # fmt: skip
             if place is not None and md.kind(place) == "store" and not md.parties[place].member:
-                detail = f"seen at store {place}, which holds no member authorisation number"
+                detail = details.write("not_member", place=place)
                 out.add(AlertKind.unauthorized_channel, place, responsible, detail, at=_at(e),
                         events=[e] if current is None else [e, current[1]], resting_on=[e])  # fmt: skip
             if current is not None and outside_territories(md, current[0], place):
-                allowed = ", ".join(sorted(md.authorised.get(current[0], ()))) or "none"
-                detail = (
-                    f"seen at {place} (territory {md.territory(place)}), outside the territories of its "
-                    f"responsible distributor {current[0]} ({allowed})"
-                )
+                allowed = ", ".join(sorted(md.authorised.get(current[0], ()))) or details.NO_TERRITORY
+                detail = details.write("territory", place=place, territory=md.territory(place),
+                                       distributor=current[0], allowed=allowed)  # fmt: skip
                 out.add(AlertKind.out_of_territory, place, responsible, detail, at=_at(e), events=[e, current[1]],
                         resting_on=[e])  # fmt: skip
             if e.biz_step == "retail_selling":
                 if last_sale is not None:
-                    detail = f"sold twice: at {_where(last_sale.location)} and at {_where(place)}"
+                    detail = details.write("sold_twice", first=_where(last_sale.location), second=_where(place))
                     out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[last_sale, e],
                             resting_on=[last_sale, e])  # fmt: skip
                 last_sale = e
@@ -486,11 +485,10 @@ def evaluate_unit(
                     hours = (e.time - before.time).total_seconds() / 3600
                     window = hours + skew_hours
                     if not (expected or arrived_early) and km > 0 and (window <= 0 or km / window > max_speed_kmh):
-                        speed = "an instant" if window <= 0 else f"{km / window:.0f} km/h"
-                        detail = (
-                            f"seen at {before.location} and at {place}, {km:.0f} km apart, "
-                            f"{hours * 60:.0f} min later: {speed}{tolerance} > {max_speed_kmh:.0f} km/h"
-                        )
+                        speed = details.INSTANT if window <= 0 else f"{km / window:.0f} km/h"
+                        detail = details.write("speed", before=before.location, place=place, km=f"{km:.0f}",
+                                               minutes=f"{hours * 60:.0f}", speed=speed, tolerance=tolerance,
+                                               max=f"{max_speed_kmh:.0f}")  # fmt: skip
                         out.add(AlertKind.clone_suspected, place, responsible, detail, at=_at(e), events=[before, e],
                                 resting_on=[before, e])  # fmt: skip
                 if not arrived_early:
@@ -499,7 +497,7 @@ def evaluate_unit(
             elif e.biz_step == "shipping":
                 transit = e
         if counterfeit:
-            detail = "never issued by the brand and not commissioned by a brand-owned party"
+            detail = details.write("counterfeit")
             out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e], resting_on=[e])
         state = step(state, e)
     for r in history.rejections:
@@ -509,6 +507,6 @@ def evaluate_unit(
         for s, current in zip(history.sightings, timeline, strict=True):
             if s.event.time <= r.time and current is not None:
                 responsible = current[0]
-        detail = f"scan rejected as {r.reason}"
+        detail = details.write("rejected", reason=r.reason)
         out.add(AlertKind.counterfeit_suspected, r.party, responsible, detail, at=(r.time, 1, str(r.id)), rejected=r.id)
     return out.findings(history.key, md)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_
 from sqlmodel import Session, col
 
+from flow_graph import details
 from flow_graph.errors import AlertNotFound, InvalidFilter, InvalidTransition
 from flow_graph.history import (
     FlowView,
@@ -207,14 +208,14 @@ def _stored(session: Session, scope: set[str] | None) -> list[Alert]:
 def _withdraw_reason(alert: Alert, view: FlowView, md: MasterData) -> str:
     gone = [i for i in json.loads(alert.event_ids) if i in view.retracted]
     if gone:
-        return "evidence retracted by an errorDeclaration: " + ", ".join(gone)
+        return details.write_note("retracted", events=", ".join(gone))
     if alert.kind == AlertKind.counterfeit_suspected:
         why = known(history_of(view, alert.unit_key), md)
         if isinstance(why, EventRow):
-            return f"the code is now known: commissioned by {why.location or why.source} in event {why.event_id}"
+            return details.write_note("known_event", party=why.location or why.source, event=why.event_id)
         if why:
-            return "the code is now known: issued by the brand"
-    return "no longer holds: events or master data that arrived since changed the unit's history"
+            return details.write_note("known_issued")
+    return details.write_note("no_longer")
 
 
 def _reconcile(
@@ -243,13 +244,14 @@ def _reconcile(
             setattr(alert, name, values[name])
         if alert.status == AlertStatus.withdrawn:
             back = _raised_status(finding)
-            notes.append(_note(alert, "reopened", back, f"raised again: {finding.detail}", now))
+            again = details.write_note("raised_again", detail=finding.detail)
+            notes.append(_note(alert, "reopened", back, again, now))
             alert.status, alert.withdrawn_at, alert.withdrawn_reason = back, None, None
             alert.status_changed_at = alert.updated_at = now
             session.add(alert)
             result.reopened += 1
         elif alert.status == AlertStatus.unverified and finding.verified:
-            notes.append(_note(alert, "status", AlertStatus.open, "a verified sighting confirms it", now))
+            notes.append(_note(alert, "status", AlertStatus.open, details.write_note("verified"), now))
             alert.status, alert.status_changed_at = AlertStatus.open, now
             alert.updated_at = now
             session.add(alert)
@@ -582,7 +584,8 @@ def update_alert(
         note = None
     if assignee is not UNSET and assignee != alert.assignee:
         notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="assign",
-                               text=f"assigned to {assignee}" if assignee else "unassigned"))  # fmt: skip
+                               text=details.write_note("assigned", assignee=assignee) if assignee
+                               else details.write_note("unassigned")))  # fmt: skip
         alert.assignee = assignee
     if note:
         notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="note", text=note))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from codes.service import key_store
+from flow_graph import details
 from flow_graph import service as flow
 from flow_graph.errors import AlertNotFound, InvalidTransition
 from labels import service as labels
@@ -142,8 +143,17 @@ def alert_detail(request: Request, session: SessionDep, principal: AlertReader, 
     attributed to it) gets the note form instead, and no trail (web.partner_pages posts the note)."""
     page = service.alert_page(session=session, principal=principal, alert_id=alert_id)
     partner = principal.role is Role.distributor
+    _ = translator(page_lang(request))
+    alert, known = page["case"].alert, {"names": page["names"], "territories": page["territories"]}
+    words = {
+        "why": service.explain(alert, **known, _=_), "unworded": details.parse(alert.detail) is None,
+        "withdrawn_why": service.note_words(alert.withdrawn_reason or "", **known, _=_),
+        "notes": [service.note_words(n.text, **known, _=_) for n in page["case"].history],
+        "authors": [service.author_words(n.author, names=page["names"], _=_) for n in page["case"].history],
+        "step_word": service.step_word,
+    }
     return render(request, "alert.html", {**page, **({"transitions": []} if partner else {}), "can_note": partner,
-                                          "_session": session}, principal=principal)  # fmt: skip
+                                          **words, "_session": session}, principal=principal)  # fmt: skip
 
 
 @router.post("/app/alerts/{alert_id}")
@@ -171,7 +181,9 @@ def graph_page(
     chosen = distributor or (ids[0] if ids else None)
     graph = service.graph_around(session=session, distributor=chosen) if chosen else None
     names = service.party_names(session=session, ids=set(ids))
+    places = {t for t, _ in graph["report"].by_territory} if graph else set()
     return render(request, "graph.html", {"graph": graph, "chosen": chosen, "distributors": names,
+                                          "territories": service.territory_names(session=session, ids=places),
                                           "_session": session}, principal=principal)  # fmt: skip
 
 

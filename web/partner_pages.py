@@ -220,6 +220,8 @@ class StatementPage:
     timezone: str
     choices: list[str] = field(default_factory=list)
     """The distributors the brand's roles may pick from (empty for a distributor)."""
+    choice_names: dict[str, str] = field(default_factory=dict)
+    """Their names: the chooser shows names, not ids."""
 
     @property
     def prev_offset(self) -> int | None:
@@ -254,13 +256,15 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
                      items=row.items, opened_at=row.shipment.opened_at)
         for row in listed
     ]  # fmt: skip
-    choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.distributor)]
-               if principal.sees_all else [])  # fmt: skip
+    pickable = (list_parties(session=session, principal=principal, kind=PartyKind.distributor)
+                if principal.sees_all else [])  # fmt: skip
+    choices = [p.id for p in pickable]
     return StatementPage(
         party=viewed.party_id, party_name=names.get(viewed.party_id, viewed.party_id), period=chosen,
         periods=period_choices(session=session, policy=policy), settlement=result,
         reasons=[rate_reason(d, result.policy, _) for d in result.distributors], alerts=alerts, names=names,
         shipments=shipments, offset=offset, next_offset=next_offset, timezone=policy.timezone, choices=choices,
+        choice_names={p.id: p.name for p in pickable},
     )  # fmt: skip
 
 
@@ -279,6 +283,8 @@ class StorePage:
     next_offset: int | None
     timezone: str
     choices: list[str] = field(default_factory=list)
+    choice_names: dict[str, str] = field(default_factory=dict)
+    """The stores' names, for the chooser."""
 
     @property
     def prev_offset(self) -> int:
@@ -304,11 +310,12 @@ def store_page_for(*, session: Session, principal: Principal, policy: Policy, pa
                                     limit=_MEMBERS_PAGE, offset=offset, lang=lang)  # fmt: skip
     summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now)
     _ = translator(lang)
-    choices = ([p.id for p in list_parties(session=session, principal=principal, kind=PartyKind.store)]
-               if principal.sees_all else [])  # fmt: skip
+    pickable = list_parties(session=session, principal=principal, kind=PartyKind.store) if principal.sees_all else []
+    choices = [p.id for p in pickable]
     return StorePage(summary=summary, reasons=[fee_reason(s, policy, _, lang) for s in summary.month.stores],
                      members=page.items, total=page.total, offset=offset, next_offset=page.next_offset,
-                     timezone=policy.timezone, choices=choices)  # fmt: skip
+                     timezone=policy.timezone, choices=choices,
+                     choice_names={p.id: p.name for p in pickable})  # fmt: skip
 
 
 # --- routes -------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from sqlmodel import Session, col, select
 from codes.errors import MalformedCode
 from codes.keyfiles import KeyFileStore
 from codes.service import verify_text
+from flow_graph import details
 from ledger.history import CONSUMER_ORIGIN, unit_events
 from ledger.keys import code_key, sgtin_key
 from scanning import service as scans
@@ -64,6 +66,11 @@ __all__ = [
     "VOUCHING_ROLES",
     "Channel",
     "alert_page",
+    "author_words",
+    "explain",
+    "note_words",
+    "step_word",
+    "word_detail",
     "channel_view",
     "graph_around",
     "CheckTally",
@@ -647,7 +654,115 @@ def alert_page(*, session: Session, principal: Principal, alert_id: int) -> dict
     ids = {p for p in (case.alert.party_id, case.alert.responsible_distributor_id) if p}
     for step in trail.steps if trail is not None else []:
         ids.update(p for p in (step.location, step.source, step.destination, step.responsible_distributor) if p)
+    places: set[str | None] = {case.alert.territory_id}
+    stored = [case.alert.detail, case.alert.withdrawn_reason or "", *(n.text for n in case.history)]
+    for fields in _fields_within(stored):
+        ids.update(v for k, v in fields.items() if k in _PARTY_FIELDS and v != details.UNKNOWN_PLACE)
+        places.update({fields.get("territory"), *_territory_list(fields.get("allowed", ""))})
+    ids.update(who for n in case.history if (who := _author_party(n.author)))
     evidence = set(flow.alert_event_ids(case.alert))
     allowed = sorted(s.value for s in flow.TRANSITIONS[case.alert.status])
     return {"case": case, "trail": trail, "names": party_names(session=session, ids=ids), "evidence": evidence,
-            "transitions": allowed}  # fmt: skip
+            "transitions": allowed, "territories": territory_names(session=session, ids={t for t in places if t})}
+
+
+_PARTY_FIELDS = frozenset({"taker", "holder", "sender", "store", "place", "distributor", "first", "second", "before",
+                           "party"})  # fmt: skip
+"""The fields of a stored alert detail or system note (flow_graph.details) that hold a party id."""
+_API_AUTHOR = re.compile(r"^(?P<party>\S+) \((?P<role>\w+), key \d+\)$")
+"""How the API signs a case note (flow_graph.routes); the pages sign ``role:party``."""
+
+
+def _fields_within(texts: list[str]) -> list[dict[str, str]]:
+    """The fields of every stored explanation and system note among ``texts`` (a reopening's detail within)."""
+    out = []
+    for text in texts:
+        note = details.parse(text, details.NOTES)
+        if note is not None:
+            out.append(note[1])
+            text = note[1].get("detail", "")
+        parsed = details.parse(text)
+        if parsed is not None:
+            out.append(parsed[1])
+    return out
+
+
+def _author_party(author: str) -> str | None:
+    found = _API_AUTHOR.match(author)
+    if found:
+        return found["party"]
+    role, sep, party = author.partition(":")
+    return party if sep and role in Role.__members__ else None
+
+
+def author_words(author: str, *, names: dict[str, str], _: Callable[..., str]) -> str:
+    """Who wrote a case note: the system, or a role and its party's name."""
+    if author == "system":
+        return _("alert.by_system")
+    found = _API_AUTHOR.match(author)
+    role, sep, party = (found["role"], ":", found["party"]) if found else author.partition(":")
+    if not sep or role not in Role.__members__:
+        return author
+    return f"{_('role.' + role)} {names.get(party, party)}"
+
+
+def note_words(text: str, *, names: dict[str, str], territories: dict[str, str], _: Callable[..., str]) -> str:
+    """A case note in the page's language: one the system wrote worded afresh (flow_graph.details.NOTES); one a
+    person wrote as written."""
+    parsed = details.parse(text, details.NOTES)
+    if parsed is None:
+        return text
+    key, fields = parsed
+    if "detail" in fields:
+        fields["detail"] = word_detail(fields["detail"], None, names=names, territories=territories, _=_)
+    if "party" in fields:
+        fields["party"] = names.get(fields["party"], fields["party"])
+    return _("alert.note." + key, **fields)
+
+
+def _territory_list(allowed: str) -> list[str]:
+    return [] if allowed in ("", details.NO_TERRITORY) else allowed.split(", ")
+
+
+def explain(alert: Alert, *, names: dict[str, str], territories: dict[str, str], _: Callable[..., str]) -> str:
+    """Why the alert was raised, in the page's language: its stored English detail read back into its case and
+    fields (flow_graph.details) and worded afresh, parties and territories by name. A detail no template wrote
+    (older data) is said as the alert's kind."""
+    return word_detail(alert.detail, str(alert.kind), names=names, territories=territories, _=_)
+
+
+def word_detail(detail: str, kind: str | None, *, names: dict[str, str], territories: dict[str, str],
+                _: Callable[..., str]) -> str:  # fmt: skip
+    """A stored explanation (flow_graph.details.TEMPLATES) in the page's language; see :func:`explain`."""
+    parsed = details.parse(detail)
+    if parsed is None:
+        return _("alert.why.other", kind=_("kind." + kind) if kind else "")
+    key, fields = parsed
+
+    def party(value: str) -> str:
+        return _("alert.why.unknown_place") if value == details.UNKNOWN_PLACE else names.get(value, value)
+
+    words = {k: party(v) if k in _PARTY_FIELDS else v for k, v in fields.items()}
+    if "step" in words:
+        words["step"] = step_word(words["step"], _)
+    if "territory" in words:
+        words["territory"] = territories.get(words["territory"], words["territory"])
+    if "allowed" in words:
+        listed = [territories.get(t, t) for t in _territory_list(words["allowed"])]
+        words["allowed"] = _("alert.why.list_sep").join(listed) if listed else _("alert.why.no_territory")
+    if "reason" in words:
+        words["reason"] = _("reason." + words["reason"])
+    if key == "speed":
+        kmh = words["speed"].removesuffix(" km/h")
+        words["speed"] = _("alert.why.instant") if words["speed"] == details.INSTANT else _("alert.why.kmh", speed=kmh)
+        skew = re.search(r"\d+", words["tolerance"])
+        words["tolerance"] = _("alert.why.tolerance", minutes=skew.group()) if skew else ""
+    return _("alert.why." + key, **words)
+
+
+def step_word(code: str | None, _: Callable[..., str], event_type: str = "") -> str:
+    """A business step (or, without one, the event type) in words; a step outside the catalogue (a URN of the
+    brand's own) as it is."""
+    key = f"step.{code}" if code else f"event.{event_type}"
+    text = _(key)
+    return (code or event_type) if text == key else text

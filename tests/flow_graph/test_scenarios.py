@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from flow_graph import details
 from flow_graph.service import reevaluate
 from ledger.store import scans_rejected as notify_scan_rejected
 from scanning.epcis import capture_document
@@ -86,6 +87,8 @@ def test_every_rule_finds_exactly_the_planted_cases(
         got = found(session)
         missed, false = sc.expected - got, got - sc.expected
         assert not missed and not false, f"missed {sorted(missed, key=str)}; false {sorted(false, key=str)}"
+        # Every explanation the rules store is one a page can read back and word in its language.
+        assert [a.detail for a in active(session) if details.parse(a.detail) is None] == []
         incremental = snapshot(session)
         result = reevaluate(session=session)
         assert (result.raised, result.updated, result.withdrawn, result.reopened) == (0, 0, 0, 0), result
