@@ -176,13 +176,23 @@ def graph_page(
 def settlement_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Finance,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
 ) -> Response:  # fmt: skip
-    """Run a period's settlement and see its figures; lock it; download the reports."""
+    """Run a period's settlement and see its figures; lock it; download the reports. The store lines come a page
+    at a time with their total and a search (a store's id or name): a network has hundreds of member stores."""
     policy = load_policy(settings.policy_file)
     result = settle.run_settlement(session=session, period=period, policy=policy) if period else None
     locked = settle.list_periods(session=session)
+    needle = q.strip().casefold()
+    stores = [s for s in (result.stores if result else []) if not needle or needle in s.party.casefold()
+              or needle in s.name.casefold()]  # fmt: skip
+    pages = pager(page=page, size=size, total=len(stores), params={"period": period or "", "q": q})
     return render(request, "settlement.html", {"result": result, "period": period or "", "locked": locked,
-                                               "_session": session}, principal=principal)  # fmt: skip
+                                               "stores": stores[pages.offset:pages.offset + pages.size],
+                                               "pager": pages, "f": {"q": q}, "_session": session},
+                  principal=principal)  # fmt: skip
 
 
 @router.post("/app/settlement/lock")
