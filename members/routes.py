@@ -89,7 +89,7 @@ def list_members(
     store: Annotated[str | None, Query(max_length=64, description="One store's members (brand roles)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    q: Annotated[str | None, Query(max_length=100, description="A member number, or text in the name or source")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="A member number, or text of name or source")] = None,
 ) -> Any:
     """The caller's members, newest first (a store: only its own); ``X-Total-Count`` and a ``Link`` to the next page."""
     page = service.list_members(session=session, principal=principal, store_id=store, limit=limit, offset=offset,

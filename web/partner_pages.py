@@ -40,7 +40,7 @@ from traceability.models.base import utcnow
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
 from web.i18n import Translator, translator
-from web.listing import DEFAULT_SIZE, PageNo, PageSize, Pager, pager
+from web.listing import DEFAULT_SIZE, PageNo, Pager, PageSize, pager
 from web.routes import NAV, NavItem, PageRoute, render
 
 __all__ = [
@@ -260,8 +260,8 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
                                                                        principal=viewed),
                          params={**({"party": viewed.party_id} if principal.sees_all else {}), "period": chosen,
                                  **alerts_f})  # fmt: skip
-    alerts = flow.list_alerts(session=session, principal=viewed,
-                              filters=replace(filters, limit=alerts_pager.size, offset=alerts_pager.offset))  # fmt: skip
+    paged = replace(filters, limit=alerts_pager.size, offset=alerts_pager.offset)
+    alerts = flow.list_alerts(session=session, principal=viewed, filters=paged)
     listed: list[outbound.ShipmentListing] | None = None
     next_offset = None
     if principal.role in (Role.distributor, Role.admin):  # finance reads statements, not shipments
