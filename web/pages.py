@@ -288,6 +288,16 @@ def print_job_page(request: Request, session: SessionDep, principal: Plant, job_
     return render(request, "print_job.html", {"job": job, "r": recon, "_session": session}, principal=principal)
 
 
+@router.get("/app/print-jobs/{job_id}/reconciliation.csv")
+def reconciliation_csv(request: Request, session: SessionDep, principal: Plant, job_id: RowId) -> Response:
+    """The job's reconciliation as CSV, its headers in the page's language (the API's gives machine names)."""
+    lang = page_lang(request)
+    recon = labels.reconcile(session=session, job_id=job_id, principal=principal)
+    return Response(labels.reconciliation_csv([recon], lang=lang), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{job_id}.csv"',
+                             "Content-Language": lang})  # fmt: skip
+
+
 def _file(body: bytes, fmt: PrintFormat, name: str) -> Response:
     media = "application/pdf" if fmt is PrintFormat.pdf else "text/plain; charset=utf-8"
     return Response(body, media_type=media,
