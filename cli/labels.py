@@ -211,6 +211,8 @@ def reconcile(
     fmt: Literal["table", "csv", "json"] = typer.Option("table", "--format"),
     out: Path | None = typer.Option(None, "--out", dir_okay=False, help="Write to a file (CSV unless --format json)."),
     check: bool = typer.Option(False, "--check", help="Exit 1 if any job has codes unaccounted for."),
+    lang: Literal["zh-CN", "en"] | None = typer.Option(
+        None, "--lang", help="Headers' language, zh-CN or en (default: the machine column names, for scripts)."),
 ) -> None:
     """Per job: issued, printed, reprinted, voided, commissioned, and the difference still unaccounted for."""
     from labels import service
@@ -218,7 +220,7 @@ def reconcile(
     with state(ctx).session() as session:
         reports = [service.reconcile(session=session, job_id=job_id) for job_id in job_ids]
     if fmt == "table" and out is None:
-        table = Table(*service.RECONCILIATION_COLUMNS)
+        table = Table(*service.reconciliation_headers(lang))
         for report in reports:
             cells = [str(v) for v in report.as_dict().values()]
             if report.difference:
@@ -227,7 +229,7 @@ def reconcile(
         out_console.print(table)
     else:
         text = (json.dumps([r.as_dict() for r in reports], indent=2) + "\n" if fmt == "json"
-                else service.reconciliation_csv(reports))  # fmt: skip
+                else service.reconciliation_csv(reports, lang=lang))  # fmt: skip
         if out is None:
             sys.stdout.write(text)
         else:

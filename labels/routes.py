@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO, Literal, cast
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from codes.service import key_store
@@ -27,6 +27,7 @@ from labels.schemas import (
 )
 from traceability.api import SessionDep, SettingsDep, allow
 from traceability.auth.service import Principal
+from traceability.i18n import negotiate
 from traceability.models import PrintFormat, PrintJobStatus, Role
 
 __all__ = ["router"]
@@ -135,10 +136,23 @@ def close_job(session: SessionDep, principal: Plant, job_id: JobId) -> Any:
     return service.close_job(session=session, job_id=job_id, by=principal.party_id, principal=principal)
 
 
+async def _csv_lang(
+    accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None,
+    lang: Annotated[Literal["zh-CN", "en"] | None, Query(description="Headers' language (CSV); none: machine names")]
+    = None,
+) -> str | None:
+    """The CSV's language: ``lang`` if given, else the one ``Accept-Language`` asks for; a caller that asks for
+    none (a script) gets the machine column names, as before."""
+    return lang or (negotiate(accept_language) if accept_language else None)
+
+
 @router.get("/jobs/{job_id}/reconciliation", response_model=ReconciliationRead, responses=_CSV)
-def reconcile(session: SessionDep, principal: Viewer, job_id: JobId, format: Literal["json", "csv"] = "json") -> Any:
-    """Issued, printed, reprinted, voided and commissioned codes of a job, and the difference (JSON or CSV)."""
+def reconcile(session: SessionDep, principal: Viewer, job_id: JobId, csv_lang: Annotated[str | None,
+              Depends(_csv_lang)], format: Literal["json", "csv"] = "json") -> Any:  # fmt: skip
+    """Issued, printed, reprinted, voided and commissioned codes of a job, and the difference (JSON or CSV; the
+    CSV's headers in the caller's language, the machine column names when it asks for none)."""
     report = service.reconcile(session=session, job_id=job_id, principal=principal)
     if format == "csv":
-        return PlainTextResponse(service.reconciliation_csv([report]), media_type="text/csv")
+        return PlainTextResponse(service.reconciliation_csv([report], lang=csv_lang), media_type="text/csv",
+                                 headers={"Content-Language": csv_lang or "en"})  # fmt: skip
     return report.as_dict()

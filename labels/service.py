@@ -43,7 +43,7 @@ from ledger.keys import code_key
 from ledger.store import append, own_event
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput, NotFound
-from traceability.i18n import Catalogue, messages
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import (
     Capture,
     Code,
@@ -75,11 +75,14 @@ __all__ = [
     "print_job",
     "reconcile",
     "reconciliation_csv",
+    "reconciliation_headers",
     "reprint_label",
     "void_label",
 ]
 
 _MESSAGES: Catalogue = messages("labels.service")
+# The reconciliation export's words. The English ones are the machine column names and states scripts read.
+_WORDS: Catalogue = messages("labels.service:words")
 
 MAX_QUANTITY = 1_000_000
 """Largest job: a day of a fast line; larger runs are several jobs, each reconciled on its own."""
@@ -535,11 +538,20 @@ RECONCILIATION_COLUMNS = ("job_id", "party_id", "status", "issued", "printed", "
                           "difference")  # fmt: skip
 
 
-def reconciliation_csv(reports: Sequence[Reconciliation]) -> str:
-    """Reconciliations as CSV, one row per job, with a header row."""
+def reconciliation_headers(lang: str | None = None) -> list[str]:
+    """The reconciliation's column headers: the machine names (:data:`RECONCILIATION_COLUMNS`) with no language or
+    in English, the reader's words in Chinese."""
+    return [wording(_WORDS, f"h.{c}", lang or "en") for c in RECONCILIATION_COLUMNS]
+
+
+def reconciliation_csv(reports: Sequence[Reconciliation], *, lang: str | None = None) -> str:
+    """Reconciliations as CSV, one row per job, with a header row. Without a language (or in English) the headers
+    are the machine column names scripts read, and the job's state its code; in Chinese both are words, and the
+    text starts with a BOM so that Excel and WPS read it as UTF-8."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RECONCILIATION_COLUMNS)
+    writer.writerow(reconciliation_headers(lang))
     for report in reports:
-        writer.writerow([getattr(report, column) for column in RECONCILIATION_COLUMNS])
-    return buffer.getvalue()
+        writer.writerow([wording(_WORDS, f"status.{report.status}", lang or "en") if column == "status"
+                         else getattr(report, column) for column in RECONCILIATION_COLUMNS])  # fmt: skip
+    return ("\ufeff" if lang == "zh-CN" else "") + buffer.getvalue()

@@ -89,13 +89,15 @@ def list_members(
     store: Annotated[str | None, Query(max_length=64, description="One store's members (brand roles)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    q: Annotated[str | None, Query(max_length=100, description="A member number, or text of name or source")] = None,
 ) -> Any:
     """The caller's members, newest first (a store: only its own); ``X-Total-Count`` and a ``Link`` to the next page."""
     page = service.list_members(session=session, principal=principal, store_id=store, limit=limit, offset=offset,
-                                lang=lang)  # fmt: skip
+                                lang=lang, search=q)  # fmt: skip
     headers = {"X-Total-Count": str(page.total)}
     if page.next_offset is not None:
-        query = urlencode({"offset": page.next_offset, "limit": limit} | ({"store": store} if store else {}))
+        query = urlencode({"offset": page.next_offset, "limit": limit} | ({"store": store} if store else {})
+                          | ({"q": q} if q else {}))  # fmt: skip
         headers["Link"] = f'</api/v1/members?{query}>; rel="next"'
     return JSONResponse([MemberRead.model_validate(m).model_dump(mode="json") for m in page.items], headers=headers)
 

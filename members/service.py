@@ -386,9 +386,11 @@ def list_members(
     limit: int = 50,
     offset: int = 0,
     lang: str = "en",
+    search: str | None = None,
 ) -> MemberPage:
     """The members the asking party may list, newest first: a store its own (403 for another's), the brand's roles
-    every store's or one store's."""
+    every store's or one store's; ``search`` narrows them to a member number, or text within the name or the
+    source (a store's clerk looks a member up by the name she gave; the phone is never stored to search)."""
     if principal.role is not Role.store and not principal.sees_all:
         raise Forbidden.keyed(_WORDS, "list_role", role=principal.role.value, detail={"role": principal.role.value})
     target = _own_store(principal, store_id)
@@ -399,6 +401,13 @@ def list_members(
     if target is not None:
         stmt = stmt.where(Member.home_store_id == target)
         counted = counted.where(Member.home_store_id == target)
+    needle = (search or "").strip()[:100]
+    if needle:
+        like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found: list[Any] = [col(Member.name).ilike(like, escape="\\"), col(Member.source).ilike(like, escape="\\")]
+        if needle.isdigit() and len(needle) < 10:
+            found.append(col(Member.id) == int(needle))
+        stmt, counted = stmt.where(or_(*found)), counted.where(or_(*found))
     total = int(session.exec(counted).one())
     rows = session.exec(
         stmt.order_by(col(Member.created_at).desc(), col(Member.id).desc()).offset(offset).limit(limit)

@@ -16,7 +16,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -42,13 +44,16 @@ from scanning.service import (
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import NotFound
 from traceability.i18n import Catalogue, messages, wording
-from traceability.models import Capture, Code, ReceiptLine, ReceiptOutcome, Shipment, ShipmentStatus
+from traceability.models import Capture, Code, Party, ReceiptLine, ReceiptOutcome, Shipment, ShipmentStatus
 from traceability.models.base import utcnow
 
 __all__ = [
+    "INBOUND_STATES",
+    "InboundFilter",
     "InboundListing",
     "ReceiptView",
     "close_receipt",
+    "count_inbound",
     "describe_receipt",
     "get_inbound",
     "list_inbound",
@@ -56,6 +61,7 @@ __all__ = [
 ]
 
 _MESSAGES: Catalogue = messages("scanning.receiving")
+_Row = TypeVar("_Row")
 
 
 def _say(key: str, lang: str, shipment: int) -> str:
@@ -115,11 +121,53 @@ def get_inbound(*, session: Session, principal: Principal, shipment_id: int, lan
     return shipment
 
 
-def list_inbound(*, session: Session, principal: Principal, limit: int = 50) -> list[InboundListing]:
-    """The shipped (closed) shipments addressed to the caller's party, newest first, units expected and received."""
-    stmt = _inbound_query(principal).where(Shipment.status == ShipmentStatus.closed)
+@dataclass(frozen=True, slots=True)
+class InboundFilter:
+    """What the inbound list filters on: whether the receipt is closed (``received``) or not (``awaiting``), and a
+    search (a shipment number, or text within the sender's id or name or the order reference)."""
+
+    state: str | None = None
+    search: str | None = None
+
+
+INBOUND_STATES = ("awaiting", "received")
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _inbound_list(stmt: SelectOfScalar[_Row], principal: Principal, filters: InboundFilter) -> SelectOfScalar[_Row]:
+    stmt = scope_to_party(stmt, principal, Shipment.destination_id).where(Shipment.status == ShipmentStatus.closed)
+    if filters.state == "received":
+        stmt = stmt.where(col(Shipment.received_at).is_not(None))
+    elif filters.state == "awaiting":
+        stmt = stmt.where(col(Shipment.received_at).is_(None))
+    if filters.search:
+        needle = filters.search.strip()[:100]
+        like = _like(needle)
+        senders = select(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
+                                             col(Party.name).ilike(like, escape="\\")))  # fmt: skip
+        found: list[Any] = [col(Shipment.party_id).in_(senders), col(Shipment.order_ref).ilike(like, escape="\\")]
+        if needle.isdigit() and len(needle) < 10:
+            found.append(col(Shipment.id) == int(needle))
+        stmt = stmt.where(or_(*found))
+    return stmt
+
+
+def count_inbound(*, session: Session, principal: Principal, filters: InboundFilter | None = None) -> int:
+    """How many shipped shipments addressed to the caller's party match (one COUNT, for the list's pager)."""
+    stmt = _inbound_list(select(func.count()).select_from(Shipment), principal, filters or InboundFilter())
+    return int(session.exec(stmt).one())
+
+
+def list_inbound(*, session: Session, principal: Principal, limit: int = 50, offset: int = 0,
+                 filters: InboundFilter | None = None) -> list[InboundListing]:  # fmt: skip
+    """The shipped (closed) shipments addressed to the caller's party, newest first, a page of them (``limit`` from
+    ``offset``), with units expected and received."""
+    stmt = _inbound_list(select(Shipment), principal, filters or InboundFilter())
     out: list[InboundListing] = []
-    for shipment in session.exec(stmt.order_by(col(Shipment.id).desc()).limit(limit)).all():
+    for shipment in session.exec(stmt.order_by(col(Shipment.id).desc()).offset(offset).limit(limit)).all():
         view = describe_receipt(session=session, shipment=shipment)
         out.append(InboundListing(shipment=shipment, expected=len(view.expected), received=len(view.received)))
     return out

@@ -109,28 +109,7 @@ SIGNATURE_HEADER = "GS1-Signature"
 _QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
 
 _MESSAGES: Catalogue = messages("scanning.subscriptions")
-_WORDS = {
-    "en": {
-        "schedule_value": "schedule.{field} must be numbers from {low} to {high} or ranges [low-high], "
-                          "separated by commas (got {value})",
-        "schedule_field": "schedule has no field {field}: it takes second, minute, hour, dayOfMonth, month and "
-                          "dayOfWeek (GS1), or interval (seconds)",
-        "schedule_empty": "schedule needs at least one of second, minute, hour, dayOfMonth, month, dayOfWeek, or an "
-                          "interval",
-        "schedule_mixed": "schedule takes either interval or GS1's fields (second … dayOfWeek), not both",
-        "schedule_interval": "schedule.interval must be whole seconds from 1 to {most}",
-        "schedule_never": "schedule never comes round: no date has dayOfMonth {day} in month {month}",
-    },
-    "zh-CN": {
-        "schedule_value": "schedule.{field} 须为 {low} 到 {high} 之间的数字或区间 [起-止]，以逗号分隔（收到 {value}）",
-        "schedule_field": "schedule 没有字段 {field}：可用 second、minute、hour、dayOfMonth、month、dayOfWeek（GS1），"
-                          "或 interval（秒）",
-        "schedule_empty": "schedule 至少需要 second、minute、hour、dayOfMonth、month、dayOfWeek 之一，或 interval",
-        "schedule_mixed": "schedule 只能二选一：interval，或 GS1 的字段（second … dayOfWeek）",
-        "schedule_interval": "schedule.interval 须为 1 到 {most} 之间的整数秒",
-        "schedule_never": "schedule 永远不会到期：{month} 月没有 {day} 日",
-    },
-}
+_WORDS: Catalogue = messages("scanning.subscriptions:words")
 
 
 def _worded(lang: str, key: str, **values: Any) -> str:

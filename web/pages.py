@@ -25,7 +25,7 @@ from traceability.masterdata.service import list_products
 from traceability.models import AlertKind, AlertStatus, CodeLevel, PartyKind, PrintFormat, PrintJobStatus, Role
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
-from web.i18n import phrase
+from web.i18n import phrase, translator
 from web.listing import DEFAULT_SIZE, SIZES, PageNo, PageSize, pager
 from web.routes import NAV, ROLE_HOME, NavItem, PageRoute, render
 
@@ -194,13 +194,23 @@ def graph_page(
 def settlement_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Finance,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
 ) -> Response:  # fmt: skip
-    """Run a period's settlement and see its figures; lock it; download the reports."""
+    """Run a period's settlement and see its figures; lock it; download the reports. The store lines come a page
+    at a time with their total and a search (a store's id or name): a network has hundreds of member stores."""
     policy = load_policy(settings.policy_file)
     result = settle.run_settlement(session=session, period=period, policy=policy) if period else None
     locked = settle.list_periods(session=session)
+    needle = q.strip().casefold()
+    stores = [s for s in (result.stores if result else []) if not needle or needle in s.party.casefold()
+              or needle in s.name.casefold()]  # fmt: skip
+    pages = pager(page=page, size=size, total=len(stores), params={"period": period or "", "q": q})
     return render(request, "settlement.html", {"result": result, "period": period or "", "locked": locked,
-                                               "_session": session}, principal=principal)  # fmt: skip
+                                               "stores": stores[pages.offset:pages.offset + pages.size],
+                                               "pager": pages, "f": {"q": q}, "_session": session},
+                  principal=principal)  # fmt: skip
 
 
 @router.post("/app/settlement/lock")
@@ -293,6 +303,16 @@ def print_job_page(request: Request, session: SessionDep, principal: Plant, job_
     job = labels.get_job(session=session, job_id=job_id, principal=principal)
     recon = labels.reconcile(session=session, job_id=job_id, principal=principal)
     return render(request, "print_job.html", {"job": job, "r": recon, "_session": session}, principal=principal)
+
+
+@router.get("/app/print-jobs/{job_id}/reconciliation.csv")
+def reconciliation_csv(request: Request, session: SessionDep, principal: Plant, job_id: RowId) -> Response:
+    """The job's reconciliation as CSV, its headers in the page's language (the API's gives machine names)."""
+    lang = page_lang(request)
+    recon = labels.reconcile(session=session, job_id=job_id, principal=principal)
+    return Response(labels.reconciliation_csv([recon], lang=lang), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{job_id}.csv"',
+                             "Content-Language": lang})  # fmt: skip
 
 
 def _file(body: bytes, fmt: PrintFormat, name: str) -> Response:

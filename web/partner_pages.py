@@ -14,7 +14,7 @@ the alert page with a note (``POST /app/alerts/{id}/notes``); the alert's status
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
@@ -40,6 +40,7 @@ from traceability.models.base import utcnow
 from web import service
 from web.deps import page_allow, page_lang, refuse_cross_site
 from web.i18n import Translator, phrase, translator
+from web.listing import DEFAULT_SIZE, PageNo, Pager, PageSize, pager
 from web.routes import NAV, NavItem, PageRoute, render
 
 _PAGES: Catalogue = messages("web")  # the pages' words, for the errors a page raises (worded when shown)
@@ -64,8 +65,6 @@ StoreReader = Annotated[Principal, Depends(page_allow(Role.store, Role.admin))]
 Noter = Annotated[Principal, Depends(page_allow(Role.distributor, Role.auditor, Role.admin))]
 
 _SHIPMENTS_PAGE = 20
-_MEMBERS_PAGE = 20
-_ALERTS_SHOWN = 200
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _OPEN_MONTHS = 12
 """With no period locked yet, the picker offers this many months back from the current one."""
@@ -212,6 +211,10 @@ class StatementPage:
     reasons: list[str]
     """One per distributor line: why the rate, in the page's language."""
     alerts: list[Alert]
+    """One page of the alerts attributed to it in the period (``alerts_pager`` says which of how many)."""
+    alerts_pager: Pager
+    alerts_f: dict[str, str]
+    """The alert list's search and status filter as typed (for its form)."""
     names: dict[str, str]
     shipments: list[ShipmentLine] | None
     """None when the signed-in role may not list shipments (finance)."""
@@ -228,19 +231,41 @@ class StatementPage:
         return max(self.offset - _SHIPMENTS_PAGE, 0) if self.offset > 0 else None
 
 
+def _alert_status(value: str, lang: str) -> list[AlertStatus]:
+    """The statement's alert filter: empty means every status; an unknown one is named back in the page's words."""
+    if not value:
+        return list(AlertStatus)
+    try:
+        return [AlertStatus(value)]
+    except ValueError:
+        _ = translator(lang)
+        allowed = ", ".join(_(f"status.{s.value}") for s in AlertStatus)
+        raise InvalidInput(_("list.bad_status", value=value[:20], allowed=allowed), field="status",
+                           reason="bad_status") from None  # fmt: skip
+
+
 def statement_page_for(*, session: Session, principal: Principal, policy: Policy, period: str | None = None,
-                       party: str | None = None, offset: int = 0, lang: str = "zh-CN") -> StatementPage:  # fmt: skip
-    """A distributor's statement for a period as its own key sees it: the settlement line (statement_for), the
-    alerts attributed to it first seen in the period (list_alerts), and its shipments, newest first."""
+                       party: str | None = None, offset: int = 0, lang: str = "zh-CN", search: str = "",
+                       status: str = "", page: int = 1, size: int = DEFAULT_SIZE) -> StatementPage:  # fmt: skip
+    """A distributor's statement for a period as its own key sees it: the settlement line (statement_for), a page
+    of the alerts attributed to it first seen in the period (list_alerts, with their total, a search and a status
+    filter), and its shipments, newest first."""
     viewed = _viewed(session, principal, party, Role.distributor, PartyKind.distributor)
     chosen = _period(period, policy)
+    statuses = _alert_status(status, lang)
     result = settle.statement_for(session=session, principal=viewed, period=chosen, policy=policy)
     _ = translator(lang)
-    # Every status, so a distributor also sees what was dismissed or withdrawn; first seen within the period's
-    # bounds as settled (the policy's calendar month), attributed to it.
-    filters = flow.AlertFilter(status=list(AlertStatus), distributor=viewed.party_id, since=result.starts_at,
-                               until=result.ends_at, limit=_ALERTS_SHOWN)  # fmt: skip
-    alerts = flow.list_alerts(session=session, filters=filters, principal=viewed)
+    # Every status by default, so a distributor also sees what was dismissed or withdrawn; first seen within the
+    # period's bounds as settled (the policy's calendar month), attributed to it.
+    filters = flow.AlertFilter(status=statuses, distributor=viewed.party_id, since=result.starts_at,
+                               until=result.ends_at, search=search.strip() or None)  # fmt: skip
+    alerts_f = {"q": search, "status": status}
+    alerts_pager = pager(page=page, size=size, total=flow.count_alerts(session=session, filters=filters,
+                                                                       principal=viewed),
+                         params={**({"party": viewed.party_id} if principal.sees_all else {}), "period": chosen,
+                                 **alerts_f})  # fmt: skip
+    paged = replace(filters, limit=alerts_pager.size, offset=alerts_pager.offset)
+    alerts = flow.list_alerts(session=session, principal=viewed, filters=paged)
     listed: list[outbound.ShipmentListing] | None = None
     next_offset = None
     if principal.role in (Role.distributor, Role.admin):  # finance reads statements, not shipments
@@ -262,7 +287,8 @@ def statement_page_for(*, session: Session, principal: Principal, policy: Policy
     return StatementPage(
         party=viewed.party_id, party_name=names.get(viewed.party_id, viewed.party_id), period=chosen,
         periods=period_choices(session=session, policy=policy), settlement=result,
-        reasons=[rate_reason(d, result.policy, _) for d in result.distributors], alerts=alerts, names=names,
+        reasons=[rate_reason(d, result.policy, _) for d in result.distributors], alerts=alerts,
+        alerts_pager=alerts_pager, alerts_f=alerts_f, names=names,
         shipments=shipments, offset=offset, next_offset=next_offset, timezone=policy.timezone, choices=choices,
         choice_names={p.id: p.name for p in pickable},
     )  # fmt: skip
@@ -279,16 +305,14 @@ class StorePage:
     reasons: list[str]
     members: list[dict[str, Any]]
     total: int
-    offset: int
-    next_offset: int | None
+    """Every member of the store (the search left aside)."""
+    pager: Pager
+    """Which page of the members the search found."""
+    search: str
     timezone: str
     choices: list[str] = field(default_factory=list)
     choice_names: dict[str, str] = field(default_factory=dict)
     """The stores' names, for the chooser."""
-
-    @property
-    def prev_offset(self) -> int:
-        return max(self.offset - _MEMBERS_PAGE, 0)
 
     def baby(self, member: dict[str, Any]) -> date | int | None:
         born = member.get("baby_birth_date")
@@ -296,24 +320,31 @@ class StorePage:
 
 
 def store_page_for(*, session: Session, principal: Principal, policy: Policy, party: str | None = None,
-                   offset: int = 0, lang: str = "zh-CN", now: datetime | None = None) -> StorePage:  # fmt: skip
+                   page: int = 1, size: int = DEFAULT_SIZE, search: str = "", lang: str = "zh-CN",
+                   now: datetime | None = None) -> StorePage:  # fmt: skip
     """A store's own page: today's sales and the month so far (store_summary) and a page of its members, newest
-    first (list_members: a store naming another store's members is refused there, 403 ``not_own_store``)."""
+    first, with a search (list_members: a store naming another store's members is refused there, 403
+    ``not_own_store``)."""
     if principal.role is Role.store:
         # The member registry's own rule decides, first: nothing of the page is computed for a refused request.
-        page = members.list_members(session=session, principal=principal, store_id=party, limit=_MEMBERS_PAGE,
-                                    offset=offset, lang=lang)  # fmt: skip
-        viewed = principal
+        store_id, viewed = party, principal
     else:
         viewed = _viewed(session, principal, party, Role.store, PartyKind.store)
-        page = members.list_members(session=session, principal=principal, store_id=viewed.party_id,
-                                    limit=_MEMBERS_PAGE, offset=offset, lang=lang)  # fmt: skip
+        store_id = viewed.party_id
+    everyone = members.list_members(session=session, principal=principal, store_id=store_id, limit=1, lang=lang)
+    needle = search.strip() or None
+    found = everyone.total if needle is None else members.list_members(
+        session=session, principal=principal, store_id=store_id, limit=1, lang=lang, search=needle).total
+    members_pager = pager(page=page, size=size, total=found,
+                          params={**({"party": viewed.party_id} if principal.sees_all else {}), "q": search})
+    listed = members.list_members(session=session, principal=principal, store_id=store_id, limit=members_pager.size,
+                                  offset=members_pager.offset, lang=lang, search=needle)  # fmt: skip
     summary = settle.store_summary(session=session, principal=viewed, policy=policy, now=now)
     _ = translator(lang)
     pickable = list_parties(session=session, principal=principal, kind=PartyKind.store) if principal.sees_all else []
     choices = [p.id for p in pickable]
     return StorePage(summary=summary, reasons=[fee_reason(s, policy, _, lang) for s in summary.month.stores],
-                     members=page.items, total=page.total, offset=offset, next_offset=page.next_offset,
+                     members=listed.items, total=everyone.total, pager=members_pager, search=search,
                      timezone=policy.timezone, choices=choices,
                      choice_names={p.id: p.name for p in pickable})  # fmt: skip
 
@@ -327,21 +358,28 @@ PartyParam = Annotated[str | None, Query(max_length=64)]
 @router.get("/app/statement")
 def statement_page(request: Request, session: SessionDep, settings: SettingsDep, principal: StatementReader,
                    period: Annotated[str | None, Query(max_length=20)] = None, party: PartyParam = None,
-                   offset: Offset = 0) -> Response:  # fmt: skip
-    """A distributor's statement for a period: the overview, its alerts, its shipments."""
-    page = statement_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
-                              period=period, party=party, offset=offset, lang=page_lang(request))  # fmt: skip
-    return render(request, "statement.html", {"page": page, "_session": session},
+                   offset: Offset = 0, q: Annotated[str, Query(max_length=100)] = "",
+                   status: Annotated[str, Query(max_length=20)] = "", page: PageNo = 1,
+                   size: PageSize = DEFAULT_SIZE) -> Response:  # fmt: skip
+    """A distributor's statement for a period: the overview, its alerts (a page at a time, searched and filtered),
+    its shipments."""
+    shown = statement_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
+                               period=period, party=party, offset=offset, lang=page_lang(request), search=q,
+                               status=status, page=page, size=size)  # fmt: skip
+    return render(request, "statement.html", {"page": shown, "statuses": [s.value for s in AlertStatus],
+                                              "_session": session},
                   principal=principal)  # fmt: skip
 
 
 @router.get("/app/store")
 def store_page(request: Request, session: SessionDep, settings: SettingsDep, principal: StoreReader,
-               party: PartyParam = None, offset: Offset = 0) -> Response:  # fmt: skip
-    """A store's day: today's sales, the month's sell-through and fee so far, its members."""
-    page = store_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
-                          party=party, offset=offset, lang=page_lang(request))  # fmt: skip
-    return render(request, "store.html", {"page": page, "_session": session}, principal=principal)
+               party: PartyParam = None, q: Annotated[str, Query(max_length=100)] = "", page: PageNo = 1,
+               size: PageSize = DEFAULT_SIZE) -> Response:  # fmt: skip
+    """A store's day: today's sales, the month's sell-through and fee so far, its members (a page at a time, with a
+    search)."""
+    shown = store_page_for(session=session, principal=principal, policy=load_policy(settings.policy_file),
+                           party=party, page=page, size=size, search=q, lang=page_lang(request))  # fmt: skip
+    return render(request, "store.html", {"page": shown, "_session": session}, principal=principal)
 
 
 @router.post("/app/alerts/{alert_id}/notes", dependencies=[Depends(refuse_cross_site)])

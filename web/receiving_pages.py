@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from codes.service import key_store
@@ -15,10 +15,12 @@ from scanning import receiving
 from scanning.schemas import ScanResult
 from traceability.api import RowId, SessionDep, SettingsDep
 from traceability.auth.service import Principal
+from traceability.errors import InvalidInput
 from traceability.models import Role
 from web import service
 from web.deps import page_allow, page_lang, wants_html
 from web.i18n import translator
+from web.listing import DEFAULT_SIZE, PageNo, PageSize, pager
 from web.routes import NAV, NavItem, PageRoute, js_messages, render
 
 __all__ = ["router"]
@@ -52,11 +54,31 @@ def _page(request: Request, session: SessionDep, principal: Principal, shipment_
 
 
 @router.get("/app/receiving", response_class=HTMLResponse)
-def receiving_page(request: Request, session: SessionDep, principal: Receiver) -> Response:
-    """The shipments sent to the caller's party, each with units expected and received so far."""
-    rows = receiving.list_inbound(session=session, principal=principal)
+def receiving_page(
+    request: Request,
+    session: SessionDep,
+    principal: Receiver,
+    state: Annotated[str, Query(max_length=20)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: PageNo = 1,
+    size: PageSize = DEFAULT_SIZE,
+) -> Response:
+    """The shipments sent to the caller's party, each with units expected and received so far, a page at a time
+    with the total, a search and the receipt's state as filters."""
+    if state and state not in receiving.INBOUND_STATES:
+        _ = translator(page_lang(request))
+        allowed = ", ".join(_(f"receiving.status.{s}") for s in receiving.INBOUND_STATES)
+        raise InvalidInput(_("list.bad_status", value=state[:20], allowed=allowed), field="state",
+                           reason="bad_status")  # fmt: skip
+    filters = receiving.InboundFilter(state=state or None, search=q.strip() or None)
+    f = {"state": state, "q": q}
+    pages = pager(page=page, size=size, total=receiving.count_inbound(session=session, principal=principal,
+                                                                      filters=filters), params=f)  # fmt: skip
+    rows = receiving.list_inbound(session=session, principal=principal, limit=pages.size, offset=pages.offset,
+                                  filters=filters)  # fmt: skip
     names = service.party_names(session=session, ids={r.shipment.party_id for r in rows})
-    return render(request, "receiving.html", {"rows": rows, "names": names, "_session": session},
+    return render(request, "receiving.html", {"rows": rows, "names": names, "pager": pages, "f": f,
+                                              "states": receiving.INBOUND_STATES, "_session": session},
                   principal=principal)  # fmt: skip
 
 

@@ -59,6 +59,10 @@ def test_create_print_reprint_void_close_reconcile(cli, tmp_path: Path) -> None:
     csv = cli("labels", "reconcile", job, "--format", "csv").stdout.splitlines()
     assert csv == ["job_id,party_id,status,issued,printed,reprinted,voided,commissioned,difference",
                    f"{job},PLANT-1,printed,30,30,1,1,0,29"]  # fmt: skip
+    zh = cli("labels", "reconcile", job, "--format", "csv", "--lang", "zh-CN").stdout.lstrip("\ufeff").splitlines()
+    assert zh == ["打印任务,工厂,状态,已发码,已打印,补打,作废,已激活,差异", f"{job},PLANT-1,已打印,30,30,1,1,0,29"]
+    assert "已发码" in cli("labels", "reconcile", job, "--lang", "zh-CN").stdout
+    assert cli("labels", "reconcile", job, "--lang", "fr", ok=False).exit_code == 2
     assert cli("labels", "reconcile", job, "--check", ok=False).exit_code == 1
     table = cli("labels", "reconcile", job).stdout
     assert "issued" in table and "29" in table

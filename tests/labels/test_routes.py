@@ -56,7 +56,30 @@ def test_a_plant_prints_reprints_voids_and_reconciles(client: TestClient, sessio
         "issued": 30, "printed": 30, "reprinted": 1, "voided": 1, "commissioned": 0, "difference": 29}  # fmt: skip
     csv = client.get(f"{base}/reconciliation?format=csv", headers=h["plant"])
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[1] == f"{job['id']},PLANT-1,printed,30,30,1,1,0,29"
+    assert csv.text.splitlines() == ["job_id,party_id,status,issued,printed,reprinted,voided,commissioned,difference",
+                                     f"{job['id']},PLANT-1,printed,30,30,1,1,0,29"]  # no language asked: machine names
+    assert csv.headers["content-language"] == "en"
+    # a caller that asks for Chinese (Accept-Language, or ?lang=) reads Chinese headers and states, with a BOM
+    zh_lines = ["打印任务,工厂,状态,已发码,已打印,补打,作废,已激活,差异", f"{job['id']},PLANT-1,已打印,30,30,1,1,0,29"]
+    for ask in ({"headers": {**h["plant"], "Accept-Language": "zh-CN,zh;q=0.9"}},
+                {"headers": h["plant"], "params": {"lang": "zh-CN"}}):  # fmt: skip
+        zh = client.get(f"{base}/reconciliation", params={"format": "csv", **ask.get("params", {})},
+                        headers=ask["headers"])  # fmt: skip
+        assert zh.content.startswith(b"\xef\xbb\xbf") and zh.headers["content-language"] == "zh-CN"
+        assert zh.content.decode("utf-8-sig").splitlines() == zh_lines
+    en = client.get(f"{base}/reconciliation?format=csv&lang=en", headers={**h["plant"], "Accept-Language": "zh-CN"})
+    assert en.text.splitlines()[0].startswith("job_id,party_id,") and not en.content.startswith(b"\xef")
+    assert client.get(f"{base}/reconciliation?format=csv&lang=fr", headers=h["plant"]).status_code == 422
+    # the print job page downloads it in the page's language
+    page = client.get(f"/app/print-jobs/{job['id']}", headers={**h["plant"], "Accept-Language": "zh-CN"}).text
+    assert f'href="/app/print-jobs/{job["id"]}/reconciliation.csv"' in page and "下载对账表" in page
+    for lang, header in (("zh-CN", zh_lines[0]), ("en", "job_id,party_id,status,issued,printed,reprinted,voided,"
+                                                         "commissioned,difference")):  # fmt: skip
+        got = client.get(f"/app/print-jobs/{job['id']}/reconciliation.csv",
+                         headers={**h["plant"], "Accept-Language": lang})  # fmt: skip
+        assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+        assert got.content.decode("utf-8-sig").splitlines()[0] == header
+        assert "attachment" in got.headers["content-disposition"]
 
     closed = client.post(f"{base}/close", headers=h["plant"])
     assert closed.status_code == 200 and closed.json()["closed_by"] == "PLANT-1"

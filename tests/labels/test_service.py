@@ -255,6 +255,10 @@ def test_reconciliation_accounts_for_every_code(ready: Session, make_job: MakeJo
     csv = service.reconciliation_csv([report]).splitlines()
     assert csv[0] == "job_id,party_id,status,issued,printed,reprinted,voided,commissioned,difference"
     assert csv[1] == f"{job.id},PLANT-1,printed,10,9,2,2,5,3"
+    assert service.reconciliation_csv([report], lang="en").splitlines() == csv  # English is the machine form
+    zh = service.reconciliation_csv([report], lang="zh-CN")
+    assert zh.startswith("\ufeff") and zh[1:].splitlines() == ["打印任务,工厂,状态,已发码,已打印,补打,作废,已激活,差异",
+                                                                f"{job.id},PLANT-1,已打印,10,9,2,2,5,3"]  # fmt: skip
     for code in codes[7:]:
         service.void_label(session=ready, job_id=job.id, code=code.serial, reason="left over", by="bob")
     service.close_job(session=ready, job_id=job.id, by="carol")
