@@ -56,11 +56,13 @@ from scanning.schemas import (
 from scanning.service import ScanRequest
 from traceability.api import (
     JSON_DEPTH_SCOPE_KEY,
+    Caller,
     ReadSessionDep,
     RowId,
     SessionDep,
     SettingsDep,
     allow,
+    allow_later,
     checked_json_depth,
 )
 from traceability.auth.service import Principal, authenticate
@@ -76,6 +78,8 @@ __all__ = ["epcis_router", "scans_router"]
 epcis_router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
 Capturer = Annotated[Principal, Depends(allow(Role.plant, Role.distributor, Role.store, Role.admin))]
 Anyone = Annotated[Principal, Depends(allow(*Role))]
+AnyoneLater = Annotated[Caller, Depends(allow_later(*Role))]
+"""Anyone, checked in the route's thread with its query (``traceability.api.allow_later``)."""
 
 
 async def _epcis_lang(accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None) -> str:
@@ -264,12 +268,12 @@ def _query(
 
 @epcis_router.get("/events")
 def events(
-    request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
-    per_page: PerPage = 100, next_page_token: PageToken = None,
+    request: Request, session: SessionDep, read: ReadSessionDep, settings: SettingsDep, caller: AnyoneLater,
+    lang: EpcisLang, per_page: PerPage = 100, next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
     at, from or to its own party only. ``Accept: application/xml`` answers in the XML binding."""
-    return _query(request, session, settings, principal, lang, per_page, next_page_token)
+    return _query(request, read, settings, caller.principal(session), lang, per_page, next_page_token)
 
 
 @epcis_router.options("/events/{event_id:path}", include_in_schema=False)
@@ -305,10 +309,10 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
         return _options("OPTIONS, GET")
 
     def events_of(
-        request: Request, session: ReadSessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
-        value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
+        request: Request, session: SessionDep, read: ReadSessionDep, settings: SettingsDep, caller: AnyoneLater,
+        lang: EpcisLang, value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
-        return _query(request, session, settings, principal, lang, per_page, next_page_token,
+        return _query(request, read, settings, caller.principal(session), lang, per_page, next_page_token,
                       fixed={filter_name: [value]})  # fmt: skip
 
     def discover_one(_: Anyone, value: str) -> Response:

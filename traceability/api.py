@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from traceability.settings import Settings
 
 __all__ = [
     "JSON_DEPTH_SCOPE_KEY",
+    "Caller",
     "PrincipalDep",
     "RequestRefused",
     "RowId",
@@ -32,6 +34,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "allow",
+    "allow_later",
     "checked_json_depth",
     "get_read_session",
     "get_session",
@@ -122,10 +125,42 @@ def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles``; its role set is readable by the route-coverage test."""
 
     async def check(principal: PrincipalDep) -> Principal:  # async: no I/O, so no hop to a worker thread
-        if principal.role not in roles:
-            raise Forbidden.keyed(_MESSAGES, "wrong_role", role=principal.role.value,
-                                  allowed=", ".join(r.value for r in roles), detail={"role": principal.role.value})
-        return principal
+        return _admitted(principal, roles)
+
+    check.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An API key to be checked in the route's own worker thread (:func:`allow_later`)."""
+
+    token: str
+    roles: tuple[Role, ...]
+
+    def principal(self, session: Session) -> Principal:
+        """The key's principal if it is valid and of an admitted role, its read ended as :func:`get_principal`'s."""
+        principal = authenticate(session=session, token=self.token)
+        session.commit()
+        return _admitted(principal, self.roles)
+
+
+def _admitted(principal: Principal, roles: tuple[Role, ...]) -> Principal:
+    if principal.role not in roles:
+        raise Forbidden.keyed(_MESSAGES, "wrong_role", role=principal.role.value,
+                              allowed=", ".join(r.value for r in roles), detail={"role": principal.role.value})
+    return principal
+
+
+def allow_later(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+    """:func:`allow` for the hottest reads (the EPCIS event query): the key is looked up by the route, in the same
+    worker thread as its query, instead of in a thread of its own first — one hop to a thread instead of two, a
+    tenth of such a request. The same refusals, in the same order; the role set is as readable as :func:`allow`'s."""
+
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+        if credentials is None:
+            raise Unauthenticated.keyed(_MESSAGES, "missing_key")
+        return Caller(credentials.credentials, roles)
 
     check.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
     return check
