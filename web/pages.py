@@ -149,6 +149,9 @@ def alert_detail(request: Request, session: SessionDep, principal: AlertReader, 
         "why": service.explain(alert, **known, _=_), "unworded": details.parse(alert.detail) is None,
         "withdrawn_why": service.note_words(alert.withdrawn_reason or "", **known, _=_),
         "notes": [service.note_words(n.text, **known, _=_) for n in page["case"].history],
+        # What a person typed (no template of the system's notes reads it back) is shown as a quotation: their words.
+        "said": [details.parse(n.text or "", details.NOTES) is None for n in page["case"].history],
+        "withdrawn_said": details.parse(alert.withdrawn_reason or "", details.NOTES) is None,
         "authors": [service.author_words(n.author, names=page["names"], _=_) for n in page["case"].history],
         "step_word": service.step_word,
     }

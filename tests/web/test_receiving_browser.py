@@ -73,7 +73,8 @@ def test_a_distributor_receives_on_a_phone_extra_at_once_offline_queue_once(
     assert "Failed to fetch" not in page.locator("#scanner").inner_text()
     page.context.set_offline(False)
     page.wait_for_function("document.getElementById('receipt-received').textContent === '4'", timeout=15_000)
-    assert page.locator("#scan-log li.pending").count() == 0 and page.locator("#count-queued").inner_text() == "0"
+    page.wait_for_function("document.querySelectorAll('#scan-log li.pending').length === 0", timeout=15_000)
+    assert page.locator("#count-queued").inner_text() == "0"
     received = [line.key for line in _lines(live, sid) if line.outcome == "received"]
     assert len(received) == 4 == len(set(received))  # none twice
 

@@ -4,7 +4,8 @@ pages) and every alert's page, opened in a real Chromium in zh-CN, shows no Engl
 The catalogue tests prove that every message has both languages; they cannot see text that never went through the
 catalogue (an alert's stored English explanation, a ``retail_selling`` step, a literal "retracted"). This reads what
 the browser shows — visible text nodes, outside ``code``/``kbd``/``samp`` (identifiers such as EPCs, shown as
-such) — and looks for words that only an untranslated page would contain.
+such) and the ``q.said`` quotations of what a person typed (a note is kept in its writer's words) — and looks for
+words that only an untranslated page would contain.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ _VISIBLE_TEXT = """() => {
     const text = n.textContent.trim();
     if (!text) continue;
     let e = n.parentElement, hidden = false;
-    for (let a = e; a; a = a.parentElement) { if (skip.has(a.tagName)) { hidden = true; break; } }
+    for (let a = e; a; a = a.parentElement) {
+      if (skip.has(a.tagName) || (a.tagName === 'Q' && a.classList.contains('said'))) { hidden = true; break; }
+    }
     if (hidden) continue;
     if (e.tagName !== 'OPTION' && e.checkVisibility && !e.checkVisibility()) continue;
     out.push(text);
