@@ -64,3 +64,20 @@ def test_a_cross_site_form_is_refused_in_the_readers_words(client: TestClient, k
     assert zh.status_code == en.status_code == 403 and zh.json()["reason"] == en.json()["reason"] == "cross_site"
     assert zh.json()["detail"] == "已拒绝跨站请求：请在本站自己的页面上提交此表单"
     assert en.json()["detail"] == "cross-site request refused: post this form from this site's own page"
+
+
+def test_the_label_templates_are_named_in_the_readers_words(client: TestClient, keys: dict) -> None:
+    """The print job form names every template it offers in the page's language (each has its entry in both)."""
+    from labels.templates import TEMPLATES
+
+    html = {"Accept": "text/html"}
+    zh = client.get("/app/print-jobs", headers={**keys[Role.plant], **html})
+    client.cookies.set("trc_lang", "en")
+    en = client.get("/app/print-jobs", headers={**keys[Role.plant], **html})
+    assert zh.status_code == en.status_code == 200
+    offered = dict(re.findall(r'<option value="([a-z0-9-]+)">([^<]*)</option>', zh.text))
+    offered = {k: v for k, v in offered.items() if k in TEMPLATES}
+    assert len(offered) >= 5, offered
+    for template_id, name in offered.items():
+        assert HAN.search(name) and "template." not in name, (template_id, name)
+        assert f'<option value="{template_id}">{TEMPLATES[template_id].title}</option>' in en.text, template_id
