@@ -126,3 +126,47 @@ def test_the_scan_page_fits_a_360px_phone_with_its_result_at_the_top(page_for: A
         big = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#scan-result .head')).fontSize)")
         assert big >= 20
         screenshot(page, f"distributor-scan-phone-{lang}")
+
+
+_FAKE_AUDIO = """() => {
+  window.__tones = [];
+  class Osc {
+    constructor() { this.frequency = { value: 0 }; }
+    connect(node) { return node; }
+    start(at) { window.__tones.push([this.frequency.value, Math.round(at * 100) / 100]); }
+    stop() {}
+  }
+  class Ctx {
+    constructor() { this.currentTime = 0; this.destination = {}; }
+    createOscillator() { return new Osc(); }
+    createGain() { return { gain: { value: 0 }, connect: (n) => n }; }
+  }
+  window.AudioContext = Ctx;
+}"""
+
+
+def test_each_outcome_has_its_own_sound(page_for: Any, live: Live) -> None:
+    """Eyes on the goods, not the screen: accepted, refused and queued offline each sound different."""
+    good, queued = live.take(2)
+    page = page_for(Role.distributor, lang="zh-CN")
+    page.add_init_script(f"({_FAKE_AUDIO})()")
+    _open_shipment(page)
+    page.focus("#scan-input")
+
+    def tones_of(code: str, wait: str) -> list[list[float]]:
+        page.evaluate("window.__tones = []")
+        page.keyboard.type(code + "\n")
+        page.wait_for_function(wait)
+        page.wait_for_function("window.__tones.length > 0")
+        tones: list[list[float]] = page.evaluate("window.__tones")
+        return tones
+
+    ok = tones_of(good, "document.querySelectorAll('#scan-log li.ok').length === 1")
+    no = tones_of("(01)06901234000108(21)FORGED1", "document.querySelectorAll('#scan-log li.no').length === 1")
+    page.context.set_offline(True)
+    waiting = tones_of(queued, "document.querySelectorAll('#scan-log li.pending.queued').length === 1")
+    page.context.set_offline(False)
+    assert ok and no and waiting, (ok, no, waiting)
+    assert ok != no != waiting != ok, (ok, no, waiting)
+    assert max(f for f, _ in ok) > max(f for f, _ in no)  # accepted high, refused low
+    assert len(waiting) == 2  # queued: two quick blips
