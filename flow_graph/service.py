@@ -49,7 +49,7 @@ from ledger.state import rederive
 from ledger.store import Listener, lock_store
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput
-from traceability.i18n import Catalogue, messages
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import (
     Alert,
     AlertKind,
@@ -190,6 +190,18 @@ def _same(a: Any, b: Any) -> bool:
 
 
 _WORDS: Catalogue = messages("flow_graph.service:words")
+_STATUS_WORDS: Catalogue = messages("flow_graph.service:status_words")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statuses:
+    """Alert statuses a refusal quotes, named in the refusal's language (``traceability.errors.Worded``): the
+    machine value stays in the problem's fields."""
+
+    values: tuple[str, ...]
+
+    def text(self, lang: str) -> str:
+        return ("、" if lang == "zh-CN" else ", ").join(wording(_STATUS_WORDS, v, lang) for v in self.values)
 
 _ALERTS = query(Alert).order_by(col(Alert.id))
 _ALERTS_OF = _ALERTS.where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
@@ -572,11 +584,12 @@ def update_alert(
     if status is not None and AlertStatus(status) != current:
         target = AlertStatus(status)
         if target not in TRANSITIONS[current]:
-            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
+            allowed = _Statuses(tuple(sorted(s.value for s in TRANSITIONS[current])))
             why = f" ({alert.withdrawn_reason})" if current is AlertStatus.withdrawn else ""
             raise InvalidTransition.keyed(
-                _WORDS, "cannot_move", alert=alert_id, status=current.value, why=why,
-                allowed=allowed or InvalidTransition.keyed(_WORDS, "none"), detail={"status": current.value},
+                _WORDS, "cannot_move", alert=alert_id, status=_Statuses((current.value,)), why=why,
+                allowed=allowed if allowed.values else InvalidTransition.keyed(_WORDS, "none"),
+                detail={"status": current.value},
             )
         notes.append(AlertNote(alert_id=alert_id, at=now, author=author, action="status", from_status=current.value,
                                to_status=target.value, text=note or ""))  # fmt: skip
@@ -623,8 +636,8 @@ def update_alerts(
              and target not in TRANSITIONS[AlertStatus(found[i].status)]]  # fmt: skip
     if stuck:
         detail = {"alerts": stuck, "status": target.value, "reason": "bulk_transition"}
-        raise InvalidTransition.keyed(_WORDS, "cannot_move_all", alerts=", ".join(map(str, stuck)), status=target.value,
-                                      detail=detail)  # fmt: skip
+        raise InvalidTransition.keyed(_WORDS, "cannot_move_all", alerts=", ".join(map(str, stuck)),
+                                      status=_Statuses((target.value,)), detail=detail)  # fmt: skip
     return [update_alert(session=session, alert_id=i, author=author, status=target, note=note) for i in wanted]
 
 

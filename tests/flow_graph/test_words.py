@@ -51,3 +51,25 @@ def test_a_bad_period_is_worded_at_render_time() -> None:
     assert caught.value.message == "period '2026-13' is not YYYY-MM"  # the CLI and the logs: English, as before
     assert caught.value.text("zh-CN") == "期间 '2026-13' 不是 YYYY-MM 格式的年月"
     assert caught.value.to_problem("zh-CN")["period"] == "2026-13"
+
+
+def test_a_refused_transition_names_the_statuses_in_the_callers_words(session: Session) -> None:
+    """The workflow's refusal quotes statuses by their names in the caller's language; the machine value stays."""
+    from flow_graph.errors import InvalidTransition
+    from traceability.models import Alert, AlertKind, AlertStatus
+
+    seed_masterdata(session)
+    row = Alert(kind=AlertKind.out_of_territory, unit_key="sgtin:x.T1", epc="urn:epc:id:sgtin:690123.4000010.T1",
+                status=AlertStatus.confirmed)  # fmt: skip
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    with pytest.raises(InvalidTransition) as caught:
+        service.update_alert(session=session, alert_id=row.id, author="auditor:AUD", status=AlertStatus.unverified)
+    zh, en = caught.value.text("zh-CN"), caught.value.text("en")
+    assert "已确认" in zh and "调查中" in zh and "confirmed" not in zh, zh  # where it is, where it may go
+    assert "is confirmed" in en and "investigating" in en and not HAN.search(en), en
+    assert caught.value.to_problem("zh-CN")["status"] == "confirmed"
+    with pytest.raises(InvalidTransition) as bulk:
+        service.update_alerts(session=session, alert_ids=[row.id], author="auditor:AUD", status=AlertStatus.unverified)
+    assert "待核实" in bulk.value.text("zh-CN") and "unverified" in bulk.value.text("en")
