@@ -160,6 +160,13 @@ def _problems(page: Any, axe: Any, errors: list[str]) -> list[str]:
             .slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
             (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''))""")
         found.append(f"scrolls sideways: {width} > {inner} px ({', '.join(wide)})")
+    # The header's links each on one line, in a row of their own on a phone (not squeezed into a column beside the
+    # user's name, one word a line).
+    squeezed = page.evaluate("""() => [...document.querySelectorAll('header.top nav a')].filter(a => {
+        const r = a.getBoundingClientRect(), line = parseFloat(getComputedStyle(a).fontSize) * 1.9;
+        return r.height > line; }).map(a => a.textContent.trim())""")
+    if squeezed:
+        found.append(f"header links wrap: {', '.join(squeezed)}")
     found += [f"console: {e}" for e in errors]
     for v in axe.run(page).response["violations"]:
         if v.get("impact") in SERIOUS:
