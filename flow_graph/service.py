@@ -61,11 +61,11 @@ from traceability.models import (
     CounterfeitScan,
     Event,
     EventEpc,
-    Party,
     RejectedScan,
     Territory,
 )
 from traceability.models.base import utcnow
+from traceability.search import contains, needle, parties_named, row_number
 from traceability.settings import get_settings
 
 __all__ = [
@@ -503,14 +503,12 @@ def _alert_query(session: Session, filters: AlertFilter, principal: Principal | 
 
 def _matches(text: str) -> Any:
     """A free-text search: the alert's number, or the text within its code or within a named party's id or name."""
-    needle = text.strip()[:100]
-    like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    parties = query(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
-                                        col(Party.name).ilike(like, escape="\\")))  # fmt: skip
-    found: list[Any] = [col(Alert.epc).ilike(like, escape="\\"), col(Alert.party_id).in_(parties),
+    wanted = needle(text)
+    parties = parties_named(wanted)
+    found: list[Any] = [contains(Alert.epc, wanted), col(Alert.party_id).in_(parties),
                         col(Alert.responsible_distributor_id).in_(parties)]  # fmt: skip
-    if needle.isdigit() and len(needle) < 10:
-        found.append(col(Alert.id) == int(needle))
+    if (number := row_number(wanted)) is not None:
+        found.append(col(Alert.id) == number)
     return or_(*found)
 
 

@@ -60,6 +60,7 @@ from traceability.models import (
     Product,
 )
 from traceability.models.base import utcnow
+from traceability.search import contains, needle, row_number
 
 __all__ = [
     "MAX_QUANTITY",
@@ -234,13 +235,12 @@ def _jobs_query(stmt: Any, principal: Principal | None, party_id: str | None, st
     if status is not None:
         stmt = stmt.where(PrintJob.status == status)
     if search:
-        needle = search.strip()[:100]
-        like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        products = sa_select(col(Product.gtin)).where(col(Product.name).ilike(like, escape="\\"))
-        found: list[Any] = [col(PrintJob.gtin).ilike(like, escape="\\"), col(PrintJob.lot).ilike(like, escape="\\"),
+        text = needle(search)
+        products = sa_select(col(Product.gtin)).where(contains(Product.name, text))
+        found: list[Any] = [contains(PrintJob.gtin, text), contains(PrintJob.lot, text),
                             col(PrintJob.gtin).in_(products)]  # fmt: skip
-        if needle.isdigit() and len(needle) < 10:
-            found.append(col(PrintJob.id) == int(needle))
+        if (number := row_number(text)) is not None:
+            found.append(col(PrintJob.id) == number)
         stmt = stmt.where(or_(*found))
     return stmt
 

@@ -47,6 +47,7 @@ from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Event, Member, Party, PartyKind, Role
 from traceability.models.base import utcnow
 from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
+from traceability.search import contains, needle, row_number
 
 __all__ = [
     "ImportResult",
@@ -401,12 +402,11 @@ def list_members(
     if target is not None:
         stmt = stmt.where(Member.home_store_id == target)
         counted = counted.where(Member.home_store_id == target)
-    needle = (search or "").strip()[:100]
-    if needle:
-        like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        found: list[Any] = [col(Member.name).ilike(like, escape="\\"), col(Member.source).ilike(like, escape="\\")]
-        if needle.isdigit() and len(needle) < 10:
-            found.append(col(Member.id) == int(needle))
+    text = needle(search or "")
+    if text:
+        found: list[Any] = [contains(Member.name, text), contains(Member.source, text)]
+        if (number := row_number(text)) is not None:
+            found.append(col(Member.id) == number)
         stmt, counted = stmt.where(or_(*found)), counted.where(or_(*found))
     total = int(session.exec(counted).one())
     rows = session.exec(

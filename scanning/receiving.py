@@ -44,8 +44,9 @@ from scanning.service import (
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import NotFound
 from traceability.i18n import Catalogue, messages, wording
-from traceability.models import Capture, Code, Party, ReceiptLine, ReceiptOutcome, Shipment, ShipmentStatus
+from traceability.models import Capture, Code, ReceiptLine, ReceiptOutcome, Shipment, ShipmentStatus
 from traceability.models.base import utcnow
+from traceability.search import contains, needle, parties_named, row_number
 
 __all__ = [
     "INBOUND_STATES",
@@ -133,8 +134,14 @@ class InboundFilter:
 INBOUND_STATES = ("awaiting", "received")
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def shipment_search(text: str, party: Any) -> Any:
+    """A shipment list's search: the shipment's number, its order reference, or the id or name of the party in
+    ``party`` (the sender on a receiving list, the destination on a sender's)."""
+    wanted = needle(text)
+    found: list[Any] = [col(party).in_(parties_named(wanted)), contains(Shipment.order_ref, wanted)]
+    if (number := row_number(wanted)) is not None:
+        found.append(col(Shipment.id) == number)
+    return or_(*found)
 
 
 def _inbound_list(stmt: SelectOfScalar[_Row], principal: Principal, filters: InboundFilter) -> SelectOfScalar[_Row]:
@@ -144,14 +151,7 @@ def _inbound_list(stmt: SelectOfScalar[_Row], principal: Principal, filters: Inb
     elif filters.state == "awaiting":
         stmt = stmt.where(col(Shipment.received_at).is_(None))
     if filters.search:
-        needle = filters.search.strip()[:100]
-        like = _like(needle)
-        senders = select(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
-                                             col(Party.name).ilike(like, escape="\\")))  # fmt: skip
-        found: list[Any] = [col(Shipment.party_id).in_(senders), col(Shipment.order_ref).ilike(like, escape="\\")]
-        if needle.isdigit() and len(needle) < 10:
-            found.append(col(Shipment.id) == int(needle))
-        stmt = stmt.where(or_(*found))
+        stmt = stmt.where(shipment_search(filters.search, Shipment.party_id))
     return stmt
 
 

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -42,6 +42,7 @@ from ledger.history import CONSUMER_ORIGIN, unit_events
 from ledger.keys import code_key, sgtin_key
 from scanning import service as scans
 from scanning.outbound import OutboundWarning
+from scanning.receiving import shipment_search
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal, scope_to_party
 from traceability.gs1 import is_valid_gtin14
@@ -504,10 +505,6 @@ class ShipmentFilter:
     search: str | None = None
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _shipment_query(stmt: Any, principal: Principal, filters: ShipmentFilter) -> Any:
     stmt = scope_to_party(stmt, principal, Shipment.party_id)
     if filters.status:
@@ -517,14 +514,7 @@ def _shipment_query(stmt: Any, principal: Principal, filters: ShipmentFilter) ->
     if filters.until is not None:
         stmt = stmt.where(col(Shipment.opened_at) < filters.until)
     if filters.search:
-        needle = filters.search.strip()[:100]
-        like = _like(needle)
-        places = select(Party.id).where(or_(col(Party.id).ilike(like, escape="\\"),
-                                            col(Party.name).ilike(like, escape="\\")))  # fmt: skip
-        found: list[Any] = [col(Shipment.destination_id).in_(places), col(Shipment.order_ref).ilike(like, escape="\\")]
-        if needle.isdigit() and len(needle) < 10:
-            found.append(col(Shipment.id) == int(needle))
-        stmt = stmt.where(or_(*found))
+        stmt = stmt.where(shipment_search(filters.search, Shipment.destination_id))
     return stmt
 
 
