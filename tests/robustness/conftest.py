@@ -55,6 +55,11 @@ class Server:
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"{field} not in /proc/{self.process.pid}/status")
 
+    def reset_peak(self) -> None:
+        """Start ``VmHWM`` again from the current resident set (Linux's ``clear_refs`` 5), so a test measures its own
+        peak, not one an earlier test reached in the same server."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
     def alive(self) -> None:
         assert self.process.poll() is None, f"the server died:\n{self.log.read_text()[-3000:]}"
 

@@ -39,8 +39,18 @@ def _without_remote_refs(node: Any) -> Any:
     return node
 
 
+def _erratum_one_query(raw: dict[str, Any]) -> None:
+    """GS1's ``GET /queries/{queryName}`` describes its answer twice, differently: its example is one object
+    (``{"name": …, "query": {…}}``, the shape ``POST /queries`` takes) and its schema an array of such objects. We
+    answer the one object, as the example shows; either shape is accepted here, each still checked field by field."""
+    answer = raw["paths"]["/queries/{queryName}"]["get"]["responses"]["200"]["content"]["application/json"]
+    listed = answer["schema"]
+    answer["schema"] = {"anyOf": [listed, listed["items"]]}
+
+
 def gs1_schema() -> dict[str, Any]:
     raw = yaml.safe_load((conformance_dir("epcis", "REST Bindings") / "openapi.yaml").read_text(encoding="utf-8"))
+    _erratum_one_query(raw)
     raw = _without_remote_refs(raw)
     paths = {}
     for path, item in raw["paths"].items():
@@ -91,3 +101,22 @@ def test_gs1_openapi_no_server_error_and_conforming_answers(app: FastAPI, sessio
     print(f"\nGS1 OpenAPI: {operations} operations")
     assert operations >= 30
     assert not failures, "\n".join(sorted(set(failures))[:20])
+
+
+def test_one_named_query_is_answered_in_a_shape_gs1_describes(client: Any, session: Session) -> None:
+    """Deterministically, what the random walk above meets only when it happens to read a query it made."""
+    import jsonschema
+
+    seed_masterdata(session)
+    headers = {"Authorization": f"Bearer {api_key(session, Role.admin).token}"}
+    session.commit()
+    made = client.post("/epcis/queries", json={"name": "shipped", "query": {"EQ_bizStep": ["shipping"]}},
+                       headers=headers)  # fmt: skip
+    assert made.status_code == 201, made.text
+    answer = client.get("/epcis/queries/shipped", headers=headers)
+    assert answer.status_code == 200 and answer.json()["name"] == "shipped", answer.text
+    raw = gs1_schema()
+    schema = raw["paths"]["/epcis/queries/{queryName}"]["get"]["responses"]["200"]["content"]["application/json"]
+    jsonschema.validate(answer.json(), {**schema["schema"], "components": raw["components"]})
+    with_list = {**schema["schema"]["anyOf"][0], "components": raw["components"]}
+    assert not jsonschema.Draft7Validator(with_list).is_valid(answer.json())  # the erratum is real: one object
