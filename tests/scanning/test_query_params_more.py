@@ -152,6 +152,8 @@ def test_within_a_location_is_it_and_its_descendants_by_the_master_data(
     # a read point's hierarchy is the ReadPoint vocabulary's, not the business locations'
     assert _found(client, admin, WD_readPoint=GZ, **window) == ["L1", "L3", "L4", "H1"]  # L4 is read at GZ
     assert _found(client, admin, WD_readPoint=REGION, **window) == []
+    # both hierarchies in one query (each its own recursive walk): the events within both
+    assert _found(client, admin, WD_bizLocation=REGION, WD_readPoint=GZ, **window) == ["L1", "L3", "H1"]
     # the hierarchy widens a query, never the party scope
     assert _found(client, auth(api_key(session, Role.distributor, "D-NJ")), WD_bizLocation=REGION, **window) == []
 
