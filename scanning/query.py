@@ -270,7 +270,7 @@ def _within(column: Any, values: Sequence[str], vtype: str) -> ColumnElement[boo
     seed: Any = select(col(v.element_id).label("id"), col(v.children).label("children")).where(
         col(v.vocabulary_type) == vtype, col(v.element_id).in_(values))
     # Named by the column: a query may ask WD_ of several (bizLocation and readPoint), each its own tree.
-    tree = seed.cte(f"wd_tree_{col(column).key}", recursive=True)
+    tree = seed.cte(f"wd_tree_{column.key}", recursive=True)
     tree = tree.union(select(col(child.element_id), col(child.children)).where(
         col(child.vocabulary_type) == vtype, _listed_in(tree.c.children, col(child.element_id))))
     descendant = exists(select(literal(1)).select_from(tree).where(_listed_in(tree.c.children, column)))
