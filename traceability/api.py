@@ -108,9 +108,17 @@ def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    return _authenticated(session, _token(credentials))
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None:
         raise Unauthenticated.keyed(_MESSAGES, "missing_key")
-    principal = authenticate(session=session, token=credentials.credentials)
+    return credentials.credentials
+
+
+def _authenticated(session: Session, token: str) -> Principal:
+    principal = authenticate(session=session, token=token)
     # End the read that authenticated: on SQLite every transaction holds the write lock from its start (BEGIN
     # IMMEDIATE), and what a route does before it touches the database (parse and validate a document, decode a
     # photo) must not keep every other request waiting.
@@ -140,9 +148,7 @@ class Caller:
 
     def principal(self, session: Session) -> Principal:
         """The key's principal if it is valid and of an admitted role, its read ended as :func:`get_principal`'s."""
-        principal = authenticate(session=session, token=self.token)
-        session.commit()
-        return _admitted(principal, self.roles)
+        return _admitted(_authenticated(session, self.token), self.roles)
 
 
 def _admitted(principal: Principal, roles: tuple[Role, ...]) -> Principal:
@@ -158,9 +164,7 @@ def allow_later(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     tenth of such a request. The same refusals, in the same order; the role set is as readable as :func:`allow`'s."""
 
     async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
-        if credentials is None:
-            raise Unauthenticated.keyed(_MESSAGES, "missing_key")
-        return Caller(credentials.credentials, roles)
+        return Caller(_token(credentials), roles)
 
     check.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
     return check
