@@ -32,13 +32,18 @@ def check(resp: Response, status: int, error: str, english: str, lang: str) -> d
     in English, Chinese (without it) in Chinese."""
     assert resp.status_code == status, resp.text
     body: dict[str, Any] = resp.json()
+    check_body(body, lang, error, english)
+    return body
+
+
+def check_body(body: dict[str, Any], lang: str, error: str, english: str) -> None:
+    """A problem body has machine code ``error`` and its detail in ``lang`` (see :func:`check`)."""
     assert body["error"] == error, body
     detail = str(body["detail"])
     if lang == "en":
         assert english in detail and not HAN.search(detail), body
     else:
         assert HAN.search(detail) and english not in detail, body
-    return body
 
 
 def fields(text: str) -> set[str]:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from codes import service as codes_service
 from codes.service import key_store
 from tests.factories import api_key, auth, seed_masterdata
+from tests.words import check_body
 from traceability.errors import NotFound
 from traceability.i18n import Catalogue, messages
 from traceability.models import Role
@@ -38,15 +39,6 @@ def _headers(base: dict[str, str], accept: str | None) -> dict[str, str]:
     return base if accept is None else {**base, "Accept-Language": accept}
 
 
-def _check(body: dict[str, object], lang: str, error: str, english: str) -> None:
-    assert body["error"] == error, body
-    detail = str(body["detail"])
-    if lang == "en":
-        assert english in detail and not HAN.search(detail), body
-    else:
-        assert HAN.search(detail) and english not in detail, body
-
-
 @pytest.mark.parametrize(("accept", "lang"), LANGUAGES)
 def test_a_revoked_key_is_refused_in_the_callers_language(client: TestClient, session: Session, accept: str | None,
                                                           lang: str) -> None:  # fmt: skip
@@ -55,7 +47,7 @@ def test_a_revoked_key_is_refused_in_the_callers_language(client: TestClient, se
     assert client.delete(f"/api/v1/apikeys/{victim.id}", headers=auth(admin)).status_code == 200
     resp = client.get("/api/v1/parties", headers=_headers(auth(victim), accept))
     assert resp.status_code == 401
-    _check(resp.json(), lang, "unauthenticated", "unknown or revoked API key")
+    check_body(resp.json(), lang, "unauthenticated", "unknown or revoked API key")
 
 
 @pytest.mark.parametrize(("accept", "lang"), LANGUAGES)
@@ -67,7 +59,7 @@ def test_scanning_as_a_foreign_party_is_forbidden_in_the_callers_language(
     resp = client.post("/api/v1/scans", headers=_headers(distributor, accept),
                        json={"biz_step": "receiving", "codes": ["x"], "party": "PLANT-1"})  # fmt: skip
     assert resp.status_code == 403
-    _check(resp.json(), lang, "forbidden", "scans only as its own party")
+    check_body(resp.json(), lang, "forbidden", "scans only as its own party")
 
 
 @pytest.mark.parametrize(("accept", "lang"), LANGUAGES)
@@ -78,7 +70,7 @@ def test_an_unknown_print_job_is_not_found_in_the_callers_language(client: TestC
     resp = client.get("/api/v1/labels/jobs/987654", headers=_headers(plant, accept))
     assert resp.status_code == 404
     body = resp.json()
-    _check(body, lang, "print_job_not_found", "no print job 987654")
+    check_body(body, lang, "print_job_not_found", "no print job 987654")
     assert body["job_id"] == 987654 and "987654" in str(body["detail"])
 
 
@@ -92,7 +84,7 @@ def test_a_bad_code_is_refused_in_the_callers_language(client: TestClient, sessi
                        json={"parent": "(00)123456789012345670", "children": ["x"]})  # fmt: skip
     assert resp.status_code == 422
     body = resp.json()
-    _check(body, lang, "malformed_code", "is not an 18-digit SSCC with a valid check digit")
+    check_body(body, lang, "malformed_code", "is not an 18-digit SSCC with a valid check digit")
     assert body["field"] == "sscc"
 
 
