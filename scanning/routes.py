@@ -64,6 +64,7 @@ from traceability.api import (
     allow,
     allow_later,
     checked_json_depth,
+    key_session,
 )
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Problem, TraceabilityError, Unauthenticated
@@ -162,8 +163,11 @@ def discover_capture(_: Anyone) -> Response:
     return _options("OPTIONS, POST, GET", capture=True)
 
 
-@epcis_router.post("/capture", status_code=202, responses={409: {"description": "eventID conflict"},
-                                                          413: {"description": "more events than the capture limit"}})
+@epcis_router.post(
+    "/capture",
+    status_code=202,
+    responses={409: {"description": "eventID conflict"}, 413: {"description": "more events than the capture limit"}},
+)
 def capture(
     body: Annotated[bytes, Depends(_capture_body)],
     request: Request,
@@ -273,7 +277,9 @@ def events(
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
     at, from or to its own party only. ``Accept: application/xml`` answers in the XML binding."""
-    return _query(request, read, settings, caller.principal(session), lang, per_page, next_page_token)
+    return _query(
+        request, read, settings, caller.principal(key_session(session, read)), lang, per_page, next_page_token
+    )
 
 
 @epcis_router.options("/events/{event_id:path}", include_in_schema=False)
@@ -312,7 +318,8 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
         request: Request, session: SessionDep, read: ReadSessionDep, settings: SettingsDep, caller: AnyoneLater,
         lang: EpcisLang, value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
-        return _query(request, read, settings, caller.principal(session), lang, per_page, next_page_token,
+        return _query(request, read, settings, caller.principal(key_session(session, read)), lang, per_page,
+                      next_page_token,
                       fixed={filter_name: [value]})  # fmt: skip
 
     def discover_one(_: Anyone, value: str) -> Response:
@@ -656,8 +663,12 @@ def _shipment_read(session: SessionDep, shipment: Shipment, lang: str) -> Shipme
     )  # fmt: skip
 
 
-@scans_router.post("/shipments", response_model=ShipmentRead, status_code=201,
-                   responses={403: {"description": "the brand's policy refuses shipping to this destination"}})
+@scans_router.post(
+    "/shipments",
+    response_model=ShipmentRead,
+    status_code=201,
+    responses={403: {"description": "the brand's policy refuses shipping to this destination"}},
+)
 def open_shipment(
     session: SessionDep, principal: Shipper, body: ShipmentIn, lang: Lang, policy: Outbound
 ) -> ShipmentRead:
@@ -717,8 +728,11 @@ def scan_into_shipment(
     ).as_dict()  # fmt: skip
 
 
-@scans_router.post("/shipments/{shipment_id}/close", response_model=ShipmentRead,
-                   responses={409: {"description": "the shipment has warnings: confirm them to close it"}})
+@scans_router.post(
+    "/shipments/{shipment_id}/close",
+    response_model=ShipmentRead,
+    responses={409: {"description": "the shipment has warnings: confirm them to close it"}},
+)
 def close_shipment(
     session: SessionDep, principal: Shipper, shipment_id: RowId, lang: Lang, body: ShipmentCloseIn | None = None
 ) -> ShipmentRead:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from traceability.auth.service import Principal, authenticate
+from traceability.database import is_sqlite, reading
 from traceability.errors import Forbidden, JsonTooDeep, TraceabilityError, Unauthenticated
 from traceability.i18n import Catalogue, messages
 from traceability.models import Role
@@ -38,6 +39,7 @@ __all__ = [
     "checked_json_depth",
     "get_read_session",
     "get_session",
+    "key_session",
     "json_depth",
 ]
 
@@ -73,19 +75,37 @@ async def _in_thread(work: Callable[[], object]) -> None:
         await run_in_threadpool(work)
 
 
+_REPLICA = "traceability.replica"
+
+
 async def get_read_session(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
                            ) -> AsyncIterator[Session]:  # fmt: skip
-    """A read-only transaction on the read replica (``read_db``) when there is one, else the request's own session:
-    for reads that may be a moment stale. The replica's is rolled back at the end (a standby refuses writes)."""
+    """A read-only transaction on the read replica (``read_db``) when there is one, else one on the primary that
+    only reads (:func:`traceability.database.reading`: on SQLite outside the writer queue), else the request's own
+    session (one a test gave): for reads that may be a moment stale. Rolled back at the end (a standby refuses
+    writes)."""
     replica: Engine | None = getattr(request.app.state, "read_engine", None)
-    if replica is None:
+    primary: Engine = request.app.state.engine
+    if replica is not None:
+        read = Session(replica, expire_on_commit=False, info={_REPLICA: True})
+    elif session.bind is primary and is_sqlite(primary):
+        read = Session(reading(primary), expire_on_commit=False)
+    else:
         yield session
         return
-    read = Session(replica, expire_on_commit=False)
     try:
         yield read
     finally:
-        await _in_thread(read.close)  # close rolls back what is open
+        if read.in_transaction():
+            await _in_thread(read.close)  # close rolls back what is open
+        else:
+            read.close()
+
+
+def key_session(session: Session, read: Session) -> Session:
+    """Where a route that reads from ``read`` checks its key: in that same session unless it is a replica's, whose
+    lag could let a key revoked a moment ago through."""
+    return session if read.info.get(_REPLICA) else read
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -153,8 +173,13 @@ class Caller:
 
 def _admitted(principal: Principal, roles: tuple[Role, ...]) -> Principal:
     if principal.role not in roles:
-        raise Forbidden.keyed(_MESSAGES, "wrong_role", role=principal.role.value,
-                              allowed=", ".join(r.value for r in roles), detail={"role": principal.role.value})
+        raise Forbidden.keyed(
+            _MESSAGES,
+            "wrong_role",
+            role=principal.role.value,
+            allowed=", ".join(r.value for r in roles),
+            detail={"role": principal.role.value},
+        )
     return principal
 
 
@@ -208,8 +233,9 @@ def checked_json_depth(raw: bytes, *, limit: int) -> int:
     """The depth of a JSON text (:func:`json_depth`); :class:`JsonTooDeep` when it is over ``limit``."""
     depth = json_depth(raw)
     if depth > limit:
-        raise JsonTooDeep.keyed(_MESSAGES, "too_deep", depth=depth, limit=limit,
-                                detail={"limit": limit, "depth": depth})
+        raise JsonTooDeep.keyed(
+            _MESSAGES, "too_deep", depth=depth, limit=limit, detail={"limit": limit, "depth": depth}
+        )
     return depth
 
 

@@ -21,7 +21,7 @@ except ImportError:  # not on Windows: there SQLite's busy handler alone queues 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-__all__ = ["is_sqlite", "make_engine", "migrate", "session_scope"]
+__all__ = ["is_sqlite", "make_engine", "migrate", "reading", "session_scope"]
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -39,10 +39,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "traceability_read_only"
+"""The execution option :func:`reading` sets on its connections."""
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read (the event query and its key check): on SQLite they begin
+    DEFERRED and outside the writer queue, so a query reads its WAL snapshot while a capture writes, instead of
+    waiting for the capture's commit (and every capture for it); elsewhere the same engine. The same pool."""
+    return engine.execution_options(**{READ_ONLY: True}) if is_sqlite(engine) else engine
+
+
+def _reads_only(connection: Any) -> bool:
+    return bool(connection.get_execution_options().get(READ_ONLY))
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a transaction that read first and writes later would otherwise fail
     # at once (not wait) when another writer committed in between, which is exactly what concurrent scans do.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction that only reads (reading()) takes none: WAL gives it a snapshot.
+    connection.exec_driver_sql("BEGIN" if _reads_only(connection) else "BEGIN IMMEDIATE")
 
 
 class _FifoLock:
@@ -154,6 +170,9 @@ def _queue_writers(engine: Engine, path: Path) -> None:
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
     def begin(connection: Any) -> None:
+        if _reads_only(connection):  # no write lock to queue for
+            _sqlite_begin(connection)
+            return
         dbapi_connection = connection.connection.dbapi_connection
         queue.acquire(dbapi_connection)
         try:

@@ -59,3 +59,17 @@ def test_an_event_keeps_its_own_context_when_two_events_give_a_prefix_two_namesp
     assert body["@context"] == [EPCIS_CONTEXT, {"ex": "http://a.example/"}]
     assert "@context" not in listed[0]
     assert listed[1]["@context"] == second["@context"]
+
+
+@given(st.lists(_event, min_size=2, max_size=6), _context, st.lists(st.integers(0, 5), max_size=3))
+def test_events_sharing_a_context_read_as_the_parsed_ones(events: list[dict[str, Any]], context: object,
+                                                          odd: list[int]) -> None:  # fmt: skip
+    """One capture's events share their context, which the splice parses once: some of them with another
+    context in between must still each say what they say."""
+    docs = [_with_context(event, context) for event in events]
+    for i in odd:
+        if i < len(docs):
+            docs[i] = _with_context(events[i], [EPCIS_CONTEXT, {"ex": "http://other.example/"}])
+    spliced = json.loads(query_document_json([canonical_json(d) for d in docs]))
+    parsed = json.loads(json.dumps(query_document(docs)))
+    assert _without_date(spliced) == _without_date(parsed)

@@ -103,7 +103,7 @@ def authenticate(*, session: Session, token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "trc":
         raise Unauthenticated.keyed(_MESSAGES, "malformed_key")
-    row = session.execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()
+    row = session.connection().execute(_KEY_BY_PREFIX, {"prefix": parts[1]}).first()  # Core: no ORM per request
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
         raise Unauthenticated.keyed(_MESSAGES, "unknown_key")
     assert row.id is not None
