@@ -5,6 +5,8 @@ TraceabilityError
 │   └── NoSuchResource         an event, capture job or resource the caller cannot see (or that does not exist)
 ├── QueryParameterInvalid (400) a query parameter the binding does not define, or a value it cannot hold; ``parameter``
 │                               names it (the binding's QueryParameterException; a forged ``nextPageToken`` too)
+├── HeaderInvalid (400)        a header of the binding with a value it does not define (``GS1-Capture-Error-Behaviour:
+│                               proceeed``); ``header`` names it — not silently read as the default
 ├── QueryTooLarge (413)        more events match than the query's ``maxEventCount`` allows
 ├── NotAcceptable (406)        an ``Accept`` this binding cannot answer in
 ├── XmlSchemaInvalid (400)     an XML document GS1's XSD refuses (``Settings.epcis_xsd_dir``); ``line`` names where
@@ -26,6 +28,7 @@ from traceability.i18n import Catalogue, messages
 
 __all__ = [
     "CaptureLimitExceeded",
+    "HeaderInvalid",
     "NoSuchResource",
     "NotAcceptable",
     "QueryParameterInvalid",
@@ -67,6 +70,18 @@ class QueryParameterInvalid(TraceabilityError):
         else:
             message = worded(lang, "bad_value", parameter=parameter[:100], why=why)
         super().__init__(message, parameter=parameter[:100])
+
+
+class HeaderInvalid(TraceabilityError):
+    """A value the binding does not define for one of its headers: a typo must not quietly mean the default."""
+
+    status_code = 400
+    code = "header_invalid"
+
+    def __init__(self, lang: str, *, header: str, value: str, allowed: tuple[str, ...]) -> None:
+        sep = "、" if lang.startswith("zh") else ", "
+        super().__init__(worded(lang, "bad_header", header=header, value=value[:100], allowed=sep.join(allowed)),
+                         header=header, allowed=list(allowed))  # fmt: skip
 
 
 class QueryTooLarge(TraceabilityError):

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from codes.service import key_store
 from rebates.policy import OutboundPolicy, load_policy
 from scanning import epcis, epcis_masterdata, epcis_xml, outbound, service, subscriptions
-from scanning.epcis_errors import NotAcceptable
+from scanning.epcis_errors import HeaderInvalid, NotAcceptable
 from scanning.epcis_stream import read_json
 from scanning.errors import InvalidDocument
 from scanning.query import (
@@ -163,6 +163,18 @@ def discover_capture(_: Anyone) -> Response:
     return _options("OPTIONS, POST, GET", capture=True)
 
 
+_BEHAVIOURS = ("rollback", "proceed", "all")
+
+
+def _proceeds(behaviour: str | None, lang: str) -> bool:
+    """Whether ``GS1-Capture-Error-Behaviour`` asks to store the valid events and refuse the others; a value the
+    binding does not define is refused (a typo must not mean all or nothing), not taken for the default."""
+    value = (behaviour or "rollback").strip().lower()
+    if value not in _BEHAVIOURS:
+        raise HeaderInvalid(lang, header="GS1-Capture-Error-Behaviour", value=behaviour or "", allowed=_BEHAVIOURS)
+    return value == "proceed"
+
+
 @epcis_router.post(
     "/capture",
     status_code=202,
@@ -180,12 +192,13 @@ def capture(
     """Capture an EPCISDocument (JSON / JSON-LD, or EPCIS 2.0 XML as ``application/xml``). All or nothing unless
     ``GS1-Capture-Error-Behaviour: proceed``: ``rollback`` and ``all`` (the binding's "All or nothing") are the
     default. The capture is done when 202 is sent; ``Location`` names its job."""
+    proceed = _proceeds(behaviour, lang)
     xml = _is_xml(request.headers.get("content-type"))
     document = epcis_xml.parse_document(body, xsd_dir=settings.epcis_xsd_dir, lang=lang) if xml else _parsed(body)
     result = epcis.capture_document(
         session=session,
         document=document,
-        proceed=(behaviour or "").lower() == "proceed",
+        proceed=proceed,
         party_id=principal.party_id,
         principal=principal,
         member_pepper=member_pepper(settings.key_dir),

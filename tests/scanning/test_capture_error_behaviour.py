@@ -49,3 +49,18 @@ def test_proceed_is_not_all(client: TestClient, key: Any) -> None:
     job = client.get(kept.headers["Location"], headers=auth(key)).json()
     assert job["success"] is False and job["captureErrorBehaviour"] == "proceed"
     assert _stored(client, key) == ["G1", "G2"]
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh-CN", "应为以下之一：rollback、proceed、all"),
+                                             ("en", "must be one of rollback, proceed, all")])  # fmt: skip
+def test_a_value_the_binding_does_not_define_is_refused_by_name(client: TestClient, key: Any, lang: str,
+                                                                words: str) -> None:  # fmt: skip
+    """A typo must not quietly mean all or nothing: the caller learns which header is wrong, and nothing is stored."""
+    headers = {**auth(key), "Accept-Language": lang, "GS1-Capture-Error-Behaviour": "proceeed"}
+    refused = client.post("/epcis/capture", json=document(event("G1"), event("G2")), headers=headers)
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["error"] == "header_invalid" and body["header"] == "GS1-Capture-Error-Behaviour"
+    assert body["allowed"] == ["rollback", "proceed", "all"]
+    assert words in body["detail"] and "proceeed" in body["detail"]
+    assert _stored(client, key) == []
