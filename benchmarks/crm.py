@@ -4,9 +4,8 @@
     python -m benchmarks.crm --members 100000 --sales 1000000 --db sqlite
     python -m benchmarks.crm --db postgres --pg postgresql://postgres@127.0.0.1:54329/postgres
 
-Without ``--pg`` the PostgreSQL run starts a throwaway cluster of its own (``initdb`` / ``pg_ctl`` from the PATH, a
-free local port, a temporary directory; as the ``postgres`` user when run as root) and stops and removes it after.
-With ``--pg`` it creates (and drops after) the database ``trc_bench_crm`` on that server.
+Without ``--pg`` the PostgreSQL run starts a throwaway cluster of its own (``benchmarks/postgres.py``) and stops and
+removes it after; with ``--pg`` it creates (and drops after) the database ``trc_bench_crm`` on that server.
 
 What is loaded into a fresh migrated database, in SQL (recursive CTE / ``generate_series``, never the ORM): 1,000
 member stores, 10 products, N members (home store i % 1,000, registered before the year) and M counted ``sale``
@@ -36,18 +35,13 @@ them (``stock_build_s``, committed: the initial build a deployment does once); t
 from __future__ import annotations
 
 import argparse
-import os
-import pwd
 import resource
-import shutil
-import socket
 import sqlite3
-import subprocess
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -56,6 +50,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from benchmarks.postgres import postgres_database
 from crm.segments import iter_segments
 from crm.stock import refresh
 from crm.tasks import SCANS, generate_tasks
@@ -63,7 +58,6 @@ from rebates.policy import Policy
 from traceability.auth.service import Principal
 from traceability.database import make_engine, migrate
 from traceability.models import Role
-from traceability.settings import Settings
 
 STORES = 1000
 GTINS = [f"0690123400{100 + k:03d}{k % 10}" for k in range(10)]
@@ -262,56 +256,6 @@ def run(name: str, url: str, n_members: int, n_sales: int, repeat: int, trace: b
     return ratio
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL cluster of our own in a temp dir on a free port, for the run; stopped and removed after."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        raise SystemExit("postgres: initdb / pg_ctl not found on the PATH (or pass --pg URL)")
-    tmp = Path(tempfile.mkdtemp(prefix="trc-bench-pg-"))
-    data, port = tmp / "data", _free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
-        user = pwd.getpwnam("postgres")
-        os.chown(tmp, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    opts = (f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c shared_buffers=256MB -c work_mem=64MB -c max_wal_size=4GB")  # fmt: skip
-    try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True)  # fmt: skip
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(tmp / "log"), "-o", opts, "-w", "start"],
-                       check=True, capture_output=True)  # fmt: skip
-        print(f"postgres_cluster: throwaway on port {port} ({opts.split(' -c ', 1)[1]})", flush=True)
-        try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def bench_database(url: str) -> Iterator[str]:
-    """A fresh database ``trc_bench_crm`` on the server of ``url``, dropped after."""
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text('DROP DATABASE IF EXISTS "trc_bench_crm" WITH (FORCE)'))
-        c.execute(text('CREATE DATABASE "trc_bench_crm"'))
-    try:
-        yield url.rsplit("/", 1)[0] + "/trc_bench_crm"
-    finally:
-        with admin.connect() as c:
-            c.execute(text('DROP DATABASE IF EXISTS "trc_bench_crm" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -340,14 +284,9 @@ def main() -> None:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
             ratios.append(run("sqlite", url, args.members, args.sales, args.repeat, args.trace_memory, scans))
     if args.db in ("postgres", "both"):
-        with throwaway_postgres() if args.pg is None else _given(args.pg) as server, bench_database(server) as url:
+        with postgres_database(args.pg, "trc_bench_crm") as url:
             ratios.append(run("postgres", url, args.members, args.sales, args.repeat, args.trace_memory, scans))
     print(f"crm_ratio_to_bare_sql: {max(ratios):.2f}")
-
-
-@contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield Settings(db=url).db
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The POS sale round trip at the counter, with 10,000 members and 1,000,000 sales already stored.
 
-    python -m benchmarks.pos                                   # SQLite, and PostgreSQL when BENCH_PG is set
+    python -m benchmarks.pos                                   # SQLite, and a throwaway PostgreSQL cluster
     python -m benchmarks.pos --db sqlite --sales 100000
-    BENCH_PG=postgresql://postgres@127.0.0.1:54329/postgres python -m benchmarks.pos --db postgres
+    python -m benchmarks.pos --db postgres --pg postgresql://postgres@127.0.0.1:54329/postgres
 
 One round trip is what a clerk waits for after scanning a can with the member's phone: ``POST /api/v1/pos/sales``
 over real HTTP to a ``traceability serve`` process (uvicorn, one worker), which authenticates the store's key, looks
@@ -43,6 +43,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from benchmarks.postgres import postgres_database
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from scanning.service import ScanRequest, record_scans
@@ -52,7 +53,6 @@ from traceability.database import make_engine, migrate
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Role
 from traceability.privacy import member_hash, member_pepper
-from traceability.settings import Settings
 
 GTIN = "06901234000108"
 CLERKS = 8
@@ -262,21 +262,14 @@ def run(name: str, url: str, *, members: int, sales: int, ops: int) -> float:
             proc.wait(timeout=30)
 
 
-def _fresh_postgres(url: str) -> str:
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text('DROP DATABASE IF EXISTS "trc_bench_pos" WITH (FORCE)'))
-        c.execute(text('CREATE DATABASE "trc_bench_pos"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/trc_bench_pos"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--sales", type=int, default=1_000_000)
     parser.add_argument("--ops", type=int, default=100, help="Sales per clerk per measured run.")
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG"),
+                        help="A PostgreSQL server URL (default: env BENCH_PG, else a throwaway cluster).")  # fmt: skip
     args = parser.parse_args()
     print(f"members: {args.members}")
     print(f"sales_stored: {args.sales}")
@@ -286,12 +279,8 @@ def main() -> None:
             last = run("sqlite", f"sqlite:///{Path(tmp) / 'pos.db'}", members=args.members, sales=args.sales,
                        ops=args.ops)  # fmt: skip
     if args.db in ("postgres", "both"):
-        pg = os.environ.get("BENCH_PG") or os.environ.get("TRACEABILITY_TEST_DB")
-        if pg:
-            last = run("postgres", _fresh_postgres(Settings(db=pg).db), members=args.members, sales=args.sales,
-                       ops=args.ops)  # fmt: skip
-        else:
-            print("postgres: skipped (set BENCH_PG to a PostgreSQL URL)")
+        with postgres_database(args.pg, "trc_bench_pos") as url:
+            last = run("postgres", url, members=args.members, sales=args.sales, ops=args.ops)
     if last is not None:
         print(f"pos_sale_p99_ms: {last:.1f}")
 

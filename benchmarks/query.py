@@ -2,7 +2,8 @@
 
     python -m benchmarks.query                 # 1,000,000 events, SQLite
     python -m benchmarks.query --events 100000 # a smaller store
-    python -m benchmarks.query --postgres postgresql://postgres@127.0.0.1:54329/bench
+    python -m benchmarks.query --db postgres   # on a throwaway PostgreSQL cluster (benchmarks/postgres.py)
+    python -m benchmarks.query --db postgres --pg postgresql://postgres@127.0.0.1:54329/postgres
 
 The store is bulk-loaded straight into ``epcis_event`` and ``epcis_event_epc`` (Core ``executemany``, as
 ``benchmarks/capture.py`` does for its baseline): every event names one unit, each unit has ``events / units`` events
@@ -32,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from benchmarks.pos import serve
+from benchmarks.postgres import postgres_database
 from ledger.store import EPCIS_CONTEXT, canonical_json
 from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate
@@ -182,10 +185,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=300, help="queries per side in each round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of both sides, taken in turn (default 5)")
-    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL instead of a fresh SQLite file")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite", help="the store's database")
+    parser.add_argument("--pg", default=None, help="a PostgreSQL server URL (default: a throwaway local cluster)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.postgres or f"sqlite:///{Path(tmp) / 'query.db'}"
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        url = f"sqlite:///{Path(tmp) / 'query.db'}"
+        if args.db == "postgres":
+            url = stack.enter_context(postgres_database(args.pg, "trc_bench_query"))
+        emit("db", args.db)
         engine = make_engine(url)
         migrate(engine)
         started = time.perf_counter()

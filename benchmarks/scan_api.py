@@ -19,7 +19,7 @@ error), ``ratio_to_healthz``. After the run every acknowledged scan is looked up
 its event stored (``acked_stored``). Last line: ``scans_per_second`` for PostgreSQL, 32 clients, 2 workers (or the
 largest run when that was not measured).
 
-Without ``--pg`` the PostgreSQL run starts a throwaway cluster of its own (as ``benchmarks/crm.py`` does; note its
+Without ``--pg`` the PostgreSQL run starts a throwaway cluster of its own (``benchmarks/postgres.py``; note its
 ``fsync=off`` / ``synchronous_commit=off``, which flatter commit latency); with ``--pg`` it creates (and drops
 after) the database ``trc_bench_scan`` on that server.
 """
@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 from sqlalchemy import BindParameter, bindparam, text
 
-from benchmarks.crm import _free_port, throwaway_postgres
+from benchmarks.postgres import free_port, throwaway_postgres
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from tests.factories import GTIN, masterdata_doc
@@ -90,7 +90,7 @@ def seed(url: str, key_dir: Path, n_codes: int) -> tuple[str, list[str]]:
 @contextmanager
 def server(url: str, key_dir: Path, workers: int, py_spy: Path | None) -> Iterator[str]:
     """``traceability serve --workers N`` on a free port, until the block ends."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TRACEABILITY_KEY_DIR": str(key_dir), "TRACEABILITY_RATE_LIMIT_ENABLED": "false",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
     cmd = [sys.executable, "-m", "cli", "--db", url, "serve", "--port", str(port), "--workers", str(workers)]

@@ -1,8 +1,8 @@
 """Time to settle one period with N sell-through events and 10,000 stores, beside a bare SQL aggregation of the rows.
 
-    python -m benchmarks.settlement                        # 10,000,000 sales on SQLite and PostgreSQL
+    python -m benchmarks.settlement                        # 10,000,000 sales on SQLite and a throwaway PostgreSQL
     python -m benchmarks.settlement --events 1000000 --db sqlite
-    BENCH_PG=postgresql://postgres@127.0.0.1:55432/tt python -m benchmarks.settlement --db postgres
+    python -m benchmarks.settlement --db postgres --pg postgresql://postgres@127.0.0.1:55432/postgres
 
 What is loaded, per backend, into a fresh migrated database: 10,000 member stores, 100 distributors, 10 products;
 N ``sale`` rows (1 % of them a second sale of a unit, not counted) and N ``purchase`` rows (95 % scanned out), all in
@@ -33,11 +33,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from benchmarks.postgres import postgres_database
 from rebates.policy import Policy
 from settlement.periods import period_bounds
 from settlement.service import run_settlement
 from traceability.database import make_engine, migrate
-from traceability.settings import Settings
 
 STORES = 10_000
 DISTRIBUTORS = 100
@@ -160,7 +160,8 @@ def bare(engine: Engine) -> int:
     with engine.connect() as c:
         stores = c.execute(text(
             "SELECT s.store_id, count(DISTINCT s.unit_key), sum(p.unit_price) * 0.03 FROM sale s "
-            "JOIN product p ON p.gtin = s.gtin WHERE s.event_time >= :a AND s.event_time < :b GROUP BY s.store_id"
+            "JOIN product p ON p.gtin = s.gtin WHERE s.counted AND s.event_time >= :a AND s.event_time < :b "
+            "GROUP BY s.store_id"
         ), {"a": start, "b": end}).all()  # fmt: skip
         dist = c.execute(text(
             "SELECT u.distributor_id, count(*), sum(p.unit_price) FROM purchase u JOIN product p ON p.gtin = u.gtin "
@@ -210,20 +211,13 @@ def run(name: str, url: str, n: int, repeat: int) -> None:
     engine.dispose()
 
 
-def _fresh_postgres(url: str) -> str:
-    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text('DROP DATABASE IF EXISTS "trc_bench_settlement" WITH (FORCE)'))
-        c.execute(text('CREATE DATABASE "trc_bench_settlement"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + "/trc_bench_settlement"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG"),
+                        help="A PostgreSQL server URL (default: env BENCH_PG, else a throwaway cluster).")  # fmt: skip
     parser.add_argument("--dir", type=Path, default=None, help="Where the SQLite file goes (default: a temp dir).")
     parser.add_argument("--sample-pdf", type=Path, default=None, help="Only write the sample report PDF of docs/.")
     args = parser.parse_args()
@@ -236,11 +230,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
             run("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.events, args.repeat)
     if args.db in ("postgres", "both"):
-        pg = os.environ.get("BENCH_PG") or os.environ.get("TRACEABILITY_TEST_DB")
-        if not pg:
-            print("postgres: skipped (set BENCH_PG to a PostgreSQL URL)")
-            return
-        run("postgres", _fresh_postgres(Settings(db=pg).db), args.events, args.repeat)
+        with postgres_database(args.pg, "trc_bench_settlement") as url:
+            run("postgres", url, args.events, args.repeat)
 
 
 
