@@ -64,7 +64,7 @@ from traceability.api import (
     allow,
     allow_later,
     checked_json_depth,
-    key_session,
+    read_session,
 )
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Problem, TraceabilityError, Unauthenticated
@@ -285,14 +285,14 @@ def _query(
 
 @epcis_router.get("/events")
 def events(
-    request: Request, session: SessionDep, read: ReadSessionDep, settings: SettingsDep, caller: AnyoneLater,
-    lang: EpcisLang, per_page: PerPage = 100, next_page_token: PageToken = None,
+    request: Request, settings: SettingsDep, caller: AnyoneLater, lang: EpcisLang, per_page: PerPage = 100,
+    next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
-    at, from or to its own party only. ``Accept: application/xml`` answers in the XML binding."""
-    return _query(
-        request, read, settings, caller.principal(key_session(session, read)), lang, per_page, next_page_token
-    )
+    at, from or to its own party only. ``Accept: application/xml`` answers in the XML binding. Read from the replica
+    when ``read_db`` is set (the key on the primary)."""
+    with read_session(request) as read:
+        return _query(request, read, settings, caller.principal(read), lang, per_page, next_page_token)
 
 
 @epcis_router.options("/events/{event_id:path}", include_in_schema=False)
@@ -328,12 +328,12 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
         return _options("OPTIONS, GET")
 
     def events_of(
-        request: Request, session: SessionDep, read: ReadSessionDep, settings: SettingsDep, caller: AnyoneLater,
-        lang: EpcisLang, value: str, per_page: PerPage = 100, next_page_token: PageToken = None,
+        request: Request, settings: SettingsDep, caller: AnyoneLater, lang: EpcisLang, value: str,
+        per_page: PerPage = 100, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
-        return _query(request, read, settings, caller.principal(key_session(session, read)), lang, per_page,
-                      next_page_token,
-                      fixed={filter_name: [value]})  # fmt: skip
+        with read_session(request) as read:
+            return _query(request, read, settings, caller.principal(read), lang, per_page, next_page_token,
+                          fixed={filter_name: [value]})  # fmt: skip
 
     def discover_one(_: Anyone, value: str) -> Response:
         return _options("OPTIONS, GET")

@@ -89,6 +89,7 @@ def app(engine: Engine, session: Session, settings: Settings) -> FastAPI:
             raise
 
     application.dependency_overrides[get_session] = _session
+    application.state.given_session = session  # the reads that open their own session use this one too
     return application
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Annotated
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from traceability.auth.service import Principal, authenticate
-from traceability.database import is_sqlite, reading
+from traceability.database import reading
 from traceability.errors import Forbidden, JsonTooDeep, TraceabilityError, Unauthenticated
 from traceability.i18n import Catalogue, messages
 from traceability.models import Role
@@ -39,7 +40,7 @@ __all__ = [
     "checked_json_depth",
     "get_read_session",
     "get_session",
-    "key_session",
+    "read_session",
     "json_depth",
 ]
 
@@ -75,23 +76,30 @@ async def _in_thread(work: Callable[[], object]) -> None:
         await run_in_threadpool(work)
 
 
-_REPLICA = "traceability.replica"
+_PRIMARY = "traceability.primary"
+GIVEN_SESSION = "given_session"
+"""``app.state.given_session``: a session the app's reads use instead of their own — a test's, inside its rolled-back
+transaction (``tests/conftest.py``), as ``get_session`` is overridden for the writes."""
 
 
-async def get_read_session(request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
-                           ) -> AsyncIterator[Session]:  # fmt: skip
-    """A read-only transaction on the read replica (``read_db``) when there is one, else one on the primary that
-    only reads (:func:`traceability.database.reading`: on SQLite outside the writer queue), else the request's own
-    session (one a test gave): for reads that may be a moment stale. Rolled back at the end (a standby refuses
-    writes)."""
-    replica: Engine | None = getattr(request.app.state, "read_engine", None)
+def _new_read_session(request: Request) -> Session | None:
+    """A session for reads that may be a moment stale, or None where the app was given one: on the read replica
+    (``read_db``) when there is one, else on the primary through :func:`traceability.database.reading` (on SQLite,
+    outside the writer queue)."""
+    if getattr(request.app.state, GIVEN_SESSION, None) is not None:
+        return None
     primary: Engine = request.app.state.engine
+    replica: Engine | None = getattr(request.app.state, "read_engine", None)
     if replica is not None:
-        read = Session(replica, expire_on_commit=False, info={_REPLICA: True})
-    elif session.bind is primary and is_sqlite(primary):
-        read = Session(reading(primary), expire_on_commit=False)
-    else:
-        yield session
+        return Session(replica, expire_on_commit=False, info={_PRIMARY: primary})
+    return Session(reading(primary), expire_on_commit=False)
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """:func:`read_session` as a dependency. Rolled back at the end (a standby refuses writes)."""
+    read = _new_read_session(request)
+    if read is None:
+        yield request.app.state.given_session
         return
     try:
         yield read
@@ -102,10 +110,17 @@ async def get_read_session(request: Request, session: Annotated[Session, Depends
             read.close()
 
 
-def key_session(session: Session, read: Session) -> Session:
-    """Where a route that reads from ``read`` checks its key: in that same session unless it is a replica's, whose
-    lag could let a key revoked a moment ago through."""
-    return session if read.info.get(_REPLICA) else read
+@contextmanager
+def read_session(request: Request) -> Iterator[Session]:
+    """A read-only transaction for a route that does all its database work in its own worker thread (the EPCIS
+    event query): opened and closed there, where a dependency would add two generators to every request (a tenth
+    of a query's time on the event loop). Rolled back at the end."""
+    read = _new_read_session(request)
+    if read is None:
+        yield request.app.state.given_session
+        return
+    with read:
+        yield read
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -167,8 +182,13 @@ class Caller:
     roles: tuple[Role, ...]
 
     def principal(self, session: Session) -> Principal:
-        """The key's principal if it is valid and of an admitted role, its read ended as :func:`get_principal`'s."""
-        return _admitted(_authenticated(session, self.token), self.roles)
+        """The key's principal if it is valid and of an admitted role, its read ended as :func:`get_principal`'s.
+        Checked on the primary when ``session`` is a replica's, whose lag could let a key revoked a moment ago in."""
+        primary: Engine | None = session.info.get(_PRIMARY)
+        if primary is None:
+            return _admitted(_authenticated(session, self.token), self.roles)
+        with Session(primary) as on_primary:
+            return _admitted(_authenticated(on_primary, self.token), self.roles)
 
 
 def _admitted(principal: Principal, roles: tuple[Role, ...]) -> Principal:

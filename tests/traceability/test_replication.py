@@ -28,13 +28,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from scanning.service import ScanRequest, record_scans
 from tests.factories import GTIN, masterdata_doc
 from traceability.app import create_app
-from traceability.auth.service import Principal, create_api_key
+from traceability.auth.service import Principal, create_api_key, revoke_api_key
 from traceability.database import make_engine, migrate, session_scope
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Role
@@ -197,6 +198,17 @@ def test_reads_come_from_the_standby_and_writes_go_to_the_primary(
             assert fresh != before  # the sale changed the figures on the primary …
             assert len(_epcs(client, tokens[Role.store])) == 1  # … and the replica, paused, does not have it yet
             assert _statement(client, tokens[Role.finance], period) == before
+            # Keys are checked on the primary, not the lagging replica: one issued a moment ago works at once, and
+            # one revoked a moment ago is refused at once.
+            with Session(primary) as session:
+                new_key = create_api_key(session=session, role=Role.auditor, party_id="AUD")
+                revoked = create_api_key(session=session, role=Role.auditor, party_id="AUD")
+                session.commit()
+                assert len(_epcs(client, new_key.token)) == 1  # the replica's answer (one sale), the primary's key
+                revoke_api_key(session=session, key_id=revoked.id)
+                session.commit()
+            refused = client.get("/epcis/events", headers={"Authorization": f"Bearer {revoked.token}"})
+            assert refused.status_code == 401, refused.text
             # A write never goes to the standby: the scan API answered from the primary while replay was paused.
             with standby.connect() as c:
                 assert c.execute(text("SELECT count(*) FROM epcis_event WHERE biz_step = 'retail_selling'")
