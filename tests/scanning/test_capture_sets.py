@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from scanning.epcis import CAPTURE_BATCH, capture_document
+from tests.sql import sent
 from traceability.models import ChainHead, Event, EventEpc
 
 CTX = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -28,37 +27,18 @@ def _document(events: int) -> dict[str, Any]:
             "creationDate": "2026-01-01T00:00:00Z", "epcisBody": {"eventList": body}}  # fmt: skip
 
 
-@contextmanager
-def _statements(session: Session) -> Iterator[dict[str, int]]:
-    """Count the statements a block sends and the most parameters any one of them binds (per row when many)."""
-    seen = {"statements": 0, "max_parameters": 0}
-    engine = session.connection().engine
-
-    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        seen["statements"] += 1
-        rows = parameters if executemany else [parameters]
-        for row in rows or []:
-            seen["max_parameters"] = max(seen["max_parameters"], len(row or ()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_document_beyond_every_parameter_limit_is_stored_whole_in_fixed_size_statements(session: Session) -> None:
     head_before = session.exec(select(ChainHead.seq)).one()
-    with _statements(session) as seen:
+    with sent(session) as seen:
         result = capture_document(session=session, document=_document(EVENTS))
     assert len(result.stored) == EVENTS and not result.refused
     assert session.exec(select(func.count()).select_from(Event)).one() == head_before + EVENTS
     assert session.exec(select(func.count()).select_from(EventEpc)).one() >= EVENTS
     assert session.exec(select(ChainHead.seq)).one() == head_before + EVENTS
     # No statement grows with the document: the largest binds what one chunk of a batch holds.
-    assert seen["max_parameters"] <= 2 * CAPTURE_BATCH < min(PG_LIMIT, SQLITE_LIMIT)
+    assert max(s.widest for s in seen) <= 2 * CAPTURE_BATCH < min(PG_LIMIT, SQLITE_LIMIT)
     # A fixed number of statements per batch: far fewer than one per event (4.4 per event before).
-    assert seen["statements"] < EVENTS / 10, seen
+    assert len(seen) < EVENTS / 10, len(seen)
 
 
 def test_batches_give_what_one_append_gives(session: Session) -> None:

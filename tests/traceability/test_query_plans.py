@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
 from codes.keyfiles import KeyFileStore
@@ -29,6 +26,7 @@ from scanning.service import ScanRequest, record_scans
 from settlement.service import lock_period, run_settlement
 from tests.factories import seed_masterdata, signed_codes
 from tests.settlement.scenario import P1, capture, event, seed, sscc, units
+from tests.sql import sent
 from traceability.auth.service import Principal
 from traceability.models import Role
 
@@ -37,28 +35,14 @@ GROWING = ("epcis_event", "epcis_event_epc", "code", "sale", "purchase", "alert"
 """The tables that grow with events, units and members; the others (parties, territories, products, the chain head,
 the periods) stay the size of the network's master data."""
 
+_READS = {"SELECT", "WITH", "UPDATE", "DELETE"}
+"""The statements that find rows (an INSERT's VALUES read none)."""
 _TABLE = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+\"?(\w+)\"?", re.IGNORECASE)
 
 
-@contextmanager
-def _recorded(session: Session) -> Iterator[list[tuple[str, Any]]]:
-    engine = session.connection().engine
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        head = statement.lstrip().split(None, 1)[0].upper()
-        if head in ("SELECT", "WITH", "UPDATE", "DELETE"):
-            seen.append((statement, parameters[0] if executemany else parameters))
-
-    sa_event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", record)
-
-
-def _touches_growing(statement: str) -> bool:
-    return any(name.lower() in GROWING for name in _TABLE.findall(statement))
+def _reads_growing(statement: str) -> bool:
+    first = statement.lstrip().split(None, 1)[0].upper()
+    return first in _READS and any(name.lower() in GROWING for name in _TABLE.findall(statement))
 
 
 def _full_reads(session: Session, statement: str, parameters: Any) -> list[str]:
@@ -93,7 +77,7 @@ def _full_reads(session: Session, statement: str, parameters: Any) -> list[str]:
 def test_capture_listeners_and_settlement_read_by_index(session: Session) -> None:
     seed(session)
     gz, case_units = units(P1, "Q", 12), units(P1, "K", 6)
-    with _recorded(session) as seen:
+    with sent(session) as seen:
         capture(
             session,
             event("commissioning", gz + case_units, "PLANT-1", "2026-04-01T08:00:00+08:00", action="ADD"),
@@ -108,7 +92,7 @@ def test_capture_listeners_and_settlement_read_by_index(session: Session) -> Non
         capture(session, event("retail_selling", gz[3:4], "S-GZ-1", "2026-04-13T10:00:00+08:00"))  # a later capture
         run_settlement(session=session, period="2026-04", policy=Policy())
         lock_period(session=session, period="2026-04", policy=Policy(), now=datetime(2026, 6, 1, tzinfo=UTC))
-    checked = [(s, p) for s, p in seen if _touches_growing(s)]
+    checked = [(s.statement, s.parameters) for s in seen if _reads_growing(s.statement)]
     assert len(checked) >= 20, f"only {len(checked)} statements recorded: the recorder missed the capture"
     full = {s: reads for s, p in checked if (reads := _full_reads(session, s, p))}
     assert not full, "statements that read a growing table whole:\n\n" + "\n\n".join(
@@ -131,12 +115,12 @@ def test_the_scan_api_reads_by_index(session: Session, tmp_path: Path) -> None:
         (shop, ScanRequest("receiving", codes[:4])),
         (shop, ScanRequest("retail_selling", [codes[0], codes[1][:-3] + "AAA", "not a code"])),
     ]
-    with _recorded(session) as seen:
+    with sent(session) as seen:
         outcomes = [record_scans(session=session, principal=who, store=store, request=asked, idempotency_key=f"k{i}")
                     for i, (who, asked) in enumerate(steps)]  # fmt: skip
     assert [len(o.accepted) for o in outcomes] == [6, 6, 6, 4, 4, 1]
     assert len(outcomes[-1].rejected) + len(outcomes[-1].unreadable) == 2
-    checked = [(s, p) for s, p in seen if _touches_growing(s)]
+    checked = [(s.statement, s.parameters) for s in seen if _reads_growing(s.statement)]
     assert len(checked) >= 20, f"only {len(checked)} statements recorded: the recorder missed the scans"
     full = {s: reads for s, p in checked if (reads := _full_reads(session, s, p))}
     assert not full, "statements that read a growing table whole:\n\n" + "\n\n".join(
