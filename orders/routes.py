@@ -40,8 +40,8 @@ async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Lang
     return negotiate(accept_language)
 
 
-def _policy(settings: SettingsDep) -> OrdersPolicy:
-    return load_policy(settings.policy_file).orders
+async def _policy(settings: SettingsDep) -> OrdersPolicy:
+    return load_policy(settings.policy_file).orders  # parsed once per content of the file: no hop to a thread
 
 
 Lang = Annotated[str, Depends(_lang)]

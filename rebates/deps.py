@@ -16,8 +16,9 @@ from traceability.api import SettingsDep
 __all__ = ["PolicyDep", "current_policy"]
 
 
-def current_policy(settings: SettingsDep) -> Policy:
-    """The policy in force: the file the settings name (the packaged default when none is set)."""
+async def current_policy(settings: SettingsDep) -> Policy:
+    """The policy in force: the file the settings name (the packaged default when none is set). On the event loop:
+    the file is parsed once per content (``load_policy``), so this is a small read, not a hop to a thread."""
     return load_policy(settings.policy_file)
 
 

@@ -8,6 +8,7 @@ Rates and thresholds are decimal strings (``"0.02"``), so what finance writes is
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from decimal import Decimal
@@ -260,13 +261,27 @@ def load_policy(path: Path | str | None = None) -> Policy:
     missing or invalid is an error, never a silent fall-back to the defaults.
     """
     if path is None:
-        return Policy()
+        return _DEFAULT
     path = Path(path)
     try:
-        raw: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
     except FileNotFoundError:
         raise PolicyInvalid.keyed(_WORDS, "not_found", path=path,
                                   detail={"problems": [Problem(str(path), "no such file")]}) from None  # fmt: skip
+    return _parsed_policy(path, content)
+
+
+_DEFAULT = Policy()
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_policy(path: Path, content: bytes) -> Policy:
+    """The file parsed and validated once per content: every request loads the policy, and parsing and validating
+    the TOML each time cost a scan a thread hop. Keyed by the bytes, not the file's time, so an edit within the
+    clock's tick is never missed. A refusal is not kept; the Policy is frozen, so callers cannot change the copy
+    they share."""
+    try:
+        raw: Any = tomllib.loads(content.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyInvalid.keyed(_WORDS, "not_toml", path=path,
                                   detail={"problems": [Problem(str(path), str(exc))]}) from None  # fmt: skip

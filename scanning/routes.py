@@ -593,8 +593,9 @@ async def _lang(accept_language: Annotated[str | None, Header(alias="Accept-Lang
     return negotiate(accept_language)
 
 
-def _outbound(settings: SettingsDep) -> OutboundPolicy:
-    """The ``[outbound]`` section of the brand's policy: which outbound checks warn and which refuse."""
+async def _outbound(settings: SettingsDep) -> OutboundPolicy:
+    """The ``[outbound]`` section of the brand's policy: which outbound checks warn and which refuse. On the event
+    loop: the policy file is parsed once per content (``load_policy``), so this is a small read, not a hop."""
     return load_policy(settings.policy_file).outbound
 
 
