@@ -25,7 +25,18 @@ from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, col, select
 
 from ledger.bulk import insert_rows
-from ledger.history import chunks, code_facts, contents_of, load_view, query, retracted_ids, rows, sightings_of
+from ledger.history import (
+    chunks,
+    code_facts,
+    contents_of,
+    covering_view,
+    load_view,
+    named_in,
+    query,
+    retracted_ids,
+    rows,
+    sightings_of,
+)
 from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
 from ledger.parties import PartyRoles
 from ledger.store import Listener
@@ -69,20 +80,22 @@ def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[st
     Whether a unit was inside at the event's time is the ledger's containment (:func:`ledger.history.sightings_of`):
     the event reaches the unit through a container. Loaded for all events at once, not per event or per container.
     """
-    named: dict[int, list[str]] = {}
-    for chunk in chunks([e.id for e in events if e.id is not None]):
-        for pk, key in rows(session, _NAMED, {"pks": chunk}):
-            named.setdefault(pk, []).append(key)
+    # The append's own identifier rows and view where they serve (ledger.history.batch), not read back.
+    named = {
+        pk: [key for key, _ in found]
+        for pk, found in named_in(session, [e.id for e in events if e.id is not None], _NAMED, "epc").items()
+    }
     keys = {k for found in named.values() for k in found}
-    facts = code_facts(session, keys)
+    shared = covering_view(session, keys)
+    facts = code_facts(session, keys) if shared is None else {k: shared.codes[k] for k in keys if k in shared.codes}
 
     def container(key: str) -> bool:
         return is_sscc_key(key) or (key in facts and facts[key].level != "unit")
 
     contents = contents_of(session, {k for k in keys if container(k)})
     inside = {u for found in contents.values() for u in found if is_sgtin_key(u)}
-    view = load_view(session, inside)
-    facts.update(view.codes)
+    view = covering_view(session, inside) or load_view(session, inside)
+    facts.update((u, view.codes[u]) for u in inside if u in view.codes)
     reached: dict[str, set[int]] = {
         u: {s.event.pk for s in sightings_of(view, u) if s.via is not None} for u in inside if not container(u)
     }
