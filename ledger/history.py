@@ -184,6 +184,9 @@ class StoreView:
     """Loaded by :func:`load_view`: the keys asked for and every container above them (their code records read)."""
     container_cache: dict[tuple[str, int], list[Interval]] = field(default_factory=dict, repr=False)
     contents_cache: dict[str, list[tuple[EventRow, str]]] = field(default_factory=dict, repr=False)
+    sightings_cache: dict[str, list[Sighting]] = field(default_factory=dict, repr=False)
+    """Histories already assembled, in a view loaded by key: unit state, the rules and the settlement facts of one
+    append each ask for the same codes' histories (a full view assembles each once and does not keep them)."""
 
     def parties(self) -> set[str]:
         """Every party the loaded events name."""
@@ -243,6 +246,15 @@ def _containers_of(view: StoreView, key: str, depth: int) -> list[Interval]:
 
 def sightings_of(view: StoreView, key: str, *, include_retracted: bool = False) -> list[Sighting]:
     """Every event concerning a code, directly or through a container, in event-time order (ties by eventID)."""
+    if include_retracted or not view.by_key:
+        return _sightings_of(view, key, include_retracted)
+    cached = view.sightings_cache.get(key)
+    if cached is None:
+        cached = view.sightings_cache[key] = _sightings_of(view, key, False)
+    return list(cached)
+
+
+def _sightings_of(view: StoreView, key: str, include_retracted: bool) -> list[Sighting]:
     found: dict[int, Sighting] = {}
     for pk, role in view.direct.get(key, ()):
         if role in DIRECT_ROLES:
@@ -536,6 +548,7 @@ def codes_recorded(session: Session, keys: Iterable[str]) -> None:
     view.codes.update(code_facts(session, view.loaded.intersection(keys)))
     view.container_cache.clear()  # packing records are part of containment: nothing remembered from before them
     view.contents_cache.clear()
+    view.sightings_cache.clear()
 
 
 def named_in(session: Session, pks: Iterable[int], stmt: Any, role: str) -> Named:

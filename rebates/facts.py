@@ -261,6 +261,22 @@ _ORIGINAL_AGGREGATIONS = query(Event.id).where(
 )
 
 
+_KEYS: Any = bindparam("keys", expanding=True)
+_SALES_OF = (
+    query(Sale.id, Sale.unit_key, Sale.event_time, Sale.counted)
+    .where(col(Sale.unit_key).in_(_KEYS))
+    .order_by(col(Sale.unit_key), col(Sale.event_time), col(Sale.event_id), col(Sale.id))
+)
+_PURCHASES_OF = (
+    query(Purchase.id, Purchase.unit_key, Purchase.distributor_id, Purchase.event_time, Purchase.counted,
+          Purchase.scanned_out)
+    .where(col(Purchase.unit_key).in_(_KEYS))
+    .order_by(col(Purchase.unit_key), col(Purchase.distributor_id), col(Purchase.event_time),
+              col(Purchase.event_id), col(Purchase.id))
+)  # fmt: skip
+_DISPATCHES_OF = query(Dispatch.unit_key, Dispatch.distributor_id, Dispatch.event_time).where(
+    col(Dispatch.unit_key).in_(_KEYS)
+)
 _SET_SALE = update(Sale).where(col(Sale.id) == bindparam("row_id")).values(counted=bindparam("new_counted"))
 _SET_PURCHASE = (
     update(Purchase)
@@ -281,13 +297,11 @@ def _recount_sales(session: Session, units: set[str]) -> list[datetime]:
     changed: list[datetime] = []
     updates: list[dict[str, object]] = []
     keys = sorted(units)
+    session.flush()  # plain rows below, read past the ORM
     for start in range(0, len(keys), 400):
-        rows = session.exec(
-            select(Sale).where(col(Sale.unit_key).in_(keys[start : start + 400]))
-            .order_by(col(Sale.unit_key), col(Sale.event_time), col(Sale.event_id), col(Sale.id))
-        ).all()  # fmt: skip
+        found = rows(session, _SALES_OF, {"keys": keys[start : start + 400]})
         previous = None
-        for row in rows:
+        for row in found:
             first = row.unit_key != previous
             previous = row.unit_key
             if bool(row.counted) != first:
@@ -304,18 +318,15 @@ def _recount_purchases(session: Session, pairs: set[tuple[str, str]]) -> list[da
     changed: list[datetime] = []
     updates: list[dict[str, object]] = []
     units = sorted({u for u, _ in pairs})
+    session.flush()  # plain rows below, read past the ORM
     for start in range(0, len(units), 400):
         chunk = units[start : start + 400]
-        rows = session.exec(
-            select(Purchase).where(col(Purchase.unit_key).in_(chunk))
-            .order_by(col(Purchase.unit_key), col(Purchase.distributor_id), col(Purchase.event_time),
-                      col(Purchase.event_id), col(Purchase.id))
-        ).all()  # fmt: skip
+        found = rows(session, _PURCHASES_OF, {"keys": chunk}).all()
         out: dict[tuple[str, str], list[datetime]] = {}
-        for d in session.exec(select(Dispatch).where(col(Dispatch.unit_key).in_(chunk))):
-            out.setdefault((d.unit_key, d.distributor_id), []).append(_aware(d.event_time))
+        for unit_key, distributor_id, event_time in rows(session, _DISPATCHES_OF, {"keys": chunk}):
+            out.setdefault((unit_key, distributor_id), []).append(_aware(event_time))
         previous: tuple[str, str] | None = None
-        for row in rows:
+        for row in found:
             pair = (row.unit_key, row.distributor_id)
             first = pair != previous
             previous = pair
