@@ -545,10 +545,8 @@ def codes_recorded(session: Session, keys: Iterable[str]) -> None:
     if not isinstance(found, _Batch) or found.view is None:
         return
     view = found.view
+    # A record with no packing record of its own puts nothing in a container: histories already assembled stand.
     view.codes.update(code_facts(session, view.loaded.intersection(keys)))
-    view.container_cache.clear()  # packing records are part of containment: nothing remembered from before them
-    view.contents_cache.clear()
-    view.sightings_cache.clear()
 
 
 def named_in(session: Session, pks: Iterable[int], stmt: Any, role: str) -> Named:
