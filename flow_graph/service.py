@@ -38,14 +38,16 @@ from ledger.history import (
     affected_keys,
     chunks,
     code_facts,
-    forget_view,
+    codes_recorded,
+    covering_view,
+    named_in,
     no_gc,
     query,
     retracted_ids,
     rows,
 )
 from ledger.keys import gtin_of, is_sgtin_key, key_of, serial_of
-from ledger.state import rederive
+from ledger.state import rederive_recorded
 from ledger.store import Listener, lock_store
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import InvalidInput
@@ -319,9 +321,12 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     }  # fmt: skip
     if not candidates:
         return
-    named = [(pk, key) for chunk in chunks(sorted(pk for pk in candidates if pk is not None))
-             for pk, key in rows(session, _EPCS_OF, {"pks": chunk}) if is_sgtin_key(key)]  # fmt: skip
-    existing = code_facts(session, {key for _, key in named})
+    # The append's own identifier rows and view, not read back from the store (ledger.history.batch).
+    by_event = named_in(session, sorted(pk for pk in candidates if pk is not None), _EPCS_OF, "epc")
+    named = [(pk, key) for pk, found in by_event.items() for key, _ in found if is_sgtin_key(key)]
+    keys = {key for _, key in named}
+    view = covering_view(session, keys)
+    existing = code_facts(session, keys) if view is None else {k: view.codes[k] for k in keys if k in view.codes}
     named = [(pk, key) for pk, key in named if key not in existing]
     if not named:
         return  # our own codes, or foreign ones already recorded: the usual case costs two queries
@@ -335,24 +340,26 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
         return
     cases = case_gtins(session)
     new = []
+    recorded: list[str] = []
     for key, holder in sorted(holders.items()):
         gtin, serial = gtin_of(key), serial_of(key)
         if gtin is None or serial is None or len(serial) > 20:
             continue
+        recorded.append(key)
         level = CodeLevel.case if gtin in cases else CodeLevel.unit
         new.append({"level": level.value, "gtin": gtin, "serial": serial, "status": CodeStatus.commissioned.value,
                     "holder_id": holder if holder in md.parties else None, "created_at": utcnow()})  # fmt: skip
     if not new:
         return
     insert_rows(session, Code, new)
-    forget_view(session)  # the append's shared view was read before these records existed
+    codes_recorded(session, recorded)  # the append's shared view was read before these records existed
     # Capture derived unit states before this listener ran: give the new records theirs when other events about
     # them are stored already (the commissioning came late, or with its packing in one document).
     # In chunks: a document may commission more codes than one statement can bind.
     for chunk in chunks(sorted(holders)):
         named_by = rows(session, query(EventEpc.event_pk).where(col(EventEpc.key).in_(chunk))).scalars()
         if any(pk not in live for pk in named_by):
-            rederive(session, list(live.values()))
+            rederive_recorded(session, list(live.values()), recorded)
             break
 
 

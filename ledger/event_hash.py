@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import quote, unquote
@@ -433,12 +434,25 @@ def _digital_link_path(path: str) -> str | None:
     return result
 
 
+MEMO_CHARS: Final = 512
+"""Identifiers up to this length are remembered (:data:`MEMO_SIZE` of them): a capture names each EPC several times
+(hash, matching key, parties), and a longer text is no identifier worth keeping."""
+MEMO_SIZE: Final = 1 << 16
+
+
 def canonical_gs1_uri(text: str) -> str | None:
     """The constrained canonical Digital Link of an EPC URN or any Digital Link, or None if it holds no GS1 key.
 
     Canonical means ``https://id.gs1.org``, numeric AIs, a 14-digit GTIN, no query string, only the most
     fine-grained key qualifier, and one percent-encoding; URN and Digital Link forms of one key then hash alike.
+    A pure function of the text, so remembered for short texts (a bounded cache: memory stays flat).
     """
+    if len(text) <= MEMO_CHARS:
+        return _remembered_uri(text)
+    return _canonical_gs1_uri(text)
+
+
+def _canonical_gs1_uri(text: str) -> str | None:
     urn = _EPC_URN.fullmatch(text)
     if urn is not None:
         path = _urn_to_path(urn[1], urn[2], urn[3])
@@ -446,6 +460,9 @@ def canonical_gs1_uri(text: str) -> str | None:
         link = _DIGITAL_LINK.fullmatch(text)
         path = None if link is None else _digital_link_path(link[1])
     return None if path is None else _DL_ROOT + path
+
+
+_remembered_uri = lru_cache(maxsize=MEMO_SIZE)(_canonical_gs1_uri)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_DEPTH",
     "CodeFacts",
     "EventRow",
+    "Named",
     "Sighting",
     "StoreView",
     "affected_keys",
@@ -52,10 +53,13 @@ __all__ = [
     "code_facts",
     "codes_for_keys",
     "containers_of",
+    "codes_recorded",
     "contents_of",
+    "covering_view",
     "forget_view",
     "load_everything",
     "load_view",
+    "named_in",
     "no_gc",
     "query",
     "retracted_ids",
@@ -176,8 +180,13 @@ class StoreView:
     """Key → (time, eventID, EPC as captured) of the earliest event naming it, when loaded by key."""
     by_key: bool = False
     """Loaded by :func:`load_view`: ``first_epc`` is complete for the keys asked for."""
+    loaded: set[str] = field(default_factory=set, repr=False)
+    """Loaded by :func:`load_view`: the keys asked for and every container above them (their code records read)."""
     container_cache: dict[tuple[str, int], list[Interval]] = field(default_factory=dict, repr=False)
     contents_cache: dict[str, list[tuple[EventRow, str]]] = field(default_factory=dict, repr=False)
+    sightings_cache: dict[str, list[Sighting]] = field(default_factory=dict, repr=False)
+    """Histories already assembled, in a view loaded by key: unit state, the rules and the settlement facts of one
+    append each ask for the same codes' histories (a full view assembles each once and does not keep them)."""
 
     def parties(self) -> set[str]:
         """Every party the loaded events name."""
@@ -237,6 +246,15 @@ def _containers_of(view: StoreView, key: str, depth: int) -> list[Interval]:
 
 def sightings_of(view: StoreView, key: str, *, include_retracted: bool = False) -> list[Sighting]:
     """Every event concerning a code, directly or through a container, in event-time order (ties by eventID)."""
+    if include_retracted or not view.by_key:
+        return _sightings_of(view, key, include_retracted)
+    cached = view.sightings_cache.get(key)
+    if cached is None:
+        cached = view.sightings_cache[key] = _sightings_of(view, key, False)
+    return list(cached)
+
+
+def _sightings_of(view: StoreView, key: str, include_retracted: bool) -> list[Sighting]:
     found: dict[int, Sighting] = {}
     for pk, role in view.direct.get(key, ()):
         if role in DIRECT_ROLES:
@@ -430,6 +448,7 @@ def load_view(session: Session, keys: Iterable[str], into: _V | None = None) -> 
         view.codes.update(code_facts(session, containers))
         loaded |= containers
         pending = {f.parent for f in view.codes.values() if f.parent} - loaded
+    view.loaded = loaded
     raw: dict[int, _Raw] = {}
     for chunk in chunks(sorted(loaded)):
         for key, role, epc, *event, parent_key, declaration in rows(session, _DIRECT, {"values": chunk}):
@@ -456,6 +475,10 @@ def _finish(view: StoreView, raw: dict[int, _Raw]) -> None:
 _BATCH = "ledger.batch"
 
 
+Named = dict[int, list[tuple[str, str]]]
+"""Event row id → (key, role) of each identifier row it has, in the order they were stored."""
+
+
 @dataclass
 class _Batch:
     """What one append has already worked out, for the steps after it (unit state, then each listener)."""
@@ -463,17 +486,21 @@ class _Batch:
     pks: tuple[int | None, ...]
     keys: frozenset[str] | None = None
     view: StoreView | None = None
+    named: Named = field(default_factory=dict)
+    """The identifier rows the append just wrote: the listeners need not read them back."""
 
 
 @contextmanager
-def batch(session: Session, events: Sequence[Event]) -> Iterator[None]:
-    """While the events of one append are derived, share its affected keys and the view of them.
+def batch(session: Session, events: Sequence[Event], named: Named | None = None) -> Iterator[None]:
+    """While the events of one append are derived, share its affected keys, the view of them and (``named``) the
+    identifier rows it wrote.
 
     Unit state and every listener ask the same questions of the same events; nothing they write in between changes
-    the answers (state columns and derived rows are not what keys or histories are read from), so they are asked of
-    the store once. Outside the block, every call reads the store afresh.
+    the answers (state columns and derived rows are not what keys or histories are read from; code records written
+    by a listener are added to the view, :func:`codes_recorded`), so they are asked of the store once. Outside the
+    block, every call reads the store afresh.
     """
-    session.info[_BATCH] = _Batch(tuple(e.id for e in events))
+    session.info[_BATCH] = _Batch(tuple(e.id for e in events), named=named or {})
     try:
         yield
     finally:
@@ -494,6 +521,53 @@ def shared_view(session: Session, keys: set[str], events: Sequence[Event] | None
     if isinstance(found, _Batch) and found.view is not None and found.keys == frozenset(keys):
         return found.view
     return None
+
+
+def covering_view(session: Session, keys: Iterable[str]) -> StoreView | None:
+    """The view this append loaded (see :func:`batch`) when it holds the whole history of every one of ``keys``.
+
+    A view loaded for more keys gives each of them the same sightings as one loaded for them alone: it holds every
+    event naming a loaded key and every container above it.
+    """
+    found = session.info.get(_BATCH)
+    if not isinstance(found, _Batch) or found.view is None or found.keys is None:
+        return None
+    return found.view if found.keys.issuperset(keys) else None
+
+
+def codes_recorded(session: Session, keys: Iterable[str]) -> None:
+    """Code records were written for ``keys`` during the append: the shared view reads them, and only them, again.
+
+    New records are neither packed inside anything nor hold anything, so the events, containers and affected keys
+    of the view stay what they were; only the facts of those codes are new. Without a view, nothing to do.
+    """
+    found = session.info.get(_BATCH)
+    if not isinstance(found, _Batch) or found.view is None:
+        return
+    view = found.view
+    # A record with no packing record of its own puts nothing in a container: histories already assembled stand.
+    view.codes.update(code_facts(session, view.loaded.intersection(keys)))
+
+
+def named_in(session: Session, pks: Iterable[int], stmt: Any, role: str) -> Named:
+    """(key, role) of the identifier rows in ``role`` of events: the append's own from memory, others by ``stmt``
+    (a select of event pk and key by ``pks``, in stored order)."""
+    found = session.info.get(_BATCH)
+    known = found.named if isinstance(found, _Batch) else {}
+    out: Named = {}
+    missing: list[int] = []
+    for pk in pks:
+        rows_of = known.get(pk)
+        if rows_of is None:
+            missing.append(pk)
+        else:
+            kept = [(key, r) for key, r in rows_of if r == role]
+            if kept:
+                out[pk] = kept
+    for chunk in chunks(missing):
+        for pk, key in rows(session, stmt, {"pks": chunk}):
+            out.setdefault(pk, []).append((key, role))
+    return out
 
 
 def forget_view(session: Session) -> None:

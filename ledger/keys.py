@@ -12,13 +12,14 @@ percent-encoded). A text that holds no GS1 key is its own key.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, unquote
 
 from biip import ParseConfig
 from biip.gs1_messages import GS1Message
 
-from ledger.event_hash import canonical_gs1_uri
+from ledger.event_hash import MEMO_CHARS, MEMO_SIZE, canonical_gs1_uri
 
 __all__ = [
     "ROOT",
@@ -77,14 +78,23 @@ def key_of(text: str) -> str:
     """The key of an identifier in any form: EPC URN, Digital Link, element string (plain or with parentheses).
 
     Surrounding whitespace is ignored; a text that holds no GS1 key (another scheme, a typo) is its own key, so an
-    unknown identifier still matches itself.
+    unknown identifier still matches itself. Remembered for short texts, as :func:`canonical_gs1_uri` is.
     """
+    if len(text) <= MEMO_CHARS:
+        return _remembered_key(text)
+    return _key_of(text)
+
+
+def _key_of(text: str) -> str:
     body = text.strip()
     canonical = canonical_gs1_uri(body)
     if canonical is not None:
         return canonical
     element = _element_string_key(body)
     return element if element is not None else body
+
+
+_remembered_key = lru_cache(maxsize=MEMO_SIZE)(_key_of)
 
 
 def gtin_of(key: str) -> str | None:

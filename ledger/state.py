@@ -8,16 +8,26 @@ where it belongs; the ``status`` and ``holder_id`` columns of ``code`` are a cac
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, col
 
-from ledger.history import EventRow, StoreView, affected_keys, load_view, share_view, shared_view, sightings_of
+from ledger.history import (
+    CodeFacts,
+    EventRow,
+    StoreView,
+    affected_keys,
+    covering_view,
+    load_view,
+    share_view,
+    shared_view,
+    sightings_of,
+)
 from traceability.models import Code, CodeStatus, Event
 
-__all__ = ["UNKNOWN", "UnitState", "fold", "rederive", "state_of", "step"]
+__all__ = ["UNKNOWN", "UnitState", "fold", "rederive", "rederive_recorded", "state_of", "step"]
 
 # bizStep → the status a unit has after it; steps not listed observe without changing state.
 _STEP_STATUS = {
@@ -98,13 +108,38 @@ def rederive(session: Session, events: Sequence[Event]) -> int:
     if view is None:
         view = load_view(session, keys)
         share_view(session, keys, view)
+    return _write_states(session, view, view.codes)
+
+
+def rederive_recorded(session: Session, events: Sequence[Event], keys: Iterable[str]) -> int:
+    """Give code records just written for ``keys`` (named by this append's ``events``) the state their history says.
+
+    Within an append whose view covers them (:func:`ledger.history.covering_view`, the records added to it by
+    :func:`ledger.history.codes_recorded`), only those codes are derived: no other code's history involves a record
+    that holds nothing and sits in nothing, and every other code of the view has its state already. Otherwise, as
+    :func:`rederive` of the events.
+    """
+    wanted = set(keys)
+    view = covering_view(session, wanted)
+    if view is None:
+        return rederive(session, events)
+    session.flush()
+    return _write_states(session, view, [k for k in view.codes if k in wanted])
+
+
+def _write_states(session: Session, view: StoreView, keys: Iterable[str]) -> int:
+    """Write the states of these codes of the view that changed; the view's facts then say what was written."""
     changes: list[dict[str, Any]] = []
-    for key, facts in view.codes.items():
+    written: list[tuple[str, CodeFacts]] = []
+    for key in keys:
+        facts = view.codes[key]
         state = state_of(view, key)
         if state.status is None:
             continue
         if facts.status != state.status.value or facts.holder != state.holder_id:
             changes.append({"code_id": facts.id, "new_status": state.status.value, "new_holder": state.holder_id})
+            written.append((key, replace(facts, status=state.status.value, holder=state.holder_id)))
+    view.codes.update(written)
     if changes:
         session.connection().execute(_SET_STATE, changes)
         changed = {c["code_id"] for c in changes}

@@ -30,7 +30,7 @@ from codes.keyfiles import KeyFileStore
 from ledger import masterdata
 from ledger.bulk import insert_rows
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
-from ledger.history import batch
+from ledger.history import Named, batch
 from ledger.keys import key_of
 from ledger.state import rederive
 from traceability.models import ChainHead, Event, EventEpc, Party, RejectedScan
@@ -323,8 +323,8 @@ def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | No
     """Store new events (already checked for duplicates), re-derive unit state, then run the listeners."""
     if not events:
         return []
-    stored = _insert(session, events, capture_id=capture_id, origin=origin)
-    with batch(session, stored):  # unit state and the listeners share one look at the codes concerned
+    stored, named = _insert(session, events, capture_id=capture_id, origin=origin)
+    with batch(session, stored, named):  # unit state and the listeners share one look at the codes concerned
         rederive(session, stored)
         for listener in _listeners:
             if listener.events_stored is not None:
@@ -332,8 +332,11 @@ def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | No
     return stored
 
 
-def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int | None, origin: str) -> list[Event]:
-    """Append events to the chain in one bulk insert each for events and identifiers; returns the stored rows."""
+def _insert(
+    session: Session, prepared: Sequence[NewEvent], *, capture_id: int | None, origin: str
+) -> tuple[list[Event], Named]:
+    """Append events to the chain in one bulk insert each for events and identifiers; returns the stored rows and
+    each one's identifier rows (key, role), which the listeners then need not read back."""
     directory = PartyDirectory.load(session)
     head = lock_store(session)
     first, seq, link = head.seq + 1, head.seq, head.hash
@@ -359,12 +362,15 @@ def _insert(session: Session, prepared: Sequence[NewEvent], *, capture_id: int |
         for event in stored
         for key, epc, role in epcs_by_seq[event.seq]
     ]
+    named: Named = {
+        event.id: [(key, role) for key, _, role in epcs_by_seq[event.seq]] for event in stored if event.id is not None
+    }
     if values:
         insert_rows(session, EventEpc, values)
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=seq, hash=link))
     session.flush()
     _refresh_statistics(session, len(values))
-    return stored
+    return stored, named
 
 
 _BIG_APPEND = 1000

@@ -25,7 +25,18 @@ from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, col, select
 
 from ledger.bulk import insert_rows
-from ledger.history import chunks, code_facts, contents_of, load_view, query, retracted_ids, rows, sightings_of
+from ledger.history import (
+    chunks,
+    code_facts,
+    contents_of,
+    covering_view,
+    load_view,
+    named_in,
+    query,
+    retracted_ids,
+    rows,
+    sightings_of,
+)
 from ledger.keys import gtin_of, is_sgtin_key, is_sscc_key
 from ledger.parties import PartyRoles
 from ledger.store import Listener
@@ -69,20 +80,22 @@ def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[st
     Whether a unit was inside at the event's time is the ledger's containment (:func:`ledger.history.sightings_of`):
     the event reaches the unit through a container. Loaded for all events at once, not per event or per container.
     """
-    named: dict[int, list[str]] = {}
-    for chunk in chunks([e.id for e in events if e.id is not None]):
-        for pk, key in rows(session, _NAMED, {"pks": chunk}):
-            named.setdefault(pk, []).append(key)
+    # The append's own identifier rows and view where they serve (ledger.history.batch), not read back.
+    named = {
+        pk: [key for key, _ in found]
+        for pk, found in named_in(session, [e.id for e in events if e.id is not None], _NAMED, "epc").items()
+    }
     keys = {k for found in named.values() for k in found}
-    facts = code_facts(session, keys)
+    shared = covering_view(session, keys)
+    facts = code_facts(session, keys) if shared is None else {k: shared.codes[k] for k in keys if k in shared.codes}
 
     def container(key: str) -> bool:
         return is_sscc_key(key) or (key in facts and facts[key].level != "unit")
 
     contents = contents_of(session, {k for k in keys if container(k)})
     inside = {u for found in contents.values() for u in found if is_sgtin_key(u)}
-    view = load_view(session, inside)
-    facts.update(view.codes)
+    view = covering_view(session, inside) or load_view(session, inside)
+    facts.update((u, view.codes[u]) for u in inside if u in view.codes)
     reached: dict[str, set[int]] = {
         u: {s.event.pk for s in sightings_of(view, u) if s.via is not None} for u in inside if not container(u)
     }
@@ -248,6 +261,22 @@ _ORIGINAL_AGGREGATIONS = query(Event.id).where(
 )
 
 
+_KEYS: Any = bindparam("keys", expanding=True)
+_SALES_OF = (
+    query(Sale.id, Sale.unit_key, Sale.event_time, Sale.counted)
+    .where(col(Sale.unit_key).in_(_KEYS))
+    .order_by(col(Sale.unit_key), col(Sale.event_time), col(Sale.event_id), col(Sale.id))
+)
+_PURCHASES_OF = (
+    query(Purchase.id, Purchase.unit_key, Purchase.distributor_id, Purchase.event_time, Purchase.counted,
+          Purchase.scanned_out)
+    .where(col(Purchase.unit_key).in_(_KEYS))
+    .order_by(col(Purchase.unit_key), col(Purchase.distributor_id), col(Purchase.event_time),
+              col(Purchase.event_id), col(Purchase.id))
+)  # fmt: skip
+_DISPATCHES_OF = query(Dispatch.unit_key, Dispatch.distributor_id, Dispatch.event_time).where(
+    col(Dispatch.unit_key).in_(_KEYS)
+)
 _SET_SALE = update(Sale).where(col(Sale.id) == bindparam("row_id")).values(counted=bindparam("new_counted"))
 _SET_PURCHASE = (
     update(Purchase)
@@ -268,13 +297,11 @@ def _recount_sales(session: Session, units: set[str]) -> list[datetime]:
     changed: list[datetime] = []
     updates: list[dict[str, object]] = []
     keys = sorted(units)
+    session.flush()  # plain rows below, read past the ORM
     for start in range(0, len(keys), 400):
-        rows = session.exec(
-            select(Sale).where(col(Sale.unit_key).in_(keys[start : start + 400]))
-            .order_by(col(Sale.unit_key), col(Sale.event_time), col(Sale.event_id), col(Sale.id))
-        ).all()  # fmt: skip
+        found = rows(session, _SALES_OF, {"keys": keys[start : start + 400]})
         previous = None
-        for row in rows:
+        for row in found:
             first = row.unit_key != previous
             previous = row.unit_key
             if bool(row.counted) != first:
@@ -291,18 +318,15 @@ def _recount_purchases(session: Session, pairs: set[tuple[str, str]]) -> list[da
     changed: list[datetime] = []
     updates: list[dict[str, object]] = []
     units = sorted({u for u, _ in pairs})
+    session.flush()  # plain rows below, read past the ORM
     for start in range(0, len(units), 400):
         chunk = units[start : start + 400]
-        rows = session.exec(
-            select(Purchase).where(col(Purchase.unit_key).in_(chunk))
-            .order_by(col(Purchase.unit_key), col(Purchase.distributor_id), col(Purchase.event_time),
-                      col(Purchase.event_id), col(Purchase.id))
-        ).all()  # fmt: skip
+        found = rows(session, _PURCHASES_OF, {"keys": chunk}).all()
         out: dict[tuple[str, str], list[datetime]] = {}
-        for d in session.exec(select(Dispatch).where(col(Dispatch.unit_key).in_(chunk))):
-            out.setdefault((d.unit_key, d.distributor_id), []).append(_aware(d.event_time))
+        for unit_key, distributor_id, event_time in rows(session, _DISPATCHES_OF, {"keys": chunk}):
+            out.setdefault((unit_key, distributor_id), []).append(_aware(event_time))
         previous: tuple[str, str] | None = None
-        for row in rows:
+        for row in found:
             pair = (row.unit_key, row.distributor_id)
             first = pair != previous
             previous = pair

@@ -342,7 +342,6 @@ class CaptureResult:
     duplicates: list[str] = field(default_factory=list)
     refused: list[EventProblem] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list, repr=False)
     master_data: int = 0
     """Vocabulary elements of the header's master data this capture stored or changed."""
 
@@ -527,11 +526,17 @@ def capture_document(
     capture = capture or Capture(origin=origin, party_id=party_id)
     session.add(capture)
     session.flush()
-    rows: list[Event] = []
+    # Only what the answer needs is kept of each stored event (its id, its warnings): the rows themselves are let go
+    # batch by batch, so a large document's capture does not hold every stored event until it ends.
+    stored: list[str] = []
+    warnings: dict[str, list[str]] = {}
     for batch in _batches(kept) if streamed is None else _reread(streamed, kept_at, context, member_pepper):
-        rows += append(session, batch, capture_id=capture.id, origin=origin)  # in this one transaction
+        for row in append(session, batch, capture_id=capture.id, origin=origin):  # in this one transaction
+            stored.append(row.event_id)
+            if row.warnings:
+                warnings[row.event_id] = json.loads(row.warnings)
     changed = apply_plan(session=session, plan=plan, capture_id=capture.id)
-    capture.stored = len(rows)
+    capture.stored = len(stored)
     capture.duplicates = len(duplicates)
     if origin == "epcis":
         capture.response = json.dumps({
@@ -543,11 +548,10 @@ def capture_document(
     session.flush()
     return CaptureResult(
         capture_id=capture.id,
-        stored=[r.event_id for r in rows],
+        stored=stored,
         duplicates=duplicates,
         refused=sorted(refused, key=lambda r: r.index),
-        warnings={r.event_id: json.loads(r.warnings) for r in rows if r.warnings},
-        events=rows,
+        warnings=warnings,
         master_data=changed,
     )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["check_digit", "is_valid_gln", "is_valid_gtin14", "is_valid_sscc", "with_check_digit"]
 
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
+@lru_cache(maxsize=1 << 14)
 def check_digit(body: str) -> int:
     """The GS1 mod-10 check digit of a string of digits (weights 3, 1, 3, … from the right)."""
     if not _DIGITS.fullmatch(body):

@@ -7,6 +7,9 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger import event_hash
+from ledger import keys as keys_module
+from ledger.event_hash import MEMO_CHARS, canonical_gs1_uri
 from ledger.keys import code_key, gtin_of, is_sgtin_key, is_sscc_key, key_of, serial_of, sgtin_key, sscc_key, sscc_of
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -78,3 +81,15 @@ def test_logistic_units_and_texts_without_a_key() -> None:
     assert key_of("  not a code \n") == "not a code"
     assert key_of("urn:example:other:1") == "urn:example:other:1"
     assert key_of(f"(01){GTIN}") == f"(01){GTIN}"  # a product, not an item: no key of an item
+
+
+@given(serial=serials, data=st.data(), noise=st.text(max_size=40), padding=st.sampled_from(["", " ", "\t"]))
+def test_remembered_keys_are_the_keys_computed_afresh(serial: str, data: st.DataObject, noise: str,
+                                                      padding: str) -> None:  # fmt: skip
+    """key_of and canonical_gs1_uri remember short texts: asked again (or asked first), they answer as computed."""
+    forms = [urn(serial), data.draw(digital_links(serial)), "0106901234000108" + "21" + serial, noise,
+             f"urn:epc:id:sscc:6901234.{noise}", "x" * (MEMO_CHARS + 1) + serial]  # fmt: skip
+    for form in (padding + f + padding for f in forms):
+        for _ in range(2):
+            assert key_of(form) == keys_module._key_of(form)
+            assert canonical_gs1_uri(form) == event_hash._canonical_gs1_uri(form)

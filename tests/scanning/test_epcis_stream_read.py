@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from scanning import epcis, epcis_stream, routes
 from scanning.epcis import capture_document
@@ -25,6 +25,7 @@ from tests.scanning.test_epcis_rest import document as rest_document
 from tests.scanning.test_epcis_rest import event as rest_event
 from tests.scanning.test_epcis_rest import keys  # noqa: F401 (a fixture)
 from traceability.errors import TraceabilityError
+from traceability.models import Event
 
 CTX = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
@@ -201,13 +202,15 @@ def _captured(session: Session, raw: bytes, *, streamed: bool, **kw: Any) -> tup
     savepoint = session.begin_nested()
     try:
         result = capture_document(session=session, document=document, **kw)
+        just_stored = select(Event).where(col(Event.capture_id) == result.capture_id).order_by(col(Event.seq))
+        events = [(e.event_id, e.hash_id, e.document) for e in session.exec(just_stored)]
     except TraceabilityError as exc:
         return ("error", type(exc).__name__, exc.message, [(p.path, p.reason) for p in getattr(exc, "problems", [])])
     finally:
         savepoint.rollback()
     out = result.as_dict()
     out.pop("captureID")
-    return ("ok", out, [(e.event_id, e.hash_id, e.document) for e in result.events])
+    return ("ok", out, events)
 
 
 def _same(session: Session, document: dict[str, Any], **kw: Any) -> tuple[Any, ...]:
