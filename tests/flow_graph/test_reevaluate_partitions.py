@@ -8,6 +8,7 @@ import json
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
@@ -18,10 +19,14 @@ from flow_graph.history import code_partitions, count_codes, load_everything, lo
 from ledger.history import no_gc
 from ledger.keys import is_sgtin_key
 from ledger.store import lock_store
+from tests.factories import GTIN as FACTORY_GTIN
+from tests.factories import seed_masterdata
+from tests.flow_graph.helpers import capture, case, ev, made, retract, unit
 from tests.flow_graph.scenario import GTIN, PLANTS, Network, build
 from tests.flow_graph.test_scenarios import replay
+from traceability.gs1 import with_check_digit
 from traceability.masterdata.service import import_masterdata
-from traceability.models import Alert, AlertKind, AlertNote, AlertStatus
+from traceability.models import Alert, AlertKind, AlertNote, AlertStatus, Code, CodeLevel, CodeStatus
 
 
 def whole_store(session: Session) -> service.Reconciliation:
@@ -143,3 +148,37 @@ def test_progress_reaches_every_code(session: Session) -> None:
     assert told[-1] == (total, total) and len(told) == -(-total // 3)
     assert [done for done, _ in told] == sorted(done for done, _ in told)
     assert result.evaluated > 0 and (result.raised, result.updated, result.withdrawn) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("size", [1, 2, 1000])
+def test_a_withdrawal_names_a_retraction_the_partition_did_not_load(session: Session, size: int) -> None:
+    """Evidence on a case the unit has since been unpacked from (by its record), then retracted: the partition no
+    longer reaches the case, and still says the evidence was retracted, as the whole store in view said."""
+    seed_masterdata(session)
+    sscc = with_check_digit(f"06901234{1:09d}")
+    box = Code(level=CodeLevel.case, sscc=sscc, status=CodeStatus.commissioned)
+    session.add(box)
+    session.flush()
+    inside = Code(level=CodeLevel.unit, gtin=FACTORY_GTIN, serial="T00001", status=CodeStatus.commissioned,
+                  parent_id=box.id)  # fmt: skip
+    session.add(inside)
+    session.flush()
+    breach = ev(13, "shipping", [case(1)], "D-GZ", 30, dest="S-NJ-1")
+    capture(session, *made(1, 1), ev(11, "shipping", [case(1)], "PLANT-1", 2, dest="D-GZ"),
+            ev(12, "receiving", [case(1)], "D-GZ", 20), breach, ev(14, "receiving", [case(1)], "S-NJ-1", 60),
+            ev(15, "retail_selling", [unit(1)], "S-NJ-1", 80))  # fmt: skip
+    assert {str(a.kind) for a in session.exec(select(Alert)).all()} >= {"unauthorized_channel"}
+    inside.parent_id = None  # unpacked through the codes service: no event, so no listener
+    session.add(inside)
+    session.flush()
+    capture(session, retract(breach))  # reaches the case's contents, which no longer hold the unit
+    seen = []
+    for run in (whole_store, lambda s: service.reevaluate(session=s, partition=size)):
+        savepoint = session.begin_nested()
+        try:
+            result = run(session)
+            seen.append((result.as_dict(), alerts(session), notes(session)))
+        finally:
+            savepoint.rollback()
+    assert seen[0] == seen[1]
+    assert any(a[13] and breach["eventID"] in a[13] for a in seen[1][1])  # the retraction is named
