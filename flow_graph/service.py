@@ -174,10 +174,11 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     """Derive every alert from the whole store and reconcile: the same alerts the captures raised, or the fix.
 
     The store is walked a partition of codes at a time, in key order (:func:`flow_graph.history.code_partitions`):
-    each partition's histories are read with the capture path's set-based queries (their containers' events
-    included), evaluated, reconciled and let go, so memory is bounded by ``partition``, not by the store. All of it
-    is one transaction under the store lock: the caller commits, and until then no reader sees a half-done
-    reconciliation (docs/diversion.md, "The full re-evaluation, partition by partition").
+    each partition's histories are read set-based (:func:`flow_graph.history.load_partition`: a range scan, then
+    their containers' events and records level by level), evaluated, reconciled and let go, so memory is bounded
+    by ``partition``, not by the store. All of it is one transaction under the store lock: the caller commits, and
+    until then no reader sees a half-done reconciliation (docs/diversion.md, "The full re-evaluation, partition by
+    partition").
     """
     lock_store(session)  # captures wait: the store does not move under the evaluation
     _index_rejections(session, None)
