@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -104,10 +105,21 @@ def update(
 
 
 @app.command("reevaluate")
-def reevaluate(ctx: typer.Context) -> None:
+def reevaluate(
+    ctx: typer.Context,
+    partition: int = typer.Option(service.PARTITION, min=1, help="Codes read, evaluated and reconciled at a time."),
+) -> None:
     """Derive every alert from the whole store again (after a master-data change, or to check the incremental ones)."""
+    shown = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - shown[0] >= 1.0:  # a line a second at most, and the last
+            shown[0] = now
+            err_console.print(f"re-evaluating: {done:,} / {total:,} codes", highlight=False)
+
     with state(ctx).session() as session:
-        result = service.reevaluate(session=session)
+        result = service.reevaluate(session=session, partition=partition, progress=progress)
     print_json(result.as_dict())
     err_console.print(
         f"{result.evaluated} codes evaluated: {result.raised} raised, {result.updated} updated, "

@@ -7,21 +7,23 @@ sightings into the :class:`~flow_graph.rules.UnitHistory` the rules evaluate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, literal, union_all
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, literal, union, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from flow_graph.rules import MasterData, PartyInfo, Rejection, UnitHistory
 from ledger import history as ledger
 from ledger import masterdata
-from ledger.history import StoreView, chunks, query, rows, sightings_of, utc
-from ledger.keys import gtin_of
+from ledger.history import StoreView, chunks, code_facts, query, rows, sightings_of, utc
+from ledger.keys import gtin_of, is_sgtin_key
 from traceability.models import (
+    Alert,
     CounterfeitScan,
     Event,
     EventEpc,
@@ -34,11 +36,15 @@ from traceability.models import (
 
 __all__ = [
     "FlowView",
+    "Partition",
+    "code_partitions",
+    "count_codes",
     "epcs_as_captured",
     "history_of",
     "is_unit",
     "load_everything",
     "load_masterdata",
+    "load_partition",
     "load_view",
 ]
 
@@ -129,6 +135,147 @@ def load_everything(session: Session, *, only: ColumnElement[bool] | None = None
     view = FlowView()
     ledger.load_everything(session, only=only, into=view)
     _load_rejections(session, view, None)
+    view.case_gtins = case_gtins(session)
+    return view
+
+
+# --- the whole store, a partition of codes at a time (full re-evaluation) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One slice of the store's codes, in key order: how many keys it covered, and those the rules must look at
+    (the GTIN + serials events name, and every key with counterfeit evidence or a stored alert)."""
+
+    scanned: int
+    keys: frozenset[str]
+    first: str
+    last: str
+    """The first and last key walked: the partition covers the keys between them, in the database's order."""
+
+
+def _partition_statement(*, first: bool) -> Any:
+    """The next ``n`` distinct keys after ``after`` (from ``after`` on, for the first) of the event identifiers,
+    the counterfeit evidence and the alerts, each with where it was found: three index range scans, merged."""
+    after: Any = bindparam("after")
+    n: Any = bindparam("n", type_=Integer)
+    parts = []
+    for column, source in ((EventEpc.key, "e"), (CounterfeitScan.unit_key, "r"), (Alert.unit_key, "a")):
+        c = col(column)
+        found = (
+            query(c.label("key")).where(c >= after if first else c > after).distinct().order_by(c).limit(n).subquery()
+        )
+        parts.append(query(found.c.key, literal(source).label("source")))
+    merged = union_all(*parts).subquery()
+    return query(merged.c.key, merged.c.source).order_by(merged.c.key)
+
+
+_FIRST_PARTITION, _NEXT_PARTITION = _partition_statement(first=True), _partition_statement(first=False)
+_ALL_CODES = union(query(EventEpc.key), query(CounterfeitScan.unit_key), query(Alert.unit_key)).subquery()
+_COUNT_CODES = query(func.count()).select_from(_ALL_CODES)
+
+
+def count_codes(session: Session) -> int:
+    """How many distinct keys :func:`code_partitions` walks through (for progress reports)."""
+    return int(rows(session, _COUNT_CODES).scalar_one())
+
+
+def code_partitions(session: Session, size: int) -> Iterator[Partition]:
+    """Every key of the store in partitions of at most ``size``, in the database's key order, read with keyset
+    pagination: memory holds one partition's keys, never the store's. Keys written while walking (alerts raised
+    for keys already passed) are not met again."""
+    after: str | None = None
+    while True:
+        stmt = _FIRST_PARTITION if after is None else _NEXT_PARTITION
+        sources: dict[str, set[str]] = {}
+        for key, source in rows(session, stmt, {"after": after or "", "n": size}).all():
+            if key not in sources:
+                if len(sources) == size:
+                    break
+                sources[key] = set()
+            sources[key].add(source)
+        if not sources:
+            return
+        after = next(reversed(sources))
+        keys = frozenset(k for k, found in sources.items() if found != {"e"} or is_sgtin_key(k))
+        yield Partition(len(sources), keys, next(iter(sources)), after)
+        if len(sources) < size:
+            return
+
+
+def _direct_statement(*, by_range: bool) -> Any:
+    """The events naming some keys (a key range, or a list), as :func:`ledger.history.load_view` reads them: every
+    non-declaration event, the parentID of an aggregation beside each child, and whether it was retracted."""
+    declared, parent = aliased(Event), aliased(EventEpc)
+    key = col(EventEpc.key)
+    return (
+        query(EventEpc.key, EventEpc.role, *_EVENT_COLUMNS, parent.key, declared.id)
+        .join(Event, and_(col(Event.id) == col(EventEpc.event_pk), col(Event.declaration).is_(False)))
+        .outerjoin(parent, and_(col(parent.event_pk) == col(EventEpc.event_pk), col(parent.role) == "parent",
+                                col(EventEpc.role) == "child"))
+        .outerjoin(declared, and_(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True)))
+        .where(and_(key >= bindparam("lo"), key <= bindparam("hi")) if by_range else key.in_(_VALUES))
+    )  # fmt: skip
+
+
+_EVENT_COLUMNS = (
+    Event.id, Event.event_id, Event.event_time, Event.event_type, Event.action, Event.biz_step,
+    Event.location_party_id, Event.source_party_id, Event.destination_party_id, Event.origin,
+)  # fmt: skip
+_DIRECT_RANGE, _DIRECT_KEYS = _direct_statement(by_range=True), _direct_statement(by_range=False)
+_Raw = tuple[int, str, datetime, str, str | None, str | None, str | None, str | None, str | None, str]
+
+
+def _plain_rows(session: Session, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """A read's rows as the driver's own tuples, without result processing (as :func:`ledger.history.scan` reads
+    them; :func:`~ledger.history.utc` reads either driver's timestamps): a partition's rows are many."""
+    result = rows(session, stmt, params)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def load_partition(session: Session, part: Partition) -> FlowView:
+    """The view of one partition's codes for the full re-evaluation: what :func:`load_view` holds for them (their
+    events, their code records, every case or pallet that held them up the :data:`~ledger.history.MAX_DEPTH`
+    levels with its events, their rejections), read with one range scan for the partition's own keys and lists for
+    their containers; the EPCs as first captured are left for :func:`epcs_as_captured` to read, as it reads them
+    for a view of the whole store."""
+    view = FlowView()
+    raw: dict[int, _Raw] = {}
+    queried: set[str] = set()
+
+    def take(found: Any) -> None:
+        for key, role, pk, event_id, time, kind, action, step, at, source, to, origin, parent_key, declaration in found:
+            if pk not in raw:
+                raw[pk] = (pk, event_id, utc(time), kind, action, step, at, source, to, origin)
+            view.direct.setdefault(key, []).append((pk, role))
+            queried.add(key)
+            if parent_key is not None and kind == "AggregationEvent":
+                view.agg_parent.setdefault(pk, parent_key)
+            if declaration is not None:
+                view.retracted.add(event_id)
+
+    frontier, expanded = set(part.keys), set[str]()
+    if 2 * len(frontier) >= part.scanned:  # mostly codes to evaluate: the range in one scan
+        take(_plain_rows(session, _DIRECT_RANGE, {"lo": part.first, "hi": part.last}))
+    for _level in range(ledger.MAX_DEPTH + 1):  # the codes, then each level of containers above them
+        for chunk in chunks(sorted(frontier - queried)):
+            take(_plain_rows(session, _DIRECT_KEYS, {"values": chunk}))
+        queried |= frontier
+        expanded |= frontier
+        view.codes.update(code_facts(session, frontier - view.codes.keys()))
+        # the containers one level up: by aggregation events (retracted ones too, as load_view finds them) and by
+        # packing records
+        above = {view.agg_parent[pk] for key in frontier for pk, role in view.direct.get(key, ())
+                 if role == "child" and pk in view.agg_parent}  # fmt: skip
+        above |= {facts.parent for key in frontier if (facts := view.codes.get(key)) and facts.parent}
+        frontier = above - expanded
+        if not frontier:
+            break
+    view.events = {pk: ledger.EventRow(*row, retracted=row[1] in view.retracted) for pk, row in raw.items()}
+    _load_rejections(session, view, part.keys)
     view.case_gtins = case_gtins(session)
     return view
 

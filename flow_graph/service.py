@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,10 +25,12 @@ from flow_graph.errors import AlertNotFound, InvalidFilter, InvalidTransition
 from flow_graph.history import (
     FlowView,
     case_gtins,
+    code_partitions,
+    count_codes,
     epcs_as_captured,
     history_of,
-    load_everything,
     load_masterdata,
+    load_partition,
     load_view,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
@@ -127,6 +129,11 @@ class Reconciliation:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
+    def add(self, other: Reconciliation) -> None:
+        """Count another part's changes in (a re-evaluation reconciles partition by partition)."""
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 # --- deriving ---------------------------------------------------------------------------------------------------
 
@@ -158,18 +165,57 @@ def refresh_units(*, session: Session, keys: Iterable[str]) -> Reconciliation:
     return result
 
 
-def reevaluate(*, session: Session) -> Reconciliation:
-    """Derive every alert from the whole store and reconcile: the same alerts the captures raised, or the fix."""
+PARTITION = 10_000
+"""Codes per partition of a full re-evaluation: memory holds one partition's histories, not the store's."""
+
+Progress = Callable[[int, int], None]
+"""Told (keys done, keys in all) after each partition of a full re-evaluation."""
+
+
+def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progress | None = None) -> Reconciliation:
+    """Derive every alert from the whole store and reconcile: the same alerts the captures raised, or the fix.
+
+    The store is walked a partition of codes at a time, in key order (:func:`flow_graph.history.code_partitions`):
+    each partition's histories are read set-based (:func:`flow_graph.history.load_partition`: a range scan, then
+    their containers' events and records level by level), evaluated, reconciled and let go, so memory is bounded
+    by ``partition``, not by the store. All of it is one transaction under the store lock: the caller commits, and
+    until then no reader sees a half-done reconciliation (docs/diversion.md, "The full re-evaluation, partition by
+    partition").
+    """
     lock_store(session)  # captures wait: the store does not move under the evaluation
     _index_rejections(session, None)
-    with no_gc():
-        view = load_everything(session)
-        md = load_masterdata(session)
-        keys = sorted({k for k in view.direct if is_sgtin_key(k)} | set(view.rejections))
-        findings = _evaluate(view, md, keys)
-    result = _reconcile(session, view, md, findings, scope=None)
-    result.evaluated = len(keys)
+    md = load_masterdata(session)
+    now = utcnow()  # one moment for every change, as one reconciliation of everything would stamp them
+    total = count_codes(session) if progress is not None else 0
+    result, done = Reconciliation(), 0
+    for part in code_partitions(session, max(1, partition)):
+        with no_gc():
+            view = load_partition(session, part)
+            keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
+            findings = _evaluate(view, md, keys)
+        _learn_retractions(session, view, part.keys)
+        result.add(_reconcile(session, view, md, findings, scope=set(part.keys), now=now))
+        result.evaluated += len(keys)
+        done += part.scanned
+        if progress is not None:
+            progress(done, total)
     return result
+
+
+_EVIDENCE_OF = query(Alert.event_ids).where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+
+
+def _learn_retractions(session: Session, view: FlowView, keys: Iterable[str]) -> None:
+    """Add to the view which evidence of the stored alerts of ``keys`` was retracted, where the view did not load
+    that event (its container no longer holds the code): a withdrawal names the retraction as it did with the
+    whole store in view."""
+    loaded = {e.event_id for e in view.events.values()}
+    unseen: set[str] = set()
+    for chunk in chunks(sorted(keys)):
+        for (ids,) in rows(session, _EVIDENCE_OF, {"keys": chunk}):
+            unseen.update(i for i in json.loads(ids) if i not in loaded)
+    if unseen:
+        view.retracted |= retracted_ids(session, unseen)
 
 
 def _values(f: Finding, epc: str) -> dict[str, Any]:
@@ -233,13 +279,19 @@ def _withdraw_reason(alert: Alert, view: FlowView, md: MasterData) -> str:
 
 
 def _reconcile(
-    session: Session, view: FlowView, md: MasterData, findings: Sequence[Finding], *, scope: set[str] | None
+    session: Session,
+    view: FlowView,
+    md: MasterData,
+    findings: Sequence[Finding],
+    *,
+    scope: set[str] | None,
+    now: datetime | None = None,
 ) -> Reconciliation:
     """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen."""
     result = Reconciliation()
     desired = {(f.kind.value, f.key, f.party): f for f in findings}
     epcs = epcs_as_captured(session, view, {f.key for f in findings}) if findings else {}
-    now = utcnow()
+    now = now or utcnow()
     notes: list[dict[str, Any]] = []
     for alert in _stored(session, scope):
         finding = desired.pop((str(alert.kind), alert.unit_key, alert.party_id), None)

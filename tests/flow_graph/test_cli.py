@@ -47,6 +47,10 @@ def test_auditor_commands(tmp_path: Path) -> None:
     assert history == [("status", "asked"), ("assign", "assigned to Li Wei")]
     assert json.loads(run("alerts", "list", "--format", "json", "--status", "investigating"))[0]["id"] == int(alert_id)
     assert json.loads(run("alerts", "reevaluate"))["unchanged"] == 2
+    walked = runner.invoke(app, [*db, "alerts", "reevaluate", "--partition", "1"], catch_exceptions=False)
+    assert walked.exit_code == 0 and json.loads(walked.stdout)["unchanged"] == 2
+    done, total = walked.stderr.split("re-evaluating: ")[-1].split(" codes")[0].split(" / ")
+    assert done == total and int(total.replace(",", "")) >= 1  # every code, reported as the walk ends
 
     trail = json.loads(run("trail", unit(1), "--format", "json"))
     assert [s["biz_step"] for s in trail["steps"]][0] == "commissioning" and len(trail["alerts"]) == 2
