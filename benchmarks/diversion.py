@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from flow_graph.graph import build_party_graph
-from flow_graph.service import diversion_listener, reevaluate
+from flow_graph.service import PARTITION, diversion_listener, reevaluate
 from ledger.store import Listener, listeners, set_listeners
 from scanning.epcis import capture_document
 from scanning.parse import sgtin_urn, sscc_urn
@@ -300,18 +300,18 @@ def high_water_mb() -> float:
     return peak_mb()
 
 
-def reevaluate_twice(url: str) -> dict[str, Any]:
+def reevaluate_twice(url: str, partition: int = PARTITION) -> dict[str, Any]:
     """Raise every alert from nothing, then re-evaluate the same store again (nothing to change), in this process."""
     engine = make_engine(url)
     before = high_water_mb()
     with Session(engine) as session:
         started, cpu = time.perf_counter(), time.process_time()
-        first = reevaluate(session=session)
+        first = reevaluate(session=session, partition=partition)
         session.commit()
         first_seconds, first_cpu = time.perf_counter() - started, time.process_time() - cpu
     with Session(engine) as session:
         started = time.perf_counter()
-        second = reevaluate(session=session)
+        second = reevaluate(session=session, partition=partition)
         session.commit()
         second_seconds = time.perf_counter() - started
     engine.dispose()
@@ -325,6 +325,7 @@ def main() -> None:
     parser.add_argument("--capture-cases", type=int, default=60, help="Cases (~18 events each) for the capture runs.")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-capture", action="store_true")
+    parser.add_argument("--partition", type=int, default=PARTITION, help=f"Codes per partition ({PARTITION:,}).")
     args = parser.parse_args()
     net = Network()
     print(f"parties: {len(net.parties)}")
@@ -356,13 +357,14 @@ def main() -> None:
         # In a process of its own, so that its peak RSS is the re-evaluation's (and the interpreter's), not the
         # store load's or the graph build's above.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            figures = pool.apply(reevaluate_twice, (f"sqlite:///{workdir / 'store.db'}",))
+            figures = pool.apply(reevaluate_twice, (f"sqlite:///{workdir / 'store.db'}", args.partition))
         first, second = figures["first"], figures["second"]
         first_seconds, first_cpu, second_seconds = (
             figures["first_seconds"],
             figures["first_cpu"],
             figures["second_seconds"],
         )
+        print(f"reevaluation_partition_codes: {args.partition}")
         print(f"alerts_raised: {first.raised}")
         print(f"codes_evaluated: {first.evaluated}")
         print(f"full_reevaluation_steady_seconds: {second_seconds:.1f} (changed {second.raised + second.updated})")
