@@ -218,9 +218,12 @@ def create_app(
         # thread is busy with captures.
         return {"status": "ok"}
 
-    for router in (masterdata_router, apikeys_router, codes_router, epcis_router, scans_router, labels_router,
-                   alerts_router, flow_router, settlement_router, stores_router, members_router,
-                   pos_router, orders_router):  # fmt: skip
+    # The busiest doors first: a request is matched against the routes in order, and FastAPI tries every route of
+    # an included router before the next one (its prefix does not rule it out), so a scan behind the 65 EPCIS routes
+    # spent a quarter of a millisecond being routed (10 µs now). No path of these three can be another router's.
+    for router in (scans_router, pos_router, epcis_router, masterdata_router, apikeys_router, codes_router,
+                   labels_router, alerts_router, flow_router, settlement_router, stores_router, members_router,
+                   orders_router):  # fmt: skip
         app.include_router(router)
     app.include_router(crm_router)
     from web.app import mount_web
