@@ -45,6 +45,11 @@ def replay(session: Session, sc: Scenario, data: st.DataObject) -> None:
         stream += data.draw(st.lists(st.sampled_from(sc.events), max_size=3), label="repeats")
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=4), label="cuts"))
     rejected_at = data.draw(st.integers(0, len(cuts)), label="rejections after document")
+    play(session, sc, stream, cuts, rejected_at)
+
+
+def play(session: Session, sc: Scenario, stream: list[dict[str, Any]], cuts: list[int], rejected_at: int) -> None:
+    """Capture ``stream`` split at ``cuts``, the scenario's rejected scans recorded after document ``rejected_at``."""
     start = 0
     for n, cut in enumerate([*cuts, len(stream)]):
         if n == rejected_at:

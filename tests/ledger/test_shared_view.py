@@ -17,9 +17,8 @@ from sqlmodel import Session, col
 
 import ledger.store
 from ledger.history import Named, query
-from scanning.epcis import capture_document
-from tests.flow_graph.scenario import Network, Scenario, build, document
-from tests.flow_graph.test_scenarios import comparable, networks, plans, reject
+from tests.flow_graph.scenario import Network, build
+from tests.flow_graph.test_scenarios import comparable, networks, plans, play
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Code, Dispatch, Event, Purchase, Sale
 
@@ -50,19 +49,6 @@ def _derived(session: Session) -> dict[str, Any]:
     return {"alerts": comparable(session), "codes": sorted(map(tuple, codes), key=repr), **facts}
 
 
-def _play(session: Session, sc: Scenario, stream: list[dict[str, Any]], cuts: list[int], rejected_at: int) -> None:
-    """Capture ``stream`` split at ``cuts``, the scenario's rejected scans recorded after document ``rejected_at``."""
-    start = 0
-    for n, cut in enumerate([*cuts, len(stream)]):
-        if n == rejected_at:
-            reject(session, sc)
-        if cut > start:
-            capture_document(session=session, document=document(stream[start:cut]))
-            start = cut
-    if rejected_at > len(cuts):
-        reject(session, sc)
-
-
 @settings(
     max_examples=10,
     deadline=None,
@@ -87,7 +73,7 @@ def test_the_shared_view_derives_what_fresh_reads_derive(
             savepoint = session.begin_nested()
             try:
                 import_masterdata(session=session, raw=net.doc)
-                _play(session, sc, stream, cuts, rejected_at)
+                play(session, sc, stream, cuts, rejected_at)
                 seen.append(_derived(session))
             finally:
                 savepoint.rollback()
