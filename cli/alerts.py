@@ -15,7 +15,11 @@ from rich.table import Table
 from cli.context import err_console, out_console, print_json, state
 from flow_graph import service
 from flow_graph.schemas import AlertCaseRead, AlertRead
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import AlertKind, AlertStatus
+
+_WORDS: Catalogue = messages("cli.alerts")
+"""What the re-evaluation prints on stderr, in the terminal's language (``cli.main.terminal_language``)."""
 
 app = typer.Typer(help="Diversion alerts: list, inspect, work the case, re-evaluate.", no_args_is_help=True)
 
@@ -110,18 +114,19 @@ def reevaluate(
     partition: int = typer.Option(service.PARTITION, min=1, help="Codes read, evaluated and reconciled at a time."),
 ) -> None:
     """Derive every alert from the whole store again (after a master-data change, or to check the incremental ones)."""
-    shown = [0.0]
+    from cli.main import terminal_language
+
+    lang, shown = terminal_language(), [0.0]
 
     def progress(done: int, total: int) -> None:
         now = time.monotonic()
         if done >= total or now - shown[0] >= 1.0:  # a line a second at most, and the last
             shown[0] = now
-            err_console.print(f"re-evaluating: {done:,} / {total:,} codes", highlight=False)
+            err_console.print(wording(_WORDS, "progress", lang, done=f"{done:,}", total=f"{total:,}"), highlight=False)
 
     with state(ctx).session() as session:
         result = service.reevaluate(session=session, partition=partition, progress=progress)
     print_json(result.as_dict())
-    err_console.print(
-        f"{result.evaluated} codes evaluated: {result.raised} raised, {result.updated} updated, "
-        f"{result.withdrawn} withdrawn, {result.reopened} reopened, {result.unchanged} unchanged", highlight=False,
-    )  # fmt: skip
+    counts = {name: f"{getattr(result, name):,}" for name in
+              ("evaluated", "raised", "updated", "withdrawn", "reopened", "unchanged")}  # fmt: skip
+    err_console.print(wording(_WORDS, "summary", lang, **counts), highlight=False)

@@ -47,10 +47,16 @@ def test_auditor_commands(tmp_path: Path) -> None:
     assert history == [("status", "asked"), ("assign", "assigned to Li Wei")]
     assert json.loads(run("alerts", "list", "--format", "json", "--status", "investigating"))[0]["id"] == int(alert_id)
     assert json.loads(run("alerts", "reevaluate"))["unchanged"] == 2
-    walked = runner.invoke(app, [*db, "alerts", "reevaluate", "--partition", "1"], catch_exceptions=False)
+    walked = runner.invoke(app, [*db, "alerts", "reevaluate", "--partition", "1"], catch_exceptions=False,
+                           env={"TRACEABILITY_LANG": "en"})  # fmt: skip
     assert walked.exit_code == 0 and json.loads(walked.stdout)["unchanged"] == 2
     done, total = walked.stderr.split("re-evaluating: ")[-1].split(" codes")[0].split(" / ")
     assert done == total and int(total.replace(",", "")) >= 1  # every code, reported as the walk ends
+    assert f"{total} codes evaluated: 0 raised, 0 updated, 0 withdrawn, 0 reopened, 2 unchanged" in walked.stderr
+    in_chinese = runner.invoke(app, [*db, "alerts", "reevaluate"], catch_exceptions=False, env={"LANG": "zh_CN.UTF-8",
+                               "TRACEABILITY_LANG": "", "LC_ALL": "", "LC_MESSAGES": ""})  # fmt: skip
+    assert f"正在重新评估：{total} / {total} 个码" in in_chinese.stderr
+    assert f"已评估 {total} 个码：新增 0，更新 0，撤回 0，重新打开 0，不变 2" in in_chinese.stderr
 
     trail = json.loads(run("trail", unit(1), "--format", "json"))
     assert [s["biz_step"] for s in trail["steps"]][0] == "commissioning" and len(trail["alerts"]) == 2
