@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from traceability.auth.service import Principal, authenticate
-from traceability.database import reading
 from traceability.errors import Forbidden, JsonTooDeep, TraceabilityError, Unauthenticated
 from traceability.i18n import Catalogue, messages
 from traceability.models import Role
@@ -84,22 +83,22 @@ transaction (``tests/conftest.py``), as ``get_session`` is overridden for the wr
 
 def _new_read_session(request: Request) -> Session | None:
     """A session for reads that may be a moment stale, or None where the app was given one: on the read replica
-    (``read_db``) when there is one, else on the primary through :func:`traceability.database.reading` (on SQLite,
-    outside the writer queue)."""
-    if getattr(request.app.state, GIVEN_SESSION, None) is not None:
+    (``read_db``) when there is one, else on the primary's :func:`traceability.database.reading` view (on SQLite,
+    outside the writer queue; ``app.state.reading_engine``, made once by the app)."""
+    state = request.app.state
+    if getattr(state, GIVEN_SESSION, None) is not None:
         return None
-    primary: Engine = request.app.state.engine
-    replica: Engine | None = getattr(request.app.state, "read_engine", None)
+    replica: Engine | None = getattr(state, "read_engine", None)
     if replica is not None:
-        return Session(replica, expire_on_commit=False, info={_PRIMARY: primary})
-    return Session(reading(primary), expire_on_commit=False)
+        return Session(replica, expire_on_commit=False, info={_PRIMARY: state.engine})
+    return Session(state.reading_engine, expire_on_commit=False)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """:func:`read_session` as a dependency. Rolled back at the end (a standby refuses writes)."""
     read = _new_read_session(request)
     if read is None:
-        yield request.app.state.given_session
+        yield getattr(request.app.state, GIVEN_SESSION)
         return
     try:
         yield read
@@ -117,7 +116,7 @@ def read_session(request: Request) -> Iterator[Session]:
     of a query's time on the event loop). Rolled back at the end."""
     read = _new_read_session(request)
     if read is None:
-        yield request.app.state.given_session
+        yield getattr(request.app.state, GIVEN_SESSION)
         return
     with read:
         yield read

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.store import Listener, set_listeners
 from traceability.api import JSON_DEPTH_SCOPE_KEY, RequestRefused, checked_json_depth
-from traceability.database import make_engine, migrate
+from traceability.database import make_engine, migrate, reading
 from traceability.errors import JsonTooDeep, PayloadTooLarge, TraceabilityError
 from traceability.i18n import negotiate
 from traceability.problems import PROBLEM_JSON, RequestInvalid, http_problem
@@ -203,8 +203,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
-    # Reads that may be stale go to the replica when one is set (traceability.api.ReadSessionDep); else the primary.
+    # Reads that may be stale go to the replica when one is set (traceability.api.ReadSessionDep); else the primary,
+    # through its read-only view (made once here: every event query uses it).
     app.state.read_engine = make_engine(settings.read_db) if settings.read_db else None
+    app.state.reading_engine = reading(engine)
     app.add_exception_handler(TraceabilityError, _domain_error)
     app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)
