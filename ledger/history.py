@@ -56,7 +56,6 @@ __all__ = [
     "codes_recorded",
     "contents_of",
     "covering_view",
-    "forget_view",
     "load_everything",
     "load_view",
     "named_in",
@@ -568,13 +567,6 @@ def named_in(session: Session, pks: Iterable[int], stmt: Any, role: str) -> Name
         for pk, key in rows(session, stmt, {"pks": chunk}):
             out.setdefault(pk, []).append((key, role))
     return out
-
-
-def forget_view(session: Session) -> None:
-    """Code records were written during the append: the shared view no longer shows them, so it is dropped."""
-    found = session.info.get(_BATCH)
-    if isinstance(found, _Batch):
-        found.view = None
 
 
 def share_view(session: Session, keys: set[str], view: StoreView) -> None:
