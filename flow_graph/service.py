@@ -39,9 +39,8 @@ from ledger.history import (
     EventRow,
     affected_keys,
     chunks,
-    code_facts,
     codes_recorded,
-    covering_view,
+    known_code_facts,
     named_in,
     no_gc,
     query,
@@ -376,9 +375,7 @@ def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
     # The append's own identifier rows and view, not read back from the store (ledger.history.batch).
     by_event = named_in(session, sorted(pk for pk in candidates if pk is not None), _EPCS_OF, "epc")
     named = [(pk, key) for pk, found in by_event.items() for key, _ in found if is_sgtin_key(key)]
-    keys = {key for _, key in named}
-    view = covering_view(session, keys)
-    existing = code_facts(session, keys) if view is None else {k: view.codes[k] for k in keys if k in view.codes}
+    existing = known_code_facts(session, {key for _, key in named})
     named = [(pk, key) for pk, key in named if key not in existing]
     if not named:
         return  # our own codes, or foreign ones already recorded: the usual case costs two queries

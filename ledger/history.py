@@ -56,6 +56,7 @@ __all__ = [
     "codes_recorded",
     "contents_of",
     "covering_view",
+    "known_code_facts",
     "load_everything",
     "load_view",
     "named_in",
@@ -532,6 +533,16 @@ def covering_view(session: Session, keys: Iterable[str]) -> StoreView | None:
     if not isinstance(found, _Batch) or found.view is None or found.keys is None:
         return None
     return found.view if found.keys.issuperset(keys) else None
+
+
+def known_code_facts(session: Session, keys: Iterable[str]) -> dict[str, CodeFacts]:
+    """:func:`code_facts` of ``keys``, from the append's view when it covers them all (:func:`covering_view`: it
+    holds their code records as unit state left them), else read from the store."""
+    wanted = set(keys)
+    view = covering_view(session, wanted)
+    if view is None:
+        return code_facts(session, wanted)
+    return {k: view.codes[k] for k in wanted if k in view.codes}
 
 
 def codes_recorded(session: Session, keys: Iterable[str]) -> None:

@@ -27,9 +27,9 @@ from sqlmodel import Session, col, select
 from ledger.bulk import insert_rows
 from ledger.history import (
     chunks,
-    code_facts,
     contents_of,
     covering_view,
+    known_code_facts,
     load_view,
     named_in,
     query,
@@ -86,8 +86,7 @@ def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[st
         for pk, found in named_in(session, [e.id for e in events if e.id is not None], _NAMED, "epc").items()
     }
     keys = {k for found in named.values() for k in found}
-    shared = covering_view(session, keys)
-    facts = code_facts(session, keys) if shared is None else {k: shared.codes[k] for k in keys if k in shared.codes}
+    facts = known_code_facts(session, keys)
 
     def container(key: str) -> bool:
         return is_sscc_key(key) or (key in facts and facts[key].level != "unit")
