@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 from sqlalchemy import BindParameter, bindparam, text
 
-from benchmarks.postgres import free_port, throwaway_postgres
+from benchmarks.postgres import bench_database, free_port, throwaway_postgres
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from tests.factories import GTIN, masterdata_doc
@@ -54,7 +54,6 @@ from traceability.auth.service import create_api_key
 from traceability.database import make_engine, migrate, session_scope
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Role
-from traceability.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = "trc_bench_scan"
@@ -196,13 +195,12 @@ def _serial(code: str) -> str:
 def run(name: str, url: str, args: argparse.Namespace) -> dict[tuple[int, int], float]:
     rates: dict[tuple[int, int], float] = {}
     for workers in args.workers:
-        with tempfile.TemporaryDirectory() as keys:
+        with tempfile.TemporaryDirectory() as keys, ExitStack() as stack:
             if url.startswith("sqlite"):
                 db_dir = tempfile.mkdtemp(dir=args.dir)
                 db_url = f"sqlite:///{Path(db_dir) / 'bench.db'}"
             else:
-                db_url = url
-                _recreate(db_url)
+                db_url = stack.enter_context(bench_database(url, BENCH_DB))  # fresh for each worker count
             t0 = time.perf_counter()
             token, fresh = seed(db_url, Path(keys), args.codes)
             print(f"{name}_w{workers}_seed_s: {time.perf_counter() - t0:.1f}", flush=True)
@@ -230,21 +228,6 @@ def run(name: str, url: str, args: argparse.Namespace) -> dict[tuple[int, int], 
             if stored != len(acked):
                 raise SystemExit(f"{len(acked) - stored} acknowledged scans are not stored")
     return rates
-
-
-def _recreate(url: str) -> None:
-    admin = make_engine(url.rsplit("/", 1)[0] + "/postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    admin.dispose()
-
-
-def _drop(url: str) -> None:
-    admin = make_engine(url.rsplit("/", 1)[0] + "/postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _ints(value: str) -> list[int]:
@@ -276,19 +259,10 @@ def main() -> None:
     if args.db in ("sqlite", "both"):
         last = run("sqlite", "sqlite", args)
     if args.db in ("postgres", "both"):
-        with throwaway_postgres() if args.pg is None else _given(args.pg) as srv:
-            url = srv.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-            try:
-                last = run("postgres", url, args)
-            finally:
-                _drop(url)
+        with throwaway_postgres() if args.pg is None else nullcontext(args.pg) as server:
+            last = run("postgres", server, args)  # each run on a database of its own there, dropped after
     wanted = (2, 32) if (2, 32) in last else max(last, key=lambda k: (k[1], k[0]))
     print(f"scans_per_second: {last[wanted]:.1f}")
-
-
-@contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield Settings(db=url).db
 
 
 if __name__ == "__main__":
