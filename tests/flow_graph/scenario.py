@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 from scanning.parse import sgtin_urn, sscc_urn
 from traceability.gs1 import with_check_digit
 
@@ -395,3 +397,14 @@ def build(net: Network, rng: random.Random, plan: dict[str, int], honest: int) -
 def document(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
             "epcisBody": {"eventList": events}}  # fmt: skip
+
+
+def scenario_examples(n: int) -> settings:
+    """Hypothesis settings for a property over whole captured scenarios: ``n`` examples, no deadline, and the
+    health checks that do not fit off — each example reuses the test's rolled-back session (a function-scoped
+    fixture), captures a network's events (slow) and draws large orders and splits of them."""
+    return settings(
+        max_examples=n,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )

@@ -22,7 +22,7 @@ from ledger.store import lock_store
 from tests.factories import GTIN as FACTORY_GTIN
 from tests.factories import seed_masterdata
 from tests.flow_graph.helpers import capture, case, ev, made, retract, unit
-from tests.flow_graph.scenario import GTIN, PLANTS, Network, build
+from tests.flow_graph.scenario import GTIN, PLANTS, Network, build, scenario_examples
 from tests.flow_graph.test_scenarios import replay
 from traceability.gs1 import with_check_digit
 from traceability.masterdata.service import import_masterdata
@@ -107,11 +107,7 @@ networks = st.builds(Network, provinces=st.integers(2, 3), cities=st.integers(1,
 plans = st.fixed_dictionaries({name: st.integers(0, 1) for name in PLANTS})
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@scenario_examples(12)
 @given(net=networks, plan=plans, seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), data=st.data())
 def test_partitioned_reevaluation_equals_the_whole_store_at_once(
     session: Session, net: Network, plan: dict[str, int], seed: int, size: int, data: st.DataObject

@@ -7,7 +7,7 @@ import json
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
@@ -16,7 +16,7 @@ from flow_graph.service import reevaluate
 from ledger.store import scans_rejected as notify_scan_rejected
 from scanning.epcis import capture_document
 from tests.flow_graph.helpers import scanned_key
-from tests.flow_graph.scenario import PLANTS, Expected, Network, Scenario, build, document
+from tests.flow_graph.scenario import PLANTS, Expected, Network, Scenario, build, document, scenario_examples
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Alert, AlertStatus, RejectedScan
 
@@ -75,11 +75,7 @@ networks = st.builds(Network, provinces=st.integers(2, 4), cities=st.integers(1,
 plans = st.fixed_dictionaries({name: st.integers(0, 2) for name in PLANTS})
 
 
-@settings(
-    max_examples=16,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@scenario_examples(16)
 @given(net=networks, plan=plans, honest=st.integers(0, 3), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_every_rule_finds_exactly_the_planted_cases(
     session: Session, net: Network, plan: dict[str, int], honest: int, seed: int, data: st.DataObject
@@ -113,11 +109,7 @@ def comparable(session: Session) -> set[tuple[Any, ...]]:
     return out
 
 
-@settings(
-    max_examples=6,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@scenario_examples(6)
 @given(net=networks, plan=plans, seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_arrival_order_does_not_matter(
     session: Session, net: Network, plan: dict[str, int], seed: int, data: st.DataObject

@@ -24,12 +24,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from flow_graph.service import AlertFilter, list_alerts, reevaluate
 from scanning.epcis import capture_document
+from tests.flow_graph.scenario import scenario_examples
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Code, Purchase, Sale
 
@@ -392,11 +393,7 @@ def _show(story: Story) -> str:
 # --- the tests ----------------------------------------------------------------------------------------------------
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@scenario_examples(25)
 @given(data=st.data())
 def test_any_spelling_of_a_unit_is_the_same_unit(session: Session, data: st.DataObject) -> None:
     """Planted alerts exactly, incrementally and after re-evaluation; each unit bought and sold once."""

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, col
 
 import ledger.store
 from ledger.history import Named, query
-from tests.flow_graph.scenario import Network, build
+from tests.flow_graph.scenario import Network, build, scenario_examples
 from tests.flow_graph.test_scenarios import comparable, networks, plans, play
 from traceability.masterdata.service import import_masterdata
 from traceability.models import Code, Dispatch, Event, Purchase, Sale
@@ -49,11 +49,7 @@ def _derived(session: Session) -> dict[str, Any]:
     return {"alerts": comparable(session), "codes": sorted(map(tuple, codes), key=repr), **facts}
 
 
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@scenario_examples(10)
 @given(net=networks, plan=plans, seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_the_shared_view_derives_what_fresh_reads_derive(
     session: Session, monkeypatch: pytest.MonkeyPatch, net: Network, plan: dict[str, int], seed: int,
