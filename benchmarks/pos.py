@@ -27,7 +27,6 @@ import argparse
 import io
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from benchmarks.postgres import postgres_database
+from benchmarks.postgres import free_port, postgres_database
 from codes import service as codes
 from codes.keyfiles import KeyFileStore
 from scanning.service import ScanRequest, record_scans
@@ -141,14 +140,8 @@ def load(engine: Engine, key_dir: Path, *, members: int, sales: int, units: int)
     return per_store
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve(url: str, key_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TRACEABILITY_DB": url, "TRACEABILITY_KEY_DIR": str(key_dir),
            "TRACEABILITY_RATE_LIMIT_ENABLED": "false"}  # fmt: skip
     log = open(key_dir.parent / "serve.log", "wb")  # noqa: SIM115 - the server's, closed with the temp dir
