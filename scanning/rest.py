@@ -216,6 +216,8 @@ def query_document_json(documents: Sequence[str], query_name: str = "SimpleEvent
     prefixes: dict[str, str] = {}
     out: list[str] = []
     head, head_context = "", None  # the last event's text up to the comma after its @context, and that context
+    last_context: object = object()  # the context the last prefixes check was of, and whether it clashed
+    keeps_own = False
     for text in documents:
         if head and text.startswith(head):  # events of one capture share their context: parsed once
             context, bare = head_context, "{" + text[len(head) :]
@@ -225,12 +227,12 @@ def query_document_json(documents: Sequence[str], query_name: str = "SimpleEvent
             head, head_context = (
                 (text[:cut], context) if text[cut - 1 : cut] == "," and text[cut:] == bare[1:] else ("", None)
             )
-        own = context_prefixes(context)
-        if any(prefixes.get(p, ns) != ns for p, ns in own.items()):
-            out.append(text)
-        else:
-            prefixes.update(own)
-            out.append(bare)
+        if context is not last_context:  # the same context as the last event's: the same answer
+            own = context_prefixes(context)
+            last_context, keeps_own = context, any(prefixes.get(p, ns) != ns for p, ns in own.items())
+            if not keeps_own:
+                prefixes.update(own)
+        out.append(text if keeps_own else bare)
     shell = _dumps(_query_shell(prefixes, query_name, []))
     tail = "[]}}}}"  # eventList is the last member of the three objects that hold it and of the document
     assert shell.endswith(tail)

@@ -181,11 +181,13 @@ class Caller:
     roles: tuple[Role, ...]
 
     def principal(self, session: Session) -> Principal:
-        """The key's principal if it is valid and of an admitted role, its read ended as :func:`get_principal`'s.
-        Checked on the primary when ``session`` is a replica's, whose lag could let a key revoked a moment ago in."""
+        """The key's principal if it is valid and of an admitted role. ``session`` is a read's (never the writer's,
+        whose transaction would hold SQLite's write lock): the key is read in the same transaction as the query
+        that follows, one snapshot for both. Checked on the primary when ``session`` is a replica's, whose lag could
+        let a key revoked a moment ago in."""
         primary: Engine | None = session.info.get(_PRIMARY)
         if primary is None:
-            return _admitted(_authenticated(session, self.token), self.roles)
+            return _admitted(authenticate(session=session, token=self.token), self.roles)
         with Session(primary) as on_primary:
             return _admitted(_authenticated(on_primary, self.token), self.roles)
 

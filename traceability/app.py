@@ -180,7 +180,7 @@ def create_app(
     from orders.routes import router as orders_router
     from pos.routes import router as pos_router
     from scanning.rest import EpcisHeaders
-    from scanning.routes import epcis_router, scans_router
+    from scanning.routes import EventQueryShortcut, epcis_router, scans_router
     from settlement.routes import router as settlement_router
     from settlement.routes import stores_router
     from traceability.auth.routes import router as apikeys_router
@@ -211,6 +211,7 @@ def create_app(
     app.add_exception_handler(RequestRefused, _body_refused)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_refused)  # the pages put theirs in its place (web.app)
+    app.add_middleware(EventQueryShortcut)  # innermost: behind every limit and header the route's answers get
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(EpcisHeaders, capture_limit=settings.max_capture_events, file_size_limit=settings.max_body_bytes)
 
