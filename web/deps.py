@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from traceability.api import SessionDep
+from traceability.api import SessionDep, key_principal
 from traceability.auth.service import Principal, authenticate
 from traceability.errors import Forbidden, Unauthenticated
 from traceability.i18n import Catalogue, messages
@@ -73,15 +73,13 @@ def refuse_cross_site(request: Request) -> None:
         raise Forbidden.keyed(_WORDS, "cross_site_form", detail={"reason": "cross_site"})
 
 
-def get_page_principal(request: Request, session: SessionDep) -> Principal:
+def get_page_principal(request: Request) -> Principal:
     token, from_cookie = _token(request)
     if not token:
         raise Unauthenticated.keyed(_WORDS, "sign_in")
     if from_cookie and request.method not in _SAFE and not _same_origin(request):
         raise Forbidden.keyed(_WORDS, "cross_site", detail={"reason": "cross_site"})
-    principal = authenticate(session=session, token=token)
-    session.commit()  # end the read, as the API's principal does (traceability.api.get_principal says why)
-    return principal
+    return key_principal(request, token)  # outside the writer queue (traceability.api.key_principal says why)
 
 
 def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:

@@ -111,3 +111,31 @@ def test_a_reading_transaction_cannot_take_the_write_lock_unseen(tmp_path: Path)
         writer.rollback()
         writer.close()
         engine.dispose()
+
+
+def test_a_write_routes_key_check_does_not_queue_for_the_write_lock(served: Served) -> None:
+    """A scan's key is read outside the writer queue (``traceability.api.key_principal``): a forged or revoked key
+    is refused at once while a capture holds the lock, where before the check itself queued for it (up to 30 s)."""
+    with Session(served.engine) as session:
+        revoked = create_api_key(session=session, role=Role.plant, party_id="PLANT-1")
+        revoke_api_key(session=session, key_id=revoked.id)
+        session.commit()
+    scan = {"biz_step": "inspecting", "codes": [served.unit]}
+    writer = _hold_write_lock(served.path)
+    answered: list[tuple[int, str]] = []
+
+    def ask() -> None:
+        for token in ("trc_nope_0000", revoked.token):
+            resp = served.client.post("/api/v1/scans", json=scan, headers={"Authorization": f"Bearer {token}"})
+            answered.append((resp.status_code, resp.json()["error"]))
+
+    try:
+        asking = threading.Thread(target=ask)
+        asking.start()
+        asking.join(10)
+        assert answered == [(401, "unauthenticated")] * 2, "the key check waited for the writer"
+    finally:
+        writer.rollback()
+        writer.close()
+    accepted = served.client.post("/api/v1/scans", json=scan, headers=served.headers)  # the lock free again
+    assert accepted.status_code == 200 and accepted.json()["accepted"], accepted.text
