@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from ledger.event_hash import canonical_gs1_uri
 from ledger.keys import key_of
 from ledger.store import canonical_json, normalise_vocab, parse_event_time
 from scanning.epcis_errors import NoSuchResource, QueryParameterInvalid, QueryTooLarge
@@ -87,6 +88,29 @@ class EventFilter:
 def _values(raw: Sequence[str]) -> list[str]:
     """A parameter's values: repeated, or joined with ``|`` as the binding writes a list."""
     return [v for item in raw for v in item.split("|") if v != ""]
+
+
+_CANONICAL_SGLN = re.compile(r"https://id\.gs1\.org/414/(\d{13})(?:/254/(.+))?")
+
+
+def _place_spellings(values: Iterable[str]) -> list[str]:
+    """Each location as asked, its canonical Digital Link, and that GLN and extension as an SGLN URN at every
+    company prefix length (6 to 12 digits): events keep a location as their capturer spelt it, and a WMS that
+    writes URNs must find what the brand's scanners stored as Digital Links, and the other way round — one place,
+    as the event hash already treats it (``ledger.event_hash.canonical_gs1_uri``). Exact strings, so the
+    location index still serves the query."""
+    out: set[str] = set()
+    for value in values:
+        out.add(value)
+        canonical = canonical_gs1_uri(value)
+        found = _CANONICAL_SGLN.fullmatch(canonical) if canonical is not None else None
+        if canonical is None or found is None:
+            continue
+        gln, extension = found[1], found[2] or "0"  # extension 0 is the GLN itself (the URN's spelling of none)
+        out.update((f"https://id.gs1.org/414/{gln}", f"https://id.gs1.org/414/{gln}/254/0") if extension == "0"
+                   else (canonical,))  # fmt: skip
+        out.update(f"urn:epc:id:sgln:{gln[:n]}.{gln[n:12]}.{extension}" for n in range(6, 13))
+    return sorted(out)
 
 
 def _time(lang: str, name: str, raw: Sequence[str]) -> datetime:
@@ -307,14 +331,17 @@ def _apply(out: EventFilter, name: str, raw: list[str], lang: str) -> None:  # n
         column, vocabulary = _COLUMNS[name]
         if name == "EQ_action" and not set(values) <= {"ADD", "OBSERVE", "DELETE"}:
             raise QueryParameterInvalid(lang, parameter=name, why="ADD, OBSERVE or DELETE")
-        wanted = [normalise_vocab(v) for v in values] if vocabulary else values
+        wanted = [normalise_vocab(v) for v in values] if vocabulary else (
+            _place_spellings(values) if name == "EQ_readPoint" else values)
         out.conditions.append(col(column).in_(wanted) if wanted else false())
     elif name in _LOCATION_PARAMS:
-        place = _within(Event.biz_location, values, _HIERARCHY[name]) if name in _HIERARCHY else (
-            col(Event.biz_location).in_(values))
+        places = _place_spellings(values)
+        place = _within(Event.biz_location, places, _HIERARCHY[name]) if name in _HIERARCHY else (
+            col(Event.biz_location).in_(places))
         out.conditions.append(or_(place, col(Event.location_party_id).in_(values)) if values else false())
     elif name == "WD_readPoint":
-        out.conditions.append(_within(Event.read_point, values, _HIERARCHY[name]) if values else false())
+        out.conditions.append(_within(Event.read_point, _place_spellings(values), _HIERARCHY[name]) if values
+                              else false())  # fmt: skip
     elif name in _TIME_COLUMNS:
         column, compare = _TIME_COLUMNS[name]
         out.conditions.append(compare(col(column), _time(lang, name, raw)))

@@ -121,6 +121,26 @@ def test_within_a_location_is_that_location(client: TestClient, admin: dict[str,
     assert _found(client, admin, WD_bizLocation="https://id.gs1.org/414/6901234999994", **window) == []
 
 
+def test_a_location_is_found_in_its_urn_and_digital_link_spellings(client: TestClient, session: Session,
+                                                                    admin: dict[str, str]) -> None:  # fmt: skip
+    """L2 was stored at D-NJ as a Digital Link; U1 at D-NJ's dock 7 as an SGLN URN (a WMS's spelling)."""
+    dock = "urn:epc:id:sgln:6901234.00005.7"
+    NAMES[_id("U1")] = "U1"
+    capture(client, api_key(session, Role.distributor, "D-NJ"),
+            event("U1", at="D-NJ", eventID=_id("U1"), t="2026-02-06T09:00:00+08:00", bizLocation={"id": dock},
+                  readPoint={"id": dock}))  # fmt: skip
+    window = {"GE_eventTime": "2026-02-05T00:00:00+08:00"}
+    for spelling in (NJ, "urn:epc:id:sgln:6901234.00005.0", f"{NJ}/254/0"):
+        assert _found(client, admin, EQ_bizLocation=spelling, **window) == ["L2"], spelling
+        assert _found(client, admin, EQ_readPoint=spelling, **window) == ["L2"], spelling
+    for spelling in (dock, f"{NJ}/254/7", "https://example.com/414/6901234000054/254/7"):
+        assert _found(client, admin, EQ_bizLocation=spelling, **window) == ["U1"], spelling
+        assert _found(client, admin, EQ_readPoint=spelling, **window) == ["U1"], spelling
+        assert _found(client, admin, WD_bizLocation=spelling, **window) == ["U1"], spelling
+    for other in (f"{NJ}/254/8", "urn:epc:id:sgln:6901234.00005.8", GZ, "urn:epc:id:sgln:6901234.00004.0"):
+        assert _found(client, admin, EQ_bizLocation=other, **window) == ([] if other != GZ else ["L1", "H1"])
+
+
 REGION = "https://id.gs1.org/414/6901234000016"  # described as holding GZ, which holds its dock
 DOCK = f"{GZ}/254/1"
 ODD = "https://example.com/loc/a_b"  # LIKE's _ in an id matches only itself, not the region's child axb
