@@ -36,8 +36,8 @@ _WORDS = {
         "not_issued": "非品牌方签发",
         "alert": "{kind}，地点 {party}（{status}）：{detail}",
         "leaks": "{distributor}：窜货 {diverted} 件，预警 {alerts} 条",
-        "wrote": "已将 {summary} 写入 {out}",
-        "graph": "{parties} 个参与方、{lanes} 条流向、{units} 件",
+        "wrote": "已写入 {out}：{summary}",
+        "graph": "{parties} 个参与方、{lanes} 条流向、{units} 件货品",
     },
 }
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from tests.factories import masterdata_doc
+from tests.flow_graph.helpers import doc, unit
+from tests.flow_graph.test_service import cross_territory
 from tests.settlement.scenario import P1, event, units
 from tests.words import _catalogues as module_catalogues
 from tests.words import fields, literal_catalogues
@@ -232,6 +234,30 @@ def test_without_a_locale_every_summary_is_the_english_it_always_was(world) -> N
     assert said("keys revoke") == "revoked K1"
     said_to_people = "".join(r.stderr for r in out.values() if not isinstance(r, str))  # stdout has names in JSON
     assert not HAN.search(said_to_people), "a Chinese word in an English terminal"
+
+
+def test_the_auditors_lines_in_both_languages(world) -> None:
+    """A unit's trail, a distributor's leaks and the graph export: the unit, the alert and the distributor stay as
+    they are (and styled), the words around them follow the terminal."""
+    tmp_path, speaking = world
+    zh, en = speaking("zh-CN"), speaking(None)
+    (tmp_path / "events.json").write_text(json.dumps(doc(*cross_territory())), encoding="utf-8")
+    zh("masterdata", "import", str(tmp_path / "md.json"))
+    zh("epcis", "capture", str(tmp_path / "events.json"))
+    chinese, english = _lines(zh("trail", unit(1)).stdout), _lines(en("trail", unit(1)).stdout)
+    assert chinese[0] == f"{unit(1)}  状态 sold，持有方 S-NJ-1，非品牌方签发"
+    assert english[0] == f"{unit(1)}  status sold, held by S-NJ-1, not issued by the brand"
+    assert any(line.startswith("out_of_territory，地点 S-NJ-1（open）：") for line in chinese), chinese
+    assert any(line.startswith("out_of_territory at S-NJ-1 (open): ") for line in english), english
+    assert _lines(zh("graph", "leaks", "D-GZ").stdout)[0] == "D-GZ：窜货 1 件，预警 2 条"
+    assert _lines(en("graph", "leaks", "D-GZ").stdout)[0] == "D-GZ: 1 diverted unit(s), 2 alert(s)"
+    graph = tmp_path / "g.json"
+    written = _lines(zh("graph", "export", "--format", "json", "--out", str(graph)).stderr)
+    assert re.fullmatch(rf"已写入 {re.escape(str(graph))}：\d+ 个参与方、\d+ 条流向、2 件货品", written[0]), written
+    written = _lines(en("graph", "export", "--format", "json", "--out", str(graph)).stderr)
+    assert re.fullmatch(rf"wrote \d+ parties, \d+ lanes, 2 units to {re.escape(str(graph))}", written[0]), written
+    assert _lines(zh("graph", "export", "--out", str(tmp_path / "g.graphml")).stderr) == [
+        f"已写入 {tmp_path / 'g.graphml'}：GraphML"]
 
 
 def test_what_scripts_read_is_the_same_in_both_languages(world) -> None:
