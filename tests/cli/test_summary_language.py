@@ -132,7 +132,7 @@ def test_a_chinese_terminal_reads_every_summary_in_chinese(world) -> None:
         return _lines(out[step].stderr)
 
     def said(step: str) -> str:
-        return out[step].stdout.strip()
+        return str(out[step].stdout).strip()
 
     assert err("import") == [f"已导入 {tmp_path / 'md.json'}"]
     assert said("keys create") == f"已创建 ed25519 密钥 K1，存于 {tmp_path / 'keys'}"
@@ -190,7 +190,7 @@ def test_without_a_locale_every_summary_is_the_english_it_always_was(world) -> N
         return _lines(out[step].stderr)
 
     def said(step: str) -> str:
-        return out[step].stdout.strip()
+        return str(out[step].stdout).strip()
 
     assert err("import") == [f"imported {tmp_path / 'md.json'}"]
     assert said("keys create") == f"created ed25519 key K1 in {tmp_path / 'keys'}"
@@ -340,7 +340,7 @@ def test_every_key_a_command_prints_is_worded_and_given_its_fields() -> None:
             given = {k.arg for k in node.keywords}
             if isinstance(key, ast.Constant):
                 assert key.value in english, where
-                assert None in given or fields(english[key.value]) <= given, (where, key.value, given)
+                assert None in given or fields(english[str(key.value)]) <= given, (where, key.value, given)
             elif isinstance(key, ast.JoinedStr):  # f"level.{level.value}": some key of that family
                 prefix = key.values[0].value if isinstance(key.values[0], ast.Constant) else ""
                 assert any(k.startswith(str(prefix)) for k in english), where
