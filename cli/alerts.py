@@ -12,14 +12,20 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli.context import err_console, out_console, print_json, state
+from cli.context import err_console, grouped, out_console, print_json, state, terminal_language
 from flow_graph import service
 from flow_graph.schemas import AlertCaseRead, AlertRead
 from traceability.i18n import Catalogue, messages, wording
 from traceability.models import AlertKind, AlertStatus
 
 _WORDS: Catalogue = messages("cli.alerts")
-"""What the re-evaluation prints on stderr, in the terminal's language (``cli.main.terminal_language``)."""
+"""What the re-evaluation prints on stderr, in the terminal's language (``cli.context.terminal_language``)."""
+
+_LIST_WORDS = {
+    "en": {"listed": "{count} alert(s)"},
+    "zh-CN": {"listed": "共 {count} 条预警"},
+}
+"""The list's count under its table, likewise (a dict of its own until it is folded beside ``_WORDS``)."""
 
 app = typer.Typer(help="Diversion alerts: list, inspect, work the case, re-evaluate.", no_args_is_help=True)
 
@@ -78,7 +84,9 @@ def list_alerts(
                           r["territory"] or "", r["status"], (r["first_seen"] or "")[:16],
                           str(len(r["event_ids"]) + len(r["rejected_scan_ids"])))  # fmt: skip
         out_console.print(table)
-        err_console.print(f"{len(records)} alert(s)", highlight=False)
+        lang = terminal_language()
+        err_console.print(wording(_LIST_WORDS, "listed", lang, count=grouped(len(records), lang)), highlight=False,
+                          markup=False)  # fmt: skip
 
 
 @app.command("show")
@@ -114,8 +122,6 @@ def reevaluate(
     partition: int = typer.Option(service.PARTITION, min=1, help="Codes read, evaluated and reconciled at a time."),
 ) -> None:
     """Derive every alert from the whole store again (after a master-data change, or to check the incremental ones)."""
-    from cli.main import terminal_language
-
     lang, shown = terminal_language(), [0.0]
 
     def progress(done: int, total: int) -> None:

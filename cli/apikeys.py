@@ -5,11 +5,18 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cli.context import out_console, state
+from cli.context import out_console, state, terminal_language
 from traceability.auth.service import create_api_key, list_api_keys, revoke_api_key
+from traceability.i18n import wording
 from traceability.models import Role
 
 app = typer.Typer(help="API keys bound to a party and a role.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {"revoked": "revoked key {key_id}"},
+    "zh-CN": {"revoked": "已吊销 API 密钥 {key_id}"},
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
 @app.command("create")
@@ -40,4 +47,4 @@ def revoke(ctx: typer.Context, key_id: int) -> None:
     """Revoke a key."""
     with state(ctx).session() as session:
         revoke_api_key(session=session, key_id=key_id)
-    typer.echo(f"revoked key {key_id}")
+    typer.echo(wording(_WORDS, "revoked", terminal_language(), key_id=key_id))

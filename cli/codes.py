@@ -10,14 +10,71 @@ from typing import Literal
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from cli.context import err_console, out_console, output_file, print_json, state, usage_error
+from cli.context import (
+    err_console,
+    grouped,
+    out_console,
+    output_file,
+    print_json,
+    state,
+    terminal_language,
+    usage_error,
+)
 from codes import service
 from codes.keyfiles import public_key_from_raw, public_key_to_pem
 from codes.render import parse_code
-from codes.signing import Keyring, verify
+from codes.signing import Keyring, Verification, verify
 from traceability.errors import NotFound
+from traceability.i18n import wording
 from traceability.models import CodeLevel, KeyAlgorithm
+
+_WORDS = {
+    "en": {
+        "created": "created {algorithm} key {key_id} in {key_dir}",
+        "rotated": "rotated: {key_id} is now the active {algorithm} key",
+        "revoked": "revoked {key_id}",
+        "wrote": "wrote {path}",
+        "signing": "signing",
+        "issued": "issued {issued} codes under key {key_id} (batch {batch_id}) → {out}",
+        "genuine": "GENUINE",
+        "not_verified": "NOT VERIFIED",
+        "why.ok": "signature verified with key '{key_id}'",
+        "why.ok_status": "signature verified with key '{key_id}' (key {status})",
+        "why.bad_signature": "signature does not match (key '{key_id}')",
+        "why.unknown_key": "key '{key_id}' is not in the keyring",
+        "why.key_revoked": "key '{key_id}' was revoked; codes signed with it are not trusted",
+        "why.hmac_needs_online_check": "compact code tagged with key '{key_id}': only the online service can verify it",
+        "identity": "GTIN {gtin}  serial {serial}  lot {lot}  expiry {expiry}  key {key_id}",
+        "issued_yes": "issued: yes; status: {status}",
+        "issued_no": "issued: NO, never issued by us; status: {status}",
+        "packed": "packed {count} item(s) into {parent}",
+        "unpacked": "unpacked {count} item(s) from {parent}",
+    },
+    "zh-CN": {
+        "created": "已创建 {algorithm} 密钥 {key_id}，存于 {key_dir}",
+        "rotated": "已轮换：{key_id} 现为启用的 {algorithm} 密钥",
+        "revoked": "已吊销密钥 {key_id}",
+        "wrote": "已写入 {path}",
+        "signing": "签名中",
+        "issued": "已签发 {issued} 个码，密钥 {key_id}（批次 {batch_id}）→ {out}",
+        "genuine": "真品",
+        "not_verified": "未通过验证",
+        "why.ok": "签名有效（密钥 {key_id}）",
+        "why.ok_status": "签名有效（密钥 {key_id}，密钥状态 {status}）",
+        "why.bad_signature": "签名不符（密钥 {key_id}）：可能是伪造的码",
+        "why.unknown_key": "密钥环中没有密钥 {key_id}",
+        "why.key_revoked": "密钥 {key_id} 已吊销，用它签名的码不可信",
+        "why.hmac_needs_online_check": "紧凑码（密钥 {key_id}）只能由在线服务验证",
+        "identity": "GTIN {gtin}  序列号 {serial}  批号 {lot}  有效期 {expiry}  密钥 {key_id}",
+        "issued_yes": "已发放：是；状态：{status}",
+        "issued_no": "已发放：否，本系统从未发放此码；状态：{status}",
+        "packed": "已将 {count} 件装入 {parent}",
+        "unpacked": "已从 {parent} 拆出 {count} 件",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 app = typer.Typer(help="Signed codes: keys, generation, verification, aggregation.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys (private halves stay in key files).", no_args_is_help=True)
@@ -36,7 +93,8 @@ def keys_create(
     with st.session() as session:
         row = service.create_key(session=session, store=service.key_store(st.settings), key_id=key_id,
                                  algorithm=algorithm)  # fmt: skip
-    typer.echo(f"created {algorithm.value} key {row.key_id} in {st.settings.key_dir}")
+    typer.echo(wording(_WORDS, "created", terminal_language(), algorithm=algorithm.value, key_id=row.key_id,
+                       key_dir=st.settings.key_dir))  # fmt: skip
 
 
 @keys_app.command("rotate")
@@ -51,7 +109,7 @@ def keys_rotate(
     with st.session() as session:
         row = service.rotate_key(session=session, store=service.key_store(st.settings), key_id=key_id,
                                  algorithm=algorithm)  # fmt: skip
-    typer.echo(f"rotated: {row.key_id} is now the active {algorithm.value} key")
+    typer.echo(wording(_WORDS, "rotated", terminal_language(), key_id=row.key_id, algorithm=algorithm.value))
 
 
 @keys_app.command("revoke")
@@ -59,7 +117,7 @@ def keys_revoke(ctx: typer.Context, key_id: str, reason: str = typer.Option(...,
     """Revoke a key: codes it signed fail verification from now on."""
     with state(ctx).session() as session:
         service.revoke_key(session=session, key_id=key_id, reason=reason)
-    typer.echo(f"revoked {key_id}")
+    typer.echo(wording(_WORDS, "revoked", terminal_language(), key_id=key_id))
 
 
 @keys_app.command("list")
@@ -96,7 +154,7 @@ def keys_export_public(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         out.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {out}")
+        err_console.print(wording(_WORDS, "wrote", terminal_language(), path=out), markup=False)
 
 
 @app.command("generate")
@@ -119,12 +177,13 @@ def generate(
     """Generate signed codes, streamed to a file and recorded in the database in bulk.
 
     A failure leaves no partial --out (it gets its name once the codes are recorded); an existing one needs --force."""
-    st = state(ctx)
+    st, lang = state(ctx), terminal_language()
     store = service.key_store(st.settings)
     with output_file(out, replace=force) as part:
         with st.session() as session, part.open("w", encoding="utf-8", newline="\n") as fh:
             signer = service.load_signer(session=session, store=store)
-            columns = (TextColumn("signing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            columns = (TextColumn(wording(_WORDS, "signing", lang), markup=False), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn())  # fmt: skip
             with Progress(*columns, console=err_console, transient=False) as bar:
                 task = bar.add_task("codes", total=count)
                 result = service.generate_codes(
@@ -133,7 +192,8 @@ def generate(
                     workers=workers, key_dir=st.settings.key_dir, passphrase=service.passphrase(st.settings),
                     progress=lambda n: bar.advance(task, n),
                 )  # fmt: skip
-    err_console.print(f"issued {result.issued} codes under key {result.key_id} (batch {result.batch_id}) → {out}")
+    err_console.print(wording(_WORDS, "issued", lang, issued=grouped(result.issued, lang), key_id=result.key_id,
+                              batch_id=result.batch_id, out=out), markup=False)  # fmt: skip
 
 
 def _offline_keyring(path: Path) -> Keyring:
@@ -153,7 +213,7 @@ def verify_cmd(
     fmt: Literal["text", "json"] = typer.Option("text", "--format"),
 ) -> None:
     """Verify a code's signature; offline with --public-key, else against the database, with the code's state."""
-    st = state(ctx)
+    st, lang = state(ctx), terminal_language()
     parsed = parse_code(code)
     status: str | None = None
     issued: bool | None = None
@@ -174,14 +234,27 @@ def verify_cmd(
     if fmt == "json":
         print_json(report)
     else:
-        mark = "[green]GENUINE[/]" if result.ok else "[red]NOT VERIFIED[/]"
-        out_console.print(f"{mark} {result.message}")
-        out_console.print(f"GTIN {ident.gtin}  serial {ident.serial}  lot {ident.lot or '-'}  expiry "
-                          f"{ident.expiry or '-'}  key {parsed.key_id}", highlight=False)  # fmt: skip
+        mark = (wording(_WORDS, "genuine", lang), "green") if result.ok else (wording(_WORDS, "not_verified", lang),
+                                                                             "red")  # fmt: skip
+        out_console.print(Text.assemble(mark, " ", _verdict(result, lang)))
+        out_console.print(wording(_WORDS, "identity", lang, gtin=ident.gtin, serial=ident.serial, lot=ident.lot or "-",
+                                  expiry=ident.expiry or "-", key_id=parsed.key_id),
+                          highlight=False, markup=False)  # fmt: skip
         if issued is not None:
-            out_console.print(f"issued: {'yes' if issued else 'NO, never issued by us'}; status: {status or '-'}")
+            out_console.print(wording(_WORDS, "issued_yes" if issued else "issued_no", lang, status=status or "-"),
+                              markup=False)  # fmt: skip
     if not result.ok or issued is False:
         raise typer.Exit(1)
+
+
+def _verdict(result: Verification, lang: str) -> str:
+    """What the verifier found: its own message in English (as scripts have read it), else worded by its reason."""
+    if lang == "en":
+        return result.message
+    if result.ok:
+        status = result.key_status if result.key_status not in (None, "active") else None
+        return wording(_WORDS, "why.ok_status" if status else "why.ok", lang, key_id=result.key_id, status=status)
+    return wording(_WORDS, f"why.{result.reason}", lang, key_id=result.key_id)
 
 
 @app.command("sscc")
@@ -214,7 +287,8 @@ def aggregate(
         raise usage_error("give child codes or --from-file")
     with state(ctx).session() as session:
         service.aggregate(session=session, parent=parent, children=items, party_id=party)
-    typer.echo(f"packed {len(items)} item(s) into {parent}")
+    lang = terminal_language()
+    typer.echo(wording(_WORDS, "packed", lang, count=grouped(len(items), lang), parent=parent))
 
 
 @app.command("disaggregate")
@@ -228,7 +302,8 @@ def disaggregate(
     with state(ctx).session() as session:
         rows = service.disaggregate(session=session, parent=parent, children=list(children) if children else None,
                                     party_id=party)  # fmt: skip
-    typer.echo(f"unpacked {len(rows)} item(s) from {parent}")
+    lang = terminal_language()
+    typer.echo(wording(_WORDS, "unpacked", lang, count=grouped(len(rows), lang), parent=parent))
 
 
 def _lines(path: Path) -> list[str]:

@@ -21,8 +21,8 @@ from sqlmodel import Session
 from traceability.database import make_engine, migrate, session_scope
 from traceability.settings import Settings
 
-__all__ = ["CliState", "click_exceptions", "err_console", "out_console", "output_file", "print_json", "state",
-           "usage_error"]
+__all__ = ["CliState", "click_exceptions", "err_console", "grouped", "out_console", "output_file", "print_json",
+           "state", "terminal_language", "usage_error"]
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -61,6 +61,25 @@ def print_json(data: Any) -> None:
 def click_exceptions() -> ModuleType:
     """The module of the click exceptions typer raises: its own bundled copy (typer 0.2x) or click's (older typer)."""
     return sys.modules[typer.BadParameter.__module__]
+
+
+def terminal_language() -> str:
+    """The language a domain error and a command's summary lines are printed in: ``TRACEABILITY_LANG``, else the
+    POSIX locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, as gettext reads them): a clerk whose terminal is
+    ``zh_CN.UTF-8`` reads Chinese; an unset or ``C`` locale (CI, cron, the logs) keeps the English message.
+
+    Here, not in ``cli.main``, so that every command module can import it (``cli.main`` imports them all)."""
+    for name in ("TRACEABILITY_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "zh-CN" if value.replace("_", "-").lower().startswith("zh") else "en"
+    return "en"
+
+
+def grouped(value: int, lang: str) -> str:
+    """A count in a line worded for ``lang``: grouped in Chinese (``12,500``, as the alerts summary writes it),
+    bare in English (``12500``), as the English lines have always printed it for the scripts that read them."""
+    return f"{value:,}" if lang == "zh-CN" else str(value)
 
 
 def usage_error(message: str) -> Exception:

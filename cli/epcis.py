@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from cli.context import CliState, err_console, print_json, state
+from cli.context import CliState, err_console, grouped, print_json, state, terminal_language
 from codes.service import key_store
 from ledger import store
 from ledger.errors import CheckpointInvalid
@@ -18,9 +18,33 @@ from scanning import epcis, epcis_check, epcis_xml
 from scanning.epcis_stream import read_json
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
+from traceability.i18n import wording
 from traceability.privacy import member_pepper
 
 app = typer.Typer(help="GS1 EPCIS 2.0 event store.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {
+        "captured": "{file}: {stored} stored, {duplicates} already present, {refused} refused",
+        "exported": "wrote {events} events to {out}",
+        "intact": "chain intact: {events} events; sales and purchases match their events",
+        "intact_since": "chain intact: {events} events, unchanged since the checkpoint of {at} (event {seq}); "
+                        "sales and purchases match their events",
+        "broken": "error: the chain is broken; no checkpoint was signed",
+        "signed": "checkpoint of event {seq} ({head}…) signed at {at}: {out}",
+    },
+    "zh-CN": {
+        "captured": "{file}：已存储 {stored} 个事件，{duplicates} 个已存在，{refused} 个被拒",
+        "exported": "已将 {events} 个事件写入 {out}",
+        "intact": "哈希链完好：共 {events} 个事件；销售与进货记录与事件一致",
+        "intact_since": "哈希链完好：共 {events} 个事件，自 {at} 的检查点（第 {seq} 个事件）以来未被改动；"
+                        "销售与进货记录与事件一致",
+        "broken": "error: 哈希链已断开，未签署检查点",
+        "signed": "已签署第 {seq} 个事件（{head}…）的检查点，签署于 {at}：{out}",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``); the
+documents' own problems keep their ``--lang``."""
 
 
 class Lang(StrEnum):
@@ -51,7 +75,7 @@ def capture(
 ) -> None:
     """Capture EPCIS documents; each file is one all-or-nothing capture unless --proceed. XML is validated against
     GS1's XSD first when the settings name its folder (TRACEABILITY_EPCIS_XSD_DIR)."""
-    st = state(ctx)
+    st, words = state(ctx), terminal_language()
     results = []
     for path in files:
         with path.open("rb") as file:
@@ -75,8 +99,9 @@ def capture(
         summary["file"] = str(path)
         results.append(summary)
         err_console.print(
-            f"{path}: {len(result.stored)} stored, {len(result.duplicates)} already present, "
-            f"{len(result.refused)} refused", highlight=False,
+            wording(_WORDS, "captured", words, file=path, stored=grouped(len(result.stored), words),
+                    duplicates=grouped(len(result.duplicates), words), refused=grouped(len(result.refused), words)),
+            highlight=False, markup=False,
         )  # fmt: skip
     print_json(results if len(results) > 1 else results[0])
 
@@ -135,7 +160,8 @@ def export(ctx: typer.Context, out: Path | None = typer.Option(None, "--out")) -
         sys.stdout.write(text + "\n")
     else:
         out.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {len(document['epcisBody']['eventList'])} events to {out}")
+        lang, events = terminal_language(), len(document["epcisBody"]["eventList"])
+        err_console.print(wording(_WORDS, "exported", lang, events=grouped(events, lang), out=out), markup=False)
 
 
 @app.command("verify-chain")
@@ -153,8 +179,10 @@ def verify_chain(
         report = store.verify_chain(session=session, checkpoint=signed)
         problems = report.problems + facts_drift(session=session)
     if not problems:
-        vouched = f", unchanged since the checkpoint of {signed.at} (event {signed.seq})" if signed else ""
-        typer.echo(f"chain intact: {report.events} events{vouched}; sales and purchases match their events")
+        lang = terminal_language()
+        events = grouped(report.events, lang)
+        typer.echo(wording(_WORDS, "intact_since", lang, events=events, at=signed.at, seq=signed.seq) if signed
+                   else wording(_WORDS, "intact", lang, events=events))  # fmt: skip
         return
     for problem in problems:
         err_console.print(f"[red]{problem}[/]", highlight=False)
@@ -167,18 +195,18 @@ def checkpoint(
     out: Path = typer.Option(..., "--out", help="Where to write the signed checkpoint (JSON); keep a copy elsewhere."),
 ) -> None:
     """Sign the chain head with the checkpoint key (kept in the key directory, never in the database)."""
-    st = state(ctx)
+    st, lang = state(ctx), terminal_language()
     with st.session() as session:
         report = store.verify_chain(session=session)
         if not report.ok:
             for problem in report.problems:
                 err_console.print(f"[red]{problem}[/]", highlight=False)
-            err_console.print("error: the chain is broken; no checkpoint was signed")
+            err_console.print(wording(_WORDS, "broken", lang), markup=False)
             raise typer.Exit(1)
         signed = store.sign_checkpoint(session=session, key=store.chain_key(key_store(st.settings)),
                                        key_id=store.CHAIN_KEY_ID)  # fmt: skip
     out.write_text(json.dumps(signed.as_dict(), indent=2) + "\n", encoding="utf-8")
-    typer.echo(f"checkpoint of event {signed.seq} ({signed.head[:16]}…) signed at {signed.at}: {out}")
+    typer.echo(wording(_WORDS, "signed", lang, seq=signed.seq, head=signed.head[:16], at=signed.at, out=out))
 
 
 def _read_checkpoint(st: CliState, path: Path) -> store.Checkpoint:

@@ -12,11 +12,45 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from cli.context import err_console, out_console, print_json, state
+from cli.context import err_console, grouped, out_console, print_json, state, terminal_language
 from flow_graph.schemas import LeakReportRead, LeakSummaryRead, TrailRead
+from traceability.i18n import wording
 
 app = typer.Typer(help="The party graph: leaks, top leaks, GraphML / JSON exports.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {
+        "unit": "{epc}  status {status}, held by {holder}, {origin}",
+        "issued": "issued by the brand",
+        "not_issued": "not issued by the brand",
+        "alert": "{kind} at {party} ({status}): {detail}",
+        "leaks": "{distributor}: {diverted} diverted unit(s), {alerts} alert(s)",
+        "wrote": "wrote {summary} to {out}",
+        "graph": "{parties} parties, {lanes} lanes, {units} units",
+    },
+    "zh-CN": {
+        "unit": "{epc}  状态 {status}，持有方 {holder}，{origin}",
+        "issued": "品牌方签发",
+        "not_issued": "非品牌方签发",
+        "alert": "{kind}，地点 {party}（{status}）：{detail}",
+        "leaks": "{distributor}：窜货 {diverted} 件，预警 {alerts} 条",
+        "wrote": "已写入 {out}：{summary}",
+        "graph": "{parties} 个参与方、{lanes} 条流向、{units} 件货品",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
+
+
+def _styled(line: str, value: str, style: str) -> Text:
+    """A worded line with the value it is about (a unit, an alert's kind, a distributor) styled, wherever the
+    language puts it; never parsed as markup (an id or a detail may hold brackets)."""
+    text = Text(line)
+    at = line.find(value)
+    if value and at >= 0:
+        text.stylize(style, at, at + len(value))
+    return text
 
 
 class Format(StrEnum):
@@ -42,9 +76,10 @@ def trail(
     if fmt is Format.json:
         print_json(found.model_dump(mode="json"))
         return
-    origin = "issued by the brand" if found.issued else "not issued by the brand"
-    out_console.print(f"[bold]{found.epc}[/]  status {found.status or '?'}, held by {found.holder or '?'}, {origin}",
-                      highlight=False)  # fmt: skip
+    lang = terminal_language()
+    origin = wording(_WORDS, "issued" if found.issued else "not_issued", lang)
+    out_console.print(_styled(wording(_WORDS, "unit", lang, epc=found.epc, status=found.status or "?",
+                                      holder=found.holder or "?", origin=origin), found.epc, "bold"))  # fmt: skip
     table = Table("time (UTC)", "step", "at", "from → to", "via", "responsible", "event")
     for s in found.steps:
         route = f"{s.source or '?'} → {s.destination}" if s.destination else ""
@@ -53,7 +88,8 @@ def trail(
                       s.responsible_distributor or "", s.event_id)  # fmt: skip
     out_console.print(table)
     for a in found.alerts:
-        out_console.print(f"[red]{a.kind}[/] at {a.party or '?'} ({a.status}): {a.detail}", highlight=False)
+        out_console.print(_styled(wording(_WORDS, "alert", lang, kind=a.kind, party=a.party or "?", status=a.status,
+                                          detail=a.detail), str(a.kind), "red"))  # fmt: skip
 
 
 @app.command("leaks")
@@ -74,7 +110,10 @@ def leaks(
     if fmt is Format.json:
         print_json(report.model_dump(mode="json"))
         return
-    out_console.print(f"[bold]{distributor}[/]: {report.diverted_units} diverted unit(s), {report.alerts} alert(s)")
+    lang = terminal_language()
+    said = wording(_WORDS, "leaks", lang, distributor=distributor, diverted=grouped(report.diverted_units, lang),
+                   alerts=grouped(report.alerts, lang))  # fmt: skip
+    out_console.print(_styled(said, distributor, "bold"))
     for title, rows in (("territory", report.by_territory), ("place", report.by_place),
                         ("in between", report.intermediaries)):  # fmt: skip
         table = Table(title, "units")
@@ -123,12 +162,14 @@ def export(
     """Export the party graph: GraphML for Gephi / yEd, or node-link JSON for a browser graph view."""
     from flow_graph import graph as flow
 
+    lang = terminal_language()
     with state(ctx).session() as session:
         if fmt is GraphFormat.json:
             document = flow.graph_document(session=session, since=since, until=until, gtin=gtin)
             out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-            summary = f"{len(document['nodes'])} parties, {len(document['links'])} lanes, {document['units']} units"
+            summary = wording(_WORDS, "graph", lang, parties=grouped(len(document["nodes"]), lang),
+                              lanes=grouped(len(document["links"]), lang), units=grouped(document["units"], lang))
         else:
             out.write_bytes(flow.graphml_document(session=session, since=since, until=until, gtin=gtin))
             summary = "GraphML"
-    err_console.print(f"wrote {summary} to {out}", highlight=False)
+    err_console.print(wording(_WORDS, "wrote", lang, summary=summary, out=out), highlight=False, markup=False)

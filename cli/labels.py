@@ -17,12 +17,43 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.context import err_console, out_console, output_file, print_json, state
+from cli.context import err_console, grouped, out_console, output_file, print_json, state, terminal_language
 from codes.service import key_store
 from labels.schemas import JobRead
+from traceability.i18n import wording
 from traceability.models import CodeLevel, LabelSymbology, PrintFormat, PrintJob, PrintJobStatus
 
 __all__ = ["app"]
+
+_WORDS = {
+    "en": {
+        "drawing": "drawing codes",
+        "printing": "printing {format}",
+        "created": "created print job {job_id}: {quantity} {level} labels on {template}",
+        "level.unit": "unit",
+        "level.case": "case",
+        "level.pallet": "pallet",
+        "printed": "printed {labels} labels of job {job_id} → {out}",
+        "reprinted": "reprinted code {code_id} of job {job_id} (reprint {reprint_id}) → {out}",
+        "voided": "voided code {code_id} of job {job_id} (was {previous})",
+        "closed": "closed print job {job_id}",
+        "wrote": "wrote {path}",
+    },
+    "zh-CN": {
+        "drawing": "生成码",
+        "printing": "打印 {format}",
+        "created": "已创建打印任务 {job_id}：{quantity} 张{level}标签，模板 {template}",
+        "level.unit": "单品",
+        "level.case": "箱",
+        "level.pallet": "托盘",
+        "printed": "已打印任务 {job_id} 的 {labels} 张标签 → {out}",
+        "reprinted": "已补打任务 {job_id} 的码 {code_id}（补打记录 {reprint_id}）→ {out}",
+        "voided": "已作废任务 {job_id} 的码 {code_id}（原状态 {previous}）",
+        "closed": "已关闭打印任务 {job_id}",
+        "wrote": "已写入 {path}",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 app = typer.Typer(help="Label print jobs: create, print PDF / ZPL, reprint, void, close, reconcile.",
                   no_args_is_help=True)  # fmt: skip
@@ -39,7 +70,7 @@ def _user() -> str:
 
 @contextmanager
 def _progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
-    columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(what, markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=False) as bar:
         task = bar.add_task(what, total=total)
         yield lambda n: bar.advance(task, n)
@@ -92,14 +123,16 @@ def create(
 
     if quantity > service.MAX_QUANTITY:
         raise typer.BadParameter(f"at most {service.MAX_QUANTITY:,}", param_hint="'--quantity'")
-    st = state(ctx)
-    with st.session() as session, _progress("drawing codes", quantity) as advance:
+    st, lang = state(ctx), terminal_language()
+    with st.session() as session, _progress(wording(_WORDS, "drawing", lang), quantity) as advance:
         job = service.create_job(
             session=session, store=key_store(st.settings), party_id=party, gtin=gtin, lot=lot, expiry=expiry,
             quantity=quantity, level=level, template=template, by=by, symbology=symbology,
             company_prefix_length=st.settings.company_prefix_length, progress=advance,
         )  # fmt: skip
-    err_console.print(f"created print job {job.id}: {quantity} {level.value} labels on {job.template}")
+    err_console.print(wording(_WORDS, "created", lang, job_id=job.id, quantity=grouped(quantity, lang),
+                              level=wording(_WORDS, f"level.{level.value}", lang), template=job.template),
+                      markup=False)  # fmt: skip
     typer.echo(job.id)
 
 
@@ -146,14 +179,15 @@ def print_(
     from labels import service
 
     fmt = fmt or (PrintFormat.zpl if out.suffix.lower() == ".zpl" else PrintFormat.pdf)
-    st = state(ctx)
+    st, lang = state(ctx), terminal_language()
     with output_file(out, replace=True) as part:
         with st.session() as session, part.open("wb") as fh:
             job = service.get_job(session=session, job_id=job_id)
-            with _progress(f"printing {fmt.value.upper()}", job.quantity) as advance:
+            with _progress(wording(_WORDS, "printing", lang, format=fmt.value.upper()), job.quantity) as advance:
                 result = service.print_job(session=session, job_id=job_id, fmt=fmt, out=fh, by=by,
                                            resolver=st.settings.resolver, progress=advance)  # fmt: skip
-    err_console.print(f"printed {result.labels} labels of job {job_id} → {out}")
+    err_console.print(wording(_WORDS, "printed", lang, labels=grouped(result.labels, lang), job_id=job_id, out=out),
+                      markup=False)  # fmt: skip
 
 
 @app.command("reprint")
@@ -175,7 +209,8 @@ def reprint(
         with st.session() as session, part.open("wb") as fh:
             log = service.reprint_label(session=session, job_id=job_id, code=code, reason=reason, by=by, out=fh,
                                         resolver=st.settings.resolver, fmt=fmt, first_slot=slot)  # fmt: skip
-    err_console.print(f"reprinted code {log.code_id} of job {job_id} (reprint {log.id}) → {out}")
+    err_console.print(wording(_WORDS, "reprinted", terminal_language(), code_id=log.code_id, job_id=job_id,
+                              reprint_id=log.id, out=out), markup=False)  # fmt: skip
 
 
 @app.command("void")
@@ -191,7 +226,8 @@ def void(
 
     with state(ctx).session() as session:
         log = service.void_label(session=session, job_id=job_id, code=code, reason=reason, by=by)
-    err_console.print(f"voided code {log.code_id} of job {job_id} (was {log.previous_status})")
+    err_console.print(wording(_WORDS, "voided", terminal_language(), code_id=log.code_id, job_id=job_id,
+                              previous=log.previous_status), markup=False)  # fmt: skip
 
 
 @app.command("close")
@@ -201,7 +237,7 @@ def close(ctx: typer.Context, job_id: int, by: str = typer.Option(_user, help=_B
 
     with state(ctx).session() as session:
         service.close_job(session=session, job_id=job_id, by=by)
-    err_console.print(f"closed print job {job_id}")
+    err_console.print(wording(_WORDS, "closed", terminal_language(), job_id=job_id), markup=False)
 
 
 @app.command("reconcile")
@@ -234,6 +270,6 @@ def reconcile(
             sys.stdout.write(text)
         else:
             out.write_text(text, encoding="utf-8")
-            err_console.print(f"wrote {out}")
+            err_console.print(wording(_WORDS, "wrote", terminal_language(), path=out), markup=False)
     if check and any(r.difference for r in reports):
         raise typer.Exit(1)

@@ -23,12 +23,19 @@ import typer
 from rich.text import Text
 
 from cli import apikeys, masterdata
-from cli.context import CliState, click_exceptions, err_console
+from cli.context import CliState, click_exceptions, err_console, terminal_language
 from traceability.app import wire_listeners
 from traceability.errors import TraceabilityError, ValidationFailed
+from traceability.i18n import wording
 from traceability.settings import Settings
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "terminal_language"]
+
+_WORDS = {
+    "en": {"aborted": "aborted"},
+    "zh-CN": {"aborted": "已中止"},
+}
+"""What the root prints itself (beside a domain error's own message), in the terminal's language."""
 
 app = typer.Typer(
     help="One item, one code: signed codes, scans, diversion alerts and settlement.",
@@ -110,19 +117,6 @@ def _register_domains() -> None:
 _register_domains()
 
 
-def terminal_language() -> str:
-    """The language a domain error is printed in: ``TRACEABILITY_LANG``, else the POSIX locale (``LC_ALL``,
-    ``LC_MESSAGES``, ``LANG``, as gettext reads them): a clerk whose terminal is ``zh_CN.UTF-8`` reads Chinese; an
-    unset or ``C`` locale (CI, cron, the logs) keeps the English message."""
-    import os
-
-    for name in ("TRACEABILITY_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name, "")
-        if value:
-            return "zh-CN" if value.replace("_", "-").lower().startswith("zh") else "en"
-    return "en"
-
-
 def _say(message: str, hint: str | None = None) -> None:
     """``error: message [hint]`` on standard error, never parsed as markup, never wrapped by the console."""
     line = Text.assemble(("error:", "red"), " ", message, (" " + hint) if hint else "")
@@ -176,7 +170,7 @@ def main() -> None:
     except errors.ClickException as exc:  # e.g. FileError: a file click could not open
         _error(_sentence(exc.format_message()), 2)
     except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
+        err_console.print(wording(_WORDS, "aborted", terminal_language()), markup=False)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -6,12 +6,20 @@ import json
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
-from cli.context import err_console, print_json, state
+from cli.context import err_console, print_json, state, terminal_language
 from traceability.errors import InvalidInput
+from traceability.i18n import wording
 from traceability.masterdata.service import import_masterdata
 
 app = typer.Typer(help="Territories, parties and products.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {"imported": "imported"},
+    "zh-CN": {"imported": "已导入"},
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
 @app.command("import")
@@ -24,4 +32,4 @@ def import_(ctx: typer.Context, file: Path = typer.Argument(..., exists=True, di
     with state(ctx).session() as session:
         summary = import_masterdata(session=session, raw=raw)
     print_json(summary.model_dump())
-    err_console.print(f"[green]imported[/] {file}")
+    err_console.print(Text.assemble((wording(_WORDS, "imported", terminal_language()), "green"), " ", str(file)))

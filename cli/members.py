@@ -15,12 +15,13 @@ import typer
 from rich.table import Table
 
 from cli import crm as crm_commands
-from cli.context import err_console, out_console, print_json, state
+from cli.context import err_console, grouped, out_console, print_json, state, terminal_language
 from crm.segments import iter_segments, segment_summary
 from members import service
 from rebates.policy import load_policy
 from rebates.service import redeem_free_item
 from traceability.auth.service import Principal
+from traceability.i18n import wording
 from traceability.models import Role
 from traceability.models.base import utcnow
 from traceability.privacy import member_hash, member_pepper
@@ -33,6 +34,12 @@ _POLICY = typer.Option(
 )  # fmt: skip
 _BRAND = Principal(role=Role.admin, party_id="BRAND")
 """The command line is run by the brand: any store, every member (the party is not read for an admin)."""
+
+_WORDS = {
+    "en": {"listed": "{shown} of {total} member(s)"},
+    "zh-CN": {"listed": "显示 {shown} 位会员，共 {total} 位"},
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
 class Format(StrEnum):
@@ -85,7 +92,9 @@ def list_members(
                       str(m["baby_stage"] or ""), m["source"], (m["consent_at"] or "")[:16],
                       m["created_at"][:16])  # fmt: skip
     out_console.print(table)
-    err_console.print(f"{len(page.items)} of {page.total} member(s)", highlight=False)
+    lang = terminal_language()
+    err_console.print(wording(_WORDS, "listed", lang, shown=grouped(len(page.items), lang),
+                              total=grouped(page.total, lang)), highlight=False, markup=False)  # fmt: skip
 
 
 @app.command("import")

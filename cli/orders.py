@@ -11,13 +11,14 @@ from enum import StrEnum
 import typer
 from rich.table import Table
 
-from cli.context import out_console, print_json, state, usage_error
+from cli.context import out_console, print_json, state, terminal_language, usage_error
 from codes.service import key_store
 from members.service import hash_phone
 from orders import service
 from orders.worker import JOBS
 from rebates.policy import OrdersPolicy, load_policy
 from traceability.auth.service import Principal
+from traceability.i18n import wording
 from traceability.models import Role
 from traceability.privacy import member_pepper
 from traceability.settings import Settings
@@ -29,6 +30,12 @@ app = typer.Typer(help="O2O orders: place, route, answer, deliver, and the one-h
 
 _BRAND = Principal(role=Role.admin, party_id="BRAND")
 """The command line is run by the brand's call centre."""
+
+_WORDS = {
+    "en": {"order": "order {order_id}: {status} at {store} ({reason})"},
+    "zh-CN": {"order": "订单 {order_id}：{status}，门店 {store}（{reason}）"},
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 _AT = typer.Option(None, "--at", help="The time it happens, ISO 8601 with an offset (default: now).")
 _STORE = typer.Option(..., "--store", help="The store that answers (master-data id).")
 
@@ -115,7 +122,8 @@ def show(
     if fmt is Format.json:
         print_json(view)
         return
-    out_console.print(f"order {view['id']}: {view['status']} at {view['store'] or '-'} ({view['reason'] or '-'})")
+    out_console.print(wording(_WORDS, "order", terminal_language(), order_id=view["id"], status=view["status"],
+                              store=view["store"] or "-", reason=view["reason"] or "-"), markup=False)  # fmt: skip
     table = Table("#", "status", "store", "at", "by", "reason")
     for s in view["history"]:
         table.add_row(str(s["seq"]), s["status"], s["store"] or "", s["at"], s["by"], s["message"] or s["reason"])

@@ -7,16 +7,30 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from cli.context import err_console, print_json, state, usage_error
+from cli.context import err_console, grouped, print_json, state, terminal_language, usage_error
 from codes.service import key_store
 from scanning import service
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal
+from traceability.i18n import wording
 from traceability.models import Role
 from traceability.privacy import member_hash, member_pepper
 
 shipment_app = typer.Typer(help="Outbound shipment sessions.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {
+        "outcome": "{accepted} accepted, {rejected} rejected",
+        "closed": "shipment {shipment_id} closed: event {event_id}",
+    },
+    "zh-CN": {
+        "outcome": "接受 {accepted} 个，拒绝 {rejected} 个",
+        "closed": "发货单 {shipment_id} 已关闭：事件 {event_id}",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
 def _operator(party: str) -> Principal:
@@ -26,9 +40,13 @@ def _operator(party: str) -> Principal:
 
 def _report(outcome: ScanOutcome) -> None:
     print_json(outcome.as_dict())
-    err_console.print(f"{len(outcome.accepted)} accepted, {len(outcome.rejected)} rejected", highlight=False)
-    for r in outcome.rejected:
-        err_console.print(f"  [red]{r['reason']}[/]: {r['message']} ({r['code'][:60]})", highlight=False)
+    lang = terminal_language()
+    said = wording(_WORDS, "outcome", lang, accepted=grouped(len(outcome.accepted), lang),
+                   rejected=grouped(len(outcome.rejected), lang))  # fmt: skip
+    err_console.print(said, highlight=False, markup=False)
+    for r in outcome.rejected:  # a scanned string is anything a gun typed: never markup
+        err_console.print(f"  [red]{escape(r['reason'])}[/]: {escape(r['message'])} ({escape(r['code'][:60])})",
+                          highlight=False)  # fmt: skip
 
 
 def scan(
@@ -97,4 +115,4 @@ def close(
     with state(ctx).session() as session:
         shipment = service.close_shipment(session=session, principal=_operator(party), shipment_id=shipment_id,
                                           confirm=confirm)  # fmt: skip
-    typer.echo(f"shipment {shipment_id} closed: event {shipment.event_id}")
+    typer.echo(wording(_WORDS, "closed", terminal_language(), shipment_id=shipment_id, event_id=shipment.event_id))

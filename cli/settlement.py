@@ -10,12 +10,33 @@ from typing import Literal
 
 import typer
 
-from cli.context import err_console, print_json, state
+from cli.context import err_console, grouped, print_json, state, terminal_language
 from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
+from traceability.i18n import wording
 
 app = typer.Typer(help="Period settlement: distributor rebates and store fees.", no_args_is_help=True)
+
+_WORDS = {
+    "en": {
+        "wrote": "wrote {path} ({bytes} bytes)",
+        "locked": "locked {period}: {totals}",
+        "locked_nothing": "locked {period}: nothing payable",
+        "totals_sep": ", ",
+        "checkpoint": "chain checkpoint: event {seq}, head {head}, signed {at} (key {key_id})",
+        "lock_checkpoint": "checkpoint of {period}'s lock: event {seq} ({head}…) signed at {at}: {out}",
+    },
+    "zh-CN": {
+        "wrote": "已写入 {path}（{bytes} 字节）",
+        "locked": "已锁定 {period}：应付 {totals}",
+        "locked_nothing": "已锁定 {period}：无应付款项",
+        "totals_sep": "，",
+        "checkpoint": "链检查点：第 {seq} 个事件，链头 {head}，签署于 {at}（密钥 {key_id}）",
+        "lock_checkpoint": "{period} 锁定时的检查点：第 {seq} 个事件（{head}…），签署于 {at}：{out}",
+    },
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 RunFormat = Literal["json", "table", "pdf", "csv", "xlsx"]
 
@@ -47,7 +68,9 @@ def run(
         body = reports.render_report(session=session, settlement=result, fmt=fmt)
     target = out or Path(f"settlement-{period}.{fmt}")
     target.write_bytes(body)
-    err_console.print(f"wrote {target} ({len(body)} bytes)", highlight=False)
+    lang = terminal_language()
+    err_console.print(wording(_WORDS, "wrote", lang, path=target, bytes=grouped(len(body), lang)), highlight=False,
+                      markup=False)  # fmt: skip
 
 
 @app.command("lock")
@@ -68,12 +91,15 @@ def lock(
     with st.session() as session:
         result = service.lock_period(session=session, period=period, policy=rules, locked_by=by, force=force,
                                      keys=key_store(st.settings))  # fmt: skip
-    totals = ", ".join(f"{t['currency']} {t['payable']}" for t in result.totals()) or "nothing payable"
-    err_console.print(f"locked {period}: {totals}", highlight=False)
+    lang = terminal_language()
+    totals = wording(_WORDS, "totals_sep", lang).join(f"{t['currency']} {t['payable']}" for t in result.totals())
+    said = (wording(_WORDS, "locked", lang, period=period, totals=totals) if totals
+            else wording(_WORDS, "locked_nothing", lang, period=period))  # fmt: skip
+    err_console.print(said, highlight=False, markup=False)
     if result.checkpoint is not None:
         c = result.checkpoint
-        err_console.print(f"chain checkpoint: event {c.seq}, head {c.head}, signed {c.at} (key {c.key_id})",
-                          highlight=False)  # fmt: skip
+        err_console.print(wording(_WORDS, "checkpoint", lang, seq=c.seq, head=c.head, at=c.at, key_id=c.key_id),
+                          highlight=False, markup=False)  # fmt: skip
     print_json(result.as_dict())
 
 
@@ -87,7 +113,8 @@ def checkpoint(
     with state(ctx).session() as session:
         signed = service.lock_checkpoint(session=session, period=period)
     out.write_text(json.dumps(signed.as_dict(), indent=2) + "\n", encoding="utf-8")
-    typer.echo(f"checkpoint of {period}'s lock: event {signed.seq} ({signed.head[:16]}…) signed at {signed.at}: {out}")
+    typer.echo(wording(_WORDS, "lock_checkpoint", terminal_language(), period=period, seq=signed.seq,
+                       head=signed.head[:16], at=signed.at, out=out))  # fmt: skip
 
 
 @app.command("periods")

@@ -10,10 +10,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.context import err_console, out_console, print_json, state, usage_error
+from cli.context import err_console, grouped, out_console, print_json, state, terminal_language, usage_error
 from crm.tasks import OUTCOMES, generate_tasks, list_tasks, record_outcome, task_effect
 from rebates.policy import load_policy
 from traceability.auth.service import Principal
+from traceability.i18n import wording
 from traceability.models import Role
 
 app = typer.Typer(help="Clerk tasks: follow-ups and replenishment calls at each member's home store.",
@@ -27,6 +28,12 @@ _LANG = typer.Option("zh-CN", "--lang", help="Language of the reasons: zh-CN or 
 _BRAND = Principal(role=Role.admin, party_id="BRAND")
 DAY = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]
 """A day; a date-time names its day (scripts pass either)."""
+
+_WORDS = {
+    "en": {"listed": "{count} task(s)"},
+    "zh-CN": {"listed": "共 {count} 项任务"},
+}
+"""What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
 class Format(StrEnum):
@@ -71,7 +78,8 @@ def list_(
         table.add_row(str(t["id"]), t["store"], str(t["member"]), t["name"] or "", t["kind_text"], t["opens"],
                       t["due"], t["status"], t["reason_text"])  # fmt: skip
     out_console.print(table)
-    err_console.print(f"{len(rows)} task(s)", highlight=False)
+    words = terminal_language()  # the summary's language; --lang words the reasons in the table
+    err_console.print(wording(_WORDS, "listed", words, count=grouped(len(rows), words)), highlight=False, markup=False)
 
 
 @app.command("outcome")
