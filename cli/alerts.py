@@ -21,10 +21,7 @@ from traceability.models import AlertKind, AlertStatus
 _WORDS: Catalogue = messages("cli.alerts")
 """What the re-evaluation prints on stderr, in the terminal's language (``cli.context.terminal_language``)."""
 
-_LIST_WORDS = {
-    "en": {"listed": "{count} alert(s)"},
-    "zh-CN": {"listed": "共 {count} 条预警"},
-}
+_LIST_WORDS: Catalogue = messages("cli.alerts:list_words")
 """The list's count under its table, likewise (a dict of its own until it is folded beside ``_WORDS``)."""
 
 app = typer.Typer(help="Diversion alerts: list, inspect, work the case, re-evaluate.", no_args_is_help=True)

@@ -7,15 +7,12 @@ from rich.table import Table
 
 from cli.context import out_console, state, terminal_language
 from traceability.auth.service import create_api_key, list_api_keys, revoke_api_key
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Role
 
 app = typer.Typer(help="API keys bound to a party and a role.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {"revoked": "revoked key {key_id}"},
-    "zh-CN": {"revoked": "已吊销 API 密钥 {key_id}"},
-}
+_WORDS: Catalogue = messages("cli.apikeys")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 

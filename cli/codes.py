@@ -27,53 +27,10 @@ from codes.keyfiles import public_key_from_raw, public_key_to_pem
 from codes.render import parse_code
 from codes.signing import Keyring, Verification, verify
 from traceability.errors import NotFound
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import CodeLevel, KeyAlgorithm
 
-_WORDS = {
-    "en": {
-        "created": "created {algorithm} key {key_id} in {key_dir}",
-        "rotated": "rotated: {key_id} is now the active {algorithm} key",
-        "revoked": "revoked {key_id}",
-        "wrote": "wrote {path}",
-        "signing": "signing",
-        "issued": "issued {issued} codes under key {key_id} (batch {batch_id}) → {out}",
-        "genuine": "GENUINE",
-        "not_verified": "NOT VERIFIED",
-        "why.ok": "signature verified with key '{key_id}'",
-        "why.ok_status": "signature verified with key '{key_id}' (key {status})",
-        "why.bad_signature": "signature does not match (key '{key_id}')",
-        "why.unknown_key": "key '{key_id}' is not in the keyring",
-        "why.key_revoked": "key '{key_id}' was revoked; codes signed with it are not trusted",
-        "why.hmac_needs_online_check": "compact code tagged with key '{key_id}': only the online service can verify it",
-        "identity": "GTIN {gtin}  serial {serial}  lot {lot}  expiry {expiry}  key {key_id}",
-        "issued_yes": "issued: yes; status: {status}",
-        "issued_no": "issued: NO, never issued by us; status: {status}",
-        "packed": "packed {count} item(s) into {parent}",
-        "unpacked": "unpacked {count} item(s) from {parent}",
-    },
-    "zh-CN": {
-        "created": "已创建 {algorithm} 密钥 {key_id}，存于 {key_dir}",
-        "rotated": "已轮换：{key_id} 现为启用的 {algorithm} 密钥",
-        "revoked": "已吊销密钥 {key_id}",
-        "wrote": "已写入 {path}",
-        "signing": "签名中",
-        "issued": "已签发 {issued} 个码，密钥 {key_id}（批次 {batch_id}）→ {out}",
-        "genuine": "真品",
-        "not_verified": "未通过验证",
-        "why.ok": "签名有效（密钥 {key_id}）",
-        "why.ok_status": "签名有效（密钥 {key_id}，密钥状态 {status}）",
-        "why.bad_signature": "签名不符（密钥 {key_id}）：可能是伪造的码",
-        "why.unknown_key": "密钥环中没有密钥 {key_id}",
-        "why.key_revoked": "密钥 {key_id} 已吊销，用它签名的码不可信",
-        "why.hmac_needs_online_check": "紧凑码（密钥 {key_id}）只能由在线服务验证",
-        "identity": "GTIN {gtin}  序列号 {serial}  批号 {lot}  有效期 {expiry}  密钥 {key_id}",
-        "issued_yes": "已发放：是；状态：{status}",
-        "issued_no": "已发放：否，本系统从未发放此码；状态：{status}",
-        "packed": "已将 {count} 件装入 {parent}",
-        "unpacked": "已从 {parent} 拆出 {count} 件",
-    },
-}
+_WORDS: Catalogue = messages("cli.codes")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 app = typer.Typer(help="Signed codes: keys, generation, verification, aggregation.", no_args_is_help=True)

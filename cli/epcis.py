@@ -18,31 +18,12 @@ from scanning import epcis, epcis_check, epcis_xml
 from scanning.epcis_stream import read_json
 from scanning.errors import InvalidDocument
 from traceability.errors import Problem
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.privacy import member_pepper
 
 app = typer.Typer(help="GS1 EPCIS 2.0 event store.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {
-        "captured": "{file}: {stored} stored, {duplicates} already present, {refused} refused",
-        "exported": "wrote {events} events to {out}",
-        "intact": "chain intact: {events} events; sales and purchases match their events",
-        "intact_since": "chain intact: {events} events, unchanged since the checkpoint of {at} (event {seq}); "
-                        "sales and purchases match their events",
-        "broken": "error: the chain is broken; no checkpoint was signed",
-        "signed": "checkpoint of event {seq} ({head}…) signed at {at}: {out}",
-    },
-    "zh-CN": {
-        "captured": "{file}：已存储 {stored} 个事件，{duplicates} 个已存在，{refused} 个被拒",
-        "exported": "已将 {events} 个事件写入 {out}",
-        "intact": "哈希链完好：共 {events} 个事件；销售与进货记录与事件一致",
-        "intact_since": "哈希链完好：共 {events} 个事件，自 {at} 的检查点（第 {seq} 个事件）以来未被改动；"
-                        "销售与进货记录与事件一致",
-        "broken": "error: 哈希链已断开，未签署检查点",
-        "signed": "已签署第 {seq} 个事件（{head}…）的检查点，签署于 {at}：{out}",
-    },
-}
+_WORDS: Catalogue = messages("cli.epcis")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``); the
 documents' own problems keep their ``--lang``."""
 

@@ -16,30 +16,11 @@ from rich.text import Text
 
 from cli.context import err_console, grouped, out_console, print_json, state, terminal_language
 from flow_graph.schemas import LeakReportRead, LeakSummaryRead, TrailRead
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 
 app = typer.Typer(help="The party graph: leaks, top leaks, GraphML / JSON exports.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {
-        "unit": "{epc}  status {status}, held by {holder}, {origin}",
-        "issued": "issued by the brand",
-        "not_issued": "not issued by the brand",
-        "alert": "{kind} at {party} ({status}): {detail}",
-        "leaks": "{distributor}: {diverted} diverted unit(s), {alerts} alert(s)",
-        "wrote": "wrote {summary} to {out}",
-        "graph": "{parties} parties, {lanes} lanes, {units} units",
-    },
-    "zh-CN": {
-        "unit": "{epc}  状态 {status}，持有方 {holder}，{origin}",
-        "issued": "品牌方签发",
-        "not_issued": "非品牌方签发",
-        "alert": "{kind}，地点 {party}（{status}）：{detail}",
-        "leaks": "{distributor}：窜货 {diverted} 件，预警 {alerts} 条",
-        "wrote": "已写入 {out}：{summary}",
-        "graph": "{parties} 个参与方、{lanes} 条流向、{units} 件货品",
-    },
-}
+_WORDS: Catalogue = messages("cli.graph")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 

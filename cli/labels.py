@@ -20,39 +20,12 @@ from rich.table import Table
 from cli.context import err_console, grouped, out_console, output_file, print_json, state, terminal_language
 from codes.service import key_store
 from labels.schemas import JobRead
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import CodeLevel, LabelSymbology, PrintFormat, PrintJob, PrintJobStatus
 
 __all__ = ["app"]
 
-_WORDS = {
-    "en": {
-        "drawing": "drawing codes",
-        "printing": "printing {format}",
-        "created": "created print job {job_id}: {quantity} {level} labels on {template}",
-        "level.unit": "unit",
-        "level.case": "case",
-        "level.pallet": "pallet",
-        "printed": "printed {labels} labels of job {job_id} → {out}",
-        "reprinted": "reprinted code {code_id} of job {job_id} (reprint {reprint_id}) → {out}",
-        "voided": "voided code {code_id} of job {job_id} (was {previous})",
-        "closed": "closed print job {job_id}",
-        "wrote": "wrote {path}",
-    },
-    "zh-CN": {
-        "drawing": "生成码",
-        "printing": "打印 {format}",
-        "created": "已创建打印任务 {job_id}：{quantity} 张{level}标签，模板 {template}",
-        "level.unit": "单品",
-        "level.case": "箱",
-        "level.pallet": "托盘",
-        "printed": "已打印任务 {job_id} 的 {labels} 张标签 → {out}",
-        "reprinted": "已补打任务 {job_id} 的码 {code_id}（补打记录 {reprint_id}）→ {out}",
-        "voided": "已作废任务 {job_id} 的码 {code_id}（原状态 {previous}）",
-        "closed": "已关闭打印任务 {job_id}",
-        "wrote": "已写入 {path}",
-    },
-}
+_WORDS: Catalogue = messages("cli.labels")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 app = typer.Typer(help="Label print jobs: create, print PDF / ZPL, reprint, void, close, reconcile.",

@@ -26,15 +26,12 @@ from cli import apikeys, masterdata
 from cli.context import CliState, click_exceptions, err_console, terminal_language
 from traceability.app import wire_listeners
 from traceability.errors import TraceabilityError, ValidationFailed
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.settings import Settings
 
 __all__ = ["app", "main", "terminal_language"]
 
-_WORDS = {
-    "en": {"aborted": "aborted"},
-    "zh-CN": {"aborted": "已中止"},
-}
+_WORDS: Catalogue = messages("cli.main")
 """What the root prints itself (beside a domain error's own message), in the terminal's language."""
 
 app = typer.Typer(

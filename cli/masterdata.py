@@ -10,15 +10,12 @@ from rich.text import Text
 
 from cli.context import err_console, print_json, state, terminal_language
 from traceability.errors import InvalidInput
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.masterdata.service import import_masterdata
 
 app = typer.Typer(help="Territories, parties and products.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {"imported": "imported"},
-    "zh-CN": {"imported": "已导入"},
-}
+_WORDS: Catalogue = messages("cli.masterdata")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 

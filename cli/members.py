@@ -21,7 +21,7 @@ from members import service
 from rebates.policy import load_policy
 from rebates.service import redeem_free_item
 from traceability.auth.service import Principal
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Role
 from traceability.models.base import utcnow
 from traceability.privacy import member_hash, member_pepper
@@ -35,10 +35,7 @@ _POLICY = typer.Option(
 _BRAND = Principal(role=Role.admin, party_id="BRAND")
 """The command line is run by the brand: any store, every member (the party is not read for an admin)."""
 
-_WORDS = {
-    "en": {"listed": "{shown} of {total} member(s)"},
-    "zh-CN": {"listed": "显示 {shown} 位会员，共 {total} 位"},
-}
+_WORDS: Catalogue = messages("cli.members")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 

@@ -18,7 +18,7 @@ from orders import service
 from orders.worker import JOBS
 from rebates.policy import OrdersPolicy, load_policy
 from traceability.auth.service import Principal
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Role
 from traceability.privacy import member_pepper
 from traceability.settings import Settings
@@ -31,10 +31,7 @@ app = typer.Typer(help="O2O orders: place, route, answer, deliver, and the one-h
 _BRAND = Principal(role=Role.admin, party_id="BRAND")
 """The command line is run by the brand's call centre."""
 
-_WORDS = {
-    "en": {"order": "order {order_id}: {status} at {store} ({reason})"},
-    "zh-CN": {"order": "订单 {order_id}：{status}，门店 {store}（{reason}）"},
-}
+_WORDS: Catalogue = messages("cli.orders")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 _AT = typer.Option(None, "--at", help="The time it happens, ISO 8601 with an offset (default: now).")
 _STORE = typer.Option(..., "--store", help="The store that answers (master-data id).")

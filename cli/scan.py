@@ -14,22 +14,13 @@ from codes.service import key_store
 from scanning import service
 from scanning.service import ScanOutcome, ScanRequest
 from traceability.auth.service import Principal
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Role
 from traceability.privacy import member_hash, member_pepper
 
 shipment_app = typer.Typer(help="Outbound shipment sessions.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {
-        "outcome": "{accepted} accepted, {rejected} rejected",
-        "closed": "shipment {shipment_id} closed: event {event_id}",
-    },
-    "zh-CN": {
-        "outcome": "接受 {accepted} 个，拒绝 {rejected} 个",
-        "closed": "发货单 {shipment_id} 已关闭：事件 {event_id}",
-    },
-}
+_WORDS: Catalogue = messages("cli.scan")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 

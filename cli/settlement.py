@@ -14,28 +14,11 @@ from cli.context import err_console, grouped, print_json, state, terminal_langua
 from codes.service import key_store
 from rebates.policy import load_policy
 from settlement import reports, service
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 
 app = typer.Typer(help="Period settlement: distributor rebates and store fees.", no_args_is_help=True)
 
-_WORDS = {
-    "en": {
-        "wrote": "wrote {path} ({bytes} bytes)",
-        "locked": "locked {period}: {totals}",
-        "locked_nothing": "locked {period}: nothing payable",
-        "totals_sep": ", ",
-        "checkpoint": "chain checkpoint: event {seq}, head {head}, signed {at} (key {key_id})",
-        "lock_checkpoint": "checkpoint of {period}'s lock: event {seq} ({head}…) signed at {at}: {out}",
-    },
-    "zh-CN": {
-        "wrote": "已写入 {path}（{bytes} 字节）",
-        "locked": "已锁定 {period}：应付 {totals}",
-        "locked_nothing": "已锁定 {period}：无应付款项",
-        "totals_sep": "，",
-        "checkpoint": "链检查点：第 {seq} 个事件，链头 {head}，签署于 {at}（密钥 {key_id}）",
-        "lock_checkpoint": "{period} 锁定时的检查点：第 {seq} 个事件（{head}…），签署于 {at}：{out}",
-    },
-}
+_WORDS: Catalogue = messages("cli.settlement")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 RunFormat = Literal["json", "table", "pdf", "csv", "xlsx"]

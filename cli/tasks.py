@@ -14,7 +14,7 @@ from cli.context import err_console, grouped, out_console, print_json, state, te
 from crm.tasks import OUTCOMES, generate_tasks, list_tasks, record_outcome, task_effect
 from rebates.policy import load_policy
 from traceability.auth.service import Principal
-from traceability.i18n import wording
+from traceability.i18n import Catalogue, messages, wording
 from traceability.models import Role
 
 app = typer.Typer(help="Clerk tasks: follow-ups and replenishment calls at each member's home store.",
@@ -29,10 +29,7 @@ _BRAND = Principal(role=Role.admin, party_id="BRAND")
 DAY = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]
 """A day; a date-time names its day (scripts pass either)."""
 
-_WORDS = {
-    "en": {"listed": "{count} task(s)"},
-    "zh-CN": {"listed": "共 {count} 项任务"},
-}
+_WORDS: Catalogue = messages("cli.tasks")
 """What the commands print for people, in the terminal's language (``cli.context.terminal_language``)."""
 
 
