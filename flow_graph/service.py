@@ -32,6 +32,7 @@ from flow_graph.history import (
     load_masterdata,
     load_partition,
     load_view,
+    page_cache,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
 from ledger.bulk import insert_rows
@@ -187,17 +188,18 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     now = utcnow()  # one moment for every change, as one reconciliation of everything would stamp them
     total = count_codes(session) if progress is not None else 0
     result, done = Reconciliation(), 0
-    for part in code_partitions(session, max(1, partition)):
-        with no_gc():
-            view = load_partition(session, part)
-            keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
-            findings = _evaluate(view, md, keys)
-        _learn_retractions(session, view, part.keys)
-        result.add(_reconcile(session, view, md, findings, scope=set(part.keys), now=now))
-        result.evaluated += len(keys)
-        done += part.scanned
-        if progress is not None:
-            progress(done, total)
+    with page_cache(session):
+        for part in code_partitions(session, max(1, partition)):
+            with no_gc():
+                view = load_partition(session, part)
+                keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
+                findings = _evaluate(view, md, keys)
+            _learn_retractions(session, view, part.keys)
+            result.add(_reconcile(session, view, md, findings, scope=set(part.keys), now=now))
+            result.evaluated += len(keys)
+            done += part.scanned
+            if progress is not None:
+                progress(done, total)
     return result
 
 
