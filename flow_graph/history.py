@@ -97,6 +97,7 @@ _REJECTIONS = query(
     CounterfeitScan.received_at, CounterfeitScan.epc,
 )  # fmt: skip
 _REJECTIONS_BY_KEY = _REJECTIONS.where(col(CounterfeitScan.unit_key).in_(_VALUES))
+_REJECTIONS_BETWEEN = _REJECTIONS.where(col(CounterfeitScan.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
 def case_gtins(session: Session) -> frozenset[str]:
@@ -321,7 +322,11 @@ def load_partition(session: Session, part: Partition) -> FlowView:
         if not frontier:
             break
     view.events = {pk: ledger.EventRow(*row, retracted=row[1] in view.retracted) for pk, row in raw.items()}
-    _load_rejections(session, view, part.keys)
+    # every key with counterfeit evidence between the first and the last is one of the partition's: one range read
+    for key, pk, party, reason, received, epc in _plain_rows(
+        session, _REJECTIONS_BETWEEN, {"lo": part.first, "hi": part.last}
+    ):
+        view.rejections.setdefault(key, []).append(Rejection(pk, party, reason, utc(received), epc))
     view.case_gtins = case_gtins(session)
     return view
 

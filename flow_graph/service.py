@@ -194,8 +194,10 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
                 view = load_partition(session, part)
                 keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
                 findings = _evaluate(view, md, keys)
-            _learn_retractions(session, view, part.keys)
-            result.add(_reconcile(session, view, md, findings, scope=set(part.keys), now=now))
+            # every key with a stored alert between the first and the last is one of the partition's: range reads
+            between = (part.first, part.last)
+            _learn_retractions(session, view, between)
+            result.add(_reconcile(session, view, md, findings, scope=set(part.keys), between=between, now=now))
             result.evaluated += len(keys)
             done += part.scanned
             if progress is not None:
@@ -203,18 +205,17 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     return result
 
 
-_EVIDENCE_OF = query(Alert.event_ids).where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+_EVIDENCE_BETWEEN = query(Alert.event_ids).where(col(Alert.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
-def _learn_retractions(session: Session, view: FlowView, keys: Iterable[str]) -> None:
-    """Add to the view which evidence of the stored alerts of ``keys`` was retracted, where the view did not load
-    that event (its container no longer holds the code): a withdrawal names the retraction as it did with the
-    whole store in view."""
+def _learn_retractions(session: Session, view: FlowView, between: tuple[str, str]) -> None:
+    """Add to the view which evidence of the stored alerts of a partition (its keys ``between`` the first and the
+    last) was retracted, where the view did not load that event (its container no longer holds the code): a
+    withdrawal names the retraction as it did with the whole store in view."""
     loaded = {e.event_id for e in view.events.values()}
     unseen: set[str] = set()
-    for chunk in chunks(sorted(keys)):
-        for (ids,) in rows(session, _EVIDENCE_OF, {"keys": chunk}):
-            unseen.update(i for i in json.loads(ids) if i not in loaded)
+    for (ids,) in rows(session, _EVIDENCE_BETWEEN, {"lo": between[0], "hi": between[1]}):
+        unseen.update(i for i in json.loads(ids) if i not in loaded)
     if unseen:
         view.retracted |= retracted_ids(session, unseen)
 
@@ -254,9 +255,12 @@ class _Statuses:
 
 _ALERTS = query(Alert).order_by(col(Alert.id))
 _ALERTS_OF = _ALERTS.where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+_ALERTS_BETWEEN = _ALERTS.where(col(Alert.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
-def _stored(session: Session, scope: set[str] | None) -> list[Alert]:
+def _stored(session: Session, scope: set[str] | None, between: tuple[str, str] | None = None) -> list[Alert]:
+    if between is not None:
+        return list(session.execute(_ALERTS_BETWEEN, {"lo": between[0], "hi": between[1]}).scalars())
     if scope is None:
         return list(session.execute(_ALERTS).scalars())
     out: list[Alert] = []
@@ -286,15 +290,19 @@ def _reconcile(
     findings: Sequence[Finding],
     *,
     scope: set[str] | None,
+    between: tuple[str, str] | None = None,
     now: datetime | None = None,
 ) -> Reconciliation:
-    """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen."""
+    """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen.
+
+    ``between`` (first, last): the stored alerts of ``scope`` are exactly those of the keys in that range (a
+    partition of the full re-evaluation), read with one range scan instead of lists of keys."""
     result = Reconciliation()
     desired = {(f.kind.value, f.key, f.party): f for f in findings}
     epcs = epcs_as_captured(session, view, {f.key for f in findings}) if findings else {}
     now = now or utcnow()
     notes: list[dict[str, Any]] = []
-    for alert in _stored(session, scope):
+    for alert in _stored(session, scope, between):
         finding = desired.pop((str(alert.kind), alert.unit_key, alert.party_id), None)
         if finding is None:
             if alert.status != AlertStatus.withdrawn:
