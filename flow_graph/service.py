@@ -10,6 +10,7 @@ come back). That is why the incremental alerts equal the full re-evaluation and 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -188,18 +189,22 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     now = utcnow()  # one moment for every change, as one reconciliation of everything would stamp them
     total = count_codes(session) if progress is not None else 0
     result, done = Reconciliation(), 0
-    with page_cache(session):
+    # The collector stays off for the whole walk: each partition's view is millions of acyclic rows, which the
+    # automatic collections would traverse again and again while they live. What a partition leaves behind in
+    # cycles (the ORM's alert rows) is collected when its view has gone, from the young generation alone.
+    with page_cache(session), no_gc():
         for part in code_partitions(session, max(1, partition)):
-            with no_gc():
-                view = load_partition(session, part)
-                keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
-                findings = _evaluate(view, md, keys)
+            view = load_partition(session, part)
+            keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
+            findings = _evaluate(view, md, keys)
             # every key with a stored alert between the first and the last is one of the partition's: range reads
             between = (part.first, part.last)
             _learn_retractions(session, view, between)
             result.add(_reconcile(session, view, md, findings, scope=set(part.keys), between=between, now=now))
             result.evaluated += len(keys)
             done += part.scanned
+            del view, findings
+            gc.collect(0)
             if progress is not None:
                 progress(done, total)
     return result
