@@ -8,7 +8,6 @@ sightings into the :class:`~flow_graph.rules.UnitHistory` the rules evaluate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
@@ -36,7 +35,6 @@ from traceability.models import (
 )
 
 __all__ = [
-    "PAGE_CACHE_MB",
     "FlowView",
     "Partition",
     "code_partitions",
@@ -48,7 +46,6 @@ __all__ = [
     "load_masterdata",
     "load_partition",
     "load_view",
-    "page_cache",
 ]
 
 
@@ -251,27 +248,6 @@ def _plain_rows(session: Session, stmt: Any, params: dict[str, Any]) -> list[tup
         return list(result.cursor.fetchall())
     finally:
         result.close()
-
-
-PAGE_CACHE_MB = 64
-"""SQLite's page cache while a full re-evaluation walks the store (its default is 2 MB): a partition's events,
-identifiers and code records are read by several statements in turn, and each would find the pages the last one
-read evicted."""
-
-
-@contextmanager
-def page_cache(session: Session, mb: int = PAGE_CACHE_MB) -> Iterator[None]:
-    """A larger SQLite page cache on the session's connection for the duration (PostgreSQL: nothing to do)."""
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    connection.exec_driver_sql(f"PRAGMA cache_size = {-1024 * int(mb)}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def load_partition(session: Session, part: Partition) -> FlowView:

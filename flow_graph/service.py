@@ -33,7 +33,6 @@ from flow_graph.history import (
     load_masterdata,
     load_partition,
     load_view,
-    page_cache,
 )
 from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_unit, known
 from ledger.bulk import insert_rows
@@ -192,7 +191,7 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     # The collector stays off for the whole walk: each partition's view is millions of acyclic rows, which the
     # automatic collections would traverse again and again while they live. What a partition leaves behind in
     # cycles (the ORM's alert rows) is collected when its view has gone, from the young generation alone.
-    with page_cache(session), no_gc():
+    with no_gc():
         for part in code_partitions(session, max(1, partition)):
             view = load_partition(session, part)
             keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
