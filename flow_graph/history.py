@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, literal, union, union_all
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, literal, null, union, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -94,6 +94,7 @@ _REJECTIONS = query(
     CounterfeitScan.received_at, CounterfeitScan.epc,
 )  # fmt: skip
 _REJECTIONS_BY_KEY = _REJECTIONS.where(col(CounterfeitScan.unit_key).in_(_VALUES))
+_REJECTIONS_BETWEEN = _REJECTIONS.where(col(CounterfeitScan.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
 def case_gtins(session: Session) -> frozenset[str]:
@@ -188,12 +189,18 @@ def code_partitions(session: Session, size: int) -> Iterator[Partition]:
     while True:
         stmt = _FIRST_PARTITION if after is None else _NEXT_PARTITION
         sources: dict[str, set[str]] = {}
-        for key, source in rows(session, stmt, {"after": after or "", "n": size}).all():
-            if key not in sources:
-                if len(sources) == size:
-                    break
-                sources[key] = set()
-            sources[key].add(source)
+        # The driver's own rows, read only as far as the partition goes: each source brings up to ``size`` keys,
+        # most of them beyond it.
+        result = rows(session, stmt, {"after": after or "", "n": size})
+        try:
+            for key, source in result.cursor:
+                if key not in sources:
+                    if len(sources) == size:
+                        break
+                    sources[key] = set()
+                sources[key].add(source)
+        finally:
+            result.close()
         if not sources:
             return
         after = next(reversed(sources))
@@ -205,17 +212,21 @@ def code_partitions(session: Session, size: int) -> Iterator[Partition]:
 
 def _direct_statement(*, by_range: bool) -> Any:
     """The events naming some keys (a key range, or a list), as :func:`ledger.history.load_view` reads them: every
-    non-declaration event, the parentID of an aggregation beside each child, and whether it was retracted."""
+    non-declaration event, the parentID of an aggregation beside each child, and whether it was retracted.
+
+    The range leaves the parentID out (NULL): a join for every row of a partition costs more than asking, after it,
+    for the parents of the few aggregations its children were in (:data:`_PARENTS_OF`)."""
     declared, parent = aliased(Event), aliased(EventEpc)
     key = col(EventEpc.key)
-    return (
-        query(EventEpc.key, EventEpc.role, *_EVENT_COLUMNS, parent.key, declared.id)
-        .join(Event, and_(col(Event.id) == col(EventEpc.event_pk), col(Event.declaration).is_(False)))
-        .outerjoin(parent, and_(col(parent.event_pk) == col(EventEpc.event_pk), col(parent.role) == "parent",
-                                col(EventEpc.role) == "child"))
-        .outerjoin(declared, and_(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True)))
-        .where(and_(key >= bindparam("lo"), key <= bindparam("hi")) if by_range else key.in_(_VALUES))
-    )  # fmt: skip
+    stmt = query(EventEpc.key, EventEpc.role, *_EVENT_COLUMNS, null() if by_range else parent.key, declared.id).join(
+        Event, and_(col(Event.id) == col(EventEpc.event_pk), col(Event.declaration).is_(False))
+    )
+    if not by_range:
+        stmt = stmt.outerjoin(parent, and_(col(parent.event_pk) == col(EventEpc.event_pk), col(parent.role) == "parent",
+                                           col(EventEpc.role) == "child"))  # fmt: skip
+    return stmt.outerjoin(
+        declared, and_(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True))
+    ).where(and_(key >= bindparam("lo"), key <= bindparam("hi")) if by_range else key.in_(_VALUES))
 
 
 _EVENT_COLUMNS = (
@@ -223,6 +234,9 @@ _EVENT_COLUMNS = (
     Event.location_party_id, Event.source_party_id, Event.destination_party_id, Event.origin,
 )  # fmt: skip
 _DIRECT_RANGE, _DIRECT_KEYS = _direct_statement(by_range=True), _direct_statement(by_range=False)
+_PARENTS_OF = query(EventEpc.event_pk, EventEpc.key).where(
+    col(EventEpc.event_pk).in_(_VALUES), col(EventEpc.role) == "parent"
+)
 _Raw = tuple[int, str, datetime, str, str | None, str | None, str | None, str | None, str | None, str]
 
 
@@ -246,20 +260,29 @@ def load_partition(session: Session, part: Partition) -> FlowView:
     raw: dict[int, _Raw] = {}
     queried: set[str] = set()
 
+    aggregated: set[int] = set()
+    """Aggregations the range found children of: their parentIDs are read after it."""
+
     def take(found: Any) -> None:
         for key, role, pk, event_id, time, kind, action, step, at, source, to, origin, parent_key, declaration in found:
             if pk not in raw:
                 raw[pk] = (pk, event_id, utc(time), kind, action, step, at, source, to, origin)
             view.direct.setdefault(key, []).append((pk, role))
             queried.add(key)
-            if parent_key is not None and kind == "AggregationEvent":
-                view.agg_parent.setdefault(pk, parent_key)
+            if kind == "AggregationEvent":
+                if parent_key is not None:
+                    view.agg_parent.setdefault(pk, parent_key)
+                elif role == "child":
+                    aggregated.add(pk)
             if declaration is not None:
                 view.retracted.add(event_id)
 
     frontier, expanded = set(part.keys), set[str]()
     if 2 * len(frontier) >= part.scanned:  # mostly codes to evaluate: the range in one scan
         take(_plain_rows(session, _DIRECT_RANGE, {"lo": part.first, "hi": part.last}))
+        for pks in chunks(sorted(aggregated)):
+            for pk, parent_key in _plain_rows(session, _PARENTS_OF, {"values": pks}):
+                view.agg_parent.setdefault(pk, parent_key)
     for _level in range(ledger.MAX_DEPTH + 1):  # the codes, then each level of containers above them
         for chunk in chunks(sorted(frontier - queried)):
             take(_plain_rows(session, _DIRECT_KEYS, {"values": chunk}))
@@ -275,7 +298,11 @@ def load_partition(session: Session, part: Partition) -> FlowView:
         if not frontier:
             break
     view.events = {pk: ledger.EventRow(*row, retracted=row[1] in view.retracted) for pk, row in raw.items()}
-    _load_rejections(session, view, part.keys)
+    # every key with counterfeit evidence between the first and the last is one of the partition's: one range read
+    for key, pk, party, reason, received, epc in _plain_rows(
+        session, _REJECTIONS_BETWEEN, {"lo": part.first, "hi": part.last}
+    ):
+        view.rejections.setdefault(key, []).append(Rejection(pk, party, reason, utc(received), epc))
     view.case_gtins = case_gtins(session)
     return view
 

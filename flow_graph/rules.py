@@ -402,21 +402,34 @@ def attribute(sightings: Sequence[Sighting], md: MasterData) -> list[tuple[str, 
     for the units inside) from a brand-owned party to a distributor; after a move by a party that did not hold the
     unit (:func:`holder_breach`), the mover's distributor (none for a store), until the brand ships the unit again.
     """
+    return _walk(sightings, md)[0]
+
+
+_Walk = tuple[list[tuple[str, EventRow] | None], list[str | None]]
+
+
+def _walk(sightings: Sequence[Sighting], md: MasterData) -> _Walk:
+    """:func:`attribute`'s timeline, with the :func:`holder_breach` of each sighting (by the state before it): the
+    rules judge each sighting by both, and the fold is a good part of a full re-evaluation's time, so it runs once."""
     out: list[tuple[str, EventRow] | None] = []
+    breaches: list[str | None] = []
     current: tuple[str, EventRow] | None = None
     state = UNKNOWN
     for s in sightings:
         e = s.event
+        breach = None
         if e.biz_step == "shipping" and md.brand_owned(e.source or e.location):
+            # a brand-owned shipper is never in breach (holder_breach): nothing to ask
             receiver = md.distributor_of(e.destination)
             if receiver is not None:
                 current = (receiver, e)
-        elif holder_breach(md, state, e) is not None:
+        elif (breach := holder_breach(md, state, e)) is not None:
             taker = md.distributor_of(mover(e))
             current = (taker, e) if taker is not None else None
+        breaches.append(breach)
         state = step(state, e)
         out.append(current)
-    return out
+    return out, breaches
 
 
 def evaluate_unit(
@@ -426,20 +439,18 @@ def evaluate_unit(
     out = _Findings()
     genuine = bool(known(history, md))
     counterfeit = not genuine and is_sgtin_key(history.key)
-    timeline = attribute(history.sightings, md)
+    timeline, breaches = _walk(history.sightings, md)
     last_sale: EventRow | None = None
     last_located: tuple[EventRow, tuple[float, float]] | None = None
     transit: EventRow | None = None
     """The shipment the unit travels on: the latest shipping event with no located sighting after it."""
     skew_hours = clock_skew.total_seconds() / 3600
     tolerance = f" (allowing {skew_hours * 60:.0f} min of clock skew)" if skew_hours else ""
-    state = UNKNOWN
-    for s, current in zip(history.sightings, timeline, strict=True):
+    for s, current, holder in zip(history.sightings, timeline, breaches, strict=True):
         e = s.event
         place = e.location
         responsible = current[0] if current else None
         if history.is_unit:
-            holder = holder_breach(md, state, e)
             if holder is not None:
                 taker = mover(e)
                 detail = details.write("holder", taker=taker, step=e.biz_step, holder=holder)
@@ -499,7 +510,6 @@ def evaluate_unit(
         if counterfeit:
             detail = details.write("counterfeit")
             out.add(AlertKind.counterfeit_suspected, place, responsible, detail, at=_at(e), events=[e], resting_on=[e])
-        state = step(state, e)
     for r in history.rejections:
         if r.reason in WITHDRAWABLE_REASONS and genuine:
             continue

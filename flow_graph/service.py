@@ -10,6 +10,7 @@ come back). That is why the incremental alerts equal the full re-evaluation and 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -187,32 +188,38 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     now = utcnow()  # one moment for every change, as one reconciliation of everything would stamp them
     total = count_codes(session) if progress is not None else 0
     result, done = Reconciliation(), 0
-    for part in code_partitions(session, max(1, partition)):
-        with no_gc():
+    # The collector stays off for the whole walk: each partition's view is millions of acyclic rows, which the
+    # automatic collections would traverse again and again while they live. What a partition leaves behind in
+    # cycles (the ORM's alert rows) is collected when its view has gone, from the young generation alone.
+    with no_gc():
+        for part in code_partitions(session, max(1, partition)):
             view = load_partition(session, part)
             keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
             findings = _evaluate(view, md, keys)
-        _learn_retractions(session, view, part.keys)
-        result.add(_reconcile(session, view, md, findings, scope=set(part.keys), now=now))
-        result.evaluated += len(keys)
-        done += part.scanned
-        if progress is not None:
-            progress(done, total)
+            # every key with a stored alert between the first and the last is one of the partition's: range reads
+            between = (part.first, part.last)
+            _learn_retractions(session, view, between)
+            result.add(_reconcile(session, view, md, findings, scope=set(part.keys), between=between, now=now))
+            result.evaluated += len(keys)
+            done += part.scanned
+            del view, findings
+            gc.collect(0)
+            if progress is not None:
+                progress(done, total)
     return result
 
 
-_EVIDENCE_OF = query(Alert.event_ids).where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+_EVIDENCE_BETWEEN = query(Alert.event_ids).where(col(Alert.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
-def _learn_retractions(session: Session, view: FlowView, keys: Iterable[str]) -> None:
-    """Add to the view which evidence of the stored alerts of ``keys`` was retracted, where the view did not load
-    that event (its container no longer holds the code): a withdrawal names the retraction as it did with the
-    whole store in view."""
+def _learn_retractions(session: Session, view: FlowView, between: tuple[str, str]) -> None:
+    """Add to the view which evidence of the stored alerts of a partition (its keys ``between`` the first and the
+    last) was retracted, where the view did not load that event (its container no longer holds the code): a
+    withdrawal names the retraction as it did with the whole store in view."""
     loaded = {e.event_id for e in view.events.values()}
     unseen: set[str] = set()
-    for chunk in chunks(sorted(keys)):
-        for (ids,) in rows(session, _EVIDENCE_OF, {"keys": chunk}):
-            unseen.update(i for i in json.loads(ids) if i not in loaded)
+    for (ids,) in rows(session, _EVIDENCE_BETWEEN, {"lo": between[0], "hi": between[1]}):
+        unseen.update(i for i in json.loads(ids) if i not in loaded)
     if unseen:
         view.retracted |= retracted_ids(session, unseen)
 
@@ -252,9 +259,12 @@ class _Statuses:
 
 _ALERTS = query(Alert).order_by(col(Alert.id))
 _ALERTS_OF = _ALERTS.where(col(Alert.unit_key).in_(bindparam("keys", expanding=True)))
+_ALERTS_BETWEEN = _ALERTS.where(col(Alert.unit_key).between(bindparam("lo"), bindparam("hi")))
 
 
-def _stored(session: Session, scope: set[str] | None) -> list[Alert]:
+def _stored(session: Session, scope: set[str] | None, between: tuple[str, str] | None = None) -> list[Alert]:
+    if between is not None:
+        return list(session.execute(_ALERTS_BETWEEN, {"lo": between[0], "hi": between[1]}).scalars())
     if scope is None:
         return list(session.execute(_ALERTS).scalars())
     out: list[Alert] = []
@@ -284,15 +294,19 @@ def _reconcile(
     findings: Sequence[Finding],
     *,
     scope: set[str] | None,
+    between: tuple[str, str] | None = None,
     now: datetime | None = None,
 ) -> Reconciliation:
-    """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen."""
+    """Make the stored alerts of ``scope`` (None: all) equal the findings: raise, update, withdraw, reopen.
+
+    ``between`` (first, last): the stored alerts of ``scope`` are exactly those of the keys in that range (a
+    partition of the full re-evaluation), read with one range scan instead of lists of keys."""
     result = Reconciliation()
     desired = {(f.kind.value, f.key, f.party): f for f in findings}
     epcs = epcs_as_captured(session, view, {f.key for f in findings}) if findings else {}
     now = now or utcnow()
     notes: list[dict[str, Any]] = []
-    for alert in _stored(session, scope):
+    for alert in _stored(session, scope, between):
         finding = desired.pop((str(alert.kind), alert.unit_key, alert.party_id), None)
         if finding is None:
             if alert.status != AlertStatus.withdrawn:
