@@ -48,6 +48,7 @@ __all__ = [
     "Sighting",
     "StoreView",
     "affected_keys",
+    "appended",
     "batch",
     "chunks",
     "code_facts",
@@ -512,6 +513,15 @@ def _current(session: Session, events: Sequence[Event]) -> _Batch | None:
     if isinstance(found, _Batch) and len(found.pks) == len(events) and found.pks == tuple(e.id for e in events):
         return found
     return None
+
+
+def appended(session: Session) -> frozenset[int]:
+    """Row ids of the events the current append stored (see :func:`batch`); empty outside one.
+
+    Rows derived from an event name its row id, so none can name these yet: a listener need not look for them.
+    """
+    found = session.info.get(_BATCH)
+    return frozenset(pk for pk in found.pks if pk is not None) if isinstance(found, _Batch) else frozenset()
 
 
 def shared_view(session: Session, keys: set[str], events: Sequence[Event] | None = None) -> StoreView | None:

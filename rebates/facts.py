@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from ledger.bulk import insert_rows
 from ledger.history import (
+    appended,
     chunks,
     contents_of,
     covering_view,
@@ -180,7 +181,11 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     touched_units: set[str] = set()
     touched_pairs: set[tuple[str, str]] = set()
     times: list[datetime] = []
-    ids = sorted(retracted | set(targets))
+    # The append's own events (ledger.history.appended) have no facts yet: only older events' are looked up and
+    # deleted. An eventID names one stored event (uq_event_id_declaration), so a new one's is that new event's.
+    fresh = appended(session)
+    new = {i for i, e in targets.items() if e.id in fresh}
+    ids = sorted((retracted | set(targets)) - new)
     for start in range(0, len(ids), 400):
         chunk = ids[start : start + 400]
         # By the stored events' row ids (the facts' indexed column), not their eventIDs: a look-up by eventID
