@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, literal
 from sqlalchemy import select as sa_select
@@ -47,6 +47,7 @@ __all__ = [
     "Named",
     "Sighting",
     "StoreView",
+    "StoredEvent",
     "affected_keys",
     "appended",
     "batch",
@@ -107,6 +108,34 @@ class EventRow(NamedTuple):
     def verified(self) -> bool:
         """Recorded by a known party (a key, a signed-in inspector, the brand), not by an anonymous consumer."""
         return self.origin != CONSUMER_ORIGIN
+
+
+class StoredEvent(Protocol):
+    """What capture-time work reads of a stored event: an ORM :class:`Event`, or the plain row an append hands its
+    listeners (:class:`ledger.store.AppendedEvent`, built from what it inserted instead of read back)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def declaration(self) -> bool: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def biz_step(self) -> str | None: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def location_party_id(self) -> str | None: ...
+    @property
+    def source_party_id(self) -> str | None: ...
+    @property
+    def destination_party_id(self) -> str | None: ...
+    @property
+    def document(self) -> str: ...
 
 
 class Sighting(NamedTuple):
@@ -492,7 +521,7 @@ class _Batch:
 
 
 @contextmanager
-def batch(session: Session, events: Sequence[Event], named: Named | None = None) -> Iterator[None]:
+def batch(session: Session, events: Sequence[StoredEvent], named: Named | None = None) -> Iterator[None]:
     """While the events of one append are derived, share its affected keys, the view of them and (``named``) the
     identifier rows it wrote.
 
@@ -508,7 +537,7 @@ def batch(session: Session, events: Sequence[Event], named: Named | None = None)
         session.info.pop(_BATCH, None)
 
 
-def _current(session: Session, events: Sequence[Event]) -> _Batch | None:
+def _current(session: Session, events: Sequence[StoredEvent]) -> _Batch | None:
     found = session.info.get(_BATCH)
     if isinstance(found, _Batch) and len(found.pks) == len(events) and found.pks == tuple(e.id for e in events):
         return found
@@ -524,7 +553,7 @@ def appended(session: Session) -> frozenset[int]:
     return frozenset(pk for pk in found.pks if pk is not None) if isinstance(found, _Batch) else frozenset()
 
 
-def shared_view(session: Session, keys: set[str], events: Sequence[Event] | None = None) -> StoreView | None:
+def shared_view(session: Session, keys: set[str], events: Sequence[StoredEvent] | None = None) -> StoreView | None:
     """The view of exactly ``keys`` this append loaded already (see :func:`batch`), if any; given ``events``, only
     when they are the append's own (a step re-deriving other events reads afresh)."""
     found = session.info.get(_BATCH) if events is None else _current(session, events)
@@ -597,7 +626,7 @@ def share_view(session: Session, keys: set[str], view: StoreView) -> None:
         found.view = view
 
 
-def affected_keys(session: Session, events: Sequence[Event]) -> set[str]:
+def affected_keys(session: Session, events: Sequence[StoredEvent]) -> set[str]:
     """The codes whose histories new events change: those they name (or a retracted event named) and their contents."""
     shared = _current(session, events)
     if shared is not None and shared.keys is not None:
@@ -608,7 +637,7 @@ def affected_keys(session: Session, events: Sequence[Event]) -> set[str]:
     return keys
 
 
-def _affected(session: Session, events: Sequence[Event]) -> set[str]:
+def _affected(session: Session, events: Sequence[StoredEvent]) -> set[str]:
     keys: set[str] = set()
     # The keys of the events with these eventIDs: the new events themselves, and what a declaration retracts.
     for chunk in chunks(sorted({e.event_id for e in events})):
