@@ -376,20 +376,27 @@ def _children_statement() -> Select[Any]:
     )
 
 
-def _direct_statement() -> Select[Any]:
-    """Every stored event naming some keys, with the parent of an aggregation and whether it was retracted."""
+_NAMING = query(EventEpc.key, EventEpc.role, EventEpc.epc, EventEpc.event_pk).where(col(EventEpc.key).in_(_VALUES))
+"""Every identifier row naming some keys: which events a view needs (each read once, by :data:`_EVENTS`)."""
+
+
+def _events_statement() -> Select[Any]:
+    """Stored (non-declaration) events by row id, with an aggregation's parent and whether a declaration retracts it.
+
+    By row id, once each: joined to every identifier row naming a loaded key, an event was read once per row (a
+    packing event once per unit in its case, with its parent looked up again each time).
+    """
     declared, parent = aliased(Event), aliased(EventEpc)
     return (
-        query(EventEpc.key, EventEpc.role, EventEpc.epc, *_EVENT_COLUMNS, parent.key, declared.id)
-        .join(Event, and_(col(Event.id) == col(EventEpc.event_pk), col(Event.declaration).is_(False)))
-        .outerjoin(parent, and_(col(parent.event_pk) == col(EventEpc.event_pk), col(parent.role) == "parent",
-                                col(EventEpc.role) == "child"))
+        query(*_EVENT_COLUMNS, parent.key, declared.id)
+        .outerjoin(parent, and_(col(parent.event_pk) == col(Event.id), col(parent.role) == "parent",
+                                col(Event.event_type) == "AggregationEvent"))
         .outerjoin(declared, and_(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True)))
-        .where(col(EventEpc.key).in_(_VALUES))
+        .where(col(Event.id).in_(_VALUES), col(Event.declaration).is_(False))
     )  # fmt: skip
 
 
-_UP, _DOWN, _DIRECT, _CHILDREN = _up_statement(), _down_statement(), _direct_statement(), _children_statement()
+_UP, _DOWN, _EVENTS, _CHILDREN = _up_statement(), _down_statement(), _events_statement(), _children_statement()
 
 
 # --- code records -----------------------------------------------------------------------------------------------------
@@ -479,21 +486,31 @@ def load_view(session: Session, keys: Iterable[str], into: _V | None = None) -> 
         loaded |= containers
         pending = {f.parent for f in view.codes.values() if f.parent} - loaded
     view.loaded = loaded
-    raw: dict[int, _Raw] = {}
+    naming: list[tuple[str, str, str, int]] = []
     for chunk in chunks(sorted(loaded)):
-        for key, role, epc, *event, parent_key, declaration in rows(session, _DIRECT, {"values": chunk}):
-            pk = event[0]
-            raw[pk] = (pk, event[1], utc(event[2]), *event[3:])
-            view.direct.setdefault(key, []).append((pk, role))
-            if parent_key is not None and event[3] == "AggregationEvent":
-                view.agg_parent.setdefault(pk, parent_key)
+        naming.extend(tuple(row) for row in rows(session, _NAMING, {"values": chunk}))
+    raw: dict[int, _Raw] = {}
+    parents: dict[int, str] = {}
+    retracted: set[int] = set()
+    for pks in chunks(sorted({row[3] for row in naming})):
+        for pk, event_id, time, *event, parent_key, declaration in rows(session, _EVENTS, {"values": pks}):
+            raw[pk] = (pk, event_id, utc(time), *event)
+            if parent_key is not None:
+                parents[pk] = parent_key
             if declaration is not None:
-                view.retracted.add(event[1])
-            elif role != "quantity" and key in wanted:
-                first = view.first_epc.get(key)
-                candidate = (utc(event[2]), event[1], epc)
-                if first is None or candidate[:2] < first[:2]:
-                    view.first_epc[key] = candidate
+                retracted.add(pk)
+                view.retracted.add(event_id)
+    for key, role, epc, pk in naming:
+        found = raw.get(pk)
+        if found is None:
+            continue  # a declaration's identifier rows: the declaration is no event of the history
+        view.direct.setdefault(key, []).append((pk, role))
+        if role == "child" and pk in parents:
+            view.agg_parent.setdefault(pk, parents[pk])
+        if pk not in retracted and role != "quantity" and key in wanted:
+            first = view.first_epc.get(key)
+            if first is None or (found[2], found[1]) < first[:2]:
+                view.first_epc[key] = (found[2], found[1], epc)
     _finish(view, raw)
     return view
 
