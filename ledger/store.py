@@ -352,9 +352,7 @@ class AppendedEvent:
     chain_hash: str
 
 
-def append(
-    session: Session, events: Sequence[NewEvent], *, capture_id: int | None, origin: str
-) -> list[AppendedEvent]:
+def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | None, origin: str) -> list[AppendedEvent]:
     """Store new events (already checked for duplicates), re-derive unit state, then run the listeners."""
     if not events:
         return []
