@@ -38,6 +38,7 @@ from flow_graph.rules import COUNTERFEIT_REASONS, Finding, MasterData, evaluate_
 from ledger.bulk import insert_rows
 from ledger.history import (
     EventRow,
+    StoredEvent,
     affected_keys,
     chunks,
     codes_recorded,
@@ -63,7 +64,6 @@ from traceability.models import (
     CodeLevel,
     CodeStatus,
     CounterfeitScan,
-    Event,
     EventEpc,
     RejectedScan,
     Territory,
@@ -378,7 +378,7 @@ _EPCS_OF = query(EventEpc.event_pk, EventEpc.key).where(
 )
 
 
-def _register_foreign_codes(session: Session, events: Sequence[Event]) -> None:
+def _register_foreign_codes(session: Session, events: Sequence[StoredEvent]) -> None:
     """Record codes another serialization system issued, when a brand-owned party's commissioning names them."""
     candidates = {
         e.id: e for e in events
@@ -465,7 +465,7 @@ def _index_rejections(session: Session, rejected: Sequence[RejectedScan] | None)
     return {r["unit_key"] for r in rows}
 
 
-def _on_events_stored(session: Session, events: Sequence[Event]) -> None:
+def _on_events_stored(session: Session, events: Sequence[StoredEvent]) -> None:
     """Capture-time detection: the alerts of every code the new events concern, re-derived before commit."""
     if not events:
         return

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, literal
 from sqlalchemy import select as sa_select
@@ -47,7 +47,9 @@ __all__ = [
     "Named",
     "Sighting",
     "StoreView",
+    "StoredEvent",
     "affected_keys",
+    "appended",
     "batch",
     "chunks",
     "code_facts",
@@ -106,6 +108,34 @@ class EventRow(NamedTuple):
     def verified(self) -> bool:
         """Recorded by a known party (a key, a signed-in inspector, the brand), not by an anonymous consumer."""
         return self.origin != CONSUMER_ORIGIN
+
+
+class StoredEvent(Protocol):
+    """What capture-time work reads of a stored event: an ORM :class:`Event`, or the plain row an append hands its
+    listeners (:class:`ledger.store.AppendedEvent`, built from what it inserted instead of read back)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def declaration(self) -> bool: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def biz_step(self) -> str | None: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def location_party_id(self) -> str | None: ...
+    @property
+    def source_party_id(self) -> str | None: ...
+    @property
+    def destination_party_id(self) -> str | None: ...
+    @property
+    def document(self) -> str: ...
 
 
 class Sighting(NamedTuple):
@@ -346,20 +376,27 @@ def _children_statement() -> Select[Any]:
     )
 
 
-def _direct_statement() -> Select[Any]:
-    """Every stored event naming some keys, with the parent of an aggregation and whether it was retracted."""
+_NAMING = query(EventEpc.key, EventEpc.role, EventEpc.epc, EventEpc.event_pk).where(col(EventEpc.key).in_(_VALUES))
+"""Every identifier row naming some keys: which events a view needs (each read once, by :data:`_EVENTS`)."""
+
+
+def _events_statement() -> Select[Any]:
+    """Stored (non-declaration) events by row id, with an aggregation's parent and whether a declaration retracts it.
+
+    By row id, once each: joined to every identifier row naming a loaded key, an event was read once per row (a
+    packing event once per unit in its case, with its parent looked up again each time).
+    """
     declared, parent = aliased(Event), aliased(EventEpc)
     return (
-        query(EventEpc.key, EventEpc.role, EventEpc.epc, *_EVENT_COLUMNS, parent.key, declared.id)
-        .join(Event, and_(col(Event.id) == col(EventEpc.event_pk), col(Event.declaration).is_(False)))
-        .outerjoin(parent, and_(col(parent.event_pk) == col(EventEpc.event_pk), col(parent.role) == "parent",
-                                col(EventEpc.role) == "child"))
+        query(*_EVENT_COLUMNS, parent.key, declared.id)
+        .outerjoin(parent, and_(col(parent.event_pk) == col(Event.id), col(parent.role) == "parent",
+                                col(Event.event_type) == "AggregationEvent"))
         .outerjoin(declared, and_(col(declared.event_id) == col(Event.event_id), col(declared.declaration).is_(True)))
-        .where(col(EventEpc.key).in_(_VALUES))
+        .where(col(Event.id).in_(_VALUES), col(Event.declaration).is_(False))
     )  # fmt: skip
 
 
-_UP, _DOWN, _DIRECT, _CHILDREN = _up_statement(), _down_statement(), _direct_statement(), _children_statement()
+_UP, _DOWN, _EVENTS, _CHILDREN = _up_statement(), _down_statement(), _events_statement(), _children_statement()
 
 
 # --- code records -----------------------------------------------------------------------------------------------------
@@ -449,21 +486,31 @@ def load_view(session: Session, keys: Iterable[str], into: _V | None = None) -> 
         loaded |= containers
         pending = {f.parent for f in view.codes.values() if f.parent} - loaded
     view.loaded = loaded
-    raw: dict[int, _Raw] = {}
+    naming: list[tuple[str, str, str, int]] = []
     for chunk in chunks(sorted(loaded)):
-        for key, role, epc, *event, parent_key, declaration in rows(session, _DIRECT, {"values": chunk}):
-            pk = event[0]
-            raw[pk] = (pk, event[1], utc(event[2]), *event[3:])
-            view.direct.setdefault(key, []).append((pk, role))
-            if parent_key is not None and event[3] == "AggregationEvent":
-                view.agg_parent.setdefault(pk, parent_key)
+        naming.extend(tuple(row) for row in rows(session, _NAMING, {"values": chunk}))
+    raw: dict[int, _Raw] = {}
+    parents: dict[int, str] = {}
+    retracted: set[int] = set()
+    for pks in chunks(sorted({row[3] for row in naming})):
+        for pk, event_id, time, *event, parent_key, declaration in rows(session, _EVENTS, {"values": pks}):
+            raw[pk] = (pk, event_id, utc(time), *event)
+            if parent_key is not None:
+                parents[pk] = parent_key
             if declaration is not None:
-                view.retracted.add(event[1])
-            elif role != "quantity" and key in wanted:
-                first = view.first_epc.get(key)
-                candidate = (utc(event[2]), event[1], epc)
-                if first is None or candidate[:2] < first[:2]:
-                    view.first_epc[key] = candidate
+                retracted.add(pk)
+                view.retracted.add(event_id)
+    for key, role, epc, pk in naming:
+        found = raw.get(pk)
+        if found is None:
+            continue  # a declaration's identifier rows: the declaration is no event of the history
+        view.direct.setdefault(key, []).append((pk, role))
+        if role == "child" and pk in parents:
+            view.agg_parent.setdefault(pk, parents[pk])
+        if pk not in retracted and role != "quantity" and key in wanted:
+            first = view.first_epc.get(key)
+            if first is None or (found[2], found[1]) < first[:2]:
+                view.first_epc[key] = (found[2], found[1], epc)
     _finish(view, raw)
     return view
 
@@ -491,7 +538,7 @@ class _Batch:
 
 
 @contextmanager
-def batch(session: Session, events: Sequence[Event], named: Named | None = None) -> Iterator[None]:
+def batch(session: Session, events: Sequence[StoredEvent], named: Named | None = None) -> Iterator[None]:
     """While the events of one append are derived, share its affected keys, the view of them and (``named``) the
     identifier rows it wrote.
 
@@ -507,14 +554,23 @@ def batch(session: Session, events: Sequence[Event], named: Named | None = None)
         session.info.pop(_BATCH, None)
 
 
-def _current(session: Session, events: Sequence[Event]) -> _Batch | None:
+def _current(session: Session, events: Sequence[StoredEvent]) -> _Batch | None:
     found = session.info.get(_BATCH)
     if isinstance(found, _Batch) and len(found.pks) == len(events) and found.pks == tuple(e.id for e in events):
         return found
     return None
 
 
-def shared_view(session: Session, keys: set[str], events: Sequence[Event] | None = None) -> StoreView | None:
+def appended(session: Session) -> frozenset[int]:
+    """Row ids of the events the current append stored (see :func:`batch`); empty outside one.
+
+    Rows derived from an event name its row id, so none can name these yet: a listener need not look for them.
+    """
+    found = session.info.get(_BATCH)
+    return frozenset(pk for pk in found.pks if pk is not None) if isinstance(found, _Batch) else frozenset()
+
+
+def shared_view(session: Session, keys: set[str], events: Sequence[StoredEvent] | None = None) -> StoreView | None:
     """The view of exactly ``keys`` this append loaded already (see :func:`batch`), if any; given ``events``, only
     when they are the append's own (a step re-deriving other events reads afresh)."""
     found = session.info.get(_BATCH) if events is None else _current(session, events)
@@ -587,7 +643,7 @@ def share_view(session: Session, keys: set[str], view: StoreView) -> None:
         found.view = view
 
 
-def affected_keys(session: Session, events: Sequence[Event]) -> set[str]:
+def affected_keys(session: Session, events: Sequence[StoredEvent]) -> set[str]:
     """The codes whose histories new events change: those they name (or a retracted event named) and their contents."""
     shared = _current(session, events)
     if shared is not None and shared.keys is not None:
@@ -598,7 +654,7 @@ def affected_keys(session: Session, events: Sequence[Event]) -> set[str]:
     return keys
 
 
-def _affected(session: Session, events: Sequence[Event]) -> set[str]:
+def _affected(session: Session, events: Sequence[StoredEvent]) -> set[str]:
     keys: set[str] = set()
     # The keys of the events with these eventIDs: the new events themselves, and what a declaration retracts.
     for chunk in chunks(sorted({e.event_id for e in events})):

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from ledger.history import (
     CodeFacts,
     EventRow,
+    StoredEvent,
     StoreView,
     affected_keys,
     covering_view,
@@ -25,7 +26,7 @@ from ledger.history import (
     shared_view,
     sightings_of,
 )
-from traceability.models import Code, CodeStatus, Event
+from traceability.models import Code, CodeStatus
 
 __all__ = ["UNKNOWN", "UnitState", "fold", "rederive", "rederive_recorded", "state_of", "step"]
 
@@ -94,7 +95,7 @@ _SET_STATE = (
 )
 
 
-def rederive(session: Session, events: Sequence[Event]) -> int:
+def rederive(session: Session, events: Sequence[StoredEvent]) -> int:
     """Recompute the state of every recorded code the events concern (and of what is inside containers they name).
 
     Returns how many code rows changed. ORM copies of changed rows in the session are expired, so request-sized
@@ -111,7 +112,7 @@ def rederive(session: Session, events: Sequence[Event]) -> int:
     return _write_states(session, view, view.codes)
 
 
-def rederive_recorded(session: Session, events: Sequence[Event], keys: Iterable[str]) -> int:
+def rederive_recorded(session: Session, events: Sequence[StoredEvent], keys: Iterable[str]) -> int:
     """Give code records just written for ``keys`` (named by this append's ``events``) the state their history says.
 
     Within an append whose view covers them (:func:`ledger.history.covering_view`, the records added to it by

@@ -23,20 +23,21 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import text, update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import Session, col, select
 
 from codes.keyfiles import KeyFileStore
 from ledger import masterdata
 from ledger.bulk import insert_rows
 from ledger.event_hash import HashContext, canonical_gs1_uri, event_hash_id
-from ledger.history import Named, batch
+from ledger.history import Named, StoredEvent, batch, query, rows
 from ledger.keys import key_of
 from ledger.state import rederive
 from traceability.models import ChainHead, Event, EventEpc, Party, RejectedScan
 
 __all__ = [
     "EPCIS_CONTEXT",
+    "AppendedEvent",
     "GENESIS",
     "CHAIN_KEY_ID",
     "COVERED",
@@ -249,7 +250,7 @@ def chain_link(previous: str, hash_id: str, document: str, facts: str) -> str:
 
 # --- listeners -------------------------------------------------------------------------------------------------------
 
-EventsListener = Callable[[Session, Sequence[Event]], None]
+EventsListener = Callable[[Session, Sequence[StoredEvent]], None]
 RejectionListener = Callable[[Session, Sequence[RejectedScan]], None]
 
 
@@ -319,7 +320,39 @@ def own_event(raw: Mapping[str, Any]) -> NewEvent:
     return NewEvent(str(stored["eventID"]), "errorDeclaration" in stored, hash_id, canonical_json(stored), stored)
 
 
-def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | None, origin: str) -> list[Event]:
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
+    """One event as :func:`append` stored it: every column of its row, kept from the insert, not read back.
+
+    The listeners only read the events they are told of; an ORM ``Event`` per row (loaded, identity-mapped,
+    instrumented) cost more than inserting it.
+    """
+
+    id: int
+    seq: int
+    event_id: str
+    declaration: bool
+    hash_id: str
+    event_type: str
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    event_time: datetime
+    tz_offset: str
+    record_time: datetime
+    read_point: str | None
+    biz_location: str | None
+    location_party_id: str | None
+    source_party_id: str | None
+    destination_party_id: str | None
+    capture_id: int | None
+    origin: str
+    document: str
+    warnings: str | None
+    chain_hash: str
+
+
+def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | None, origin: str) -> list[AppendedEvent]:
     """Store new events (already checked for duplicates), re-derive unit state, then run the listeners."""
     if not events:
         return []
@@ -334,13 +367,13 @@ def append(session: Session, events: Sequence[NewEvent], *, capture_id: int | No
 
 def _insert(
     session: Session, prepared: Sequence[NewEvent], *, capture_id: int | None, origin: str
-) -> tuple[list[Event], Named]:
+) -> tuple[list[AppendedEvent], Named]:
     """Append events to the chain in one bulk insert each for events and identifiers; returns the stored rows and
     each one's identifier rows (key, role), which the listeners then need not read back."""
     directory = PartyDirectory.load(session)
     head = lock_store(session)
     first, seq, link = head.seq + 1, head.seq, head.hash
-    rows: list[dict[str, Any]] = []
+    columns: list[dict[str, Any]] = []
     epcs_by_seq: dict[int, list[tuple[str, str, str]]] = {}
     received = datetime.now(UTC)
     for p in prepared:
@@ -350,21 +383,19 @@ def _insert(
         epcs = [(key_of(epc), epc, role) for epc, role in epcs_of(p.raw)]
         link = chain_link(link, p.hash_id, p.document, facts_digest(row, epcs))
         row["chain_hash"] = link
-        rows.append(row)
+        columns.append(row)
         epcs_by_seq[seq] = epcs
-    # Core inserts, then one select: SQLModel's per-instance validation costs more than the insert itself.
-    insert_rows(session, Event, rows)
-    # populate_existing: a row id reused after a rolled-back savepoint must not come back as the stale object.
-    just_stored = select(Event).where(col(Event.seq) >= first, col(Event.seq) <= seq).order_by(col(Event.seq))
-    stored = list(session.exec(just_stored.execution_options(populate_existing=True)))
+    # Core inserts, then the new row ids: SQLModel's per-instance validation costs more than the insert itself,
+    # and the rows the listeners read are the ones just written.
+    insert_rows(session, Event, columns)
+    ids = dict(rows(session, _IDS, {"first": first, "last": seq}).all())
+    stored = [AppendedEvent(id=ids[row["seq"]], **row) for row in columns]
     values = [
         {"event_pk": event.id, "key": key, "epc": epc, "role": role}
         for event in stored
         for key, epc, role in epcs_by_seq[event.seq]
     ]
-    named: Named = {
-        event.id: [(key, role) for key, _, role in epcs_by_seq[event.seq]] for event in stored if event.id is not None
-    }
+    named: Named = {event.id: [(key, role) for key, _, role in epcs_by_seq[event.seq]] for event in stored}
     if values:
         insert_rows(session, EventEpc, values)
     session.execute(update(ChainHead).where(col(ChainHead.id) == 1).values(seq=seq, hash=link))
@@ -372,6 +403,8 @@ def _insert(
     _refresh_statistics(session, len(values))
     return stored, named
 
+
+_IDS = query(Event.seq, Event.id).where(col(Event.seq) >= bindparam("first"), col(Event.seq) <= bindparam("last"))
 
 _BIG_APPEND = 1000
 """Identifier rows in one append from which PostgreSQL's statistics of the event tables may be refreshed."""

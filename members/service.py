@@ -27,7 +27,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from ledger.history import chunks
+from ledger.history import StoredEvent, chunks
 from ledger.store import Listener
 from members.errors import (
     ImportInvalid,
@@ -44,7 +44,7 @@ from rebates.service import member_summary
 from traceability.auth.service import Principal, scope_to_party
 from traceability.errors import Forbidden, TraceabilityError
 from traceability.i18n import Catalogue, messages, wording
-from traceability.models import Event, Member, Party, PartyKind, Role
+from traceability.models import Member, Party, PartyKind, Role
 from traceability.models.base import utcnow
 from traceability.privacy import MEMBER_KEYS, is_member_hash, member_hash
 from traceability.search import contains, needle, row_number
@@ -655,7 +655,7 @@ def import_members(
 # --- first seen on a sale ---------------------------------------------------------------------------------------
 
 
-def _member_of(event: Event) -> str | None:
+def _member_of(event: StoredEvent) -> str | None:
     try:
         doc = json.loads(event.document)
     except json.JSONDecodeError:
@@ -670,7 +670,7 @@ def _member_of(event: Event) -> str | None:
     return None
 
 
-def register_from_sales(session: Session, events: Sequence[Event]) -> int:
+def register_from_sales(session: Session, events: Sequence[StoredEvent]) -> int:
     """Register the members first seen on a sale among ``events``, at that sale's store (source ``sale``).
 
     A ``retail_selling`` event at a known store that names a member who has no row yet registers her there; when
@@ -705,7 +705,7 @@ def register_from_sales(session: Session, events: Sequence[Event]) -> int:
     return _insert_new(session, rows)
 
 
-def _on_stored(session: Session, events: Sequence[Event]) -> None:
+def _on_stored(session: Session, events: Sequence[StoredEvent]) -> None:
     register_from_sales(session, events)
 
 

@@ -26,6 +26,8 @@ from sqlmodel import Session, col, select
 
 from ledger.bulk import insert_rows
 from ledger.history import (
+    StoredEvent,
+    appended,
     chunks,
     contents_of,
     covering_view,
@@ -74,7 +76,7 @@ _NAMED = query(EventEpc.event_pk, EventEpc.key).where(
 ).order_by(col(EventEpc.id))
 
 
-def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[str]]:
+def _event_units(session: Session, events: Sequence[StoredEvent]) -> dict[int, list[str]]:
     """The unit keys each event stands for: the units it names, and the units inside the containers it names then.
 
     Whether a unit was inside at the event's time is the ledger's containment (:func:`ledger.history.sightings_of`):
@@ -113,7 +115,7 @@ def _event_units(session: Session, events: Sequence[Event]) -> dict[int, list[st
     return out
 
 
-def _member(event: Event) -> str | None:
+def _member(event: StoredEvent) -> str | None:
     try:
         doc = json.loads(event.document)
     except json.JSONDecodeError:
@@ -128,7 +130,7 @@ def _member(event: Event) -> str | None:
 # --- the listener -------------------------------------------------------------------------------------------------
 
 
-def _relevant(event: Event) -> bool:
+def _relevant(event: StoredEvent) -> bool:
     return event.biz_step in ("retail_selling", "shipping") or event.event_type == "AggregationEvent"
 
 
@@ -149,12 +151,12 @@ def _events_naming(session: Session, keys: Iterable[str]) -> list[Event]:
     return list(found.values())
 
 
-def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | None = None) -> FactCounts:
+def derive_facts(session: Session, events: Sequence[StoredEvent], roles: PartyRoles | None = None) -> FactCounts:
     """Re-derive the facts of ``events`` (and of events whose containers they pack or unpack); see the module."""
     if not any(_relevant(e) for e in events):
         return FactCounts()
     roles = roles or PartyRoles.load(session)
-    targets: dict[str, Event] = {}
+    targets: dict[str, StoredEvent] = {}
     retracted: set[str] = set()
     containers: set[str] = set()
     aggregations: set[int] = set()  # row ids of aggregations whose parents' contents change
@@ -180,7 +182,11 @@ def derive_facts(session: Session, events: Sequence[Event], roles: PartyRoles | 
     touched_units: set[str] = set()
     touched_pairs: set[tuple[str, str]] = set()
     times: list[datetime] = []
-    ids = sorted(retracted | set(targets))
+    # The append's own events (ledger.history.appended) have no facts yet: only older events' are looked up and
+    # deleted. An eventID names one stored event (uq_event_id_declaration), so a new one's is that new event's.
+    fresh = appended(session)
+    new = {i for i, e in targets.items() if e.id in fresh}
+    ids = sorted((retracted | set(targets)) - new)
     for start in range(0, len(ids), 400):
         chunk = ids[start : start + 400]
         # By the stored events' row ids (the facts' indexed column), not their eventIDs: a look-up by eventID
@@ -350,7 +356,7 @@ def _mark_restatements(session: Session, times: list[datetime]) -> list[str]:
     return hit
 
 
-def record_facts(session: Session, events: Sequence[Event]) -> None:
+def record_facts(session: Session, events: Sequence[StoredEvent]) -> None:
     """The capture listener: settlement facts follow every stored event, in the capture's transaction."""
     derive_facts(session, events)
 
