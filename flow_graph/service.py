@@ -194,7 +194,7 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
     with no_gc():
         for part in code_partitions(session, max(1, partition)):
             view = load_partition(session, part)
-            keys = sorted(k for k in part.keys if (is_sgtin_key(k) and k in view.direct) or k in view.rejections)
+            keys = sorted(k for k in part.keys if _evaluated(view, k))
             findings = _evaluate(view, md, keys)
             # every key with a stored alert between the first and the last is one of the partition's: range reads
             between = (part.first, part.last)
@@ -207,6 +207,18 @@ def reevaluate(*, session: Session, partition: int = PARTITION, progress: Progre
             if progress is not None:
                 progress(done, total)
     return result
+
+
+def _evaluated(view: FlowView, key: str) -> bool:
+    """Whether the full re-evaluation derives alerts for ``key``: a unit some event names or that a packing record
+    puts in a case (the case's events reach it, as the capture listener finds), or a key with counterfeit
+    evidence. A unit in a case only by its record, left out, had its alerts withdrawn by every re-evaluation."""
+    if key in view.rejections:
+        return True
+    if not is_sgtin_key(key):
+        return False
+    facts = view.codes.get(key)
+    return key in view.direct or (facts is not None and facts.parent is not None)
 
 
 _EVIDENCE_BETWEEN = query(Alert.event_ids).where(col(Alert.unit_key).between(bindparam("lo"), bindparam("hi")))
