@@ -81,7 +81,7 @@ def demo(
     out_console.print("\n" + w("open", db_flag=db_flag))
     out_console.print(w("sign_in", file=out / "demo-keys.txt"))
     for role, (party, token) in result.keys.items():
-        out_console.print(f"  {role:<12} {party:<10} {token}", highlight=False)
+        out_console.print(f"  {role:<12} {party:<10} {token}", highlight=False, soft_wrap=True)  # a key on one line
     out_console.print(w("stock", file=out / "d-gz-stock.txt"))
     err_console.print(w("done", seconds=f"{time.perf_counter() - started:.0f}"), highlight=False)
 
