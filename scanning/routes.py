@@ -91,7 +91,11 @@ async def _epcis_lang(accept_language: Annotated[str | None, Header(alias="Accep
 
 EpcisLang = Annotated[str, Depends(_epcis_lang)]
 PerPage = Annotated[int, Query(alias="perPage", ge=1, le=MAX_PER_PAGE)]
-PageToken = Annotated[str | None, Query(alias="nextPageToken", max_length=2000)]
+_TOKEN_CHARS = 2000
+"""The longest ``nextPageToken`` taken: the route's bound and the shortcut's (:class:`EventQueryShortcut`)."""
+_EVENTS_PER_PAGE = 100
+"""A page of events where the request names no ``perPage``: the routes' default and the shortcut's."""
+PageToken = Annotated[str | None, Query(alias="nextPageToken", max_length=_TOKEN_CHARS)]
 _XML = "application/xml"
 
 
@@ -252,7 +256,7 @@ def vocabularies(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang,
     vocabulary_type: Annotated[list[str] | None, Query(alias="type", max_length=300)] = None,
     element_id: Annotated[list[str] | None, Query(alias="id", max_length=300)] = None,
-    per_page: PerPage = 100, next_page_token: PageToken = None,
+    per_page: PerPage = _EVENTS_PER_PAGE, next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Master data captured in document headers (``epcisMasterData``), in the header's own shape, filtered by
     vocabulary ``type`` and element ``id`` (each repeatable): the caller's party's elements (a brand's full-view
@@ -286,7 +290,7 @@ def _query(
 
 @epcis_router.get("/events")
 def events(
-    request: Request, settings: SettingsDep, caller: AnyoneLater, lang: EpcisLang, per_page: PerPage = 100,
+    request: Request, settings: SettingsDep, caller: AnyoneLater, lang: EpcisLang, per_page: PerPage = _EVENTS_PER_PAGE,
     next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Query events with the EPCIS Query Language's parameters (``docs/epcis.md`` lists them); a caller sees events
@@ -334,7 +338,7 @@ def _shortcut(request: Request) -> Response | None:
     params = request.query_params.multi_items()
     once, per_page = _single(params, "perPage")
     once_too, page_token = _single(params, "nextPageToken")
-    if not (once and once_too) or (page_token is not None and len(page_token) > 2000):
+    if not (once and once_too) or (page_token is not None and len(page_token) > _TOKEN_CHARS):
         return None
     if per_page is not None and not (per_page.isascii() and per_page.isdigit() and 1 <= int(per_page) <= MAX_PER_PAGE):
         return None
@@ -343,7 +347,7 @@ def _shortcut(request: Request) -> Response | None:
     try:
         with read_session(request) as read:
             principal = Caller(token, _EVERYONE).principal(read)
-            return _query(request, read, settings, principal, lang, int(per_page or 100), page_token)
+            return _query(request, read, settings, principal, lang, int(per_page or _EVENTS_PER_PAGE), page_token)
     except TraceabilityError:
         return None
 
@@ -382,7 +386,7 @@ def _resource_routes(resource: str, parameter: str, filter_name: str) -> None:
 
     def events_of(
         request: Request, settings: SettingsDep, caller: AnyoneLater, lang: EpcisLang, value: str,
-        per_page: PerPage = 100, next_page_token: PageToken = None,
+        per_page: PerPage = _EVENTS_PER_PAGE, next_page_token: PageToken = None,
     ) -> Response:  # fmt: skip
         with read_session(request) as read:
             return _query(request, read, settings, caller.principal(read), lang, per_page, next_page_token,
@@ -482,7 +486,7 @@ def discover_query_events(_: Anyone, name: str) -> Response:
 @epcis_router.get("/queries/{name}/events")
 def query_events(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Anyone, lang: EpcisLang, name: str,
-    per_page: PerPage = 100, next_page_token: PageToken = None,
+    per_page: PerPage = _EVENTS_PER_PAGE, next_page_token: PageToken = None,
 ) -> Response:  # fmt: skip
     """Run a named query with the caller's party scope, paged as ``GET /epcis/events``."""
     page = subscriptions.query_events(session=session, principal=principal, name=name, per_page=per_page,
